@@ -1,0 +1,147 @@
+"""The layout JSON (`scantally.layout/1`, see ARCHITECTURE.md): models, hash and JSON Schema.
+
+`rect_mm` is the inside of a printed box. Optional keys beyond the core interface:
+`boxes[].grid` (reader grid [row, column] for OMR card readers: row 0 is the first timing mark
+from the top, column c spans c..c+1 column pitches from the page's left edge), `pages[].regions`
+(write-in lines and the comment area, for review crops), `pages[].timing_mm`, `fields[].group`
+and `fields[].person` (the stable person id of a candidate or leader).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from forms import geometry as g
+from forms.layout import CompiledLayout
+
+LAYOUT_SCHEMA = "scantally.layout/1"
+Rect4 = list[float]
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FormRef(_M):
+    id: str
+    kind: Literal["recommendation", "evaluation", "satisfaction"]
+    title: str
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the layout content")
+
+
+class BoxDoc(_M):
+    field: str
+    option: str
+    rect_mm: Rect4 = Field(min_length=4, max_length=4)
+    grid: list[int] | None = Field(default=None, min_length=2, max_length=2)
+
+
+class RegionDoc(_M):
+    id: str
+    kind: Literal["writein", "comment"]
+    rect_mm: Rect4 = Field(min_length=4, max_length=4)
+    field: str | None = None
+    option: str | None = None
+
+
+class PageDoc(_M):
+    page: int = Field(ge=1)
+    fiducials_mm: list[Rect4] = Field(min_length=4, max_length=4)
+    code_mm: Rect4 = Field(min_length=4, max_length=4)
+    boxes: list[BoxDoc]
+    regions: list[RegionDoc] = []
+    timing_mm: list[Rect4] = []
+
+
+class FieldDoc(_M):
+    id: str
+    label: str
+    page: int = Field(ge=1)
+    min: int = Field(ge=0)
+    max: int = Field(ge=1)
+    options: list[str] = Field(min_length=1)
+    group: str | None = None
+    person: str | None = None
+
+
+class LayoutDoc(_M):
+    schema_: Literal["scantally.layout/1"] = Field(alias="schema")
+    form: FormRef
+    page_size_mm: list[float] = Field(min_length=2, max_length=2)
+    grid_pitch_mm: list[float] | None = Field(
+        default=None, description="reader grid [row, column] pitch when a timing track is printed"
+    )
+    pages: list[PageDoc] = Field(min_length=1)
+    fields: list[FieldDoc] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _r(v: float) -> float:
+    return round(float(v), 3)
+
+
+def layout_to_dict(compiled: CompiledLayout) -> dict:
+    """The layout JSON of a compiled form, with its content hash filled in."""
+    spec = compiled.spec
+    pages = []
+    for p in compiled.pages:
+        pages.append({
+            "page": p.page,
+            "fiducials_mm": [[_r(v) for v in f] for f in p.fiducials_mm],
+            "code_mm": [_r(v) for v in p.code_mm],
+            "boxes": [
+                {"field": b.field, "option": b.option, "rect_mm": [_r(v) for v in b.rect_mm]}
+                | ({"grid": list(b.grid)} if b.grid is not None else {})
+                for b in p.boxes
+            ],
+            "regions": [
+                {"id": r.id, "kind": r.kind, "rect_mm": [_r(v) for v in r.rect_mm]}
+                | ({"field": r.field, "option": r.option} if r.field else {})
+                for r in p.regions
+            ],
+            "timing_mm": [[_r(v) for v in t] for t in p.timing_mm],
+        })
+    fields = [
+        {"id": f.id, "label": f.label, "page": f.page, "min": f.min, "max": f.max,
+         "options": list(f.options), "group": f.group}
+        | ({"person": f.person} if f.person else {})
+        for f in compiled.fields
+    ]
+    doc = {
+        "schema": LAYOUT_SCHEMA,
+        "form": {"id": spec.id, "kind": spec.kind, "title": spec.title, "hash": ""},
+        "page_size_mm": list(g.PAPER_SIZES_MM[spec.paper]),
+        "pages": pages,
+        "fields": fields,
+    }
+    if spec.timing_track:
+        doc["grid_pitch_mm"] = [g.GRID_ROW_PITCH_MM, g.GRID_COL_PITCH_MM]
+    doc["form"]["hash"] = layout_hash(doc)
+    return doc
+
+
+def layout_hash(doc: dict) -> str:
+    """sha256 over the canonical JSON of the layout with the hash field blanked."""
+    blank = {**doc, "form": {**doc["form"], "hash": ""}}
+    canonical = json.dumps(blank, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def layout_json_schema() -> dict:
+    schema = LayoutDoc.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://scantally.invalid/schemas/layout-1.json"
+    schema["description"] = __doc__.strip()
+    return schema
+
+
+def validate_layout(doc: dict) -> LayoutDoc:
+    model = LayoutDoc.model_validate(doc)
+    if layout_hash(doc) != doc["form"]["hash"]:
+        raise ValueError("layout hash does not match its content; the layout was edited")
+    return model

@@ -1,0 +1,144 @@
+"""Load a form spec from YAML with errors that name the file, the line and the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from forms.spec import FormSpec
+
+
+@dataclass
+class SpecProblem:
+    field: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, " if self.line else ""
+        return f"{where}field '{self.field}': {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; `problems` says where and what to do."""
+
+    def __init__(self, source: str, problems: list[SpecProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: invalid form spec\n{lines}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key '{key}' appears twice (first on line {seen[key] + 1}); keep one",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map every key path of a YAML document to its 1-based line number."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = (*path, k.value)
+            out[key] = k.start_mark.line + 1
+            _line_index(v, key, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_index(v, (*path, i), out)
+    return out
+
+
+def _nearest_line(index: dict[tuple, int], loc: tuple) -> int | None:
+    loc = tuple(x for x in loc if not (isinstance(x, str) and x.startswith("function-")))
+    while loc:
+        if loc in index:
+            return index[loc]
+        loc = loc[:-1]
+    return None
+
+
+def _friendly(err: dict) -> str:
+    kind = err["type"]
+    msg = err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key; remove it or check its spelling (see `scantally form schema`)"
+    if kind == "missing":
+        return "required but missing; add it"
+    if kind == "literal_error":
+        return f"{msg}"
+    if kind == "string_pattern_mismatch":
+        return (
+            "not a valid id or value: use letters, digits, '_', '.', '-' (at most 40, "
+            "starting with a letter or digit)"
+            if "A-Za-z" in str(err.get("ctx", {}).get("pattern", ""))
+            else f"{msg}"
+        )
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return msg
+
+
+def parse_spec(text: str, source: str = "<spec>") -> FormSpec:
+    """Parse and validate YAML text; raise SpecError naming line and field."""
+    try:
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(
+            source, [SpecProblem("(yaml)", line, f"malformed YAML: {problem}; fix the syntax")]
+        ) from None
+    if not isinstance(data, dict) or node is None:
+        raise SpecError(
+            source,
+            [SpecProblem("(document)", 1, "the spec must be a YAML mapping with 'schema:' etc.")],
+        )
+    index = _line_index(node)
+    try:
+        return FormSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(x) for x in loc) or "(document)"
+            problems.append(SpecProblem(field, _nearest_line(index, loc), _friendly(err)))
+        raise SpecError(source, problems) from None
+
+
+def load_spec(path: str | Path) -> FormSpec:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(str(p), [SpecProblem("(file)", None, "file not found")]) from None
+    except UnicodeDecodeError:
+        raise SpecError(
+            str(p), [SpecProblem("(file)", None, "not UTF-8 text; save the spec as UTF-8")]
+        ) from None
+    return parse_spec(text, str(p))

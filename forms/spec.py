@@ -1,0 +1,292 @@
+"""Form specs: what a ballot asks, as validated pydantic models.
+
+A spec is YAML (`schema: scantally.form/1`). Three kinds share a header, instructions and a
+voter-category block; each kind has its own part. Every field and option has a stable id;
+level labels are configurable because they vary by region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from forms.code import ID_PATTERN
+
+SPEC_SCHEMA = "scantally.form/1"
+
+Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Level(_Model):
+    """One column of a rating row: a stable id and its printed label."""
+
+    id: Id
+    label: Label
+    #: score weight used by the weighted score (tally settings may override)
+    weight: float | None = None
+
+
+class Category(_Model):
+    id: Id
+    label: Label
+
+
+class Categories(_Model):
+    """参加人员类别: printed on the sheet (`sheet`) or assigned per scanned batch (`batch`)."""
+
+    mode: Literal["sheet", "batch"] = "sheet"
+    title: Label = "参加人员类别"
+    options: list[Category] = Field(min_length=1, max_length=8)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Categories:
+        _check_unique("categories.options", [c.id for c in self.options])
+        return self
+
+
+class Header(_Model):
+    unit: Label
+    meeting: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    date: dt.date = Field(description="the meeting date, YYYY-MM-DD")
+
+
+class Person(_Model):
+    """A candidate, leader or promoted cadre; `id` is the stable person id across meetings."""
+
+    id: Id
+    name: Annotated[str, StringConstraints(min_length=1, max_length=12, strip_whitespace=True)]
+    profile: Annotated[str, StringConstraints(max_length=60)] = ""
+
+
+class Position(_Model):
+    id: Id
+    title: Label
+    quota: int = Field(ge=1, le=30, description="应推荐人数 N: at most N marks")
+    writein_lines: int | None = Field(
+        default=None, ge=0, description="另推荐人选 lines; default = quota, at most quota"
+    )
+    candidates: list[Person] = Field(min_length=1, max_length=60)
+
+    @property
+    def writeins(self) -> int:
+        return self.quota if self.writein_lines is None else self.writein_lines
+
+    @model_validator(mode="after")
+    def _rules(self) -> Position:
+        if self.quota > len(self.candidates) + self.writeins:
+            raise ValueError(
+                f"quota {self.quota} of position '{self.id}' exceeds its "
+                f"{len(self.candidates)} candidates and {self.writeins} write-in lines; "
+                "lower the quota or add candidates"
+            )
+        if self.writeins > self.quota:
+            raise ValueError(
+                f"position '{self.id}' has {self.writeins} write-in lines but a quota of "
+                f"{self.quota}; give at most {self.quota}"
+            )
+        _check_unique(f"positions.{self.id}.candidates", [c.id for c in self.candidates])
+        return self
+
+
+class Recommendation(_Model):
+    title: Label = "民主推荐"
+    positions: list[Position] = Field(min_length=1, max_length=20)
+
+
+DEFAULT_TEAM_LEVELS = [
+    Level(id="good", label="好", weight=100),
+    Level(id="fair_good", label="较好", weight=80),
+    Level(id="average", label="一般", weight=60),
+    Level(id="poor", label="差", weight=0),
+]
+DEFAULT_INDIVIDUAL_LEVELS = [
+    Level(id="excellent", label="优秀", weight=100),
+    Level(id="competent", label="称职", weight=80),
+    Level(id="basic", label="基本称职", weight=60),
+    Level(id="incompetent", label="不称职", weight=0),
+]
+UNKNOWN_LEVEL = Level(id="unknown", label="不了解")
+DEFAULT_SUB_ROWS = [
+    Level(id="de", label="德"),
+    Level(id="neng", label="能"),
+    Level(id="qin", label="勤"),
+    Level(id="ji", label="绩"),
+    Level(id="lian", label="廉"),
+]
+
+
+class Dimension(_Model):
+    id: Id
+    label: Label
+
+
+class TeamPart(_Model):
+    title: Label = "领导班子总体评价"
+    levels: list[Level] = Field(default_factory=lambda: list(DEFAULT_TEAM_LEVELS), min_length=2)
+    dimensions: list[Dimension] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _unique(self) -> TeamPart:
+        _check_unique("evaluation.team.levels", [x.id for x in self.levels])
+        _check_unique("evaluation.team.dimensions", [x.id for x in self.dimensions])
+        return self
+
+
+class Leader(Person):
+    post: Annotated[str, StringConstraints(max_length=30)] = ""
+
+
+class IndividualPart(_Model):
+    title: Label = "领导干部个人评价"
+    levels: list[Level] = Field(
+        default_factory=lambda: list(DEFAULT_INDIVIDUAL_LEVELS), min_length=2
+    )
+    include_unknown: bool = False
+    #: 德/能/勤/绩/廉 sub-rows: `true` for the default five, or a list of labelled rows
+    sub_rows: bool | list[Level] = False
+    leaders: list[Leader] = Field(min_length=1, max_length=80)
+
+    @property
+    def all_levels(self) -> list[Level]:
+        return [*self.levels, UNKNOWN_LEVEL] if self.include_unknown else list(self.levels)
+
+    @property
+    def rows(self) -> list[Level]:
+        if self.sub_rows is True:
+            return list(DEFAULT_SUB_ROWS)
+        return list(self.sub_rows) if self.sub_rows else []
+
+    @model_validator(mode="after")
+    def _unique(self) -> IndividualPart:
+        _check_unique("evaluation.individual.levels", [x.id for x in self.all_levels])
+        _check_unique("evaluation.individual.leaders", [x.id for x in self.leaders])
+        _check_unique("evaluation.individual.sub_rows", [x.id for x in self.rows])
+        return self
+
+
+class Evaluation(_Model):
+    team: TeamPart | None = None
+    individual: IndividualPart | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Evaluation:
+        if self.team is None and self.individual is None:
+            raise ValueError("an evaluation needs a 'team' part, an 'individual' part or both")
+        return self
+
+
+DEFAULT_SATISFACTION_LEVELS = [
+    Level(id="satisfied", label="满意", weight=100),
+    Level(id="basic", label="基本满意", weight=60),
+    Level(id="dissatisfied", label="不满意", weight=0),
+    Level(id="unknown", label="不了解"),
+]
+DEFAULT_ITEM_LEVELS = [
+    Level(id="agree", label="认同", weight=100),
+    Level(id="basic", label="基本认同", weight=60),
+    Level(id="disagree", label="不认同", weight=0),
+    Level(id="unknown", label="不了解"),
+]
+
+
+class OverallQuestion(_Model):
+    id: Id = "overall"
+    label: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class Comment(_Model):
+    label: Label = "意见和建议"
+    height_mm: float = Field(default=40.0, ge=15.0, le=150.0)
+
+
+class Satisfaction(_Model):
+    levels: list[Level] = Field(
+        default_factory=lambda: list(DEFAULT_SATISFACTION_LEVELS), min_length=2
+    )
+    overall: list[OverallQuestion] = Field(min_length=1, max_length=10)
+    items_title: Label = "对新选拔任用干部的评议"
+    item_levels: list[Level] = Field(
+        default_factory=lambda: list(DEFAULT_ITEM_LEVELS), min_length=2
+    )
+    items: list[Leader] = Field(default_factory=list, max_length=60)
+    comment: Comment | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Satisfaction:
+        _check_unique("satisfaction.levels", [x.id for x in self.levels])
+        _check_unique("satisfaction.item_levels", [x.id for x in self.item_levels])
+        _check_unique("satisfaction.overall", [x.id for x in self.overall])
+        _check_unique("satisfaction.items", [x.id for x in self.items])
+        return self
+
+
+class FormSpec(_Model):
+    """A whole ballot: exactly one of `recommendation`, `evaluation`, `satisfaction`."""
+
+    schema_: Literal["scantally.form/1"] = Field(alias="schema")
+    id: Id
+    kind: Literal["recommendation", "evaluation", "satisfaction"]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    header: Header
+    instructions: Annotated[str, StringConstraints(min_length=1, max_length=400)] = (
+        "请在相应栏内划“√”，不划或多划的视为弃权或无效。"
+    )
+    paper: Literal["A4", "A3"] = "A4"
+    timing_track: bool = False
+    categories: Categories | None = None
+    recommendation: Recommendation | None = None
+    evaluation: Evaluation | None = None
+    satisfaction: Satisfaction | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _kind_part(self) -> FormSpec:
+        parts = {
+            "recommendation": self.recommendation,
+            "evaluation": self.evaluation,
+            "satisfaction": self.satisfaction,
+        }
+        if parts[self.kind] is None:
+            raise ValueError(f"kind is '{self.kind}' but the '{self.kind}' section is missing")
+        extra = [k for k, v in parts.items() if v is not None and k != self.kind]
+        if extra:
+            raise ValueError(
+                f"kind is '{self.kind}' but the spec also has a '{extra[0]}' section; "
+                "one ballot kind per spec"
+            )
+        if self.recommendation:
+            _check_unique("recommendation.positions", [p.id for p in self.recommendation.positions])
+        return self
+
+    def people(self) -> list[Person]:
+        """Every person on the ballot (candidates, leaders, promoted cadres)."""
+        out: list[Person] = []
+        if self.recommendation:
+            for p in self.recommendation.positions:
+                out.extend(p.candidates)
+        if self.evaluation and self.evaluation.individual:
+            out.extend(self.evaluation.individual.leaders)
+        if self.satisfaction:
+            out.extend(self.satisfaction.items)
+        return out
+
+
+def _check_unique(where: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"duplicate id '{i}' in {where}; every id must be unique")
+        seen.add(i)
+
+
+def is_valid_id(text: str) -> bool:
+    return re.fullmatch(ID_PATTERN, text) is not None

@@ -1,0 +1,138 @@
+"""`scantally form check|layout|render|schema`: design and print ballots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from forms.layout import CompiledLayout, compile_layout
+from forms.layout_json import layout_json_schema, layout_to_dict
+from forms.load import SpecError, load_spec
+from forms.plan import LayoutError
+from forms.render import random_serials, render_pdf, sequential_serials
+from forms.spec import FormSpec
+from server.cli.common import console, fail, write_atomic
+
+form_app = typer.Typer(help="Design and print ballots from a form spec (YAML).",
+                       no_args_is_help=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="form spec (YAML)", show_default=False)]
+
+
+def compile_spec(path: Path) -> tuple[FormSpec, CompiledLayout, dict]:
+    """Load, validate and lay out a spec, or exit 2 with a message naming the problem."""
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        fail(str(exc))
+    try:
+        compiled = compile_layout(spec)
+    except LayoutError as exc:
+        fail(f"{path}: cannot lay out the form: {exc}")
+    return spec, compiled, layout_to_dict(compiled)
+
+
+@form_app.command("check")
+def check(spec_path: SpecArg) -> None:
+    """Validate a spec and summarise what it prints."""
+    spec, compiled, doc = compile_spec(spec_path)
+    boxes = sum(len(p.boxes) for p in compiled.pages)
+    table = Table(title=f"{spec.title} ({spec.id})", show_header=True)
+    table.add_column("field")
+    table.add_column("label")
+    table.add_column("page", justify="right")
+    table.add_column("max", justify="right")
+    table.add_column("options", justify="right")
+    for f in compiled.fields:
+        table.add_row(f.id, f.label, str(f.page), str(f.max), str(len(f.options)))
+    console.print(table)
+    cats = spec.categories
+    console.print(
+        f"[green]ok[/] {spec_path}: {spec.kind}, {spec.paper}, {len(compiled.pages)} page(s), "
+        f"{len(compiled.fields)} fields, {boxes} boxes, "
+        f"categories: {cats.mode + ' (' + str(len(cats.options)) + ')' if cats else 'none'}, "
+        f"layout {doc['form']['hash'][:12]}"
+    )
+
+
+@form_app.command("layout")
+def layout(
+    spec_path: SpecArg,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here")] = None,
+) -> None:
+    """Print or write the layout JSON (scantally.layout/1)."""
+    _, _, doc = compile_spec(spec_path)
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        pages, short_hash = len(doc["pages"]), doc["form"]["hash"][:12]
+        console.print(f"wrote {output} ({pages} page(s), layout {short_hash})")
+
+
+@form_app.command("render")
+def render(
+    spec_path: SpecArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PDF to write")],
+    copies: Annotated[int, typer.Option("--copies", min=1, max=100_000)] = 1,
+    serial_start: Annotated[
+        int | None,
+        typer.Option("--serial-start", min=0, help="sequential serials from N (test decks only)"),
+    ] = None,
+    serials_out: Annotated[
+        Path | None,
+        typer.Option("--serials-out", help="write the printed serials here (one per line)"),
+    ] = None,
+) -> None:
+    """Render N copies to a PDF, each with a unique serial in its QR code.
+
+    Without --serial-start the serials are random, unguessable tokens (a real meeting); keep the
+    list (--serials-out) to detect duplicates, forgeries and unreturned sheets.
+    """
+    spec, compiled, doc = compile_spec(spec_path)
+    serials = (
+        sequential_serials(copies, serial_start)
+        if serial_start is not None
+        else random_serials(copies)
+    )
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=not console.is_terminal) as bar:
+        task = bar.add_task(f"rendering {spec.id}", total=copies)
+        pdf = render_pdf(compiled, doc["form"]["hash"], serials,
+                         progress=lambda n: bar.update(task, completed=n))
+    if serials_out is not None:
+        write_atomic(serials_out, "\n".join(serials) + "\n")
+    write_atomic(output, pdf)
+    console.print(
+        f"wrote {output}: {copies} cop{'y' if copies == 1 else 'ies'} x "
+        f"{len(compiled.pages)} page(s), {len(pdf) / 1e6:.1f} MB, serials {serials[0]}…"
+    )
+
+
+@form_app.command("schema")
+def schema(
+    which: Annotated[str, typer.Argument(help="'spec' (form spec) or 'layout' (layout JSON)")] = (
+        "spec"
+    ),
+) -> None:
+    """Print the JSON Schema of form specs or of the layout JSON."""
+    if which == "spec":
+        doc = FormSpec.model_json_schema(by_alias=True)
+        doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        doc["title"] = "scantally.form/1"
+    elif which == "layout":
+        doc = layout_json_schema()
+    else:
+        fail(f"unknown schema {which!r}; use 'spec' or 'layout'")
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(form_app, name="form")

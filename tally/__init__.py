@@ -1,0 +1,6 @@
+"""Tally: meetings, the store, the ballot rules, review, recount and reports.
+
+Owns persistence (SQLAlchemy: SQLite by default, PostgreSQL for several stations), the rules of
+DOMAIN.md, the review queue and the exports. Reads layouts from `forms` and readings from `omr`.
+Must not import `server`.
+"""
