@@ -1,0 +1,131 @@
+"""Map a card reader's mark bitmap to a form's marks through the layout's reader grid.
+
+A layout (``scantally.layout/1``, a plain dict as loaded from JSON) places boxes on pages; a box
+readable by a card reader has ``"grid": [row, col]``, the 0-based cell of the reader's grid (row =
+timing mark from the top, column = reader column from the left edge). Boxes without ``grid`` are
+for image reading only and are ignored here.
+
+The result has the shape of the image reading's ``marks``:
+``{field: {"marked": [option, ...], "doubtful": []}}``. A card reader decides each cell itself and
+sends no grey levels, so ``doubtful`` is always empty. Cells outside any box are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+LAYOUT_SCHEMA = "scantally.layout/1"
+
+#: one gridded box: (field, option, row, col)
+GridBox = tuple[str, str, int, int]
+
+
+def gridded_boxes(layout: Mapping[str, Any], page: int = 1) -> list[GridBox]:
+    """The boxes of `page` that carry a reader cell, in layout order; ValueError if malformed.
+
+    Two boxes on the same cell, or a cell that is not two whole numbers >= 0, are errors.
+    """
+    schema = layout.get("schema", LAYOUT_SCHEMA)
+    if schema != LAYOUT_SCHEMA:
+        raise ValueError(f"expected a {LAYOUT_SCHEMA} layout, got schema {schema!r}")
+    pages = [p for p in layout.get("pages", []) if p.get("page") == page]
+    if not pages:
+        numbers = [p.get("page") for p in layout.get("pages", [])]
+        raise ValueError(f"the layout has no page {page} (pages: {numbers})")
+    boxes: list[GridBox] = []
+    taken: dict[tuple[int, int], str] = {}
+    for box in pages[0].get("boxes", []):
+        cell = box.get("grid")
+        if cell is None:
+            continue
+        name = f"{box.get('field')!s}/{box.get('option')!s}"
+        if (
+            not isinstance(cell, Sequence)
+            or len(cell) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in cell)
+        ):
+            raise ValueError(
+                f"box {name}: grid must be [row, col], whole numbers >= 0, got {cell!r}"
+            )
+        row, col = int(cell[0]), int(cell[1])
+        if (row, col) in taken:
+            raise ValueError(
+                f"boxes {taken[(row, col)]} and {name} share reader cell [{row}, {col}] "
+                f"on page {page}"
+            )
+        taken[(row, col)] = name
+        boxes.append((str(box["field"]), str(box["option"]), row, col))
+    return boxes
+
+
+def grid_size(layout: Mapping[str, Any], page: int = 1) -> tuple[int, int]:
+    """(rows, cols): the smallest reader grid that holds every gridded box of `page`."""
+    boxes = gridded_boxes(layout, page)
+    if not boxes:
+        return 0, 0
+    return max(b[2] for b in boxes) + 1, max(b[3] for b in boxes) + 1
+
+
+def _check_fits(shape: tuple[int, int], layout: Mapping[str, Any], page: int, what: str) -> None:
+    needed_rows, needed_cols = grid_size(layout, page)
+    if shape[0] < needed_rows or shape[1] < needed_cols:
+        raise ValueError(
+            f"{what} is {shape[0]} rows x {shape[1]} columns, but the layout's grid for page "
+            f"{page} needs at least {needed_rows} rows x {needed_cols} columns; check the "
+            "reader's rows/cols and that the form matches the card type"
+        )
+
+
+def bitmap_to_marks(
+    bitmap: np.ndarray, layout: Mapping[str, Any], page: int = 1
+) -> dict[str, dict[str, list[str]]]:
+    """Marks of every field with gridded boxes on `page`: ``{field: {"marked", "doubtful"}}``.
+
+    `bitmap` is rows x cols, True (or non-zero) = mark. Fields without a mark get empty lists;
+    options come in layout order. ValueError if the bitmap is smaller than the grid needs.
+    """
+    cells = np.asarray(bitmap)
+    if cells.ndim != 2:
+        raise ValueError(f"a bitmap is 2-D (rows x columns), got shape {cells.shape}")
+    boxes = gridded_boxes(layout, page)
+    _check_fits((cells.shape[0], cells.shape[1]), layout, page, "the bitmap")
+    marks: dict[str, dict[str, list[str]]] = {}
+    for field, option, row, col in boxes:
+        entry = marks.setdefault(field, {"marked": [], "doubtful": []})
+        if cells[row, col]:
+            entry["marked"].append(option)
+    return marks
+
+
+def marks_to_bitmap(
+    marks: Mapping[str, Mapping[str, Sequence[str]] | Sequence[str]],
+    layout: Mapping[str, Any],
+    page: int,
+    rows: int,
+    cols: int,
+) -> np.ndarray:
+    """The rows x cols bitmap a reader would send for `marks` (the inverse of bitmap_to_marks).
+
+    `marks` maps a field to ``{"marked": [option, ...]}`` or straight to a list of options;
+    ``doubtful`` is ignored. ValueError for an option with no gridded box on `page`, or a grid
+    larger than rows x cols.
+    """
+    _check_fits((rows, cols), layout, page, "the requested bitmap")
+    cell_of = {
+        (field, option): (row, col) for field, option, row, col in gridded_boxes(layout, page)
+    }
+    bitmap = np.zeros((rows, cols), dtype=bool)
+    for field, value in marks.items():
+        options = value.get("marked", []) if isinstance(value, Mapping) else value
+        if isinstance(options, str):
+            raise ValueError(f"field {field}: give a list of options, not the string {options!r}")
+        for option in options:
+            if (field, option) not in cell_of:
+                raise ValueError(
+                    f"no gridded box for field {field!r} option {option!r} on page {page}"
+                )
+            bitmap[cell_of[(field, option)]] = True
+    return bitmap
