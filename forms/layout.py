@@ -7,6 +7,7 @@ carries four fiducials, a QR code (form, layout hash, page, serial) and "第 k �
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from forms import geometry as g
@@ -16,6 +17,10 @@ from forms.table import Cell, Col, Table
 
 MAX_PAGES = 8
 CN_NUMERALS = "一二三四五六七八九十"
+#: whitespace next to a CJK character or full-width punctuation: a folded YAML line break
+#: (`instructions: >-`) that would print as a gap in Chinese text
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u2018\u2019\u201c\u201d"
+_FOLDED_SPACE = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ def _first_page_header(flow: Flow, spec: FormSpec) -> None:
     flow.text(left, 36.0, f"单位：{spec.header.unit}", 10.5)
     flow.text(flow.right_mm, 36.0, f"日期：{day.year}年{day.month}月{day.day}日", 10.5, "end")
     flow.page.items.append(_rule(left, 38.0, flow.right_mm))
-    lines, size = fit_lines("填写说明：" + spec.instructions, flow.content_w_mm, 9.5, 8.5, 4,
+    instructions = _FOLDED_SPACE.sub("", spec.instructions.strip())
+    lines, size = fit_lines("填写说明：" + instructions, flow.content_w_mm, 9.5, 8.5, 4,
                             "instructions")
     y_mm = 43.0
     for i, line in enumerate(lines):
@@ -119,7 +125,14 @@ def _position(flow: Flow, pos: Position, numeral: str, fields: list[FieldInfo]) 
     where = f"recommendation.positions.{pos.id}"
     rows = len(pos.candidates) + pos.writeins
     row_mm = g.GRID_ROW_PITCH_MM if flow.timing else 6.5
-    need_mm = 8.0 + 8.0 + rows * row_mm + 2.0
+    cols = [Col("序号", 11.0), Col("姓  名", 26.0), Col("简要情况", None, align="start"),
+            Col("推荐", 18.0, mark=True)]
+    table = Table(flow, cols, where)
+    # the whole block (caption, header, rows) must share a page: measure it as it will be
+    # drawn, with the timing grid's whole pitches and the snap to the next grid line
+    snap_mm = g.GRID_ROW_PITCH_MM if flow.timing else 0.0
+    need_mm = (8.0 + snap_mm + table.row_height(8.0, False)
+               + rows * table.row_height(row_mm, True) + 2.0)
     if need_mm > flow.bottom_mm - 45.0:
         raise LayoutError(
             f"{where}: {rows} rows do not fit on one page (a position's boxes must share a "
@@ -128,9 +141,6 @@ def _position(flow: Flow, pos: Position, numeral: str, fields: list[FieldInfo]) 
     flow.ensure(need_mm)
     caption = f"{numeral}、{pos.title}（应推荐{pos.quota}人，限推{pos.quota}人，多推无效）"
     _caption(flow, caption, where)
-    cols = [Col("序号", 11.0), Col("姓  名", 26.0), Col("简要情况", None, align="start"),
-            Col("推荐", 18.0, mark=True)]
-    table = Table(flow, cols, where)
     table.header(8.0)
     pages = {flow.page.page}
     for i, c in enumerate(pos.candidates, 1):

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from forms.spec import FormSpec
+from forms.spec import FormSpec, SpecRuleError
 
 
 @dataclass
@@ -37,12 +37,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     pass
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """Valid YAML syntax, but a mapping repeats a key (PyYAML would keep the last silently)."""
+
+
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
+            raise _DuplicateKey(
                 None,
                 None,
                 f"key '{key}' appears twice (first on line {seen[key] + 1}); keep one",
@@ -55,6 +59,12 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
+# Dates stay strings for pydantic to parse: YAML's own timestamp constructor raises a bare
+# ValueError (no line, no field) on an impossible date such as 2026-13-40.
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
@@ -99,6 +109,8 @@ def _friendly(err: dict) -> str:
         )
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
+    if kind.startswith(("date_", "datetime_")):
+        return f"not a valid date ({msg.lower()}); write it as YYYY-MM-DD, e.g. 2026-11-20"
     return msg
 
 
@@ -111,6 +123,12 @@ def parse_spec(text: str, source: str = "<spec>") -> FormSpec:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, _DuplicateKey):
+            raise SpecError(source, [SpecProblem("(yaml)", line, problem)]) from None
+        # where the unclosed bracket or quote began: the error itself is often at the end
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and start.line + 1 != line:
+            problem += f" ({context} that starts on line {start.line + 1})"
         raise SpecError(
             source, [SpecProblem("(yaml)", line, f"malformed YAML: {problem}; fix the syntax")]
         ) from None
@@ -126,6 +144,9 @@ def parse_spec(text: str, source: str = "<spec>") -> FormSpec:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, SpecRuleError):  # a rule that knows which field broke it
+                loc = (*loc, *cause.path)
             field = ".".join(str(x) for x in loc) or "(document)"
             problems.append(SpecProblem(field, _nearest_line(index, loc), _friendly(err)))
         raise SpecError(source, problems) from None
@@ -134,11 +155,18 @@ def parse_spec(text: str, source: str = "<spec>") -> FormSpec:
 def load_spec(path: str | Path) -> FormSpec:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise SpecError(str(p), [SpecProblem("(file)", None, "file not found")]) from None
-    except UnicodeDecodeError:
+    except OSError as exc:  # a folder, no permission, ...
         raise SpecError(
-            str(p), [SpecProblem("(file)", None, "not UTF-8 text; save the spec as UTF-8")]
+            str(p), [SpecProblem("(file)", None, f"cannot read it: {exc.strerror or exc}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            str(p), [SpecProblem("(file)", line, "not UTF-8 text; save the spec as UTF-8")]
         ) from None
     return parse_spec(text, str(p))

@@ -137,6 +137,8 @@ class Flow:
         self.max_pages = max_pages
         self.left_mm = 18.0
         self.right_mm = self.width_mm - 18.0
+        if timing:  # tables end on a reader column line: let the header rules end there too
+            self.right_mm = math.floor(self.right_mm / g.GRID_COL_PITCH_MM) * g.GRID_COL_PITCH_MM
         self.bottom_mm = self.height_mm - 17.0
         self.pages: list[PagePlan] = []
         self.y_mm = 0.0
@@ -185,8 +187,9 @@ class Flow:
             self.y_mm = snap_up(self.y_mm, g.GRID_ROW_PITCH_MM)
 
     def row_height(self, height_mm: float) -> float:
+        """In timing-track mode, the nearest whole number of grid pitches (at least one)."""
         if self.timing:
-            return snap_up(height_mm, g.GRID_ROW_PITCH_MM)
+            return max(1, round(height_mm / g.GRID_ROW_PITCH_MM)) * g.GRID_ROW_PITCH_MM
         return height_mm
 
     def text(self, x: float, y: float, s: str, size: float, anchor="start", bold=False) -> None:

@@ -10,7 +10,9 @@ import io
 import secrets
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import segno
+import zxingcpp
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
@@ -25,11 +27,15 @@ FAUX_BOLD_STROKE_PT = 0.35
 
 
 def random_serials(count: int, length: int = 10) -> list[str]:
-    """Unguessable, distinct sheet tokens for a real meeting (see DOMAIN.md)."""
-    out: set[str] = set()
+    """Unguessable, distinct sheet tokens for a real meeting (see DOMAIN.md).
+
+    In the order drawn, not sorted: a sorted list would put the tokens in handing-out order,
+    so a token's rank would tell where in the stack its sheet was.
+    """
+    out: dict[str, None] = {}
     while len(out) < count:
-        out.add("".join(secrets.choice(SERIAL_ALPHABET) for _ in range(length)))
-    return sorted(out)
+        out.setdefault("".join(secrets.choice(SERIAL_ALPHABET) for _ in range(length)))
+    return list(out)
 
 
 def sequential_serials(count: int, start: int = 1) -> list[str]:
@@ -47,7 +53,10 @@ def render_pdf(
     register_font()
     buf = io.BytesIO()
     w_mm, h_mm = compiled.pages[0].width_mm, compiled.pages[0].height_mm
-    canvas = Canvas(buf, pagesize=(w_mm * mm, h_mm * mm), pageCompression=1)
+    # the initial font is the embedded one: else every page names an unembedded Helvetica,
+    # which print-shop preflight reports as a missing font
+    canvas = Canvas(buf, pagesize=(w_mm * mm, h_mm * mm), pageCompression=1,
+                    initialFontName=FONT_NAME)
     canvas.setTitle(compiled.spec.title)
     canvas.setAuthor(compiled.spec.header.unit)
     canvas.setSubject(f"{compiled.spec.id} layout {layout_hash[:12]}")
@@ -126,16 +135,46 @@ def _text(c: Canvas, plan: PagePlan, t: Text) -> None:
     c.restoreState()
 
 
+_QR_VERSIONS: dict[int, int] = {}
+
+
+def _qr_version(payload: str) -> int:
+    """segno's QR version for a payload (byte mode, level Q: it depends on the length only)."""
+    if len(payload) not in _QR_VERSIONS:
+        version = segno.make_qr(payload, error="q", boost_error=False).version
+        _QR_VERSIONS[len(payload)] = int(version)
+    return _QR_VERSIONS[len(payload)]
+
+
+def qr_matrix(payload: str) -> list[list[bool]]:
+    """The modules of the sheet code (True = dark), without quiet zone.
+
+    The version is segno's choice for the payload (what `omr` assumes when it re-encodes a
+    text); zxing-cpp encodes the symbol, 20x faster than segno's mask search, which made
+    5,000 copies take a minute.
+    """
+    version = _qr_version(payload)
+    if not hasattr(zxingcpp, "create_barcode"):  # zxing-cpp < 3.0 only reads: segno, slowly
+        qr = segno.make_qr(payload, error="q", boost_error=False, version=version)
+        return [[bool(v) for v in row] for row in qr.matrix]
+    code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="Q",
+                                   version=version)
+    return (np.asarray(code.to_image(scale=1, add_quiet_zones=False)) < 128).tolist()
+
+
 def _qr(c: Canvas, plan: PagePlan, payload: str) -> None:
-    """The QR code as filled rectangles (one per dark run), quiet zone inside code_mm."""
-    qr = segno.make_qr(payload, error="q", boost_error=False)
-    matrix = [list(row) for row in qr.matrix]
+    """The QR code as filled rectangles (one per dark run), quiet zone inside code_mm.
+
+    Drawn in module units (origin at the symbol's top-left corner, y down), so the path is
+    short integers written directly: reportlab's float formatting of ~300 rectangles per
+    page was most of the time of a 5,000-copy run.
+    """
+    matrix = qr_matrix(payload)
     n = len(matrix)
     border = 2  # modules of quiet zone inside the printed square
     x0, y0, size_mm, _ = plan.code_mm
     module_mm = size_mm / (n + 2 * border)
-    c.setFillGray(0)
-    path = c.beginPath()
+    ops: list[str] = []
     for r, row in enumerate(matrix):
         col = 0
         while col < n:
@@ -143,13 +182,15 @@ def _qr(c: Canvas, plan: PagePlan, payload: str) -> None:
                 start = col
                 while col < n and row[col]:
                     col += 1
-                x = x0 + (border + start) * module_mm
-                y = y0 + (border + r) * module_mm
-                path.rect(x * mm, _y(plan, y + module_mm), (col - start) * module_mm * mm,
-                          module_mm * mm)
+                ops.append(f"{start} {r} {col - start} 1 re")
             else:
                 col += 1
-    c.drawPath(path, stroke=0, fill=1)
+    c.saveState()
+    c.setFillGray(0)
+    c.transform(module_mm * mm, 0, 0, -module_mm * mm, (x0 + border * module_mm) * mm,
+                _y(plan, y0 + border * module_mm))
+    c.addLiteral("\n".join(ops) + "\nf")
+    c.restoreState()
 
 
 def _serial_text(c: Canvas, plan: PagePlan, serial: str) -> None:

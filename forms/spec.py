@@ -11,14 +11,49 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from forms.code import ID_PATTERN
+from forms.fonts import missing_glyphs
 
 SPEC_SCHEMA = "scantally.form/1"
 
+
+class SpecRuleError(ValueError):
+    """A rule between fields is broken; `path` (from the model that checks it) says where.
+
+    `forms.load` appends `path` to the model's location to name the exact field and line.
+    """
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _drawable(text: str) -> str:
+    """Printed text must be drawable in the ballot font (checked here, where the line is known)."""
+    bad = missing_glyphs(text)
+    if bad:
+        raise ValueError(
+            f"the ballot font cannot draw {''.join(bad)!r} (U+{ord(bad[0]):04X}); use a common "
+            "character or spell it differently"
+        )
+    return text
+
+
+Drawable = AfterValidator(_drawable)
 Id = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True), Drawable
+]
 
 
 class _Model(BaseModel):
@@ -48,22 +83,32 @@ class Categories(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Categories:
-        _check_unique("categories.options", [c.id for c in self.options])
+        _check_unique("categories.options", [c.id for c in self.options], "options")
         return self
 
 
 class Header(_Model):
     unit: Label
-    meeting: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    meeting: Annotated[str, StringConstraints(min_length=1, max_length=80), Drawable]
     date: dt.date = Field(description="the meeting date, YYYY-MM-DD")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_text(cls, value: object) -> object:
+        # a bare number would be taken as seconds since 1970: a wrong date, silently
+        if isinstance(value, int | float):
+            raise ValueError("write the date as YYYY-MM-DD, e.g. 2026-11-20")
+        return value
 
 
 class Person(_Model):
     """A candidate, leader or promoted cadre; `id` is the stable person id across meetings."""
 
     id: Id
-    name: Annotated[str, StringConstraints(min_length=1, max_length=12, strip_whitespace=True)]
-    profile: Annotated[str, StringConstraints(max_length=60)] = ""
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=12, strip_whitespace=True), Drawable
+    ]
+    profile: Annotated[str, StringConstraints(max_length=60), Drawable] = ""
 
 
 class Position(_Model):
@@ -82,17 +127,20 @@ class Position(_Model):
     @model_validator(mode="after")
     def _rules(self) -> Position:
         if self.quota > len(self.candidates) + self.writeins:
-            raise ValueError(
+            raise SpecRuleError(
                 f"quota {self.quota} of position '{self.id}' exceeds its "
                 f"{len(self.candidates)} candidates and {self.writeins} write-in lines; "
-                "lower the quota or add candidates"
+                "lower the quota or add candidates",
+                ("quota",),
             )
         if self.writeins > self.quota:
-            raise ValueError(
+            raise SpecRuleError(
                 f"position '{self.id}' has {self.writeins} write-in lines but a quota of "
-                f"{self.quota}; give at most {self.quota}"
+                f"{self.quota}; give at most {self.quota}",
+                ("writein_lines",),
             )
-        _check_unique(f"positions.{self.id}.candidates", [c.id for c in self.candidates])
+        _check_unique(f"positions.{self.id}.candidates", [c.id for c in self.candidates],
+                      "candidates")
         return self
 
 
@@ -135,13 +183,14 @@ class TeamPart(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> TeamPart:
-        _check_unique("evaluation.team.levels", [x.id for x in self.levels])
-        _check_unique("evaluation.team.dimensions", [x.id for x in self.dimensions])
+        _check_unique("evaluation.team.levels", [x.id for x in self.levels], "levels")
+        _check_unique("evaluation.team.dimensions", [x.id for x in self.dimensions],
+                      "dimensions")
         return self
 
 
 class Leader(Person):
-    post: Annotated[str, StringConstraints(max_length=30)] = ""
+    post: Annotated[str, StringConstraints(max_length=30), Drawable] = ""
 
 
 class IndividualPart(_Model):
@@ -166,9 +215,16 @@ class IndividualPart(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> IndividualPart:
-        _check_unique("evaluation.individual.levels", [x.id for x in self.all_levels])
-        _check_unique("evaluation.individual.leaders", [x.id for x in self.leaders])
-        _check_unique("evaluation.individual.sub_rows", [x.id for x in self.rows])
+        ids = [x.id for x in self.levels]
+        _check_unique("evaluation.individual.levels", ids, "levels")
+        if self.include_unknown and UNKNOWN_LEVEL.id in ids:
+            raise SpecRuleError(
+                f"level id '{UNKNOWN_LEVEL.id}' is taken by the {UNKNOWN_LEVEL.label} column "
+                "that include_unknown adds; rename this level or drop include_unknown",
+                ("levels", ids.index(UNKNOWN_LEVEL.id), "id"),
+            )
+        _check_unique("evaluation.individual.leaders", [x.id for x in self.leaders], "leaders")
+        _check_unique("evaluation.individual.sub_rows", [x.id for x in self.rows], "sub_rows")
         return self
 
 
@@ -199,7 +255,7 @@ DEFAULT_ITEM_LEVELS = [
 
 class OverallQuestion(_Model):
     id: Id = "overall"
-    label: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    label: Annotated[str, StringConstraints(min_length=1, max_length=60), Drawable]
 
 
 class Comment(_Model):
@@ -221,10 +277,11 @@ class Satisfaction(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Satisfaction:
-        _check_unique("satisfaction.levels", [x.id for x in self.levels])
-        _check_unique("satisfaction.item_levels", [x.id for x in self.item_levels])
-        _check_unique("satisfaction.overall", [x.id for x in self.overall])
-        _check_unique("satisfaction.items", [x.id for x in self.items])
+        _check_unique("satisfaction.levels", [x.id for x in self.levels], "levels")
+        _check_unique("satisfaction.item_levels", [x.id for x in self.item_levels],
+                      "item_levels")
+        _check_unique("satisfaction.overall", [x.id for x in self.overall], "overall")
+        _check_unique("satisfaction.items", [x.id for x in self.items], "items")
         return self
 
 
@@ -234,9 +291,9 @@ class FormSpec(_Model):
     schema_: Literal["scantally.form/1"] = Field(alias="schema")
     id: Id
     kind: Literal["recommendation", "evaluation", "satisfaction"]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=30), Drawable]
     header: Header
-    instructions: Annotated[str, StringConstraints(min_length=1, max_length=400)] = (
+    instructions: Annotated[str, StringConstraints(min_length=1, max_length=400), Drawable] = (
         "请在相应栏内划“√”，不划或多划的视为弃权或无效。"
     )
     paper: Literal["A4", "A3"] = "A4"
@@ -256,15 +313,22 @@ class FormSpec(_Model):
             "satisfaction": self.satisfaction,
         }
         if parts[self.kind] is None:
-            raise ValueError(f"kind is '{self.kind}' but the '{self.kind}' section is missing")
+            raise SpecRuleError(
+                f"kind is '{self.kind}' but the '{self.kind}' section is missing; add it, or "
+                "set kind to the section the spec has",
+                ("kind",),
+            )
         extra = [k for k, v in parts.items() if v is not None and k != self.kind]
         if extra:
-            raise ValueError(
+            raise SpecRuleError(
                 f"kind is '{self.kind}' but the spec also has a '{extra[0]}' section; "
-                "one ballot kind per spec"
+                "one ballot kind per spec",
+                (extra[0],),
             )
         if self.recommendation:
-            _check_unique("recommendation.positions", [p.id for p in self.recommendation.positions])
+            _check_unique("recommendation.positions",
+                          [p.id for p in self.recommendation.positions],
+                          "recommendation", "positions")
         return self
 
     def people(self) -> list[Person]:
@@ -280,11 +344,13 @@ class FormSpec(_Model):
         return out
 
 
-def _check_unique(where: str, ids: list[str]) -> None:
+def _check_unique(where: str, ids: list[str], *path: str) -> None:
+    """SpecRuleError at the second use of an id; `path` leads to the list holding them."""
     seen: set[str] = set()
-    for i in ids:
+    for index, i in enumerate(ids):
         if i in seen:
-            raise ValueError(f"duplicate id '{i}' in {where}; every id must be unique")
+            raise SpecRuleError(f"duplicate id '{i}' in {where}; every id must be unique",
+                                (*path, index, "id"))
         seen.add(i)
 
 

@@ -11,6 +11,9 @@ from forms.plan import Flow, LayoutError, Line, MarkBox, Rect, Region, fit_lines
 OUTER_RULE_MM = 0.5
 INNER_RULE_MM = 0.25
 BOX_W_MM, BOX_H_MM = 8.0, 5.0
+#: from a box's inside edge to the centre of the row rule above or below it, at least: keeps
+#: about 0.5 mm of white between the box border and the rule (a tick stays off the rule)
+BOX_CLEAR_MM = 1.0
 TIMING_BOX_W_MM, TIMING_BOX_H_MM = 5.2, 4.2
 
 
@@ -89,6 +92,14 @@ class Table:
         x, w = self.xs[-1]
         return x + w
 
+    def row_height(self, height_mm: float, has_mark: bool) -> float:
+        """The height a row asked to be `height_mm` tall gets (timing mode: whole pitches)."""
+        f = self.flow
+        if f.timing and has_mark:
+            n = max(1, round(height_mm / g.GRID_ROW_PITCH_MM))
+            return (n - 1 + n % 2) * g.GRID_ROW_PITCH_MM  # odd: the box sits at a cell centre
+        return f.row_height(height_mm)
+
     def header(self, height_mm: float = 9.0, size_pt: float = 9.5) -> None:
         self.row([Cell(c.header, size_pt=size_pt, bold=True, align="middle") for c in self.cols],
                  height_mm, top_rule=True, shade=True)
@@ -105,12 +116,8 @@ class Table:
     ) -> float:
         """Draw one row at the cursor; return its top. `keep_y` leaves the cursor there."""
         f = self.flow
-        has_mark = any(c.mark for c in cells)
         f.snap_y()
-        h = f.row_height(height_mm)
-        if f.timing and has_mark:
-            n = max(1, round(height_mm / g.GRID_ROW_PITCH_MM))
-            h = (n - 1 + n % 2) * g.GRID_ROW_PITCH_MM  # odd: the box sits at a cell centre
+        h = self.row_height(height_mm, any(c.mark for c in cells))
         f.ensure(h)
         f.snap_y()
         top = f.y_mm
@@ -141,7 +148,12 @@ class Table:
     def _cell(self, cell: Cell, col: int, x0: float, x1: float, top: float, h: float) -> None:
         f = self.flow
         if cell.mark:
-            bw, bh = (TIMING_BOX_W_MM, TIMING_BOX_H_MM) if f.timing else (BOX_W_MM, BOX_H_MM)
+            if f.timing:
+                bw, bh = TIMING_BOX_W_MM, TIMING_BOX_H_MM
+            else:
+                bw, bh = BOX_W_MM, min(BOX_H_MM, round(h - 2 * BOX_CLEAR_MM, 3))
+            if bh < g.MIN_BOX_H_MM:
+                raise AssertionError(f"a {h} mm row is too low for a mark box")
             cx, cy = (x0 + x1) / 2, top + h / 2
             rect = (round(cx - bw / 2, 3), round(cy - bh / 2, 3), bw, bh)
             b = g.BOX_BORDER_MM

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,6 +22,9 @@ from server.cli.common import console, fail, write_atomic
 form_app = typer.Typer(help="Design and print ballots from a form spec (YAML).",
                        no_args_is_help=True)
 
+#: a serial is at most 16 characters (forms.code.SERIAL_PATTERN)
+SERIAL_MAX_DIGITS = 16
+
 SpecArg = Annotated[Path, typer.Argument(help="form spec (YAML)", show_default=False)]
 
 
@@ -29,7 +33,7 @@ def compile_spec(path: Path) -> tuple[FormSpec, CompiledLayout, dict]:
     try:
         spec = load_spec(path)
     except SpecError as exc:
-        fail(str(exc))
+        fail(str(exc))  # `fail` escapes: a key, label or path may contain [brackets]
     try:
         compiled = compile_layout(spec)
     except LayoutError as exc:
@@ -42,18 +46,19 @@ def check(spec_path: SpecArg) -> None:
     """Validate a spec and summarise what it prints."""
     spec, compiled, doc = compile_spec(spec_path)
     boxes = sum(len(p.boxes) for p in compiled.pages)
-    table = Table(title=f"{spec.title} ({spec.id})", show_header=True)
+    table = Table(title=escape(f"{spec.title} ({spec.id})"), show_header=True)
     table.add_column("field")
     table.add_column("label")
     table.add_column("page", justify="right")
     table.add_column("max", justify="right")
     table.add_column("options", justify="right")
     for f in compiled.fields:
-        table.add_row(f.id, f.label, str(f.page), str(f.max), str(len(f.options)))
+        table.add_row(f.id, escape(f.label), str(f.page), str(f.max), str(len(f.options)))
     console.print(table)
     cats = spec.categories
     console.print(
-        f"[green]ok[/] {spec_path}: {spec.kind}, {spec.paper}, {len(compiled.pages)} page(s), "
+        f"[green]ok[/] {escape(str(spec_path))}: {spec.kind}, {spec.paper}, "
+        f"{len(compiled.pages)} page(s), "
         f"{len(compiled.fields)} fields, {boxes} boxes, "
         f"categories: {cats.mode + ' (' + str(len(cats.options)) + ')' if cats else 'none'}, "
         f"layout {doc['form']['hash'][:12]}"
@@ -95,6 +100,9 @@ def render(
     Without --serial-start the serials are random, unguessable tokens (a real meeting); keep the
     list (--serials-out) to detect duplicates, forgeries and unreturned sheets.
     """
+    if serial_start is not None and serial_start + copies - 1 >= 10**SERIAL_MAX_DIGITS:
+        fail(f"--serial-start {serial_start} with {copies} copies gives serials longer than "
+             f"{SERIAL_MAX_DIGITS} digits; start lower")
     spec, compiled, doc = compile_spec(spec_path)
     serials = (
         sequential_serials(copies, serial_start)
@@ -108,7 +116,8 @@ def render(
         pdf = render_pdf(compiled, doc["form"]["hash"], serials,
                          progress=lambda n: bar.update(task, completed=n))
     if serials_out is not None:
-        write_atomic(serials_out, "\n".join(serials) + "\n")
+        # sorted: the list says which tokens were printed, not in which order they were handed out
+        write_atomic(serials_out, "\n".join(sorted(serials)) + "\n")
     write_atomic(output, pdf)
     console.print(
         f"wrote {output}: {copies} cop{'y' if copies == 1 else 'ies'} x "
