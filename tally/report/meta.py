@@ -1,0 +1,39 @@
+"""What the caller tells the report beyond the tally: people, hashes, appendix crops."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MeetingInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: report title; default "<form title>计票结果分析报告"
+    title: str = ""
+    operator: str = Field(default="", description="计票操作员 (printed beside the signature line)")
+    scrutineers: list[str] = Field(default_factory=list, description="监票人")
+    team_leader: str = Field(default="", description="考察组负责人")
+    station: str = Field(default="", description="计票站点 / 设备")
+    #: SHA-256 of the meeting's stored image set (the store computes it)
+    image_set_sha256: str = ""
+    #: printed as the report time; None -> not printed (keeps the PDF reproducible)
+    generated_at: dt.datetime | None = None
+    classification: str = "内部资料  注意保密"
+
+
+class AppendixItem(BaseModel):
+    """A void, doubtful or corrected sheet for the audit appendix, with its image crops."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    serial: str
+    kind: Literal["void", "doubtful", "corrected"] = "void"
+    reason: str
+    #: PNG images (crops of the sheet around the fields in question)
+    crops: list[bytes] = Field(default_factory=list)
+
+
+KIND_LABELS = {"void": "作废票", "doubtful": "存疑票", "corrected": "更正票"}

@@ -1,0 +1,196 @@
+"""The PDF analysis report (reportlab): cover and audit page, figures, warnings, appendix.
+
+`render_report(result, spec, meeting_info, appendix_items=[...]) -> bytes`. Every number comes
+from the `TallyResult`; the embedded CJK font is the forms' (subset-embedded); pages carry a
+header (unit, meeting, classification) and "第 k 页 共 n 页".
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate
+
+from forms.fonts import register_font
+from forms.spec import FormSpec
+from tally.report import pdf_kinds
+from tally.report.fmt import KIND_LABELS, pct, settings_lines
+from tally.report.meta import KIND_LABELS as SHEET_KINDS
+from tally.report.meta import AppendixItem, MeetingInfo
+from tally.report.pdfkit import (
+    ALARM,
+    BODY,
+    CAUTION,
+    CELL,
+    CONTENT_W,
+    MARGIN_X,
+    SMALL,
+    BoldText,
+    box,
+    gap,
+    h1,
+    h2,
+    keep,
+    numbered_canvas,
+    para,
+    table,
+)
+from tally.rules.result import TallyResult
+
+
+def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo | None = None,
+                  *, appendix_items: Sequence[AppendixItem] = (),
+                  include_appendix: bool = True) -> bytes:
+    """The whole report as PDF bytes (deterministic for the same inputs)."""
+    register_font()
+    info = meeting_info or MeetingInfo()
+    title = info.title or f"{result.form.title}计票结果分析报告"
+    story: list[Flowable] = []
+    story += cover(result, info, title)
+    story.append(PageBreak())
+    if result.recommendation:
+        story += pdf_kinds.recommendation(result)
+    if result.evaluation:
+        story += pdf_kinds.evaluation(result)
+    if result.satisfaction:
+        story += pdf_kinds.satisfaction(result)
+    story += warnings_section(result)
+    if include_appendix and (result.sheets or appendix_items):
+        story.append(PageBreak())
+        story += appendix(result, appendix_items)
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf, pagesize=(210 * mm, 297 * mm), leftMargin=MARGIN_X, rightMargin=MARGIN_X,
+        topMargin=22 * mm, bottomMargin=18 * mm, title=title, author=result.form.unit,
+        subject=f"{result.form.id} sha256 {result.sha256}", creator="Scantally",
+        invariant=1,
+    )
+    f = result.form
+    canvas = numbered_canvas(f"{f.unit} · {f.meeting}", info.classification,
+                             f"结果校验码 {result.sha256[:16]}")
+    doc.build(story, canvasmaker=canvas)
+    return buf.getvalue()
+
+
+def cover(result: TallyResult, info: MeetingInfo, title: str) -> list[Flowable]:
+    f = result.form
+    out: list[Flowable] = [gap(6), BoldText(f.meeting, 13, align="center", space_after=2),
+                           BoldText(title, 19, align="center", space_before=4, space_after=6)]
+    facts = [["单位", f.unit, "会议日期", f"{f.date.year}年{f.date.month}月{f.date.day}日"],
+             ["表单", f"{f.title}（{f.id}）", "类型", KIND_LABELS[f.kind]]]
+    if info.generated_at or info.station:
+        when = info.generated_at.strftime("%Y-%m-%d %H:%M") if info.generated_at else "—"
+        facts.append(["报告生成", when, "计票站点", info.station or "—"])
+    out.append(table(facts, [22 * mm, 75 * mm, 22 * mm, CONTENT_W - 119 * mm], head_rows=0,
+                     font_size=9, align_left_cols=(1, 3),
+                     extra=[("BACKGROUND", (0, 0), (0, -1), "#DDE4EE"),
+                            ("BACKGROUND", (2, 0), (2, -1), "#DDE4EE"),
+                            ("ALIGN", (1, 0), (1, -1), "LEFT"),
+                            ("ALIGN", (3, 0), (3, -1), "LEFT")]))
+    out.append(gap(3))
+    for alarm in result.alarms:
+        out += [box(f"警报：{alarm.message}", ALARM, size=12.5), gap(2)]
+    if result.provisional:
+        out += [box("提示：尚有存疑标记未复核，本报告为临时结果，复核后请重新生成。", CAUTION),
+                gap(2)]
+    out += [h2("一、票数核对"), reconciliation_table(result)]
+    r = result.reconciliation
+    line = f"发出 {r.issued} 张，" if r.issued is not None else "发出票数未登记，"
+    line += f"收回 {r.returned} 张"
+    if r.not_returned is not None:
+        line += f"，未收回 {r.not_returned} 张"
+    out.append(para(line + "。收回 = 有效 + 无效 + 弃权；到会率 = 实到 ÷ 应到。", SMALL))
+    rows = [["项目", "设置"]] + [[k, para(v, CELL)] for k, v in settings_lines(result)]
+    out += [h2("二、计算设置"), table(rows, [42 * mm, CONTENT_W - 42 * mm], align_left_cols=(1,))]
+    hashes = [["选票图像集 SHA-256", info.image_set_sha256 or "（未提供）"],
+              ["计票结果 SHA-256", result.sha256]]
+    out += [h2("三、校验信息"),
+            table(hashes, [42 * mm, CONTENT_W - 42 * mm], head_rows=0, font_size=8,
+                  align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
+                                               ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")]),
+            para("计票结果校验码为本结果全部数字与设置的规范化 JSON 的 SHA-256，可用 "
+                 "scantally tally --json 重新计算核对。", SMALL)]
+    out.append(keep(h2("四、签字确认"), signatures(info)))
+    return out
+
+
+def reconciliation_table(result: TallyResult) -> Flowable:
+    head = ["类别", "应到", "实到", "到会率", "收回", "有效", "无效", "弃权", "待复核"]
+    rows: list[list[object]] = [head]
+    extra = []
+    for i, r in enumerate(result.reconciliation.rows, 1):
+        rows.append([r.label, "—" if r.expected is None else r.expected, r.present,
+                     pct(r.participation), r.returned, r.valid, r.invalid, r.abstain,
+                     r.pending_review])
+        if r.participation_low:
+            extra.append(("TEXTCOLOR", (3, i), (3, i), ALARM))
+    w = (CONTENT_W - 30 * mm) / 8
+    return table(rows, [30 * mm] + [w] * 8, extra=extra)
+
+
+def signatures(info: MeetingInfo) -> Flowable:
+    blank = "____________________"
+    scrutineers = info.scrutineers or ["", ""]
+    rows = [["计票操作员", info.operator or blank, "签字", blank]]
+    for s in scrutineers:
+        rows.append(["监票人", s or blank, "签字", blank])
+    rows.append(["考察组负责人", info.team_leader or blank, "签字", blank])
+    rows.append(["", "", "日期", "______年____月____日"])
+    t = table(rows, [28 * mm, 60 * mm, 16 * mm, CONTENT_W - 104 * mm], head_rows=0,
+              font_size=10, stripes=False, extra=[("GRID", (0, 0), (-1, -1), 0, "#FFFFFF"),
+                                   ("TOPPADDING", (0, 0), (-1, -1), 9),
+                                   ("ALIGN", (0, 0), (0, -1), "LEFT"),
+                                   ("ALIGN", (1, 0), (1, -1), "LEFT")])
+    return t
+
+
+def warnings_section(result: TallyResult) -> list[Flowable]:
+    out: list[Flowable] = [h1("预警事项")]
+    notices = [*result.alarms, *result.warnings]
+    if not notices:
+        return [*out, para("按本报告的预警线，无预警事项。")]
+    rows: list[list[object]] = [["序号", "级别", "对象", "范围", "数值", "预警线", "说明"]]
+    extra = []
+    for i, n in enumerate(notices, 1):
+        is_rate = n.code not in {"returned_exceeds_issued", "returned_exceeds_present",
+                                 "pending_review"}
+        value = pct(n.value) if is_rate else ("—" if n.value is None else f"{n.value:g}")
+        limit = pct(n.threshold) if is_rate else ("—" if n.threshold is None
+                                                  else f"{n.threshold:g}")
+        rows.append([i, "警报" if n.severity == "alarm" else "预警", para(n.subject or "—", CELL),
+                     result.bucket_label(n.bucket) if n.bucket else "—", value, limit,
+                     para(n.message, CELL)])
+        if n.severity == "alarm":
+            extra.append(("TEXTCOLOR", (1, i), (1, i), ALARM))
+    widths = [10 * mm, 12 * mm, 30 * mm, 20 * mm, 16 * mm, 16 * mm]
+    out.append(table(rows, [*widths, CONTENT_W - sum(widths)], extra=extra))
+    return out
+
+
+def appendix(result: TallyResult, items: Sequence[AppendixItem]) -> list[Flowable]:
+    out: list[Flowable] = [h1("附录：无效票、存疑票及更正票"),
+                           para("本附录列出序列号，仅供考察组成员核查，不得对外公开。", SMALL)]
+    if result.sheets:
+        rows: list[list[object]] = [["序号", "序列号", "类型", "原因"]]
+        for i, n in enumerate(result.sheets, 1):
+            rows.append([i, n.serial, "作废" if n.kind == "void" else "需复核",
+                         para(n.reason, CELL)])
+        out.append(table(rows, [12 * mm, 34 * mm, 18 * mm, CONTENT_W - 64 * mm]))
+    for k, item in enumerate(items, 1):
+        block: list[Flowable] = [h2(f"{k}. 序列号 {item.serial}（{SHEET_KINDS[item.kind]}）"),
+                                 para(f"原因：{item.reason}", BODY)]
+        for png in item.crops:
+            block.append(_image(png))
+            block.append(gap(1.5))
+        out.append(keep(*block))
+    return out
+
+
+def _image(png: bytes, max_w: float = CONTENT_W, max_h: float = 70 * mm) -> Image:
+    reader = ImageReader(io.BytesIO(png))
+    w, h = reader.getSize()
+    scale = min(max_w / w, max_h / h, 1.5)
+    return Image(io.BytesIO(png), width=w * scale, height=h * scale, hAlign="LEFT")

@@ -1,0 +1,150 @@
+"""Excel export (openpyxl): a notes sheet, the summary sheets and the raw sheet records.
+
+`票面记录` holds one row per returned sheet, ordered by serial (random tokens, so the order says
+nothing about who handed in which sheet): its category, status, reason and, per field, the
+marked options by name; a void field's cell is shaded red. Pass `anonymous=True` to leave the
+serial column out (DOMAIN.md: serials beside choices only for logged-in team members).
+"""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from forms.layout import FieldInfo
+from forms.spec import FormSpec
+from tally.model import Ballot
+from tally.report.fmt import settings_lines
+from tally.report.tables import Cell, SummaryTable, summary_tables
+from tally.rules.compute import layout_fields
+from tally.rules.result import UNMARKED_LABEL, TallyResult
+from tally.rules.validity import judge, vote_fields
+
+HEAD_FILL = PatternFill("solid", fgColor="DDE4EE")
+VOID_FILL = PatternFill("solid", fgColor="F4C7C3")
+BOLD = Font(bold=True)
+STATUS = {"valid": "有效", "invalid": "无效", "abstain": "弃权"}
+
+
+def render_xlsx(result: TallyResult, spec: FormSpec, ballots: list[Ballot], *,
+                anonymous: bool = True) -> bytes:
+    """The workbook; `anonymous=False` adds each ballot's serial beside its choices, which
+    DOMAIN.md allows only in the audit export that logged-in team members see."""
+    wb = Workbook(write_only=True)
+    _notes_sheet(wb.create_sheet("说明"), result)
+    for table in summary_tables(result):
+        _summary_sheet(wb.create_sheet(table.title), table)
+    _raw_sheet(wb.create_sheet("票面记录"), result, spec, ballots, anonymous)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _cell(ws: WriteOnlyWorksheet, value: Cell, *, head: bool = False, percent: bool = False,
+          void: bool = False) -> WriteOnlyCell:
+    c = WriteOnlyCell(ws, value=value)
+    if head:
+        c.fill, c.font = HEAD_FILL, BOLD
+        c.alignment = Alignment(wrap_text=True, vertical="center")
+    if percent and isinstance(value, float):
+        c.number_format = "0.00%"
+    if void:
+        c.fill = VOID_FILL
+    return c
+
+
+def _notes_sheet(ws: WriteOnlyWorksheet, result: TallyResult) -> None:
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 90
+    f = result.form
+    rows: list[tuple[str, str]] = [
+        ("表单", f"{f.title}（{f.id}）"), ("单位", f.unit), ("会议", f.meeting),
+        ("日期", f.date.isoformat()), *settings_lines(result),
+        ("计票结果 SHA-256", result.sha256),
+        ("结果状态", "临时结果（有存疑标记未复核）" if result.provisional else "已全部复核"),
+    ]
+    if result.reconciliation.vote_void:
+        rows.insert(0, ("警报", result.alarms[0].message))
+    for k, v in rows:
+        ws.append([_cell(ws, k, head=True), v])
+
+
+def _summary_sheet(ws: WriteOnlyWorksheet, table: SummaryTable) -> None:
+    ws.freeze_panes = "A2"
+    for i in range(len(table.header)):
+        letter = _col_letter(i)
+        ws.column_dimensions[letter].width = 14
+    ws.append([_cell(ws, h, head=True) for h in table.header])
+    for row in table.rows:
+        ws.append([_cell(ws, v, percent=i in table.percent_cols) for i, v in enumerate(row)])
+
+
+def _raw_sheet(ws: WriteOnlyWorksheet, result: TallyResult, spec: FormSpec,
+               ballots: list[Ballot], anonymous: bool) -> None:
+    fields = {f.id: f for f in vote_fields(layout_fields(spec))}
+    labels = _option_labels(spec)
+    cats = {b.id: b.label for b in result.buckets}
+    has_cats = spec.categories is not None
+    head = ([] if anonymous else ["序列号"]) + ["类别", "票面状态", "作废原因", "待复核",
+                                             "无效栏目"] + [f.label for f in fields.values()]
+    ws.freeze_panes = "B2" if not anonymous else "A2"
+    ws.append([_cell(ws, h, head=True) for h in head])
+    for ballot in sorted(ballots, key=lambda b: b.serial):
+        v = judge(ballot, spec.id, fields, has_cats)
+        void_fields = [fields[fid].label for fid, blk in v.blocks.items() if blk.status == "void"]
+        reason = next((n.reason for n in v.notes if n.kind == "void"), "")
+        row: list[object] = [] if anonymous else [ballot.serial]
+        row += [cats.get(ballot.category or "", ballot.category or UNMARKED_LABEL)
+                if has_cats else "",
+                _cell(ws, STATUS[v.status], void=True) if v.status == "invalid"
+                else STATUS[v.status],
+                reason, "是" if v.pending_review else "", "、".join(void_fields)]
+        marks = ballot.marks()
+        for fid, info in fields.items():
+            marked = set(marks.get(fid, ()))
+            text = "、".join(_option_text(info, o, labels, ballot) for o in info.options
+                            if o in marked)
+            blk = v.blocks.get(fid)
+            row.append(_cell(ws, text, void=True) if blk is not None and blk.status == "void"
+                       else text)
+        ws.append(row)
+
+
+def _option_text(info: FieldInfo, option: str, labels: dict[str, dict[str, str]],
+                 ballot: Ballot) -> str:
+    if option.startswith("writein") and info.group == "recommendation":
+        name = ballot.writeins.get(info.id, {}).get(option, "").strip()
+        return f"另推:{name}" if name else "另推:（空）"
+    return labels.get(info.id, {}).get(option, option)
+
+
+def _option_labels(spec: FormSpec) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    if spec.recommendation:
+        for p in spec.recommendation.positions:
+            out[f"pos.{p.id}"] = {c.id: c.name for c in p.candidates}
+    if spec.evaluation and spec.evaluation.team:
+        levels = {lv.id: lv.label for lv in spec.evaluation.team.levels}
+        out.update({f"team.{d.id}": levels for d in spec.evaluation.team.dimensions})
+    if spec.evaluation and spec.evaluation.individual:
+        part = spec.evaluation.individual
+        levels = {lv.id: lv.label for lv in part.all_levels}
+        for leader in part.leaders:
+            out[f"leader.{leader.id}"] = levels
+            out.update({f"leader.{leader.id}.{s.id}": levels for s in part.rows})
+    if spec.satisfaction:
+        levels = {lv.id: lv.label for lv in spec.satisfaction.levels}
+        out.update({f"q.{q.id}": levels for q in spec.satisfaction.overall})
+        ilevels = {lv.id: lv.label for lv in spec.satisfaction.item_levels}
+        out.update({f"item.{p.id}": ilevels for p in spec.satisfaction.items})
+    return out
+
+
+def _col_letter(i: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(i + 1)

@@ -1,0 +1,68 @@
+"""Figure warnings (预警), for all ballots and for each voter category.
+
+- leaders (and their sub-rows): 不称职率 ≥ `incompetent_warn_rate`; 称职以上率 <
+  `competent_or_better_warn_rate`;
+- team dimensions, likewise: 差评率 ≥ `incompetent_warn_rate`; 好评率 <
+  `competent_or_better_warn_rate`;
+- satisfaction questions: 不满意率 ≥ `dissatisfied_warn_rate`; items: 不认同率 ≥ the same.
+A rate that cannot be computed (no ballots in the bucket) raises no warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tally.model import Settings
+from tally.rules.result import (
+    ALL,
+    EvaluationResult,
+    Notice,
+    PartResult,
+    RowResult,
+    SatisfactionResult,
+)
+
+# (rate key, ">=" or "<", threshold setting, code)
+_RULES: dict[str, list[tuple[str, str, str, str]]] = {
+    "individual": [("incompetent", ">=", "incompetent_warn_rate", "incompetent_high"),
+                   ("competent_or_better", "<", "competent_or_better_warn_rate",
+                    "competent_low")],
+    "team": [("poor", ">=", "incompetent_warn_rate", "poor_high"),
+             ("favourable", "<", "competent_or_better_warn_rate", "favourable_low")],
+    "overall": [("dissatisfied", ">=", "dissatisfied_warn_rate", "dissatisfied_high")],
+    "items": [("disagree", ">=", "dissatisfied_warn_rate", "disagree_high")],
+}
+
+
+def figure_warnings(ev: EvaluationResult | None, sat: SatisfactionResult | None,
+                    settings: Settings, labels: dict[str, str]) -> list[Notice]:
+    parts = [p for p in ([ev.team, ev.individual] if ev else []) + (
+        [sat.overall, sat.items] if sat else []) if p is not None]
+    out: list[Notice] = []
+    for part in parts:
+        for row, subject in _rows(part):
+            for key, op, setting, code in _RULES[part.id]:
+                threshold = float(getattr(settings, setting))
+                for bucket, stats in row.stats.items():
+                    value = stats.rates.get(key)
+                    if value is None:
+                        continue
+                    hit = value >= threshold if op == ">=" else value < threshold
+                    if not hit:
+                        continue
+                    where = "全体" if bucket == ALL else labels.get(bucket, bucket)
+                    out.append(Notice(
+                        severity="warning", code=code, part=part.id, row=row.field or row.id,
+                        subject=subject, bucket=bucket, value=value, threshold=threshold,
+                        message=f"{subject}（{where}）{part.rate_labels[key]} "
+                                f"{value * 100:.1f}%，{'达到' if op == '>=' else '低于'}"
+                                f"预警线 {threshold * 100:.1f}%",
+                    ))
+    return out
+
+
+def _rows(part: PartResult) -> Iterator[tuple[RowResult, str]]:
+    for row in part.rows:
+        yield row, row.label
+        for sub in row.sub_rows:
+            yield sub, f"{row.label}·{sub.label}"

@@ -1,0 +1,84 @@
+"""Meeting reconciliation: 应到 / 实到 / 发出 / 收回 / 有效 / 无效 / 弃权, and its alarms.
+
+- 实到 per category is `MeetingFacts.present`, else the ballots returned in that category; the
+  overall figures are `MeetingFacts.expected/present["_all"]` when given, else the sums;
+- participation = 实到 / 应到; a warning below `Settings.participation_warn_rate` (2/3);
+- more sheets returned than issued (发出) → an alarm: the vote is void and must be held again;
+- more sheets returned than people present (实到) → a warning;
+- sheets with doubtful marks not yet reviewed → a warning (the figures are provisional).
+"""
+
+from __future__ import annotations
+
+from tally.model import MeetingFacts, Settings
+from tally.rules.result import ALL, Notice, Reconciliation, ReconRow
+from tally.rules.tallies import Tallies
+
+
+def reconcile(t: Tallies, facts: MeetingFacts, settings: Settings,
+              labels: dict[str, str]) -> tuple[Reconciliation, list[Notice], list[Notice]]:
+    """Returns the reconciliation, the alarms and the warnings."""
+    alarms: list[Notice] = []
+    warnings: list[Notice] = []
+    rows = [_row(t, facts, settings, b, labels[b]) for b in [*t.buckets, ALL]]
+    for row in rows:
+        where = "全体" if row.bucket == ALL else f"“{row.label}”"
+        if row.participation_low and row.expected:
+            warnings.append(Notice(
+                severity="warning", code="participation_low", bucket=row.bucket,
+                value=row.participation, threshold=settings.participation_warn_rate,
+                message=f"{where}实到 {row.present} 人、应到 {row.expected} 人，到会率 "
+                        f"{_pct(row.participation)}，低于 {_pct(settings.participation_warn_rate)}",
+            ))
+        if row.returned > row.present:
+            warnings.append(Notice(
+                severity="warning", code="returned_exceeds_present", bucket=row.bucket,
+                value=row.returned, threshold=row.present,
+                message=f"{where}收回 {row.returned} 张，多于实到 {row.present} 人，请核查",
+            ))
+    returned = t.ballots[ALL]
+    vote_void = facts.issued is not None and returned > facts.issued
+    if vote_void:
+        alarms.append(Notice(
+            severity="alarm", code="returned_exceeds_issued", bucket=ALL, value=returned,
+            threshold=facts.issued,
+            message=f"收回选票 {returned} 张，多于发出的 {facts.issued} 张：本次投票无效，"
+                    "必须重新组织投票",
+        ))
+    if t.pending[ALL]:
+        warnings.append(Notice(
+            severity="warning", code="pending_review", bucket=ALL, value=t.pending[ALL],
+            message=f"{t.pending[ALL]} 张选票有存疑标记尚未复核，以上为临时结果",
+        ))
+    not_returned = None if facts.issued is None else max(facts.issued - returned, 0)
+    recon = Reconciliation(issued=facts.issued, returned=returned, not_returned=not_returned,
+                           vote_void=vote_void, rows=rows)
+    return recon, alarms, warnings
+
+
+def _row(t: Tallies, facts: MeetingFacts, settings: Settings, bucket: str,
+         label: str) -> ReconRow:
+    returned = t.ballots[bucket]
+    if bucket == ALL and t.buckets:
+        expected = facts.expected.get(ALL)
+        if expected is None and facts.expected:
+            expected = sum(facts.expected.values())
+        present = facts.present.get(ALL)
+        if present is None:
+            present = sum(facts.present.get(b, t.ballots[b]) for b in t.buckets)
+    else:
+        expected = facts.expected.get(bucket)
+        present = facts.present.get(bucket, returned)
+    participation = present / expected if expected else None
+    return ReconRow(
+        bucket=bucket, label=label, expected=expected, present=present, returned=returned,
+        valid=t.valid_ballots[bucket], invalid=t.invalid_ballots[bucket],
+        abstain=t.abstain_ballots[bucket], pending_review=t.pending[bucket],
+        participation=participation,
+        participation_low=participation is not None
+        and participation < settings.participation_warn_rate,
+    )
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
