@@ -20,12 +20,15 @@ class DeviceError(Exception):
         device: str = "",
         refeed: list[int] | None = None,
         status: str | int | None = None,
+        advice: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.device = device
         self.refeed: list[int] = list(refeed or [])
         self.status = status
+        if advice is not None:  # this occurrence needs other words than the class's default
+            self.advice = advice
 
     def __str__(self) -> str:
         where = f"{self.device}: " if self.device else ""

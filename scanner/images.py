@@ -24,15 +24,14 @@ from PIL import Image, ImageOps
 
 from scanner.tiffcheck import TiffCheck, check_tiff
 
-__all__ = ["MAX_PIXELS", "Page", "decode_bytes", "iter_pages", "sniff_format"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "Page", "decode_bytes", "iter_pages", "sniff_format"]
 
 MAX_PIXELS = 150_000_000
+MAX_FILE_BYTES = 1024 * 1024 * 1024
 _POINTS_PER_INCH = 72.0
 _EXIF_ORIENTATION = 0x0112
 #: pdfium is not thread-safe: every call into it goes through this lock
 _PDFIUM_LOCK = threading.Lock()
-#: formats we hand to Pillow, by our own sniffing (never Pillow's full plugin list: no EPS etc.)
-_PILLOW_FORMATS = {"JPEG", "PNG", "TIFF", "BMP", "GIF", "WEBP"}
 _FIX = {
     "JPEG": "re-scan the sheet",
     "PDF": "re-export or re-scan the document",
@@ -85,14 +84,23 @@ def iter_pages(
     pdf_dpi: float = 200,
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Iterator[Page]:
     """Yield every page of the image/PDF file at `path`, labelled `name` (default: the path).
 
-    Raises FileNotFoundError (or another OSError) only when the file cannot be read at all;
-    any problem with its content becomes a `Page` with `image` None and `error` set.
+    Raises FileNotFoundError (or another OSError) at once when the file cannot be read at all;
+    any problem with its content becomes a `Page` with `image` None and `error` set. Pages are
+    decoded lazily, one at a time.
     """
-    data = Path(path).read_bytes()
-    yield from _iter_data(data, str(path) if name is None else name, pdf_dpi, max_pixels)
+    label = str(path) if name is None else name
+    size_bytes = Path(path).stat().st_size
+    if size_bytes > max_file_bytes:
+        problem = (
+            f"file is {size_bytes / 2**20:.0f} MiB, over the {max_file_bytes / 2**20:.0f} MiB "
+            "limit for one scan; split it or scan at a lower resolution"
+        )
+        return iter([Page(f"{label}#1", None, problem)])
+    return _iter_data(Path(path).read_bytes(), label, pdf_dpi, max_pixels)
 
 
 def decode_bytes(
@@ -132,8 +140,9 @@ def _too_big(width_px: int, height_px: int, max_pixels: int) -> str | None:
 
 
 def _open_pillow(data: bytes, fmt: str) -> Image.Image:
-    """Parse the header only, with the plugin for `fmt`, without Pillow's global bomb check
-    (we apply our own `max_pixels` with a clearer message)."""
+    """Parse the header only, with Pillow's plugin for the format we sniffed (never its whole
+    plugin list: no EPS and the like), skipping Pillow's global decompression-bomb check: we
+    apply our own `max_pixels`, with a clearer message, to every frame."""
     Image.init()
     factory, accept = Image.OPEN[fmt]
     if accept is not None and not accept(data[:16]):
@@ -224,7 +233,10 @@ def _dpi_of(img: Image.Image) -> float | None:
         x_dpi = float(dpi[0]) if isinstance(dpi, tuple | list) else float(dpi)
     except (TypeError, ValueError, IndexError):
         return None
-    return x_dpi if np.isfinite(x_dpi) and x_dpi > 1 else None
+    if not np.isfinite(x_dpi) or x_dpi <= 1:
+        return None
+    # PNG stores pixels per metre: 200 dpi comes back as 199.9996
+    return float(round(x_dpi)) if abs(x_dpi - round(x_dpi)) < 0.01 else x_dpi
 
 
 def _iter_pdf(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Iterator[Page]:

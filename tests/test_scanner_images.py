@@ -94,7 +94,7 @@ def test_png_colour_is_rgb_and_dpi_comes_from_phys() -> None:
     got = _only(decode_bytes(buf.getvalue(), "upload.png"))
     assert got.source == "upload.png#1"
     assert np.array_equal(got.image, rgb)  # RGB order, not OpenCV's BGR
-    assert got.dpi == pytest.approx(200, abs=0.1)
+    assert got.dpi == 200  # pHYs is in px/m (7874): rounded back to whole dpi
 
 
 def test_png_without_dpi_and_16_bit_and_transparent_pages() -> None:
@@ -139,6 +139,15 @@ def test_multipage_ccitt_g4_tiff_decodes_every_page_exactly() -> None:
         assert np.array_equal(page.image, expected)  # bitonal, lossless: bit for bit
         assert page.dpi == pytest.approx(300)
         assert page.data is None  # one file, several pages: no per-page bytes
+
+
+def test_g4_min_is_white_like_most_scanners_write() -> None:
+    page = _sheet()
+    buf = io.BytesIO()
+    Image.fromarray(page).convert("1").save(buf, "TIFF", compression="group4", tiffinfo={262: 0})
+    assert Image.open(io.BytesIO(buf.getvalue())).tag_v2[262] == 0  # WhiteIsZero
+    got = _only(decode_bytes(buf.getvalue(), "scanner.tif"))
+    assert np.array_equal(got.image, page)  # black marks stay black (0)
 
 
 def test_single_page_tiff_keeps_its_bytes() -> None:
@@ -241,9 +250,17 @@ def test_max_pixels_applies_to_every_tiff_page_and_pdf_page() -> None:
     assert not pdf.ok and "4961x7016 px at 600 dpi" in pdf.error
 
 
+def test_over_large_file_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "huge.tif"
+    with path.open("wb") as handle:  # sparse: 3 MiB on paper, nothing on disk
+        handle.truncate(3 * 2**20)
+    got = _only(list(iter_pages(path, max_file_bytes=2**20)))
+    assert got.image is None and "file is 3 MiB, over the 1 MiB limit" in got.error
+
+
 def test_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        list(iter_pages(tmp_path / "nope.jpg"))
+        iter_pages(tmp_path / "nope.jpg")  # at once, not on the first page
 
 
 def test_sniff_format_names_containers() -> None:
