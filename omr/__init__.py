@@ -1,9 +1,10 @@
-"""OMR engine: a scanned page (numpy array) + a layout -> a reading.
+"""OMR engine: a scanned page (numpy array) + the loaded layouts -> a reading (`omr.reading`).
 
-Pure functions over numpy arrays: registration (fiducials, QR code, homography), mark scoring
-and the three-way decision (empty / marked / doubtful). No files, no database, no globals.
-The edge is `omr.batch`: the process pool that decodes files (through `scanner.images`) and
-runs the engine in parallel; it is the only module here that touches files.
-`omr.sim` is the sheet simulator (marks as people make them, degradations as scanners do).
-Must not import `tally`, `server` or `hardware`.
+`engine.read_page` reads one page: QR code (`code`) -> registration on the corner marks
+(`register`) -> per-box ink, sampled through the homography with no page warp (`score`), scanner
+streaks and folds erased (`lines`) -> empty / marked / doubtful with named thresholds (`decide`).
+Pure functions over numpy arrays: no files, no database, no globals. The process pool that reads
+files in parallel sits at the edge (`batch`, the only module that imports `scanner`); `annotate`
+draws a reading for a person; `accuracy` scores readings against a simulated corpus's truth.
+Must not import `tally`, `server` or `hardware`; `omr.sim` is test tooling, not the engine.
 """

@@ -1,9 +1,463 @@
-"""CLI commands for `omr` (registered by `server.cli`)."""
+"""`scantally read` (scanned pages -> readings) and `scantally bench omr|accuracy`.
+
+`read` prints one reading per page (JSON lines with --json), in input order, with a progress bar
+on stderr. Exit status: 0 when every page was read (ok, review or blank), 1 when some page was
+refused (unreadable or of an unknown form: its reading says why), 2 for a usage error (a bad
+spec, a missing file).
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from server.cli.common import console, err_console, fail, stdout_is_tty
+from server.cli.form import compile_spec
+
+if TYPE_CHECKING:  # the engine loads OpenCV: imported when a command runs, not at start-up
+    from omr.accuracy import AccuracyReport
+    from omr.batch import ReaderPool
+    from omr.reading import Reading
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+DEFAULT_BENCH_SPEC = EXAMPLES_DIR / "evaluation.yaml"
+EXIT_REFUSED = 1
+
+
+FormsOpt = Annotated[list[Path], typer.Option(
+    "--form", help="form spec (YAML) the sheets may be of; repeat for a mixed stack",
+    show_default=False)]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, max=64, help="reader processes (default: one per core)")]
+
+
+def load_layouts(specs: list[Path]) -> dict[str, dict]:
+    """Layout JSON per form id from the given specs; exits 2 on a bad or conflicting spec."""
+    layouts: dict[str, dict] = {}
+    for spec_path in specs:
+        _, _, doc = compile_spec(spec_path)
+        fid = doc["form"]["id"]
+        if fid in layouts and layouts[fid]["form"]["hash"] != doc["form"]["hash"]:
+            fail(f"{spec_path}: form id {fid!r} is given twice with different layouts; keep "
+                 "the spec the sheets were printed from")
+        layouts[fid] = doc
+    return layouts
+
+
+def expand_files(files: list[Path]) -> list[Path]:
+    """Files as given, folders replaced by their image files in natural order; exits 2 when a
+    path does not exist."""
+    from scanner.folder import IMAGE_SUFFIXES, natural_key
+
+    out: list[Path] = []
+    for f in files:
+        if f.is_dir():
+            found = sorted((p for p in f.rglob("*")
+                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                           key=lambda p: natural_key(str(p.relative_to(f))))
+            if not found:
+                fail(f"{f}: no image files (JPEG, PNG, TIFF, PDF) in this folder")
+            out.extend(found)
+        elif f.exists():
+            out.append(f)
+        else:
+            fail(f"{f}: no such file")
+    return out
+
+
+def read(
+    files: Annotated[list[Path], typer.Argument(help="scanned images, PDFs or folders",
+                                                show_default=False)],
+    forms: FormsOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines (one reading per page)")
+                       ] = False,
+    workers: WorkersOpt = None,
+    annotate: Annotated[Path | None, typer.Option(
+        "--annotate", help="write each page with its boxes coloured by decision (PNG) here")
+    ] = None,
+    pdf_dpi: Annotated[float, typer.Option("--pdf-dpi", min=72, max=600,
+                                           help="resolution to rasterise PDF pages at")] = 200,
+) -> None:
+    """Read scanned ballot pages: which boxes are marked, which are doubtful, which pages fail.
+
+    Exit status 0 when every page was read (ok, review or blank), 1 when some page was refused
+    (unreadable, unknown form: its reading says why), 2 for a usage error.
+    """
+    from omr.batch import read_paths
+
+    layouts = load_layouts(forms)
+    paths = expand_files(files)
+    statuses: Counter[str] = Counter()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                  transient=True) as bar:
+        task = bar.add_task("reading", total=len(paths))
+        for reading, _ in read_paths(paths, layouts, workers, keep_data=False, pdf_dpi=pdf_dpi,
+                                     annotate_dir=annotate,
+                                     progress=lambda n: bar.update(task, completed=n)):
+            statuses[reading.status] += 1
+            if as_json:
+                sys.stdout.write(reading.to_json() + "\n")
+                sys.stdout.flush()
+            elif stdout_is_tty():  # the same terminal as the bar: print above it
+                bar.console.print(_human(reading), highlight=False, markup=False)
+            else:
+                typer.echo(_human(reading))
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    err_console.print(f"{sum(statuses.values())} page(s): {summary}"
+                      + (f"; annotated pages in {annotate}" if annotate else ""), highlight=False)
+    if statuses["unreadable"] or statuses["unknown_form"]:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _human(r: Reading) -> str:
+    """One line per page for a person: status, sheet, marks, reason."""
+    head = f"{r.source}  {r.status.upper()}"
+    if r.form:
+        head += f"  {r.form} p{r.page} No.{r.serial}"
+    marks = []
+    for field, m in r.marks.items():
+        chosen = ",".join(m.marked) + ("" if not m.doubtful else f" ?{','.join(m.doubtful)}")
+        if chosen:
+            marks.append(f"{field}={chosen}")
+    line = head + ("  " + " ".join(marks) if marks else "")
+    return line + (f"  ({r.reason})" if r.reason else "")
+
+
+# -- bench omr ---------------------------------------------------------------------------------
+
+class RssSampler:
+    """Samples the resident memory of this process and all its children in a thread."""
+
+    def __init__(self, every_s: float = 0.1) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self.every_s = every_s
+        self.peak_total = 0
+        self.peak_one = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> tuple[int, int]:
+        """(total RSS of this process and its children, largest single process RSS), bytes."""
+        import psutil
+
+        sizes = []
+        for p in [self._me, *self._me.children(recursive=True)]:
+            try:
+                sizes.append(p.memory_info().rss)
+            except psutil.Error:
+                continue
+        return sum(sizes), max(sizes, default=0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            total, one = self.now()
+            self.peak_total = max(self.peak_total, total)
+            self.peak_one = max(self.peak_one, one)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _grey_corpus(spec: Path, out: Path, sheets: int, dpi: int, seed: int, workers: int) -> None:
+    """Simulated sheets (mixed degradations) saved as grey JPEGs, as a grey scanner makes."""
+    from PIL import Image
+
+    from omr.sim.corpus import generate
+
+    with _bar(f"simulating {sheets} sheets", sheets) as tick:
+        generate(spec, out, sheets, seed, dpi=dpi, fmt="jpg", profile="mixed",
+                 workers=workers, progress=lambda n, _total: tick(n))
+    for path in sorted(out.glob("*.jpg")):
+        with Image.open(path) as im:
+            if im.mode != "L":
+                im.convert("L").save(path, "JPEG", quality=85, dpi=(dpi, dpi))
+
+
+class _bar:
+    """A transient progress bar on stderr; calling the context value sets the count."""
+
+    def __init__(self, what: str, total: int | None) -> None:
+        self.progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=err_console, transient=True)
+        self.task = self.progress.add_task(what, total=total)
+
+    def __enter__(self) -> Callable[[int], None]:
+        self.progress.start()
+        return lambda n: self.progress.update(self.task, completed=n)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _timed_run(pool: ReaderPool, files: list[Path], decode_only: bool, label: str
+               ) -> tuple[float, list[float], int]:
+    """(wall seconds, per-page seconds, pages) of one pass over the files."""
+    start = time.perf_counter()
+    times: list[float] = []
+    with _bar(label, len(files)) as tick:
+        for timing in pool.time(files, decode_only=decode_only, progress=tick):
+            times.append(timing.seconds)
+    return time.perf_counter() - start, times, len(times)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def bench_omr(
+    sheets: Annotated[int, typer.Option("--sheets", min=10, max=100_000,
+                                        help="sheets to simulate")] = 200,
+    dpi: Annotated[int, typer.Option("--dpi", min=100, max=600)] = 200,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
+    form: Annotated[Path, typer.Option("--form", help="form spec to simulate")] = (
+        DEFAULT_BENCH_SPEC),
+    from_dir: Annotated[Path | None, typer.Option(
+        "--from", help="time these image files instead of simulating (needs their --form)")
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, max=20,
+                                        help="alternate decode/engine passes this often")] = 2,
+    long_run: Annotated[int, typer.Option(
+        "--long", min=0, help="then read this many sheets (cycling over the files) and print "
+        "memory samples: does RSS stay flat?")] = 0,
+    keep: Annotated[Path | None, typer.Option("--keep", help="keep the simulated sheets here")
+                    ] = None,
+) -> None:
+    """Engine vs decode-only speed on the same files in the same run, and memory."""
+    from omr.batch import ReaderPool, ReadOptions
+
+    layouts = load_layouts([form])
+    tmp: Path | None = None
+    if from_dir is not None:
+        files = expand_files([from_dir])
+    else:
+        folder = keep or Path(tempfile.mkdtemp(prefix="scantally-bench-"))
+        tmp = None if keep else folder
+        _grey_corpus(form, folder, sheets, dpi, 20261120, workers)
+        files = expand_files([folder])
+    try:
+        with RssSampler() as rss, ReaderPool(ReadOptions(layouts, keep_data=False),
+                                             workers) as pool:
+            list(pool.time(files[: 2 * workers]))  # warm up: start and load the workers
+            decode_runs, engine_runs = [], []
+            for k in range(rounds):
+                decode_runs.append(_timed_run(pool, files, True, f"decode-only {k + 1}"))
+                engine_runs.append(_timed_run(pool, files, False, f"engine {k + 1}"))
+            _report_speed(decode_runs, engine_runs, workers, dpi, rss)
+            if long_run:
+                _long_run(pool, files, long_run, rss)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _report_speed(decode_runs: list, engine_runs: list, workers: int, dpi: int,
+                  rss: RssSampler) -> None:
+    def rate(run: tuple[float, list[float], int]) -> float:
+        return run[2] / run[0] * 60.0
+
+    d_rates = [rate(r) for r in decode_runs]
+    e_rates = [rate(r) for r in engine_runs]
+    d_times = [t for r in decode_runs for t in r[1]]
+    e_times = [t for r in engine_runs for t in r[1]]
+    ratios = [e / d for e, d in zip(e_rates, d_rates, strict=True)]
+    table = Table(title=f"OMR throughput: {engine_runs[0][2]} pages, {dpi} dpi grey JPEG, "
+                        f"{workers} worker(s), {len(engine_runs)} round(s)")
+    for col in ("pass", "sheets/min", "ms/sheet p50", "ms/sheet p95"):
+        table.add_column(col, justify="right" if col != "pass" else "left")
+    table.add_row("decode only", f"{statistics.median(d_rates):,.0f}",
+                  f"{_pct(d_times, 50) * 1000:.1f}", f"{_pct(d_times, 95) * 1000:.1f}")
+    table.add_row("engine (decode + read)", f"{statistics.median(e_rates):,.0f}",
+                  f"{_pct(e_times, 50) * 1000:.1f}", f"{_pct(e_times, 95) * 1000:.1f}")
+    console.print(table)
+    console.print(f"engine / decode-only rate: {statistics.median(ratios):.2f} "
+                  f"(per round: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.50)")
+    console.print(f"peak RSS: {rss.peak_total / 2**20:.0f} MiB in all processes, largest "
+                  f"process {rss.peak_one / 2**20:.0f} MiB")
+
+
+def _cycle(files: list[Path], total: int) -> Iterator[Path]:
+    for i in range(total):
+        yield files[i % len(files)]
+
+
+def _long_run(pool: ReaderPool, files: list[Path], total: int, rss: RssSampler) -> None:
+    every = max(1, total // 20)
+    samples: list[tuple[int, float]] = []
+    start = time.perf_counter()
+    with _bar(f"long run: {total} sheets", total) as tick:
+        for done, _ in enumerate(pool.time(_cycle(files, total)), 1):
+            if done % every == 0 or done == total:
+                tick(done)
+                samples.append((done, rss.now()[0] / 2**20))
+    wall = time.perf_counter() - start
+    table = Table(title=f"RSS over {total} sheets ({total / wall * 60:,.0f} sheets/min)")
+    table.add_column("sheets", justify="right")
+    table.add_column("RSS, all processes (MiB)", justify="right")
+    for n, mib in samples:
+        table.add_row(f"{n:,}", f"{mib:.0f}")
+    console.print(table)
+    first = samples[min(2, len(samples) - 1)][1]
+    last = samples[-1][1]
+    console.print(f"RSS from sheet {samples[min(2, len(samples) - 1)][0]:,} to {total:,}: "
+                  f"{first:.0f} -> {last:.0f} MiB ({last - first:+.0f} MiB)")
+
+
+# -- bench accuracy ----------------------------------------------------------------------------
+
+def bench_accuracy(
+    form: Annotated[Path, typer.Option("--form", help="form spec to simulate")] = (
+        DEFAULT_BENCH_SPEC),
+    sheets: Annotated[int, typer.Option("--sheets", min=1, max=100_000)] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    profile: Annotated[str, typer.Option("--profile", help="degradations: mixed or hard")
+                       ] = "mixed",
+    fmt: Annotated[str, typer.Option("--format", help="jpg, png or tiff")] = "jpg",
+    workers: WorkersOpt = None,
+    corpus: Annotated[Path | None, typer.Option(
+        "--corpus", help="score an existing simulated corpus (its truth.json) instead")] = None,
+    keep: Annotated[Path | None, typer.Option("--keep", help="keep the simulated corpus here")
+                    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Read a simulated corpus and compare with its truth: misreads, review rate, cancels.
+
+    Exit status 0 when the targets hold (no misread, <= 0.5 % of clear marks to review, every
+    cancelled mark and every refused page caught), 1 otherwise.
+    """
+    from omr.accuracy import compare
+    from omr.batch import default_workers, read_paths
+    from omr.sim.truth import load_truth
+
+    n_workers = workers or default_workers()
+    tmp: Path | None = None
+    if corpus is None:
+        from omr.sim.corpus import generate
+
+        folder = keep or Path(tempfile.mkdtemp(prefix="scantally-accuracy-"))
+        tmp = None if keep else folder
+        with _bar(f"simulating {sheets} sheets ({profile})", sheets) as tick:
+            try:
+                generate(form, folder, sheets, seed, fmt=fmt, profile=profile,
+                         workers=n_workers, progress=lambda n, _t: tick(n))
+            except ValueError as exc:
+                fail(str(exc))
+        corpus = folder
+    try:
+        try:
+            truth = load_truth(corpus)
+        except (OSError, ValueError) as exc:
+            fail(f"{corpus}: {exc}")
+        spec = Path(truth.form.get("spec") or form)
+        layouts = load_layouts([spec])
+        layout = layouts.get(truth.form["id"])
+        if layout is None or layout["form"]["hash"] != truth.form["hash"]:
+            fail(f"{spec} is not the form the corpus was made from (form {truth.form['id']})")
+        files = sorted({truth.image_path(p) for _, p in truth.pages()})
+        readings = {}
+        start = time.perf_counter()
+        with _bar(f"reading {len(files)} files", len(files)) as tick:
+            for reading, _ in read_paths(files, layouts, n_workers, keep_data=False,
+                                         progress=tick):
+                name, _, index = reading.source.rpartition("#")
+                readings[(Path(name).name, int(index or 1))] = reading
+        wall = time.perf_counter() - start
+        report = compare(truth, readings, layout)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    ok = _print_accuracy(report, profile if tmp or keep else str(corpus), wall, as_json)
+    if not ok:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _print_accuracy(r: AccuracyReport, label: str, wall: float, as_json: bool) -> bool:
+    targets = {
+        "no misread": r.misreads == 0,
+        "clear marks to review <= 0.5%": r.clear_review_rate <= 0.005,
+        "every cancelled mark to review": r.cancelled_missed == 0,
+        "every refused page with a reason": r.refused_with_reason == r.refused_expected,
+    }
+    doc = {
+        "corpus": label, "seconds": round(wall, 1),
+        **{k: getattr(r, k) for k in (
+            "sheets", "pages", "positions", "clear_marks", "empty_boxes", "cancelled", "missed",
+            "phantom", "misreads", "clear_to_review", "clear_review_rate", "empty_to_review",
+            "cancelled_caught", "cancelled_missed", "refused_expected", "refused_with_reason",
+            "false_refusals")},
+        "statuses": {f"{e}->{g}": n for (e, g), n in sorted(r.statuses.items())},
+        "reasons": {c: dict(v) for c, v in r.reasons.items()},
+        "targets": targets,
+        "examples": r.examples,
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return all(targets.values())
+    table = Table(title=f"OMR accuracy: {label}, {doc['sheets']} sheets, {doc['pages']} pages, "
+                        f"read in {wall:.0f} s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("box positions", doc["positions"]), ("clear marks", doc["clear_marks"]),
+        ("empty boxes", doc["empty_boxes"]), ("cancelled marks", doc["cancelled"]),
+        ("misreads: clear mark read empty", doc["missed"]),
+        ("misreads: empty box read marked", doc["phantom"]),
+        ("clear marks sent to review", f"{doc['clear_to_review']} "
+                                       f"({doc['clear_review_rate']:.3%})"),
+        ("empty boxes sent to review", doc["empty_to_review"]),
+        ("cancelled marks sent to review", f"{doc['cancelled_caught']} of {doc['cancelled']}"),
+        ("pages to refuse, refused with a reason",
+         f"{doc['refused_with_reason']} of {doc['refused_expected']}"),
+        ("readable pages refused", doc["false_refusals"]),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    for cause, reasons in doc["reasons"].items():
+        console.print(f"  refused ({cause}): " + "; ".join(f"{n}x {why}"
+                                                           for why, n in reasons.items()))
+    for kind, items in doc["examples"].items():
+        console.print(f"[bold]{kind}[/]: " + "; ".join(items[:5]), highlight=False)
+    for name, held in targets.items():
+        console.print(f"{'[green]met[/]' if held else '[red]MISSED[/]'}  {name}")
+    return all(targets.values())
+
+
+#: the `bench` group: other modules add their benchmarks to it (server.cli.report, .serve)
+bench_app = typer.Typer(help="Benchmarks: OMR speed and accuracy, reports, hall screen.",
+                        no_args_is_help=True)
+bench_app.command("omr")(bench_omr)
+bench_app.command("accuracy")(bench_accuracy)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `read` and the `bench` group (with `bench omr` and `bench accuracy`) to the app."""
+    app.command("read")(read)
+    for info in app.registered_groups:  # a `bench` group made by a module registered before
+        if info.name == "bench" and info.typer_instance is not None:
+            info.typer_instance.command("omr")(bench_omr)
+            info.typer_instance.command("accuracy")(bench_accuracy)
+            return
+    app.add_typer(bench_app, name="bench")

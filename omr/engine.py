@@ -1,0 +1,219 @@
+"""`read_page`: one scanned page (numpy image) + the loaded layouts -> a `Reading`.
+
+Code -> form -> registration -> box sampling -> voter ink level -> line removal -> fill ->
+decision. Every early exit is a reading with a status and a reason for the operator; nothing is
+read by guessing. Pure: no files, no globals; call it from any process.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from forms.code import parse_payload
+from omr.code import find_code
+from omr.decide import BoxCall, Thresholds, decide
+from omr.lines import clear_lines
+from omr.reading import FieldMarks, Reading, failed
+from omr.register import Registration, RegistrationError, RegistrationLimits, register
+from omr.score import BoxSamples, ScoreSettings, box_fill, ink_threshold, sample_boxes
+
+MM_PER_INCH = 25.4
+#: a page smaller than this (pixels on its short side) cannot hold a readable sheet
+MIN_SIDE_PX = 200
+#: blank duplex back: share of the page (at 1/4 size, thin lines removed) that may be dark,
+#: and share that must be paper (within BLANK_PAPER_SPREAD grey levels of the paper's level)
+BLANK_BACK_DARK_SHARE = 0.0005
+BLANK_PAPER_SHARE = 0.85
+BLANK_PAPER_SPREAD = 20
+#: a box whose strongest ink (95th percentile) reaches this holds ink, for the voter's level
+INK_PEAK_MIN = 0.1
+#: the voter's ink level is taken as at least this (the ink floor of omr.score rules below it)
+INK_LEVEL_MIN = 0.3
+#: the most of a box two streaks or folds can cover (3 px lines, blurred, along its short side)
+LINES_ONLY_MAX_FILL = 0.3
+#: fewest boxes with a visible border needed to measure the registration error on them
+MIN_BORDER_BOXES = 4
+#: share of the boxes not filled whose border must be found near its expected place
+MIN_BORDER_SHARE = 0.5
+
+
+def read_page(
+    image: np.ndarray,
+    layouts: dict[str, dict],
+    *,
+    source: str,
+    dpi: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+    limits: RegistrationLimits = RegistrationLimits(),
+    settings: ScoreSettings = ScoreSettings(),
+) -> Reading:
+    """Read one page.
+
+    `image`: uint8 grey (H, W) or colour (H, W, 3) RGB; `layouts`: layout JSON dicts keyed by
+    form id; `source`: label for the reading ("scan.tiff#2"); `dpi`: resolution when known (only
+    a speed hint: geometry comes from the page itself).
+    """
+    grey = as_grey(image)
+    if grey is None or min(grey.shape) < MIN_SIDE_PX:
+        shape = "x".join(str(s) for s in np.shape(image))
+        return failed(source, "unreadable", f"image is {shape} px: too small or not a page "
+                                            "image; re-scan the sheet")
+    hit = find_code(grey, px_per_mm=dpi / MM_PER_INCH if dpi else None)
+    if hit is None:
+        if looks_blank(grey):
+            return failed(source, "blank", "blank back")
+        return failed(source, "unreadable", "QR code unreadable (none found, or damaged); "
+                                            "check the sheet is one of ours and re-scan it")
+    code = parse_payload(hit.text)
+    if code is None:
+        shown = hit.text if len(hit.text) <= 40 else hit.text[:37] + "..."
+        return failed(source, "unknown_form", f"the QR code reads {shown!r}, which is not a "
+                                              "Scantally sheet code")
+    who = {"form": code.form_id, "page": code.page, "serial": code.serial}
+    layout = layouts.get(code.form_id)
+    if layout is None:
+        known = ", ".join(sorted(layouts)) or "none"
+        return failed(source, "unknown_form", f"sheet of form {code.form_id!r}, which is not "
+                                              f"loaded (loaded: {known}); add its --form", **who)
+    if not layout["form"]["hash"].startswith(code.layout_hash):
+        return failed(source, "unknown_form",
+                      f"sheet printed from another version of form {code.form_id!r} (layout "
+                      f"{code.layout_hash}, loaded {layout['form']['hash'][:12]}); load the "
+                      "spec it was printed from", **who)
+    pages = {p["page"]: p for p in layout["pages"]}
+    page_layout = pages.get(code.page)
+    if page_layout is None:
+        return failed(source, "unknown_form", f"the code says page {code.page}, but form "
+                                              f"{code.form_id!r} has {len(pages)} page(s)", **who)
+    try:
+        reg = register(grey, page_layout, hit, limits)
+    except RegistrationError as exc:
+        return failed(source, "unreadable", str(exc), **who)
+    return _read_boxes(grey, layout, page_layout, reg, source, who, thresholds, limits,
+                       settings)
+
+
+def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registration,
+                source: str, who: dict, thresholds: Thresholds, limits: RegistrationLimits,
+                settings: ScoreSettings) -> Reading:
+    boxes = page_layout["boxes"]
+    if not boxes:
+        return Reading(source, "blank", "page has no boxes", **who, page_to_image=reg.page_to_image)
+    rects = np.array([b["rect_mm"] for b in boxes], np.float64)
+    samples = sample_boxes(grey, reg.page_to_image, rects, reg.black_level, settings)
+    if not borders_found(samples):
+        return failed(source, "unreadable",
+                      "the printed boxes are not where the corner marks put them (sheet warped, "
+                      "or printed at another size); re-scan it flat", **who)
+    error_mm = registration_error_mm(samples)
+    if error_mm is not None and error_mm > limits.max_error_mm:
+        return failed(source, "unreadable",
+                      f"registration error {error_mm:.2f} mm over the "
+                      f"{limits.max_error_mm:g} mm limit (the printed boxes are "
+                      "not where the corner marks put them: sheet warped, or another print "
+                      "size); re-scan it flat", **who)
+    threshold = ink_threshold(voter_ink_level(samples), samples.noise, settings)
+    ink = box_fill(samples, threshold, settings)
+    # only a box whose ink could be lines alone needs them removed: above that, it holds a mark
+    # whatever crosses it
+    inked = np.nonzero((ink.fill >= thresholds.marginal_fill)
+                       & (ink.fill < LINES_ONLY_MAX_FILL))[0]
+    if len(inked) and clear_lines(samples, inked, grey, reg.page_to_image, rects, threshold,
+                                  settings):
+        ink = box_fill(samples, threshold, settings)
+    calls = decide(ink, [b["field"] for b in boxes], thresholds)
+    return _reading(layout, page_layout, boxes, ink.fill, calls, reg, error_mm, source, who)
+
+
+def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarray,
+             calls: list[BoxCall], reg: Registration, error_mm: float | None, source: str,
+             who: dict) -> Reading:
+    page_fields = [f for f in layout["fields"] if f["page"] == page_layout["page"]]
+    marks = {f["id"]: FieldMarks() for f in page_fields}
+    scores: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
+    doubts: list[str] = []
+    for box, fill, call in zip(boxes, fills, calls, strict=True):
+        field, option = box["field"], box["option"]
+        marks.setdefault(field, FieldMarks())
+        scores.setdefault(field, {})[option] = float(fill)
+        if call.decision == "marked":
+            marks[field].marked.append(option)
+        elif call.decision == "doubtful":
+            marks[field].doubtful.append(option)
+            doubts.append(f"{field}/{option}: {call.why}")
+    order = {f["id"]: f["options"] for f in page_fields}
+    for field, m in marks.items():
+        if field in order:
+            m.marked.sort(key=order[field].index)
+            m.doubtful.sort(key=order[field].index)
+    if doubts:
+        status, reason = "review", f"{len(doubts)} doubtful box(es): " + "; ".join(doubts[:5])
+        if len(doubts) > 5:
+            reason += f"; and {len(doubts) - 5} more"
+    elif not any(c.decision != "empty" for c in calls):
+        status, reason = "blank", "no marks"
+    else:
+        status, reason = "ok", ""
+    return Reading(source, status, reason, **who, marks=marks, scores=scores,
+                   page_to_image=reg.page_to_image, registration_error_mm=error_mm)
+
+
+def registration_error_mm(samples: BoxSamples) -> float | None:
+    """The page's registration error, measured on the printed borders of the boxes not filled
+    (a fill's edge can pass for a border): the third-worst of them, so one or two boxes
+    misjudged (a stroke along a border) do not reject the page. None when too few are seen."""
+    usable = samples.border_measured & np.isfinite(samples.border_error_mm)
+    seen = samples.border_error_mm[usable]
+    if len(seen) < MIN_BORDER_BOXES:
+        return None
+    return float(np.sort(seen)[-3])
+
+
+def borders_found(samples: BoxSamples) -> bool:
+    """Is the printed border visible near its expected place in most boxes not filled? (A page
+    registered far off shows no border near the expected place at all.)"""
+    usable = samples.border_measured
+    if usable.sum() < MIN_BORDER_BOXES:
+        return True  # too few boxes to judge; the error check still applies
+    return float(np.isfinite(samples.border_error_mm[usable]).mean()) >= MIN_BORDER_SHARE
+
+
+def voter_ink_level(samples: BoxSamples) -> float:
+    """Darkness of this voter's ink (0..1): the median strongest-ink level of the boxes that
+    clearly hold ink (a light pencil under a blurred scan peaks near 0.2); 1 (printed black)
+    when no box does."""
+    clear = samples.peak >= max(INK_PEAK_MIN, 6.0 * samples.noise)
+    if not clear.any():
+        return 1.0
+    return float(np.clip(np.median(samples.peak[clear]), INK_LEVEL_MIN, 1.0))
+
+
+def as_grey(image: np.ndarray) -> np.ndarray | None:
+    """uint8 grey (luma) from grey or RGB(A); None for anything else. Luma, not the darkest
+    channel: that one turns JPEG colour noise into ink; coloured pens stay well visible."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8 or a.ndim not in (2, 3):
+        return None
+    if a.ndim == 2:
+        return a
+    if a.shape[2] == 1:
+        return np.ascontiguousarray(a[:, :, 0])
+    if a.shape[2] == 3:
+        return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
+    if a.shape[2] == 4:
+        return cv2.cvtColor(a, cv2.COLOR_RGBA2GRAY)
+    return None
+
+
+def looks_blank(grey: np.ndarray) -> bool:
+    """A blank page (a duplex back): at 1/4 size nearly all of it within a few grey levels of
+    the paper, and with lines thinner than ~1.5 mm removed, almost nothing darker."""
+    small = cv2.resize(grey, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    paper = float(np.percentile(small[::2, ::2], 90))
+    near_paper = float((np.abs(small.astype(np.int16) - paper) < BLANK_PAPER_SPREAD).mean())
+    if near_paper < BLANK_PAPER_SHARE:
+        return False  # texture, noise, a photo: not an empty page
+    dark = (small < paper - 80).astype(np.uint8)
+    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return float(dark.mean()) < BLANK_BACK_DARK_SHARE

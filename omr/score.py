@@ -1,0 +1,335 @@
+"""Per-box ink: sample only the boxes, normalise the background, drop lines, measure the fill.
+
+Every box is resampled into a small upright patch - its inside plus a ring of paper around it,
+at `sample_px_per_mm` - straight from the scan, through the local affine map of the page->image
+homography at the box (one `cv2.warpAffine` per box; the page itself is never warped). In it:
+
+- darkness = (paper - grey) / (paper - black), clipped to 0..1 and averaged over 3 x 3 pixels
+  (noise, dithering), where `paper` is the bright level of the ring around that box (local
+  shading, a dark scanner) and `black` the printed fiducials' ink (a light scanner, toner);
+- the printed border is located in its profiles, which measures the registration error box by
+  box; the measured area is the box's inside shrunk by `margin_mm`, so the border never counts;
+- a straight line that crosses the whole patch and goes on well outside it (a scanner streak, a
+  fold) is erased before measuring (`omr.lines`);
+- `fill` is the share of the measured area covered by ink: darker than a level set from the
+  voter's own strokes (a light pencil adapts), and above the paper noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from omr.register import apply
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """How boxes are sampled and measured (units in the names)."""
+
+    #: resolution of the resampled box patches
+    sample_px_per_mm: float = 6.0
+    #: paper kept around the inside of each box (holds the border and the local paper level)
+    ring_mm: float = 2.0
+    #: the measured area is the box's inside shrunk by this on every side (border + registration)
+    margin_mm: float = 0.6
+    #: printed border width (forms.geometry.BOX_BORDER_MM)
+    border_mm: float = 0.35
+    #: how far the border is searched for around its expected place
+    border_search_mm: float = 1.2
+    #: a straight line must go on this far beyond the patch, on both sides, to be erased
+    line_reach_mm: float = 6.0
+    #: a voter's pen or pencil is thinner than this; wider straight bands are not lines
+    line_max_width_mm: float = 1.6
+    #: lowest darkness ever counted as ink, whatever the voter's pen
+    ink_floor: float = 0.16
+    #: a pixel is ink when darker than this share of the voter's ink darkness...
+    ink_share: float = 0.45
+    #: ...and darker than this many standard deviations of the paper noise
+    noise_sigmas: float = 4.0
+    #: darkness is averaged over this many pixels square (noise, dithering); 1: not at all
+    smooth_px: int = 3
+
+
+@dataclass
+class PatchGroup:
+    """Boxes of one size, resampled: darkness patches (N, hp, wp) and where things are in them."""
+
+    index: np.ndarray  # positions of these boxes in the page's box list
+    size_mm: tuple[float, float]  # inside width, height
+    dark: np.ndarray  # float32 darkness 0..1
+    inner: tuple[slice, slice]  # rows, columns of the measured area
+
+
+@dataclass
+class BoxSamples:
+    """The boxes of a page, resampled, with what was measured on them."""
+
+    groups: list[PatchGroup]
+    #: per box, the registration error measured on its printed border (mm); NaN when the
+    #: border is not clearly visible near its expected place
+    border_error_mm: np.ndarray
+    #: per box, whether its border can be measured: not mostly filled (`BORDER_MAX_FILLED`)
+    border_measured: np.ndarray
+    #: per box, darkness of its strongest ink (95th percentile of the measured area, every
+    #: third pixel each way)
+    peak: np.ndarray
+    #: the page's paper noise (standard deviation of darkness on clean paper: the quietest
+    #: quarter of the boxes, empty ones)
+    noise: float
+
+
+def sample_boxes(
+    grey: np.ndarray, page_to_image: np.ndarray, rects_mm: np.ndarray, black_level: float,
+    settings: ScoreSettings,
+) -> BoxSamples:
+    """Resample the boxes `rects_mm` ((N, 4): x, y, w, h, page mm, the inside of each box) from
+    `grey` (uint8) into darkness patches; measure border registration, peak ink and noise."""
+    n = len(rects_mm)
+    border_error = np.full(n, np.nan)
+    measured = np.zeros(n, bool)
+    peak = np.zeros(n)
+    noises = []
+    groups = []
+    sizes = np.round(rects_mm[:, 2:] * 20) / 20
+    for size in np.unique(sizes, axis=0):
+        index = np.nonzero((sizes == size).all(1))[0]
+        grey_patches = _warp_patches(grey, page_to_image, rects_mm[index], settings)
+        dark, noise = _darkness(grey_patches, size, black_level, settings)
+        inner = _inner(size, settings)
+        border_error[index] = _border_error(dark, size, settings)
+        flat = dark[:, inner[0], inner[1]][:, ::3, ::3].reshape(len(index), -1)
+        k = int(0.95 * (flat.shape[1] - 1))
+        peak[index] = np.partition(flat, k, axis=1)[:, k]
+        # a box mostly filled hides its border, or offers its fill's edge as one
+        measured[index] = (flat > 0.5).mean(1) < BORDER_MAX_FILLED
+        noises.append(noise)
+        groups.append(PatchGroup(index, (float(size[0]), float(size[1])), dark, inner))
+    return BoxSamples(groups, border_error, measured, peak,
+                      float(np.percentile(np.concatenate(noises), 25)))
+
+
+#: a box with more than this share of its measured area dark (> 0.5) is not used to measure
+#: the registration on its border
+BORDER_MAX_FILLED = 0.25
+
+
+def _axis_mm(length_mm: float, settings: ScoreSettings) -> np.ndarray:
+    """Sample centres along one side of a patch, in mm from the box's inside edge."""
+    step = 1.0 / settings.sample_px_per_mm
+    count = round((length_mm + 2 * settings.ring_mm) * settings.sample_px_per_mm)
+    return -settings.ring_mm + step / 2 + step * np.arange(count)
+
+
+def _warp_patches(grey: np.ndarray, h: np.ndarray, rects_mm: np.ndarray,
+                  settings: ScoreSettings) -> np.ndarray:
+    """(N, hp, wp) uint8 patches, each through the homography's local affine map at its box."""
+    ppm, ring = settings.sample_px_per_mm, settings.ring_mm
+    wp = len(_axis_mm(rects_mm[0, 2], settings))
+    hp = len(_axis_mm(rects_mm[0, 3], settings))
+    n = len(rects_mm)
+    centre = rects_mm[:, :2] + rects_mm[:, 2:] / 2
+    unit = np.eye(2)
+    q = apply(h, np.concatenate([centre, centre + unit[0], centre + unit[1]]))
+    q0, dx, dy = q[:n], q[n:2 * n] - q[:n], q[2 * n:] - q[:n]  # image px per mm along x, y
+    first = rects_mm[:, :2] - ring + 0.5 / ppm - centre  # first sample, mm from the centre
+    origin = q0 + first[:, :1] * dx + first[:, 1:] * dy
+    affine = np.stack([np.column_stack([dx[:, 0] / ppm, dy[:, 0] / ppm, origin[:, 0]]),
+                       np.column_stack([dx[:, 1] / ppm, dy[:, 1] / ppm, origin[:, 1]])], 1)
+    out = np.empty((n, hp, wp), np.uint8)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    for i in range(n):
+        cv2.warpAffine(grey, affine[i], (wp, hp), dst=out[i], flags=flags,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    return out
+
+
+def _ring_mask(size_mm: np.ndarray, settings: ScoreSettings) -> np.ndarray:
+    """Patch pixels of paper around the box: 0.5 mm or more outside its border."""
+    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    gap = settings.border_mm + 0.5
+    out_x = (xs < -gap) | (xs > size_mm[0] + gap)
+    out_y = (ys < -gap) | (ys > size_mm[1] + gap)
+    return out_y[:, None] | out_x[None, :]
+
+
+def _inner(size_mm: np.ndarray, settings: ScoreSettings) -> tuple[slice, slice]:
+    """(rows, columns) of the measured area in a patch: the inside shrunk by margin_mm."""
+    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    m = settings.margin_mm
+    cols = np.nonzero((xs > m) & (xs < size_mm[0] - m))[0]
+    rows = np.nonzero((ys > m) & (ys < size_mm[1] - m))[0]
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _darkness(patches: np.ndarray, size_mm: np.ndarray, black_level: float,
+              settings: ScoreSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Darkness 0..1 of (N, hp, wp) grey patches against each box's own paper level (the 75th
+    percentile of its ring), and per box the grey spread (std) of its measured area, as
+    darkness: for an empty box, the paper noise."""
+    ring = patches[:, _ring_mask(size_mm, settings)][:, ::4]
+    rank = round(0.75 * (ring.shape[1] - 1))
+    paper = np.partition(ring, rank, axis=1)[:, rank].astype(np.float32)
+    span = np.maximum(paper - black_level, 30.0).astype(np.float32)
+    rows, cols = _inner(size_mm, settings)
+    spread = patches[:, rows, cols][:, ::2, ::2].reshape(len(patches), -1).std(1) / span
+    n, hp, wp = patches.shape
+    if settings.smooth_px > 1:  # noise and a bitonal scan's dithering, averaged out
+        k = settings.smooth_px
+        patches = cv2.blur(patches.reshape(n * hp, wp), (k, k)).reshape(n, hp, wp)
+    dark = patches.astype(np.float32)
+    np.subtract(paper[:, None, None], dark, out=dark)
+    np.multiply(dark, (1.0 / span)[:, None, None], out=dark)
+    np.clip(dark, 0.0, 1.0, out=dark)
+    return dark, spread
+
+
+def _border_error(dark: np.ndarray, size_mm: np.ndarray, settings: ScoreSettings) -> np.ndarray:
+    """Per patch, how far (mm) its printed border lies from where the homography put it.
+
+    The column profile over the box's height shows the two vertical border lines, the row
+    profile the two horizontal ones; the shift that puts both lines of a pair on peaks (the
+    weaker of the two as high as can be, refined to a fraction of a pixel) is the error along
+    that axis. NaN when either pair is not clearly visible near its place (a filled box, a
+    page registered far off: a lone table rule is never a pair).
+    """
+    step = 1.0 / settings.sample_px_per_mm
+    reach = round(settings.border_search_mm / step)
+    half = settings.border_mm / 2
+    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    along_x = (ys > 0.5) & (ys < size_mm[1] - 0.5)
+    along_y = (xs > 0.5) & (xs < size_mm[0] - 0.5)
+    err = []
+    for coords, length, profile in (
+        (xs, size_mm[0], dark[:, along_x, :].mean(1)),
+        (ys, size_mm[1], dark[:, :, along_y].mean(2)),
+    ):
+        lo = int(np.argmin(np.abs(coords + half)))
+        hi = int(np.argmin(np.abs(coords - length - half)))
+        shifts = np.arange(-reach, reach + 1)
+        shifts = shifts[(lo + shifts >= 0) & (hi + shifts < len(coords))]
+        pair = np.minimum(profile[:, lo + shifts], profile[:, hi + shifts])  # (N, S)
+        best = pair.argmax(1)
+        strength = pair.max(1) - np.median(profile, 1)
+        # sub-pixel: the vertex of the parabola through the best shift and its neighbours
+        rows = np.arange(len(pair))
+        left = pair[rows, np.maximum(best - 1, 0)]
+        mid = pair[rows, best]
+        right = pair[rows, np.minimum(best + 1, len(shifts) - 1)]
+        curve = left - 2 * mid + right
+        delta = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1), 0.0)
+        shift_mm = np.abs(shifts[best] + np.clip(delta, -0.5, 0.5)) * step
+        err.append(np.where(strength > BORDER_MIN_STRENGTH, shift_mm, np.nan))
+    return np.hypot(err[0], err[1])
+
+
+#: both lines of a border pair must stand this much darker than the box's profile median
+BORDER_MIN_STRENGTH = 0.2
+
+
+def ink_threshold(ink_level: float, noise: float, settings: ScoreSettings) -> float:
+    """Darkness above which a pixel is ink, for a voter whose ink is `ink_level` dark."""
+    return max(settings.ink_share * ink_level, settings.ink_floor, settings.noise_sigmas * noise)
+
+
+class BoxInk:
+    """What the ink in each box looks like (arrays over the page's boxes).
+
+    fill: share of the measured area that is ink (0..1). cover: how evenly the ink covers the
+    box - the measured area is cut into `COVER_CELLS` and this is the second-lowest cell fill:
+    high for a box filled solid or scribbled all over, near 0 for a tick, a cross, a circle or a
+    partial fill, which leave some cell empty. spread_mm: how wide the ink is across its main
+    direction (0 for an empty box) - a single straight line (a hair, a scratch) is as thin as
+    the line, any mark is much wider. solidity: ink area over the area of its convex hull - near
+    1 for a filled area (solid, partial), well under for strokes (a tick, a cross, a circle);
+    measured on first use only (it is needed when some box is covered).
+    """
+
+    def __init__(self, fill: np.ndarray, cover: np.ndarray, spread_mm: np.ndarray | None = None,
+                 solidity: np.ndarray | None = None,
+                 measure_solidity: Callable[[], np.ndarray] | None = None) -> None:
+        self.fill = fill
+        self.cover = cover
+        self.spread_mm = spread_mm if spread_mm is not None else np.full_like(fill, np.inf)
+        self._solidity = solidity
+        self._measure_solidity = measure_solidity
+
+    @property
+    def solidity(self) -> np.ndarray:
+        if self._solidity is None:
+            self._solidity = (self._measure_solidity() if self._measure_solidity is not None
+                              else np.ones_like(self.fill))
+        return self._solidity
+
+
+def box_fill(samples: BoxSamples, threshold: float, settings: ScoreSettings) -> BoxInk:
+    """Fill, cover, spread and (when asked for) solidity of every box's ink, pixels darker
+    than `threshold` counted as ink."""
+    n = len(samples.peak)
+    fill, cover, spread = np.zeros(n), np.zeros(n), np.zeros(n)
+    masks = []
+    for g in samples.groups:
+        ink = g.dark[:, g.inner[0], g.inner[1]] > threshold
+        fill[g.index] = ink.mean((1, 2))
+        cover[g.index] = np.sort(_cell_fill(ink, COVER_CELLS), axis=1)[:, 1]
+        masks.append((g.index, ink))
+        for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
+            spread[g.index[j]] = _minor_width_px(ink[j]) / settings.sample_px_per_mm
+
+    def measure_solidity() -> np.ndarray:
+        grain_px = max(3, round(GRAIN_MM * settings.sample_px_per_mm) | 1)
+        grain = np.ones((grain_px, grain_px), np.uint8)
+        solidity = np.ones(n)
+        for index, ink in masks:
+            for j in np.nonzero(fill[index] >= SHAPE_MIN_FILL)[0]:
+                # close the grain of a pencil (or a bitonal scan of it) first: an area stays one
+                closed = cv2.morphologyEx(ink[j].view(np.uint8), cv2.MORPH_CLOSE, grain)
+                solidity[index[j]] = _solidity(closed)
+        return solidity
+
+    return BoxInk(fill, cover, spread, measure_solidity=measure_solidity)
+
+
+def _solidity(mask: np.ndarray) -> float:
+    """Ink area over the area of its convex hull, in a 0/1 mask (1 for next to no ink)."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 3:
+        return 1.0
+    hull = cv2.convexHull(np.column_stack([xs, ys]).astype(np.int32))
+    area = cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0  # pixel areas
+    return float(min(1.0, len(xs) / area))
+
+
+def _minor_width_px(mask: np.ndarray) -> float:
+    """Width across its main direction of the ink in a boolean mask: the short side of the
+    rectangle with the same second moments (px)."""
+    m = cv2.moments(mask.view(np.uint8), binaryImage=True)
+    if m["m00"] < 1:
+        return 0.0
+    cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
+    return float(np.sqrt(12.0 * max(np.linalg.eigvalsh(cov)[0], 0.0) + 1.0))
+
+
+#: boxes with less ink than this have no shape (spread, solidity) worth measuring
+SHAPE_MIN_FILL = 0.02
+#: holes this small in an inked area are pencil grain, closed before measuring its solidity
+GRAIN_MM = 0.6
+#: grid (columns, rows) in which the evenness of a box's ink is measured
+COVER_CELLS = (4, 3)
+
+
+def _cell_fill(ink: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
+    """(N, columns * rows) ink share of each cell of (N, h, w) boolean masks."""
+    n, h, w = ink.shape
+    xs = np.linspace(0, w, cells[0] + 1).round().astype(int)
+    ys = np.linspace(0, h, cells[1] + 1).round().astype(int)
+    out = np.empty((n, cells[0] * cells[1]))
+    k = 0
+    for r in range(cells[1]):
+        for c in range(cells[0]):
+            out[:, k] = ink[:, ys[r]:ys[r + 1], xs[c]:xs[c + 1]].mean((1, 2))
+            k += 1
+    return out

@@ -1,0 +1,227 @@
+"""omr building blocks on synthetic arrays: reading JSON, geometry, fiducials, lines, decisions."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from omr.decide import Thresholds, decide
+from omr.lines import clear_lines, find_lines
+from omr.reading import FieldMarks, Reading, failed
+from omr.register import apply, code_corners_mm, find_fiducial, local_scale, similarity
+from omr.score import BoxInk, ScoreSettings, box_fill, sample_boxes
+
+# -- reading JSON --------------------------------------------------------------------------------
+
+
+def test_reading_json_has_exactly_the_interface_keys_and_round_trips() -> None:
+    r = Reading("a.jpg#1", "review", "1 doubtful box(es)", form="f", page=1, serial="000001",
+                marks={"q1": FieldMarks(["a"], ["b"])}, scores={"q1": {"a": 0.31234, "b": 0.05}},
+                page_to_image=np.eye(3), registration_error_mm=0.1)
+    doc = json.loads(r.to_json())
+    assert list(doc) == ["source", "form", "page", "serial", "status", "reason", "marks",
+                         "scores"]
+    assert doc["marks"] == {"q1": {"marked": ["a"], "doubtful": ["b"]}}
+    assert doc["scores"] == {"q1": {"a": 0.312, "b": 0.05}}
+    back = Reading.from_dict(doc)
+    assert back.to_dict() == doc
+    assert "\n" not in r.to_json()
+
+
+def test_failed_reading_has_no_marks_and_nulls_for_unknown_code() -> None:
+    doc = failed("x.png#1", "unreadable", "QR code unreadable").to_dict()
+    assert doc["form"] is None and doc["page"] is None and doc["serial"] is None
+    assert doc["marks"] == {} and doc["scores"] == {}
+    assert doc["reason"] == "QR code unreadable"
+
+
+def test_reading_from_dict_rejects_unknown_status() -> None:
+    with pytest.raises(ValueError, match="status"):
+        Reading.from_dict({"source": "a", "status": "maybe"})
+
+
+# -- geometry ------------------------------------------------------------------------------------
+
+
+def test_similarity_recovers_rotation_scale_and_shift() -> None:
+    src = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    angle = np.deg2rad(-97.0)
+    rot = 7.9 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = src @ rot.T + [321.0, 54.0]
+    m = similarity(src, dst)
+    assert np.allclose(apply(m, src), dst, atol=1e-9)
+    assert local_scale(m, np.array([5.0, 5.0])) == pytest.approx(7.9)
+
+
+def test_code_corners_sit_inside_the_quiet_zone() -> None:
+    corners = code_corners_mm([175.0, 8.0, 20.0, 20.0], modules=33)
+    module = 20.0 / 37
+    assert corners[0] == pytest.approx([175 + 2 * module, 8 + 2 * module])
+    assert corners[2] == pytest.approx([195 - 2 * module, 28 - 2 * module])
+
+
+def _square_page(angle_deg: float = 0.0, side_px: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    page = np.full((300, 300), 235, np.uint8)
+    centre = np.array([150.0, 140.0])
+    box = cv2.boxPoints(((centre[0], centre[1]), (side_px, side_px), angle_deg))
+    cv2.fillConvexPoly(page, np.rint(box).astype(np.int32), 20)
+    return page, centre
+
+
+@pytest.mark.parametrize("angle", [0.0, 9.0, -15.0])
+def test_find_fiducial_locates_a_rotated_square(angle: float) -> None:
+    page, centre = _square_page(angle)
+    hit = find_fiducial(page, centre + np.array([12.0, -9.0]), 40.0, 80.0, 0.45)
+    assert hit is not None
+    found, ink, paper = hit
+    assert np.hypot(*(found - centre)) < 0.6
+    assert ink < 60 and paper > 200
+
+
+def test_find_fiducial_ignores_a_streak_through_it_and_rejects_wrong_shapes() -> None:
+    page, centre = _square_page()
+    page[:, 148:151] = 30  # a scanner streak through the mark and beyond
+    hit = find_fiducial(page, centre, 40.0, 80.0, 0.45)
+    assert hit is not None and np.hypot(*(hit[0] - centre)) < 1.0
+    bar = np.full((300, 300), 235, np.uint8)
+    bar[120:160, 60:240] = 20  # a filled box 4.5 x 1 of the size: not a fiducial
+    assert find_fiducial(bar, np.array([150.0, 140.0]), 40.0, 80.0, 0.45) is None
+    assert find_fiducial(np.full((300, 300), 235, np.uint8), centre, 40.0, 80.0, 0.45) is None
+
+
+# -- line removal --------------------------------------------------------------------------------
+
+
+BOX_MM = (20.0, 20.0, 8.0, 5.0)
+
+
+def _page(draw) -> tuple[np.ndarray, np.ndarray]:
+    """A 60 x 50 mm page at the sampling resolution with one printed box; `draw(page, px)`
+    adds ink, `px(x_mm, y_mm)` giving pixel coordinates. Returns (page, page->image map)."""
+    ppm = ScoreSettings().sample_px_per_mm
+    page = np.full((round(50 * ppm), round(60 * ppm)), 250, np.uint8)
+
+    def px(x_mm: float, y_mm: float) -> tuple[int, int]:
+        return round(x_mm * ppm), round(y_mm * ppm)
+
+    x, y, w, h = BOX_MM
+    cv2.rectangle(page, px(x - 0.35, y - 0.35), px(x + w + 0.2, y + h + 0.2), 0,
+                  max(1, round(0.35 * ppm)))
+    draw(page, px)
+    return page, np.diag([ppm, ppm, 1.0])
+
+
+def _lines(page: np.ndarray, h: np.ndarray) -> list:
+    settings = ScoreSettings()
+    rects = np.array([BOX_MM])
+    samples = sample_boxes(page, h, rects, 0.0, settings)
+    g = samples.groups[0]
+    return find_lines(g.dark[0], g.size_mm, g.inner, page, h, rects[0], 0.45, settings)
+
+
+def _tick(page: np.ndarray, px) -> None:
+    x, y = BOX_MM[:2]
+    pts = np.array([px(x + 1.5, y + 2.5), px(x + 3, y + 4.3), px(x + 7, y + 0.8)], np.int32)
+    cv2.polylines(page, [pts], False, 30, max(2, round(0.5 * ScoreSettings().sample_px_per_mm)))
+
+
+def test_a_streak_crossing_the_page_is_found_a_tick_is_not() -> None:
+    def streak_and_tick(page: np.ndarray, px) -> None:
+        _tick(page, px)
+        x0 = px(25.0, 0)[0]
+        page[:, x0:x0 + 2] = 40
+
+    lines = _lines(*_page(streak_and_tick))
+    assert len(lines) == 1
+    p, q, _ = lines[0]
+    assert abs(p[0] - q[0]) < 1.5  # vertical
+    assert _lines(*_page(_tick)) == []
+
+
+def test_a_line_that_stops_outside_the_box_is_a_voters_stroke_not_a_streak() -> None:
+    def stroke(page: np.ndarray, px) -> None:
+        (x0, y0), (_, y1) = px(25.0, 18.0), px(25.0, 27.0)  # 2 mm beyond the box each way
+        page[y0:y1, x0:x0 + 2] = 40
+
+    assert _lines(*_page(stroke)) == []
+
+
+def test_a_fold_across_a_box_with_a_streak_through_it_both_go() -> None:
+    def fold_and_streak(page: np.ndarray, px) -> None:
+        x0 = px(25.0, 0)[0]
+        page[:, x0:x0 + 2] = 40
+        cv2.line(page, px(0, 24.0), px(60, 24.4), 90, 2)
+
+    page, h = _page(fold_and_streak)
+    settings = ScoreSettings()
+    rects = np.array([BOX_MM])
+    samples = sample_boxes(page, h, rects, 0.0, settings)
+    before = box_fill(samples, 0.3, settings).fill[0]
+    assert before > 0.1
+    assert clear_lines(samples, np.array([0]), page, h, rects, 0.3, settings) == 2
+    assert box_fill(samples, 0.3, settings).fill[0] < 0.01
+
+
+# -- decisions -----------------------------------------------------------------------------------
+
+
+def _calls(fill: list[float], cover: list[float], solidity: list[float] | None = None,
+           fields: list[str] | None = None, t: Thresholds | None = None,
+           spread_mm: list[float] | None = None) -> list[str]:
+    fields = fields or [f"f{i}" for i in range(len(fill))]
+    ink = BoxInk(np.array(fill), np.array(cover),
+                 np.array(spread_mm or [2.0] * len(fill)),
+                 np.array(solidity or [0.6] * len(fill)))
+    return [c.decision for c in decide(ink, fields, t or Thresholds())]
+
+
+def test_three_way_thresholds() -> None:
+    t = Thresholds()
+    below = t.marginal_fill - 0.005
+    between = (t.marginal_fill + t.definite_fill) / 2
+    assert _calls([0.0, below, between, t.definite_fill], [0, 0, 0, 0]) == [
+        "empty", "empty", "doubtful", "marked"]
+
+
+def test_a_box_scribbled_over_by_a_ticking_voter_is_doubtful() -> None:
+    fill = [0.25, 0.28, 0.3, 0.26, 0.98]
+    cover = [0.0, 0.0, 0.05, 0.0, 0.95]
+    solidity = [0.55, 0.6, 0.5, 0.62, 1.0]
+    assert _calls(fill, cover, solidity) == ["marked"] * 4 + ["doubtful"]
+
+
+def test_thick_crosses_in_small_boxes_are_strokes_a_solid_box_is_their_cancel() -> None:
+    fill = [0.74, 0.68, 0.72, 1.0]
+    cover = [0.36, 0.25, 0.72, 1.0]
+    solidity = [0.8, 0.85, 0.82, 1.0]
+    assert _calls(fill, cover, solidity) == ["marked"] * 3 + ["doubtful"]
+
+
+def test_one_tick_and_one_scribble_the_scribble_is_doubtful() -> None:
+    assert _calls([0.3, 0.97], [0.0, 0.9], [0.6, 1.0]) == ["marked", "doubtful"]
+
+
+def test_a_voter_who_fills_every_box_is_read_as_marked() -> None:
+    assert _calls([1.0, 0.99, 1.0], [1.0, 0.97, 1.0], [1.0, 0.99, 1.0]) == ["marked"] * 3
+
+
+def test_a_voter_who_fills_boxes_partly_is_not_second_guessed() -> None:
+    fill = [0.5, 0.55, 0.95, 0.6, 0.92]
+    cover = [0.0, 0.1, 0.9, 0.1, 0.8]
+    solidity = [0.98, 0.99, 1.0, 0.97, 1.0]
+    assert _calls(fill, cover, solidity) == ["marked"] * 5
+
+
+def test_a_single_thin_straight_line_is_doubtful_and_not_a_mark_to_compare_with() -> None:
+    fields = ["row", "row"]
+    assert _calls([0.3, 0.13], [0.0, 0.0], fields=fields, spread_mm=[2.0, 0.4]) == [
+        "marked", "doubtful"]
+
+
+def test_a_tick_crossed_out_beside_a_new_tick_is_doubtful_the_new_one_marked() -> None:
+    fields = ["row", "row", "other"]
+    assert _calls([0.66, 0.27, 0.3], [0.3, 0.0, 0.0], fields=fields) == [
+        "doubtful", "marked", "marked"]
