@@ -1,0 +1,196 @@
+"""Ballots from the store: stored readings plus review decisions -> `tally.model.Ballot`s.
+
+Nothing here writes. The same stored rows and decisions always give the same ballots, so every
+figure can be recomputed. Which pages count:
+- pages ingested as `counted` (one per form, serial and page; duplicates never count);
+- grouped into one ballot per (form, serial), pages in page order;
+- a ballot whose serial was not printed for the meeting (when the printed set is recorded) is
+  left out until a reviewer accepts it; a dismissed ballot is left out for good.
+Decisions apply in the order they were made, the latest winning: on a mark (`marked`,
+`empty`, `writein` with the name typed from the image) or on the whole ballot (`void` /
+`unvoid`, `accept` / `dismiss`, made on any of its pages).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tally.db import Batch, Decision, Page
+from tally.meetings import printed_serials
+from tally.model import Ballot, BallotPage, PageStatus
+
+WRITEIN_PREFIX = "writein"
+CATEGORY_FIELD = "category"
+
+
+def is_writein(option: str) -> bool:
+    """A write-in option (`writeinK` on recommendation fields; its line is `<field>.<option>`)."""
+    return option.startswith(WRITEIN_PREFIX) and option[len(WRITEIN_PREFIX):].isdigit()
+
+
+@dataclass
+class SheetState:
+    """Decisions on a whole ballot (any of its pages), latest winning."""
+
+    void: bool = False
+    void_reason: str = ""
+    #: None: not decided; True: accepted (counts although its serial is unknown); False: dismissed
+    accepted: bool | None = None
+
+
+@dataclass
+class PageView:
+    """One stored page as the decisions leave it."""
+
+    row: Page
+    marks: dict[str, list[str]]
+    doubtful: dict[str, list[str]]
+    #: field -> option -> name typed at review
+    writeins: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: (field, option) pairs a reviewer decided
+    decided: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def unnamed_writeins(self) -> list[tuple[str, str]]:
+        """Marked write-in options with no name typed yet."""
+        return [(f, o) for f, opts in self.marks.items() for o in opts
+                if is_writein(o) and o not in self.writeins.get(f, {})]
+
+    def status(self, sheet: SheetState) -> PageStatus:
+        """`review` while anything is left to decide, else the reading's status (a reviewed
+        `review` page becomes `ok`)."""
+        reading_status = self.row.status
+        if reading_status != "review":
+            return "review" if self.unnamed_writeins else reading_status  # type: ignore[return-value]
+        had_doubtful = any(m.get("doubtful") for m in self.row.reading.get("marks", {}).values())
+        open_items = any(self.doubtful.values()) or bool(self.unnamed_writeins)
+        if open_items or not (had_doubtful or sheet.accepted):
+            return "review"
+        return "ok"
+
+
+def page_view(row: Page, decisions: list[Decision]) -> PageView:
+    """Apply a page's mark decisions (in id order) to its reading."""
+    reading_marks: dict[str, Any] = row.reading.get("marks", {}) or {}
+    marks = {f: list(m.get("marked") or []) for f, m in reading_marks.items()}
+    doubtful = {f: list(m.get("doubtful") or []) for f, m in reading_marks.items()}
+    view = PageView(row, marks, doubtful)
+    for d in sorted(decisions, key=lambda d: d.id):
+        if d.field is None or d.option is None:
+            continue
+        f, o = d.field, d.option
+        marked, unsure = view.marks.setdefault(f, []), view.doubtful.setdefault(f, [])
+        if o in unsure:
+            unsure.remove(o)
+        if d.kind in ("marked", "writein") and o not in marked:
+            marked.append(o)
+        if d.kind == "empty" and o in marked:
+            marked.remove(o)
+        if d.kind == "writein":
+            view.writeins.setdefault(f, {})[o] = d.text
+        elif d.kind == "empty":
+            view.writeins.get(f, {}).pop(o, None)
+        view.decided.add((f, o))
+    return view
+
+
+def sheet_state(decisions: list[Decision]) -> SheetState:
+    state = SheetState()
+    for d in sorted(decisions, key=lambda d: d.id):
+        if d.field is not None:
+            continue
+        if d.kind == "void":
+            state.void, state.void_reason = True, d.why
+        elif d.kind == "unvoid":
+            state.void, state.void_reason = False, ""
+        elif d.kind == "accept":
+            state.accepted = True
+        elif d.kind == "dismiss":
+            state.accepted = False
+    return state
+
+
+def decisions_by_page(session: Session, meeting_id: int) -> dict[int, list[Decision]]:
+    out: dict[int, list[Decision]] = defaultdict(list)
+    for d in session.scalars(select(Decision).where(Decision.meeting_id == meeting_id)
+                             .order_by(Decision.id)):
+        out[d.page_id].append(d)
+    return out
+
+
+@dataclass
+class StoredBallot:
+    """A ballot as the store sees it: its pages (views), sheet decisions and flags."""
+
+    form_id: str
+    serial: str
+    pages: list[PageView]
+    sheet: SheetState
+    #: its serial is not in the recorded printed set
+    unknown_serial: bool
+    category: str | None
+
+    @property
+    def counts(self) -> bool:
+        if self.sheet.accepted is False:
+            return False
+        return not self.unknown_serial or self.sheet.accepted is True
+
+    def to_ballot(self) -> Ballot:
+        writeins: dict[str, dict[str, str]] = {}
+        for v in self.pages:
+            for f, names in v.writeins.items():
+                writeins.setdefault(f, {}).update(names)
+        pages = tuple(
+            BallotPage(page=v.row.page_no or 0, status=v.status(self.sheet),
+                       marks={f: tuple(o) for f, o in v.marks.items()},
+                       doubtful={f: tuple(o) for f, o in v.doubtful.items() if o},
+                       sheet_id=v.row.id)
+            for v in self.pages)
+        return Ballot(serial=self.serial, form_id=self.form_id, category=self.category,
+                      pages=pages, void=self.sheet.void, void_reason=self.sheet.void_reason,
+                      writeins=writeins)
+
+
+def stored_ballots(session: Session, meeting_id: int) -> list[StoredBallot]:
+    """Every ballot with a counted page, counting or not (held, dismissed), in ingest order."""
+    rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id,
+                                              Page.state == "counted").order_by(Page.id)).all()
+    batches = {b.id: b.category for b in session.scalars(
+        select(Batch).where(Batch.meeting_id == meeting_id))}
+    decisions = decisions_by_page(session, meeting_id)
+    printed = printed_serials(session, meeting_id)
+    groups: dict[tuple[str, str], list[Page]] = {}
+    for row in rows:
+        groups.setdefault((row.form_id or "", row.serial or ""), []).append(row)
+    out = []
+    for (form_id, serial), pages in groups.items():
+        pages.sort(key=lambda p: p.page_no or 0)
+        views = [page_view(p, decisions.get(p.id, [])) for p in pages]
+        sheet = sheet_state([d for p in pages for d in decisions.get(p.id, [])])
+        out.append(StoredBallot(form_id, serial, views, sheet,
+                                printed is not None and serial not in printed,
+                                _category(views, batches)))
+    return out
+
+
+def _category(views: list[PageView], batch_category: dict[int, str | None]) -> str | None:
+    for v in views:
+        chosen = v.marks.get(CATEGORY_FIELD)
+        if chosen is not None and len(chosen) == 1 and not v.doubtful.get(CATEGORY_FIELD):
+            return chosen[0]
+    for v in views:
+        if batch_category.get(v.row.batch_id):
+            return batch_category[v.row.batch_id]
+    return None
+
+
+def load_ballots(session: Session, meeting_id: int) -> list[Ballot]:
+    """The meeting's ballots for the rules (`tally.rules`): one per returned sheet that counts,
+    reviewed marks and write-in names applied, in ingest order."""
+    return [b.to_ballot() for b in stored_ballots(session, meeting_id) if b.counts]

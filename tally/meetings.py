@@ -1,0 +1,317 @@
+"""Meetings: create one from form specs, record the team's facts and settings, look them up.
+
+A meeting keeps each form's spec text and compiled layout (with its hash) as they were when the
+meeting was set up, so a later edit of a spec file cannot change how stored sheets are read or
+counted. Every change is written with its full record to the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forms.code import SERIAL_PATTERN
+from forms.layout import compile_layout
+from forms.layout_json import layout_to_dict
+from forms.load import SpecError, parse_spec
+from forms.plan import LayoutError
+from forms.spec import FormSpec
+from tally import audit
+from tally.db import Batch, Meeting, MeetingForm, Page, PrintedSerial
+from tally.model import MeetingFacts, Settings
+from tally.store import Store
+
+#: the key of the whole meeting's 应到/实到 (all categories; the same as `tally.rules.result.ALL`)
+ALL_CATEGORIES = "_all"
+_SERIAL_RE = re.compile(rf"^{SERIAL_PATTERN}$")
+
+
+class MeetingError(ValueError):
+    """Bad meeting input or an unknown meeting; the message names the thing and what to do."""
+
+
+@dataclass(frozen=True)
+class FormText:
+    """A form spec as YAML text, and where it came from (for messages)."""
+
+    yaml_text: str
+    source: str
+
+    @classmethod
+    def read(cls, path: str | Path) -> FormText:
+        p = Path(path)
+        try:
+            return cls(p.read_text(encoding="utf-8"), str(p))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MeetingError(f"cannot read the form spec {p}: {exc}") from None
+
+
+def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
+    """Validate and lay out a spec; MeetingError naming the file and the problem."""
+    try:
+        spec = parse_spec(form.yaml_text, form.source)
+        return spec, layout_to_dict(compile_layout(spec))
+    except SpecError as exc:
+        raise MeetingError(str(exc)) from None
+    except LayoutError as exc:
+        raise MeetingError(f"{form.source}: cannot lay out the form: {exc}") from None
+
+
+def parse_serials(text: str, source: str) -> list[str]:
+    """The serials of a `--serials-out` file: one per line, each valid and unique."""
+    serials: list[str] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(text.splitlines(), 1):
+        serial = raw.strip()
+        if not serial or serial.startswith("#"):
+            continue
+        if not _SERIAL_RE.match(serial):
+            raise MeetingError(f"{source} line {n}: {serial!r} is not a sheet serial "
+                               "(letters and digits, at most 16); use the file written by "
+                               "`scantally form render --serials-out`")
+        if serial in seen:
+            raise MeetingError(f"{source} line {n}: serial {serial!r} appears twice; a printed "
+                               "set has each serial once — check the file")
+        seen.add(serial)
+        serials.append(serial)
+    if not serials:
+        raise MeetingError(f"{source}: no serials in the file")
+    return serials
+
+
+def parse_settings(data: Any, source: str) -> Settings:
+    """A `Settings` from a mapping (a JSON or YAML settings file); errors name the field."""
+    if not isinstance(data, Mapping):
+        raise MeetingError(f"{source}: a settings file must be a mapping such as "
+                           '{"denominator": "attendees"}')
+    try:
+        return Settings.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(x) for x in err["loc"]) or "(file)"
+            if err["type"] == "literal_error":
+                lines.append(f"{name} {err['input']!r} is not known: {err['msg'].lower()}")
+            elif err["type"] == "extra_forbidden":
+                lines.append(f"{name}: unknown setting; remove it or check its spelling")
+            else:
+                lines.append(f"{name}: {err['msg']}")
+        raise MeetingError(f"{source}: invalid settings: " + "; ".join(lines)
+                           + "; fix the file and try again") from None
+
+
+def load_settings_file(path: str | Path) -> Settings:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise MeetingError(f"cannot read the settings file {p}: {exc}") from None
+    return parse_settings(data, str(p))
+
+
+def _check_counts(what: str, counts: Mapping[str, int] | None,
+                  categories: set[str]) -> dict[str, int]:
+    if not counts:
+        return {}
+    allowed = categories | {ALL_CATEGORIES}
+    out: dict[str, int] = {}
+    for key, value in counts.items():
+        if key not in allowed:
+            raise MeetingError(f"{what}: {key!r} is not a voter category of this meeting's "
+                               f"forms; use {', '.join(sorted(allowed))}")
+        if not isinstance(value, int) or value < 0:
+            raise MeetingError(f"{what}: {key}={value!r} must be a whole number ≥ 0")
+        out[key] = value
+    return out
+
+
+def categories_of(specs: Iterable[FormSpec]) -> set[str]:
+    return {c.id for s in specs if s.categories for c in s.categories.options}
+
+
+def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str,
+                   unit: str | None = None, date: dt.date | None = None,
+                   expected: Mapping[str, int] | None = None,
+                   present: Mapping[str, int] | None = None, issued: int | None = None,
+                   serials: list[str] | None = None, settings: Settings | None = None) -> Meeting:
+    """Create a meeting with its forms (all or nothing). Unit and date default to the first
+    spec's header."""
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise MeetingError("a meeting needs a name of 1-120 characters (--name)")
+    if not forms:
+        raise MeetingError("a meeting needs at least one form spec (--form SPEC.yaml)")
+    compiled = [(f, *compile_form(f)) for f in forms]
+    seen: dict[str, str] = {}
+    for f, spec, _ in compiled:
+        if spec.id in seen:
+            raise MeetingError(f"{f.source} and {seen[spec.id]} are both form '{spec.id}'; "
+                               "give each form of a meeting its own id")
+        seen[spec.id] = f.source
+    cats = categories_of(s for _, s, _ in compiled)
+    first = compiled[0][1]
+    if issued is not None and issued < 0:
+        raise MeetingError("--issued must be ≥ 0")
+
+    def work(s: Session) -> Meeting:
+        if s.scalars(select(Meeting.id).where(Meeting.name == name)).first() is not None:
+            raise MeetingError(f"a meeting named {name!r} already exists; choose another name "
+                               "or use `scantally meeting show`")
+        m = Meeting(name=name, unit=unit if unit is not None else first.header.unit,
+                    date=date or first.header.date,
+                    expected=_check_counts("--expected", expected, cats),
+                    present=_check_counts("--present", present, cats), issued=issued,
+                    serials_recorded=bool(serials),
+                    settings=(settings or Settings()).model_dump(mode="json"))
+        s.add(m)
+        s.flush()
+        for f, spec, layout in compiled:
+            s.add(MeetingForm(meeting_id=m.id, form_id=spec.id, kind=spec.kind,
+                              title=spec.title, spec_yaml=f.yaml_text, layout=layout,
+                              layout_hash=layout["form"]["hash"]))
+        s.add_all(PrintedSerial(meeting_id=m.id, serial=x) for x in serials or [])
+        s.flush()
+        audit.record(s, "meeting", m, actor, "meeting.create")
+        return m
+
+    return store.write(work)
+
+
+def update_meeting(store: Store, meeting_id: int, *, actor: str,
+                   expected: Mapping[str, int] | None = None,
+                   present: Mapping[str, int] | None = None, issued: int | None = None,
+                   settings: Settings | None = None,
+                   add_serials: list[str] | None = None) -> Meeting:
+    """Change what the team records (only the arguments given), logged in the audit chain."""
+
+    def work(s: Session) -> Meeting:
+        m = s.get(Meeting, meeting_id)
+        if m is None:
+            raise MeetingError(f"no meeting #{meeting_id}")
+        cats = categories_of(meeting_specs(s, meeting_id).values())
+        if expected is not None:
+            m.expected = _check_counts("--expected", expected, cats)
+        if present is not None:
+            m.present = _check_counts("--present", present, cats)
+        if issued is not None:
+            if issued < 0:
+                raise MeetingError("--issued must be ≥ 0")
+            m.issued = issued
+        if settings is not None:
+            m.settings = settings.model_dump(mode="json")
+        if add_serials:
+            known = set(s.scalars(select(PrintedSerial.serial)
+                                  .where(PrintedSerial.meeting_id == meeting_id)))
+            s.add_all(PrintedSerial(meeting_id=meeting_id, serial=x)
+                      for x in add_serials if x not in known)
+            m.serials_recorded = True
+        s.flush()
+        audit.record(s, "meeting", m, actor, "meeting.update")
+        return m
+
+    return store.write(work)
+
+
+def find_meeting(session: Session, ref: str | int) -> Meeting:
+    """A meeting by name, else by number; MeetingError saying how to list them."""
+    m = session.scalars(select(Meeting).where(Meeting.name == str(ref))).first()
+    if m is None and str(ref).isdigit():
+        m = session.get(Meeting, int(ref))
+    if m is None:
+        raise MeetingError(f"no meeting {str(ref)!r} in this store; see `scantally meeting "
+                           "list` (and check --data / --db)")
+    return m
+
+
+def list_meetings(session: Session) -> list[Meeting]:
+    return list(session.scalars(select(Meeting).order_by(Meeting.id)))
+
+
+def meeting_forms(session: Session, meeting_id: int) -> dict[str, MeetingForm]:
+    rows = session.scalars(select(MeetingForm).where(MeetingForm.meeting_id == meeting_id)
+                           .order_by(MeetingForm.id))
+    return {f.form_id: f for f in rows}
+
+
+def meeting_specs(session: Session, meeting_id: int) -> dict[str, FormSpec]:
+    """The meeting's form specs as stored (form id -> spec)."""
+    return {fid: parse_spec(f.spec_yaml, f"meeting form {fid}")
+            for fid, f in meeting_forms(session, meeting_id).items()}
+
+
+def meeting_layouts(session: Session, meeting_id: int) -> dict[str, dict[str, Any]]:
+    """The meeting's layouts as stored (form id -> layout JSON)."""
+    return {fid: f.layout for fid, f in meeting_forms(session, meeting_id).items()}
+
+
+def meeting_facts(session: Session, meeting_id: int) -> MeetingFacts:
+    m = session.get(Meeting, meeting_id)
+    if m is None:
+        raise MeetingError(f"no meeting #{meeting_id}")
+    return MeetingFacts(expected=m.expected, present=m.present, issued=m.issued)
+
+
+def meeting_settings(session: Session, meeting_id: int) -> Settings:
+    m = session.get(Meeting, meeting_id)
+    if m is None:
+        raise MeetingError(f"no meeting #{meeting_id}")
+    return Settings.model_validate(m.settings)
+
+
+def printed_serials(session: Session, meeting_id: int) -> set[str] | None:
+    """The printed serial set, or None when none was recorded."""
+    m = session.get(Meeting, meeting_id)
+    if m is None or not m.serials_recorded:
+        return None
+    return set(session.scalars(select(PrintedSerial.serial)
+                               .where(PrintedSerial.meeting_id == meeting_id)))
+
+
+def meeting_summary(session: Session, meeting_id: int) -> dict[str, Any]:
+    """Where a meeting stands (for `meeting show` and the console): forms, facts, settings,
+    printed serials (and how many came back), pages by state/status, ballots counted and
+    held, open review items, the audit head."""
+    from tally.ballots import stored_ballots  # these build on this module
+    from tally.review import review_queue
+
+    m = session.get(Meeting, meeting_id)
+    if m is None:
+        raise MeetingError(f"no meeting #{meeting_id}")
+    pages: dict[str, int] = {}
+    for state, status, n in session.execute(
+            select(Page.state, Page.status, func.count()).where(Page.meeting_id == meeting_id)
+            .group_by(Page.state, Page.status).order_by(Page.state, Page.status)):
+        pages[f"{state}/{status}"] = n
+    ballots = stored_ballots(session, meeting_id)
+    head = audit.head(session, meeting_id)
+    printed = printed_serials(session, meeting_id)
+    returned = {b.serial for b in ballots if b.counts}
+    return {
+        "id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
+        "forms": [{"id": f.form_id, "kind": f.kind, "title": f.title,
+                   "layout_hash": f.layout_hash}
+                  for f in meeting_forms(session, meeting_id).values()],
+        "expected": m.expected, "present": m.present, "issued": m.issued,
+        "printed_serials": len(printed) if printed is not None else None,
+        #: printed serials no counted sheet carries: sheets not returned (or not fed yet)
+        "printed_unreturned": len(printed - returned) if printed is not None else None,
+        "settings": m.settings,
+        "batches": session.scalar(select(func.count()).select_from(Batch)
+                                  .where(Batch.meeting_id == meeting_id)),
+        "pages": pages,
+        "ballots_counted": sum(b.counts for b in ballots),
+        "ballots_held": sum(not b.counts for b in ballots),
+        "review_open": len(review_queue(session, meeting_id)),
+        "audit_head": {"seq": head.seq, "hash": head.hash} if head else None,
+    }

@@ -1,0 +1,161 @@
+"""Recount and verify: is the stored count still what the images and the log say?
+
+- `recount` re-reads every stored image with the current engine (`omr.batch` / `omr.engine`) and
+  lists each difference from the stored reading (status, sheet code, marked and doubtful
+  options per field). It writes nothing: a difference is for a person to look at.
+- `verify` checks every image file against its SHA-256 and walks the meeting's audit chain,
+  comparing every meeting, batch, page and decision row with its logged record
+  (`tally.audit.check_meeting`). Any edit is found and named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scanner.images import decode_bytes
+from tally import audit
+from tally.audit import Problem
+from tally.db import AuditEntry, Page
+from tally.ingest import as_reading_dict
+from tally.meetings import meeting_layouts
+from tally.store import Store
+
+#: (image, layouts by form id, source, dpi) -> a Reading (or its JSON dict)
+ReadPage = Callable[[np.ndarray, dict[str, dict[str, Any]], str, float | None], Any]
+
+
+@dataclass(frozen=True)
+class Difference:
+    page_id: int
+    source: str
+    what: str
+    stored: str
+    now: str
+
+
+@dataclass
+class RecountReport:
+    pages: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    #: images that could not be re-read (missing, changed, undecodable)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _marks(reading: dict[str, Any], key: str) -> dict[str, list[str]]:
+    return {f: sorted(m.get(key) or []) for f, m in (reading.get("marks") or {}).items()}
+
+
+def compare_readings(stored: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """What differs between two readings of one page: (what, stored, now) triples."""
+    out = []
+    for key in ("status", "form", "page", "serial"):
+        if stored.get(key) != now.get(key):
+            out.append((key, str(stored.get(key)), str(now.get(key))))
+    for key in ("marked", "doubtful"):
+        a, b = _marks(stored, key), _marks(now, key)
+        for f in sorted(set(a) | set(b)):
+            if a.get(f, []) != b.get(f, []):
+                out.append((f"{f} {key}", ",".join(a.get(f, [])) or "-",
+                            ",".join(b.get(f, [])) or "-"))
+    return out
+
+
+def recount(store: Store, session: Session, meeting_id: int, *,
+            read_page: ReadPage | None = None, workers: int = 2,
+            progress: Callable[[int, int], None] | None = None) -> RecountReport:
+    """Re-read every stored page of the meeting and compare (see the module docstring).
+
+    Every image is checked against its SHA-256 first; the intact ones are re-read by the
+    current engine in `workers` processes (`omr.batch.read_paths`), or one by one with
+    `read_page` when given."""
+    layouts = meeting_layouts(session, meeting_id)
+    rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
+                           .order_by(Page.id)).all()
+    report = RecountReport(pages=len(rows))
+    intact = []
+    for row in rows:
+        trouble = store.images.check(row.sha256)
+        if trouble:
+            report.problems.append(Problem("image", f"page #{row.id} ({row.source})", trouble))
+        else:
+            intact.append(row)
+    for n, (row, now) in enumerate(_reread(store, intact, layouts, read_page, workers), 1):
+        if now is None:
+            report.problems.append(Problem("image", f"page #{row.id} ({row.source})",
+                                           "the stored image cannot be decoded"))
+        else:
+            report.differences.extend(Difference(row.id, row.source, what, a, b)
+                                      for what, a, b in compare_readings(row.reading, now))
+        if progress:
+            progress(n, len(intact))
+    return report
+
+
+def _reread(store: Store, rows: list[Page], layouts: dict[str, dict[str, Any]],
+            read_page: ReadPage | None, workers: int
+            ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
+    if read_page is None:
+        try:
+            from omr.batch import read_paths
+        except ImportError as exc:
+            raise RuntimeError(f"the OMR engine (omr.batch) is not available: {exc}") from None
+        row_by_path = {str(store.images.path(r.sha256)): r for r in rows}
+        seen: set[str] = set()
+        for reading, _ in read_paths(list(row_by_path), layouts, workers, keep_data=False):
+            doc, _ = as_reading_dict(reading)
+            path = str(doc.get("source", "")).rsplit("#", 1)[0]
+            if path in row_by_path and path not in seen:  # one page per stored image
+                seen.add(path)
+                yield row_by_path[path], doc
+        return
+    for row in rows:
+        decoded = decode_bytes(store.images.get(row.sha256), row.source or row.sha256)
+        if not decoded or decoded[0].image is None:
+            yield row, None
+            continue
+        now, _ = as_reading_dict(read_page(decoded[0].image, layouts, row.source,
+                                           decoded[0].dpi))
+        yield row, now
+
+
+@dataclass
+class VerifyReport:
+    problems: list[Problem]
+    pages: int
+    images: int
+    audit_entries: int
+    #: the newest audit entry: keep (print) it to detect a cut of the newest entries later
+    head_seq: int | None
+    head_hash: str | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(store: Store, session: Session, meeting_id: int, *,
+           check_images: bool = True) -> VerifyReport:
+    """Check the meeting's images and audit chain; every problem named (see the docstring)."""
+    problems = audit.check_meeting(session, meeting_id)
+    rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
+                           .order_by(Page.id)).all()
+    seen: set[str] = set()
+    if check_images:
+        for row in rows:
+            if row.sha256 in seen:
+                continue
+            seen.add(row.sha256)
+            trouble = store.images.check(row.sha256)
+            if trouble:
+                problems.append(Problem("image", f"page #{row.id} ({row.source})", trouble))
+    head = audit.head(session, meeting_id)
+    entries = session.scalar(select(func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.meeting_id == meeting_id)) or 0
+    return VerifyReport(problems, len(rows), len(seen), entries,
+                        head.seq if head else None, head.hash if head else None)

@@ -1,0 +1,93 @@
+"""A meeting's figures: its stored ballots tallied per form by `tally.rules.compute`.
+
+Nothing is decided here: the ballots come from `tally.ballots.load_ballots`, the figures from
+`tally.rules.compute`, one form at a time (a meeting may hand out several forms together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forms.load import parse_spec
+from forms.spec import FormSpec
+from tally import audit
+from tally.ballots import load_ballots
+from tally.db import Meeting, Page
+from tally.meetings import meeting_facts, meeting_forms, meeting_settings
+from tally.model import Ballot, MeetingFacts
+from tally.rules import TallyResult, compute
+from tally.store import Store
+
+
+@dataclass(frozen=True)
+class FormResult:
+    form_id: str
+    spec: FormSpec
+    result: TallyResult
+    ballots: list[Ballot]
+
+
+@dataclass(frozen=True)
+class MeetingResults:
+    meeting_id: int
+    name: str
+    unit: str
+    date: str
+    forms: list[FormResult]
+    #: the newest page id the figures include (0: none), read in the same snapshot
+    through_page_id: int
+    #: the meeting's audit head when read (changes whenever anything is written)
+    audit_seq: int
+    pages: int
+    facts: MeetingFacts
+
+
+@lru_cache(maxsize=64)
+def _spec(yaml_text: str, form_id: str) -> FormSpec:
+    return parse_spec(yaml_text, f"meeting form {form_id}")
+
+
+def meeting_specs_cached(s: Session, meeting_id: int) -> dict[str, FormSpec]:
+    """The meeting's specs as stored (parsed once per process: stored specs never change)."""
+    return {fid: _spec(f.spec_yaml, fid) for fid, f in meeting_forms(s, meeting_id).items()}
+
+
+def audit_seq(s: Session, meeting_id: int) -> int:
+    head = audit.head(s, meeting_id)
+    return head.seq if head else 0
+
+
+def meeting_results(store: Store, meeting_id: int) -> MeetingResults:
+    """Every form of the meeting tallied from one consistent read of the store."""
+    with store.session(readonly=True) as s, s.begin():
+        m = s.get(Meeting, meeting_id)
+        if m is None:
+            raise LookupError(f"no meeting #{meeting_id}")
+        through = s.scalar(select(func.max(Page.id)).where(Page.meeting_id == meeting_id)) or 0
+        pages = s.scalar(select(func.count()).select_from(Page)
+                         .where(Page.meeting_id == meeting_id)) or 0
+        seq = audit_seq(s, meeting_id)
+        ballots = load_ballots(s, meeting_id)
+        specs = meeting_specs_cached(s, meeting_id)
+        facts = meeting_facts(s, meeting_id)
+        settings = meeting_settings(s, meeting_id)
+        name, unit, date = m.name, m.unit, str(m.date or "")
+    per_form: dict[str, list[Ballot]] = {fid: [] for fid in specs}
+    for b in ballots:
+        per_form.setdefault(b.form_id, []).append(b)
+    forms = [FormResult(fid, spec, compute(per_form[fid], spec, facts, settings), per_form[fid])
+             for fid, spec in specs.items()]
+    return MeetingResults(meeting_id, name, unit, date, forms, through, seq, pages, facts)
+
+
+def image_set_sha256(store: Store, meeting_id: int) -> str:
+    """SHA-256 over the sorted SHA-256s of every stored page image of the meeting (one per
+    line): the fingerprint of the image set printed on the report's cover."""
+    with store.session(readonly=True) as s:
+        digests = sorted(s.scalars(select(Page.sha256).where(Page.meeting_id == meeting_id)))
+    return hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
