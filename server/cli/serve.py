@@ -1,0 +1,147 @@
+"""`scantally serve`, `scantally user add|list`, `scantally bench hall`: the web console.
+
+`serve` opens the store (`--data DIR`, or `--db URL` for PostgreSQL) and runs the console, the
+hall screen and the API with uvicorn. With no user yet it prints a one-time set-up URL for the
+first administrator (or create one with `scantally user add --role admin`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from server.cli.common import console, fail
+
+DataOpt = Annotated[Path, typer.Option(
+    "--data", envvar="SCANTALLY_DATA", help="data folder: images (and the SQLite file)")]
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", envvar="SCANTALLY_DB", help="database URL, e.g. postgresql://user@host/db "
+    "(default: a SQLite file in the data folder)")]
+DEFAULT_DATA = Path("data")
+
+user_app = typer.Typer(help="Console users (admin, operator, observer).", no_args_is_help=True)
+
+
+def open_or_fail(data: Path, db: str | None) -> Any:
+    from tally.store import StoreError, open_store
+
+    try:
+        return open_store(data, db)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def run_server(app: Any, host: str, port: int) -> None:
+    """Serve until Ctrl-C; open streams are closed within 2 s on the way out."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app.state.closing.set()  # end the open event streams first
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=3, lifespan="on")
+    Server(config).run()
+
+
+def serve(
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    read_threads: Annotated[int, typer.Option("--read-threads", min=1, max=32,
+                                              help="threads reading uploaded sheets")] = 2,
+    max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, max=100_000,
+                                               help="largest upload accepted")] = 512,
+    station: Annotated[str, typer.Option("--station", help="this station's name (reports)")
+                       ] = "",
+) -> None:
+    """Run the operator console, the hall screen and the JSON API (docs at /docs)."""
+    from server.app import ServerSettings, create_app
+    from server.uploads import MiB, UploadLimits
+    from tally.accounts import user_count
+
+    store = open_or_fail(data, db)
+    setup_token = secrets.token_urlsafe(24) if user_count(store) == 0 else None
+    settings = ServerSettings(limits=UploadLimits(max_request_bytes=max_upload_mb * MiB),
+                              read_threads=read_threads, setup_token=setup_token,
+                              station=station, hall_workers=1)
+    app = create_app(store, settings)
+    base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    console.print(f"Scantally console on [bold]{base}/[/] (store {store.url})", soft_wrap=True)
+    if setup_token:
+        console.print(f"No user yet: create the administrator at [bold]{base}/setup?token="
+                      f"{setup_token}[/] (one-time link), or run `scantally user add --role "
+                      "admin`.", highlight=False, soft_wrap=True)
+    run_server(app, host, port)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Option("--username", "-u", help="login name")],
+    role: Annotated[str, typer.Option("--role", help="admin, operator or observer")
+                    ] = "operator",
+    display_name: Annotated[str, typer.Option("--name", help="full name")] = "",
+    password: Annotated[str | None, typer.Option(
+        "--password", help="(default: asked for, not echoed)")] = None,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """Add a console user (the first one should be an admin)."""
+    from tally.accounts import AccountError, create_user
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = open_or_fail(data, db)
+    try:
+        u = create_user(store, username, password, role, actor="cli", display_name=display_name)
+    except AccountError as exc:
+        fail(str(exc))
+    console.print(f"[green]added[/] user {u.username!r} ({u.role})")
+
+
+@user_app.command("list")
+def user_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None) -> None:
+    """List the console users."""
+    from tally.accounts import list_users
+
+    for u in list_users(open_or_fail(data, db)):
+        state = "disabled" if u.disabled else "active"
+        console.print(f"{u.id:>3}  {u.username:<20} {u.role:<9} {state}  {u.display_name}")
+
+
+def bench_hall(
+    sheets: Annotated[int, typer.Option("--sheets", min=10, max=100_000)] = 500,
+    rate: Annotated[float, typer.Option("--rate", min=1, max=1000, help="sheets per second")
+                    ] = 50.0,
+    data: Annotated[Path | None, typer.Option("--data", help="data folder (default: a "
+                                              "temporary one)")] = None,
+) -> None:
+    """Hall-screen update latency (p50/p95/max) while ingesting at --rate sheets/s."""
+    from server.bench import bench_hall as run
+
+    report = run(sheets=sheets, rate=rate, data_dir=data,
+                 progress=lambda msg: console.print(msg, highlight=False))
+    console.print(report.table(), highlight=False)
+    if report.aggregate.p95 > 1.0:
+        raise typer.Exit(1)
+
+
+def _bench_group(app: typer.Typer) -> typer.Typer:
+    """The `bench` group, shared with other modules that add benchmarks to it."""
+    for info in app.registered_groups:
+        if info.name == "bench" and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+    app.add_typer(group, name="bench")
+    return group
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
+    _bench_group(app).command("hall")(bench_hall)
