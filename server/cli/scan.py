@@ -1,0 +1,310 @@
+"""`scantally scan --meeting M --device URI`: feed a stack from a device into a meeting, and
+`scantally bench intake`: the pipeline's throughput against the eSCL simulator.
+
+`scan` opens the device (`scanner.uri.open_source`: dir:, sane:, escl://, serial://), opens a
+batch and runs `tally.intake` until the stack ends, with a progress bar (sheets/min, OMR queue
+depth) on stderr, then a summary. With --json: one JSON line per page as it is committed, then a
+summary line. The first Ctrl-C stops after the sheets already fed (they are all stored); a
+second one aborts.
+
+Exit status:
+  0  the stack ended normally (also: an empty feeder, said so); pages that are unreadable or
+     refused are listed in the summary, to re-scan or take out
+  2  bad input: unknown meeting or category, a malformed URI, nothing at that URI (no such
+     folder or port, no answer, or the device could not be talked to before its first sheet)
+  3  a device error mid-stack (jam, double feed, cover open, lost connection, ...): every sheet
+     read before it is stored; the message names the sheets to re-feed
+  1  the store failed mid-stack: the message names the sheets fed but not stored
+  130 stopped by the operator (Ctrl-C); every sheet fed is stored
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from server.cli.common import console, err_console, fail
+from server.cli.tally import (
+    DEFAULT_DATA,
+    DataOpt,
+    DbOpt,
+    MeetingOpt,
+    _errors,
+    _meeting_id,
+    _open,
+    _user,
+)
+
+if TYPE_CHECKING:
+    from tally.intake import IntakeStats, PageDone, StackResult
+
+EXIT_DEVICE_ERROR = 3
+EXIT_STORE_FAILED = 1
+EXIT_STOPPED = 130
+
+
+def scan_command(
+    meeting: MeetingOpt,
+    device: Annotated[str, typer.Option("--device", help="device URI: dir:PATH, sane:test:0, "
+                                        "escl://HOST:PORT/eSCL, serial:///dev/ttyUSB0?"
+                                        "protocol=sekonic&baud=38400")],
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="OMR worker processes")] = 2,
+    queue: Annotated[int | None, typer.Option("--queue", min=1, max=10_000, help="sheets "
+                                              "waiting for OMR at most (default 2 × workers)")
+                     ] = None,
+    category: Annotated[str | None, typer.Option(
+        "--category", help="voter category of this whole batch")] = None,
+    form: Annotated[str | None, typer.Option(
+        "--form", help="card readers: the form id of the cards, when the meeting has several "
+        "card-reader forms")] = None,
+    station: Annotated[str, typer.Option("--station", help="this station's name")] = "",
+    operator: Annotated[str | None, typer.Option("--operator", help="who feeds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per page as it is "
+                                          "committed, then a summary line")] = False,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """Feed a stack from a scanner or card reader into a meeting: read, store, count once."""
+    from scanner.errors import DeviceError
+    from scanner.uri import ACCEPTED_FORMS, open_source
+    from tally.intake import IntakeOptions, scan
+
+    store = _open(data, db)
+    mid = _meeting_id(store, meeting)
+    try:
+        source = open_source(device)
+    except ValueError as exc:
+        fail(str(exc))
+    except DeviceError as exc:
+        fail(f"cannot open the device {device!r}: {exc} (accepted forms: {ACCEPTED_FORMS})")
+    except OSError as exc:
+        fail(f"cannot open the device {device!r}: {exc} (accepted forms: {ACCEPTED_FORMS})")
+    view = _View(as_json)
+    handles: list[Any] = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(_signum: int, _frame: object) -> None:  # first ^C: stop between sheets
+        signal.signal(signal.SIGINT, previous)
+        err_console.print("stopping: the sheets already fed are read and stored "
+                          "(Ctrl-C again to abort)")
+        for pipeline in handles:
+            pipeline.stop()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with _errors(), view:
+            try:
+                batch, result = scan(
+                    store, mid, source, station=station, operator=operator or _user(),
+                    category=category,
+                    options=IntakeOptions(workers=workers, queue_size=queue, card_form=form),
+                    on_page=view.page, progress=view.progress, on_start=handles.append)
+            except ValueError as exc:  # no (or no single) card-reader form in the meeting
+                fail(f"{device}: {exc}")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        source.close()
+        store.close()
+    _finish(device, batch.batch_id, result, as_json)
+
+
+class _View:
+    """The progress bar (stderr) and the per-page JSON lines (stdout)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                            TextColumn("[bold]{task.completed}[/] sheets"),
+                            TextColumn("{task.fields[rate]} sheets/min"),
+                            TextColumn("queue {task.fields[depth]}/{task.fields[bound]}"),
+                            TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
+                            console=err_console, transient=True, disable=as_json)
+        self.task = self.bar.add_task("scanning", total=None, rate="-", depth=0, bound="-",
+                                      counts="")
+
+    def __enter__(self) -> _View:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def progress(self, stats: IntakeStats) -> None:
+        counts = " ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
+        self.bar.update(self.task, completed=stats.ingested, description=stats.device[:48],
+                        rate=f"{stats.sheets_per_min:.0f}", depth=stats.queue_depth,
+                        bound=stats.queue_bound, counts=counts)
+
+    def page(self, done: PageDone) -> None:
+        if self.as_json:
+            line = {"sequence": done.sequence, "side": done.side, **done.result.to_json()}
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+
+def _summary(result: StackResult, batch_id: int) -> dict[str, Any]:
+    out = result.stats.outcomes
+    return {"batch": batch_id, "sheets": result.stats.ingested, "read": result.stats.pages,
+            "ok": out.get("ok", 0), "review": out.get("review", 0),
+            "unreadable": out.get("unreadable", 0), "blank": out.get("blank", 0),
+            "unknown_serial": out.get("unknown_serial", 0),
+            "duplicates": out.get("duplicate", 0), "already_stored": out.get("already", 0),
+            "refused": out.get("refused", 0)}
+
+
+def _error_message(device: str, result: StackResult) -> str:
+    """What happened, what was stored, what to re-feed: for the operator."""
+    error = result.error
+    stored = result.stats.ingested
+    what = error.message if hasattr(error, "message") else str(error)
+    advice = getattr(error, "advice", "")
+    lines = [f"{device}: {what}."]
+    if advice:
+        lines.append(advice)
+    lines.append(f"{stored} sheet(s) fed before it were read and stored.")
+    if result.refeed:
+        sheets = ", ".join(str(n) for n in result.refeed)
+        lines.append(f"Re-feed sheet(s) {sheets} (counted from the start of this stack), then "
+                     "the sheets not fed yet, and run the same command again.")
+    else:
+        lines.append("Put back the sheets not fed yet and run the same command again.")
+    if str(device).startswith("serial:"):
+        lines.append("A card reader cannot recognise a card read before: put back only the "
+                     "card(s) named, or they count twice.")
+    else:
+        lines.append("A sheet already stored that is fed again is recognised, not counted twice.")
+    return " ".join(lines)
+
+
+def _finish(device: str, batch_id: int, result: StackResult, as_json: bool) -> None:
+    from scanner.errors import DeviceIO
+    from scanner.uri import ACCEPTED_FORMS
+
+    summary = _summary(result, batch_id)
+    unreachable = (result.ended == "device_error" and isinstance(result.error, DeviceIO)
+                   and result.stats.acquired == 0)
+    message = ""
+    if unreachable:
+        message = (f"cannot use the device {device!r}: {str(result.error).rstrip('.')}. Check "
+                   f"the URI and that the device is on and reachable (accepted forms: "
+                   f"{ACCEPTED_FORMS})")
+    elif result.ended == "device_error":
+        message = _error_message(device, result)
+    elif result.ended == "failed":
+        message = (f"{device}: the store failed: {result.error}. Sheet(s) "
+                   f"{', '.join(map(str, result.refeed)) or 'none'} were fed but not stored: "
+                   "re-feed them after fixing the store.")
+    elif result.ended == "empty":
+        message = f"{device}: the feeder is empty; load the stack and run the command again."
+    if as_json:
+        typer.echo(json.dumps({
+            "summary": summary, "ended": result.ended, "message": message,
+            "error": type(result.error).__name__ if result.error else None,
+            "refeed": result.refeed,
+            "unreadable": [{"sequence": n, "message": m} for n, m in result.unreadable],
+            "stats": result.stats.to_json()}, ensure_ascii=False))
+    elif not unreachable:
+        _print_summary(summary, result)
+    if unreachable:
+        fail(message)
+    if result.ended == "device_error":
+        fail(message, EXIT_DEVICE_ERROR)
+    if result.ended == "failed":
+        fail(message, EXIT_STORE_FAILED)
+    if message:
+        err_console.print(f"[yellow]{escape(message)}[/]", highlight=False)
+    if result.ended == "stopped":
+        raise typer.Exit(EXIT_STOPPED)
+
+
+def _print_summary(summary: dict[str, Any], result: StackResult) -> None:
+    stats = result.stats
+    table = Table(title=f"batch #{summary['batch']}: {summary['sheets']} sheet(s), "
+                        f"{stats.sheets_per_min:.0f} sheets/min", show_header=False)
+    labels = {"read": "pages read", "ok": "ok, counted", "review": "counted, to review",
+              "unreadable": "unreadable (re-feed)", "blank": "blank pages",
+              "unknown_serial": "unknown serial (held)",
+              "duplicates": "duplicate sheets (not counted)",
+              "already_stored": "same image already stored", "refused": "refused"}
+    for key, label in labels.items():
+        if summary[key] or key in ("read", "ok", "review", "unreadable", "duplicates",
+                                   "refused"):
+            table.add_row(label, str(summary[key]))
+    table.add_row("OMR queue, deepest", f"{stats.max_queue_depth} of {stats.queue_bound}")
+    console.print(table)
+    if result.unreadable:
+        console.print("[yellow]re-scan or take out these sheets:[/]")
+        for sequence, message in result.unreadable:
+            console.print(f"  sheet {sequence}: {escape(message)}", highlight=False)
+
+
+# -- bench intake ------------------------------------------------------------------------------
+
+def bench_intake(
+    sheets: Annotated[int, typer.Option("--sheets", min=10, max=100_000)] = 1000,
+    pace: Annotated[float, typer.Option("--pace", min=0, help="scanner pace, sheets/min "
+                                        "(0 = as fast as the simulator serves)")] = 100.0,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
+    queue: Annotated[int | None, typer.Option("--queue", min=1)] = None,
+    corpus: Annotated[Path | None, typer.Option(
+        "--corpus", help="keep (and reuse) the simulated sheets in this folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """N simulated sheets through the eSCL simulator and the intake pipeline, at a pace."""
+    from tally.intake_bench import bench_intake as run
+
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                   TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                   console=err_console, transient=True, disable=as_json)
+    simulate = bar.add_task("simulating sheets", total=sheets, info="")
+    feed = bar.add_task("scanning", total=sheets, info="", visible=False)
+
+    def on_stats(s: IntakeStats) -> None:
+        bar.update(feed, completed=s.ingested, visible=True, info=(
+            f"{s.sheets_per_min:.0f} sheets/min, queue {s.queue_depth}/{s.queue_bound}"))
+
+    with bar:
+        r = run(sheets, pace, workers, queue, corpus,
+                on_corpus=lambda n, _t: bar.update(simulate, completed=n), progress=on_stats)
+    if as_json:
+        typer.echo(json.dumps(r.to_json(), ensure_ascii=False))
+        return
+    s = r.stats
+    per = lambda key, n: s.stage_s.get(key, 0.0) / max(n, 1) * 1000  # noqa: E731
+    table = Table(title=f"intake: {s.ingested} of {r.sheets} sheets through eSCL at "
+                        f"{'max' if not r.pace_per_min else f'{r.pace_per_min:g}/min'} pace, "
+                        f"{r.workers} worker(s)", show_header=False)
+    table.add_row("achieved", f"{s.sheets_per_min:.1f} sheets/min over {s.elapsed_s:.1f} s "
+                  f"(ended: {r.ended}; simulator delivered {r.delivered})")
+    table.add_row("OMR queue", f"deepest {s.max_queue_depth} of bound {s.queue_bound} "
+                  f"(+ at most {s.in_flight_bound} in the workers)")
+    table.add_row("per sheet, ms", (
+        f"device wait {per('acquire', s.acquired):.0f}, blocked on full queue "
+        f"{per('backpressure', s.acquired):.0f}, encode {per('encode', s.acquired):.0f}, "
+        f"OMR (worker) {per('omr', s.pages):.0f}, ingest {per('ingest', s.pages):.0f}"))
+    if s.latency_s:
+        table.add_row("fed -> stored", f"p50 {s.latency_s[0]:.2f} s, p95 {s.latency_s[1]:.2f} s, "
+                      f"max {s.latency_s[2]:.2f} s")
+    table.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items())))
+    table.add_row("peak RSS", f"{r.peak_rss_mib:.0f} MiB (this process + workers; workers "
+                  f"{r.worker_rss_mib:.0f} MiB); simulator process not counted")
+    table.add_row("corpus", f"{r.corpus_s:.0f} s to simulate (not timed above)")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `scan`, and `intake` to the `bench` group."""
+    from server.cli.omr import bench_app
+
+    app.command("scan")(scan_command)
+    bench_app.command("intake")(bench_intake)

@@ -1,0 +1,339 @@
+"""Intake jobs: uploaded scans or a device, read and ingested in the background.
+
+Both go through `tally.intake.IntakePipeline`, the path `scantally scan` takes: an acquisition
+thread, a bounded queue, OMR worker processes (`read_threads` of them; 1 = read in the job's
+thread), then `tally.ingest.ingest_page` in feed order (which stores the image, counts the
+sheet once and audit-logs it). After each commit a "sheet" event goes on the bus (for the
+console and the hall), and the job's progress (pages, outcomes, rate, the sheets to re-feed and
+why) is kept for the console. A page that cannot be decoded is stored as unreadable with the
+decoder's reason, never dropped; a device error ends the job after every sheet fed before it is
+stored, and its message names the sheets to re-feed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from scanner.images import decode_bytes, sniff_format
+from scanner.source import Sheet, SheetSource
+from server.events import EventBus
+from server.uploads import StagedFile
+from tally.ingest import BatchContext, IngestResult, close_batch, ingest_page, open_batch
+from tally.intake import IntakeOptions, IntakePipeline, PageDone, StackResult, is_card_reader
+from tally.intake_read import card_form
+from tally.meetings import meeting_layouts
+from tally.store import Store
+
+JobState = Literal["running", "done", "stopped", "failed"]
+#: at most this often a "job" progress event per job
+JOB_EVENT_INTERVAL_S = 0.3
+MAX_LISTED = 200
+
+
+class StagedFiles:
+    """Uploaded files as a sheet source, in upload order. A JPEG or PNG goes to the OMR workers
+    as it came (decoded there); the pages of a PDF or TIFF are decoded here, one sheet each. A
+    page that cannot be decoded keeps the file's bytes and the decoder's reason."""
+
+    uri = "upload"
+
+    def __init__(self, staged: list[StagedFile]) -> None:
+        self.staged = staged
+
+    def __iter__(self) -> Iterator[Sheet]:
+        sequence = 0
+        for f in self.staged:
+            try:
+                data = f.path.read_bytes()
+            except OSError as exc:
+                sequence += 1
+                yield Sheet(sequence, f"{f.name}#1", metadata={
+                    "file": f.name, "last_of_file": True,
+                    "error": f"the uploaded file could not be read back ({exc})"})
+                continue
+            if sniff_format(data) in ("JPEG", "PNG"):
+                sequence += 1
+                yield Sheet(sequence, f"{f.name}#1", front_bytes=data,
+                            metadata={"file": f.name, "last_of_file": True})
+                continue
+            decoded = decode_bytes(data, f.name)
+            for k, page in enumerate(decoded):
+                sequence += 1
+                meta: dict[str, Any] = {"file": f.name, "last_of_file": k == len(decoded) - 1}
+                if page.error:
+                    meta["error"] = page.error
+                yield Sheet(sequence, page.source, front=page.image,
+                            front_bytes=page.data if page.image is not None else data,
+                            dpi=page.dpi, metadata=meta)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class JobView(BaseModel):
+    id: str
+    meeting_id: int
+    batch_id: int | None
+    kind: Literal["upload", "device", "api"]
+    label: str
+    operator: str
+    state: JobState
+    started_at: float
+    finished_at: float | None
+    elapsed_s: float
+    files_total: int | None
+    files_done: int
+    pages: int
+    counts: dict[str, int]
+    pages_per_minute: float | None
+    refeed: list[str]
+    refused: list[str]
+    error: str
+
+
+@dataclass
+class Job:
+    id: str
+    meeting_id: int
+    kind: Literal["upload", "device", "api"]
+    label: str
+    operator: str
+    files_total: int | None = None
+    batch_id: int | None = None
+    state: JobState = "running"
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    files_done: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    refeed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    error: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+    last_event: float = 0.0
+
+    def view(self) -> JobView:
+        end = self.finished_at or time.time()
+        elapsed = max(end - self.started_at, 1e-6)
+        pages = sum(self.counts.values())
+        return JobView(
+            id=self.id, meeting_id=self.meeting_id, batch_id=self.batch_id, kind=self.kind,
+            label=self.label, operator=self.operator, state=self.state,
+            started_at=self.started_at, finished_at=self.finished_at, elapsed_s=round(elapsed, 2),
+            files_total=self.files_total, files_done=self.files_done, pages=pages,
+            counts=dict(self.counts),
+            pages_per_minute=round(pages * 60 / elapsed, 1) if pages else None,
+            refeed=self.refeed[-MAX_LISTED:], refused=self.refused[-MAX_LISTED:],
+            error=self.error)
+
+    def note(self, result: IngestResult) -> None:
+        self.counts[result.outcome] += 1
+        if result.outcome == "unreadable":
+            self.refeed.append(f"{result.source}: {result.message}")
+        elif result.outcome == "refused":
+            self.refused.append(result.message)
+
+
+class Intake:
+    """Runs intake jobs and publishes what they commit."""
+
+    def __init__(self, store: Store, bus: EventBus, *, read_threads: int = 2,
+                 open_source: Callable[[str], Any] | None = None) -> None:
+        self.store = store
+        self.bus = bus
+        self.read_threads = max(1, read_threads)
+        self._open_source = open_source
+        self._jobs: dict[str, Job] = {}
+        self._api_batches: dict[int, tuple[BatchContext, Job]] = {}
+        self._lock = threading.Lock()
+
+    # -- the one ingest step ---------------------------------------------------------------------
+
+    def ingest(self, batch: BatchContext, reading: Any, image: bytes | None,
+               job: Job | None = None) -> IngestResult:
+        result = ingest_page(self.store, batch, reading, image)
+        committed_at = time.time()
+        if job is not None:
+            job.note(result)
+        if result.outcome not in ("refused", "already"):
+            self.bus.publish(batch.meeting_id, "sheet", {
+                "committed_at": committed_at, "page_id": result.page_id,
+                "outcome": result.outcome, "source": result.source, "message": result.message,
+                "job": job.id if job else None})
+        if job is not None:
+            self._job_event(job)
+        return result
+
+    def _job_event(self, job: Job, force: bool = False) -> None:
+        now = time.time()
+        if force or now - job.last_event >= JOB_EVENT_INTERVAL_S:
+            job.last_event = now
+            self.bus.publish(job.meeting_id, "job", job.view().model_dump(mode="json"))
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def jobs(self, meeting_id: int) -> list[Job]:
+        with self._lock:
+            return [j for j in self._jobs.values() if j.meeting_id == meeting_id]
+
+    def job(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def _new_job(self, meeting_id: int, kind: Literal["upload", "device", "api"], label: str,
+                 operator: str, files_total: int | None = None) -> Job:
+        job = Job(uuid.uuid4().hex[:12], meeting_id, kind, label, operator, files_total)
+        with self._lock:
+            self._jobs[job.id] = job
+        return job
+
+    def open_batch(self, meeting_id: int, *, operator: str, device: str, category: str | None,
+                   station: str = "console") -> BatchContext:
+        return open_batch(self.store, meeting_id, station=station, device=device,
+                          operator=operator, category=category)
+
+    def open_api_batch(self, meeting_id: int, *, operator: str, device: str, station: str,
+                       category: str | None) -> tuple[BatchContext, Job]:
+        """A batch fed page by page through the API (a station that reads sheets itself)."""
+        batch = self.open_batch(meeting_id, operator=operator, device=device or "api",
+                                category=category, station=station or "api")
+        job = self._new_job(meeting_id, "api", f"{station or 'api'} {device}".strip(), operator)
+        job.batch_id = batch.batch_id
+        with self._lock:
+            self._api_batches[batch.batch_id] = (batch, job)
+        self._job_event(job, force=True)
+        return batch, job
+
+    def api_batch(self, batch_id: int) -> tuple[BatchContext, Job] | None:
+        with self._lock:
+            return self._api_batches.get(batch_id)
+
+    def close_api_batch(self, batch_id: int) -> Job:
+        with self._lock:
+            batch, job = self._api_batches.pop(batch_id)
+        close_batch(self.store, batch)
+        job.state = "done"
+        job.finished_at = time.time()
+        self._job_event(job, force=True)
+        return job
+
+    def start_upload(self, meeting_id: int, staged: list[StagedFile], staging: Path, *,
+                     operator: str, category: str | None) -> Job:
+        """Open a batch (MeetingError for a bad category, before anything runs) and read the
+        staged files in a thread; the staging folder is removed when done."""
+        batch = self.open_batch(meeting_id, operator=operator, device="upload",
+                                category=category)
+        label = ", ".join(f.name for f in staged[:3]) + (f" … ({len(staged)} files)"
+                                                         if len(staged) > 3 else "")
+        job = self._new_job(meeting_id, "upload", label, operator, len(staged))
+        job.batch_id = batch.batch_id
+
+        def cleanup() -> None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+        self._run(job, batch, StagedFiles(staged), cleanup)
+        return job
+
+    def start_device(self, meeting_id: int, uri: str, *, operator: str,
+                     category: str | None) -> Job:
+        """Acquire from a scanner or card reader (`scanner.uri.open_source`) until its feeder is
+        empty, the operator stops, or the device reports an error (with the sheets to
+        re-feed). DeviceUnavailable when the device cannot be opened, or is a card reader and
+        the meeting has no (single) card-reader form."""
+        opener = self._open_source or _default_open_source()
+        try:
+            source = opener(uri)
+        except Exception as exc:  # a bad URI or an unreachable device: nothing is stored
+            raise DeviceUnavailable(f"cannot open the device {uri!r}: {exc}") from None
+        try:
+            if is_card_reader(source):
+                with self.store.session(readonly=True) as s:
+                    layouts = meeting_layouts(s, meeting_id)
+                try:
+                    card_form(layouts)
+                except ValueError as exc:
+                    raise DeviceUnavailable(f"{uri} is an OMR card reader: {exc}") from None
+            batch = self.open_batch(meeting_id, operator=operator, device=uri[:120],
+                                    category=category)
+        except Exception:
+            with contextlib.suppress(Exception):
+                source.close()
+            raise
+        job = self._new_job(meeting_id, "device", uri, operator)
+        job.batch_id = batch.batch_id
+        self._run(job, batch, source, source.close)
+        return job
+
+    def _run(self, job: Job, batch: BatchContext, source: SheetSource,
+             cleanup: Callable[[], None]) -> None:
+        """Run the pipeline over `source` in a thread; the job's stop event stops it."""
+
+        def on_page(done: PageDone) -> None:
+            if done.last_of_sheet and done.metadata.get("last_of_file", True):
+                job.files_done += 1
+
+        def work() -> None:
+            try:
+                options = IntakeOptions(workers=self.read_threads)
+                with IntakePipeline(
+                        self.store, batch, source, options=options, stop=job.stop,
+                        ingest=lambda reading, image: self.ingest(batch, reading, image, job),
+                        on_page=on_page) as pipeline:
+                    result = pipeline.run()
+                _note_end(job, result)
+            except Exception as exc:  # a missing module, a card form missing, a bug
+                job.state = "failed"
+                job.error = str(exc) or type(exc).__name__
+            finally:
+                try:
+                    close_batch(self.store, batch)
+                except Exception as exc:
+                    job.error = job.error or f"cannot close the batch: {exc}"
+                with contextlib.suppress(Exception):
+                    cleanup()
+                job.finished_at = time.time()
+                self._job_event(job, force=True)
+
+        self._job_event(job, force=True)
+        threading.Thread(target=work, name=f"intake-{job.id}", daemon=True).start()
+
+
+def _note_end(job: Job, result: StackResult) -> None:
+    """The job's final state from how its stack ended."""
+    if result.ended in ("end_of_stack", "empty"):
+        job.state = "stopped" if job.stop.is_set() else "done"
+    elif result.ended in ("device_error", "stopped"):
+        job.state = "stopped"
+    else:
+        job.state = "failed"
+    if result.error is not None:
+        job.error = str(result.error) or type(result.error).__name__
+        if result.ended == "failed" and result.refeed:
+            job.error += (" Sheets fed but not stored (re-feed them): "
+                          + ", ".join(str(n) for n in result.refeed) + ".")
+    elif result.ended == "empty":
+        job.error = "The feeder is empty; load the stack and start again."
+
+
+def _default_open_source() -> Callable[[str], Any]:
+    try:
+        from scanner.uri import open_source  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise DeviceUnavailable("acquiring from a device needs scanner.uri.open_source, which "
+                                f"is not available in this installation ({exc}); upload the "
+                                "scanned files instead") from None
+    return open_source  # type: ignore[no-any-return]
+
+
+class DeviceUnavailable(RuntimeError):
+    """No device support (scanner.uri) in this installation."""
