@@ -132,6 +132,10 @@ def make_sheet(job: Job, index: int) -> SheetTruth:
     return SheetTruth(serial, pages, plan.category, plan.writeins, plan.comment, plan.voter())
 
 
+#: fallback bitonal threshold, the middle of `degrade._plan_bitonal`'s 198-212 on a white page
+GENTLE_BITONAL_LEVEL = 205
+
+
 def _degrade(image: np.ndarray, fp: FormPage, serial: str, rng: np.random.Generator,
              profile: dg.Profile, scan: list[dict], unreadable: str | None
              ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -148,7 +152,10 @@ def _degrade(image: np.ndarray, fp: FormPage, serial: str, rng: np.random.Genera
         else:  # the gentlest scan that still keeps the sheet's mode and the forced cause
             ops = dg.plan_page(rng, NO_DEGRADE, fp.info, [], unreadable)
             if any(o["name"] == "bitonal" for o in scan):
-                ops.append({"name": "bitonal", "method": "threshold", "level": 128, "black": 0})
+                # the threshold of a normal plan (between paper and the lightest pencil): 128
+                # would erase a light pencil mark that the truth still calls clear
+                ops.append({"name": "bitonal", "method": "threshold",
+                            "level": GENTLE_BITONAL_LEVEL, "black": 0})
         out, h = dg.apply(image.copy(), ops, fp.info)
         if code_decodes(out, h, tpl.code_mm, payload, quality) == want:
             break
