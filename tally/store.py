@@ -15,6 +15,8 @@ recount and verify (the store is content-addressed, so concurrent writers of one
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import random
 import time
@@ -41,6 +43,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: a PostgreSQL advisory lock key held while migrating, so two stations opening at once agree
 MIGRATION_LOCK_KEY = 0x5CA27A11
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+OPEN_LOCK_FILENAME = ".open.lock"
 #: how often `Store.write` re-runs a transaction that lost a race to another station
 WRITE_ATTEMPTS = 60
 #: PostgreSQL: serialization failure, deadlock -> retry
@@ -134,12 +137,18 @@ def open_store(data_dir: str | Path | None = None, db_url: str | None = None, *,
                          "with --data") from None
     engine = _server_engine(db_url) if db_url else _sqlite_engine(root / SQLITE_FILENAME)
     url = engine.url.render_as_string(hide_password=True)
+    # SQLite: the first connection switches a fresh file to WAL, which can fail at once as
+    # "database is locked" (no busy wait) while another opener is migrating; an OS lock in the
+    # data folder serialises openers, threads and processes alike. PostgreSQL takes an
+    # advisory lock in `upgrade`.
+    opening = _open_lock(root) if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     try:
-        if migrate:
-            upgrade(engine)
-        else:
-            with engine.connect():
-                pass
+        with opening:
+            if migrate:
+                upgrade(engine)
+            else:
+                with engine.connect():
+                    pass
     except OperationalError as exc:
         engine.dispose()
         raise StoreError(
@@ -156,6 +165,17 @@ def open_store(data_dir: str | Path | None = None, db_url: str | None = None, *,
             engine.execution_options(scantally_readonly=True), expire_on_commit=False
         ),
     )
+
+
+@contextlib.contextmanager
+def _open_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `root/.open.lock` (each open() is its own lock holder)."""
+    with (root / OPEN_LOCK_FILENAME).open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def upgrade(engine: Engine) -> None:
