@@ -168,15 +168,21 @@ def stored_ballots(session: Session, meeting_id: int) -> list[StoredBallot]:
     groups: dict[tuple[str, str], list[Page]] = {}
     for row in rows:
         groups.setdefault((row.form_id or "", row.serial or ""), []).append(row)
-    out = []
-    for (form_id, serial), pages in groups.items():
-        pages.sort(key=lambda p: p.page_no or 0)
-        views = [page_view(p, decisions.get(p.id, [])) for p in pages]
-        sheet = sheet_state([d for p in pages for d in decisions.get(p.id, [])])
-        out.append(StoredBallot(form_id, serial, views, sheet,
-                                printed is not None and serial not in printed,
-                                _category(views, batches)))
-    return out
+    return [stored_ballot(form_id, serial, pages, decisions, printed, batches)
+            for (form_id, serial), pages in groups.items()]
+
+
+def stored_ballot(form_id: str, serial: str, pages: list[Page],
+                  decisions: dict[int, list[Decision]], printed: set[str] | None,
+                  batch_category: dict[int, str | None]) -> StoredBallot:
+    """One ballot from its counted pages, the decisions by page id, the printed serial set (None:
+    not recorded) and the batches' categories."""
+    pages = sorted(pages, key=lambda p: p.page_no or 0)
+    views = [page_view(p, decisions.get(p.id, [])) for p in pages]
+    sheet = sheet_state([d for p in pages for d in decisions.get(p.id, [])])
+    return StoredBallot(form_id, serial, views, sheet,
+                        printed is not None and serial not in printed,
+                        _category(views, batch_category))
 
 
 def _category(views: list[PageView], batch_category: dict[int, str | None]) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -31,8 +31,8 @@ from tally.rules.result import (
     TallyResult,
 )
 from tally.rules.satisfaction import satisfaction_figures
-from tally.rules.tallies import count
-from tally.rules.validity import judge, vote_fields
+from tally.rules.tallies import Tallies, count
+from tally.rules.validity import BallotVerdict, judge, vote_fields
 
 
 def compute(ballots: list[Ballot], spec: FormSpec | Mapping[str, FormSpec],
@@ -73,7 +73,7 @@ def compute_form(ballots: list[Ballot], spec: FormSpec, facts: MeetingFacts | No
     """`compute` for one form."""
     facts = facts or MeetingFacts()
     settings = settings or Settings()
-    fields = {f.id: f for f in vote_fields(layout_fields(spec))}
+    fields = form_fields(spec)
     seen: set[str] = set()
     for b in ballots:
         if b.serial in seen:
@@ -81,9 +81,29 @@ def compute_form(ballots: list[Ballot], spec: FormSpec, facts: MeetingFacts | No
         seen.add(b.serial)
     has_categories = spec.categories is not None
     verdicts = [judge(b, spec.id, fields, has_categories) for b in ballots]
-    buckets = _buckets(spec, {v.bucket for v in verdicts if v.bucket is not None})
+    t = count(verdicts, list(fields), verdict_buckets(spec, verdicts))
+    return result_of(spec, verdicts, t, facts, settings)
+
+
+def form_fields(spec: FormSpec) -> dict[str, FieldInfo]:
+    """The vote fields of `spec` by id (what `judge` and `count` need)."""
+    return {f.id: f for f in vote_fields(layout_fields(spec))}
+
+
+def verdict_buckets(spec: FormSpec, verdicts: Iterable[BallotVerdict]) -> list[str]:
+    """The category buckets of the tallies, in report order, given the ballots' verdicts."""
+    return _buckets(spec, {v.bucket for v in verdicts if v.bucket is not None})
+
+
+def result_of(spec: FormSpec, verdicts: Iterable[BallotVerdict], t: Tallies,
+              facts: MeetingFacts | None = None,
+              settings: Settings | None = None) -> TallyResult:
+    """The figures of `spec` from its ballots' verdicts and their tallies (`count`, or tallies
+    kept up to date verdict by verdict: `tally.live`)."""
+    facts = facts or MeetingFacts()
+    settings = settings or Settings()
+    buckets = t.buckets
     labels = _labels(spec)
-    t = count(verdicts, list(fields), [b for b in buckets])
     bucket_models = [Bucket(id=ALL, label=ALL_LABEL)] + [
         Bucket(id=b, label=labels.get(b, b), weight=settings.category_weights.get(b))
         for b in buckets
@@ -105,7 +125,7 @@ def compute_form(ballots: list[Ballot], spec: FormSpec, facts: MeetingFacts | No
                       meeting=spec.header.meeting, date=spec.header.date),
         settings=settings, buckets=bucket_models, reconciliation=recon,
         recommendation=rec, evaluation=ev, satisfaction=sat, alarms=alarms, warnings=warnings,
-        sheets=notes, provisional=any(v.pending_review for v in verdicts),
+        sheets=notes, provisional=t.pending[ALL] > 0,
     )
     return result.model_copy(update={"sha256": result_sha256(result.model_dump(mode="json"))})
 

@@ -52,7 +52,7 @@ def _position(pos: Position, t: Tallies, settings: Settings) -> PositionResult:
     else:
         candidates.sort(key=lambda c: c.rank[ALL])  # stable: equal votes keep the spec order
     by_name = {c.name: c.id for c in pos.candidates}
-    names = sorted(ft.writein_names[ALL].items(), key=lambda kv: (-kv[1], name_key(kv[0])))
+    names = sorted(ft.writein_names[ALL].items(), key=lambda kv: (-kv[1], name_key(kv[0]), kv[0]))
     writeins = [
         WriteinResult(
             name=name,

@@ -68,38 +68,64 @@ class Tallies:
 
 
 def count(verdicts: list[BallotVerdict], field_ids: list[str], buckets: list[str]) -> Tallies:
+    t = new_tallies(field_ids, buckets)
+    for v in verdicts:
+        add_verdict(t, v, field_ids)
+    return t
+
+
+def new_tallies(field_ids: list[str], buckets: list[str]) -> Tallies:
+    """Empty tallies for `field_ids` over ALL and `buckets`."""
     t = Tallies(buckets=buckets)
     for fid in field_ids:
         t.fields[fid] = FieldTally(options={b: Counter() for b in t.all_buckets},
                                    writein_names={b: Counter() for b in t.all_buckets})
-    for v in verdicts:
-        keys = [ALL] if v.bucket is None else [ALL, v.bucket]
-        for k in keys:
-            t.ballots[k] += 1
-            {"valid": t.valid_ballots, "invalid": t.invalid_ballots,
-             "abstain": t.abstain_ballots}[v.status][k] += 1
-            if v.pending_review:
-                t.pending[k] += 1
-        for fid in field_ids:
-            ft = t.fields[fid]
-            if v.whole_void:
-                for k in keys:
-                    ft.ballot_void[k] += 1
-                continue
-            block = v.blocks[fid]
-            for k in keys:
-                getattr(ft, block.status)[k] += 1
-            if block.status != "valid":
-                continue
-            names = v.writeins.get(fid, {})
-            for k in keys:
-                ft.options[k].update(block.marks)
-                for name in names.values():
-                    if name:
-                        ft.writein_names[k][name] += 1
-                    else:
-                        ft.unnamed_writeins[k] += 1
     return t
+
+
+def _bump(counter: Counter[str], key: str, n: int) -> None:
+    """`counter[key] += n`, dropping the key when it falls to zero, so that tallies taken back
+    (`add_verdict(..., sign=-1)`) equal tallies never counted."""
+    value = counter[key] + n
+    if value:
+        counter[key] = value
+    else:
+        del counter[key]
+
+
+def add_verdict(t: Tallies, v: BallotVerdict, field_ids: list[str], sign: int = 1) -> None:
+    """Count one ballot's verdict into `t` (`sign=-1` takes it back out, for a live tally whose
+    ballot changed). Its bucket must be one of `t.buckets` (or None without categories)."""
+    keys = [ALL] if v.bucket is None else [ALL, v.bucket]
+    by_status = {"valid": t.valid_ballots, "invalid": t.invalid_ballots,
+                 "abstain": t.abstain_ballots}[v.status]
+    for k in keys:
+        _bump(t.ballots, k, sign)
+        _bump(by_status, k, sign)
+        if v.pending_review:
+            _bump(t.pending, k, sign)
+    for fid in field_ids:
+        ft = t.fields[fid]
+        if v.whole_void:
+            for k in keys:
+                _bump(ft.ballot_void, k, sign)
+            continue
+        block = v.blocks[fid]
+        status_counter: Counter[str] = getattr(ft, block.status)
+        for k in keys:
+            _bump(status_counter, k, sign)
+        if block.status != "valid":
+            continue
+        names = v.writeins.get(fid, {})
+        for k in keys:
+            options = ft.options[k]
+            for m in block.marks:
+                _bump(options, m, sign)
+            for name in names.values():
+                if name:
+                    _bump(ft.writein_names[k], name, sign)
+                else:
+                    _bump(ft.unnamed_writeins, k, sign)
 
 
 def rate(numerator: int, denominator: int) -> float | None:
