@@ -6,8 +6,9 @@ reconciliation totals. Never a serial, a source file, an image, a write-in name 
 
 `HallFeeds` keeps one task per watched meeting: it waits for "sheet" / "decision" / "meeting"
 events (or, every `poll_s`, a change of the meeting's audit head written by another process),
-recomputes the aggregate in a worker thread at most every `min_interval_s`, and publishes it
-as an "aggregate" event on the bus.
+recomputes the aggregate at most every `min_interval_s` in a worker process (or thread) that
+keeps the meeting's live tally (`tally.live`: only new or changed ballots are read and judged),
+and publishes it as an "aggregate" event on the bus.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from server.events import EventBus
-from tally.results import MeetingResults, audit_seq, meeting_results
+from tally.live import LiveResults
+from tally.results import MeetingResults, audit_seq
 from tally.rules import TallyResult
 from tally.rules.result import ALL, PartResult
 from tally.store import Store
@@ -178,25 +180,30 @@ def hall_aggregate(results: MeetingResults) -> HallAggregate:
         through_page_id=results.through_page_id, computed_at=time.time())
 
 
-def compute_hall(store: Store, meeting_id: int) -> tuple[HallAggregate, int]:
+def compute_hall(live: LiveResults) -> tuple[HallAggregate, int]:
     """The hall aggregate and the audit head it reflects (blocking: run it in a thread)."""
-    results = meeting_results(store, meeting_id)
+    results = live.refresh()
     return hall_aggregate(results), results.audit_seq
 
 
-_worker_stores: dict[tuple[str, str | None], Store] = {}
+_worker_live: dict[tuple[str, str | None, int], LiveResults] = {}
 
 
 def compute_hall_in_worker(data_dir: str, db_url: str | None,
                            meeting_id: int) -> tuple[HallAggregate, int]:
     """`compute_hall` in a worker process, over the worker's own connection to the store (so
-    recomputing never holds the server's GIL while sheets are being ingested)."""
+    recomputing never holds the server's GIL while sheets are being ingested); the worker keeps
+    each meeting's live tally between calls, so only what changed is read and judged."""
     from tally.store import open_store
 
-    key = (data_dir, db_url)
-    if key not in _worker_stores:
-        _worker_stores[key] = open_store(data_dir, db_url, migrate=False)
-    return compute_hall(_worker_stores[key], meeting_id)
+    key = (data_dir, db_url, meeting_id)
+    live = _worker_live.get(key)
+    if live is None:
+        store = next((v.store for (d, u, _), v in _worker_live.items()
+                      if (d, u) == (data_dir, db_url)), None)
+        store = store or open_store(data_dir, db_url, migrate=False)
+        live = _worker_live[key] = LiveResults(store, meeting_id)
+    return compute_hall(live)
 
 
 class _Feed:
@@ -260,6 +267,8 @@ class HallFeeds:
         self.idle_ratio = idle_ratio
         self._pool: ProcessPoolExecutor | None = None
         self._feeds: dict[int, _Feed] = {}
+        #: live tallies when computing in threads (workers=0); a worker process keeps its own
+        self._live: dict[int, LiveResults] = {}
 
     async def compute(self, meeting_id: int) -> tuple[HallAggregate, int]:
         """In a worker process when `workers` > 0 (the default of `scantally serve`), else in a
@@ -277,7 +286,10 @@ class HallFeeds:
             except BrokenProcessPool:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
-        return await asyncio.to_thread(compute_hall, self.store, meeting_id)
+        live = self._live.get(meeting_id)
+        if live is None:
+            live = self._live[meeting_id] = LiveResults(self.store, meeting_id)
+        return await asyncio.to_thread(compute_hall, live)
 
     def ensure(self, meeting_id: int) -> _Feed:
         feed = self._feeds.get(meeting_id)
