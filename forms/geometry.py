@@ -22,6 +22,13 @@ TIMING_H_MM = 1.5
 #: reader grid pitch: rows follow the timing marks, columns are fixed by the reader
 GRID_ROW_PITCH_MM = 6.35  # 1/4 inch
 GRID_COL_PITCH_MM = 6.35
+#: the serial code of a card-reader form (`forms.cardcode`): two reader columns in the right
+#: margin (right of the content, left of the corner marks), from this grid row down, one solid
+#: cell per bit 1, row by row
+SERIAL_CODE_COLS = (30, 31)
+SERIAL_CODE_FIRST_ROW = 2
+SERIAL_CODE_CELL_W_MM = 4.0
+SERIAL_CODE_CELL_H_MM = 2.8
 
 
 def fiducial_rects_mm(page_w_mm: float, page_h_mm: float) -> list[list[float]]:

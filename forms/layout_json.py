@@ -3,8 +3,9 @@
 `rect_mm` is the inside of a printed box. Optional keys beyond the core interface:
 `boxes[].grid` (reader grid [row, column] for OMR card readers: row 0 is the first timing mark
 from the top, column c spans c..c+1 column pitches from the page's left edge), `pages[].regions`
-(write-in lines and the comment area, for review crops), `pages[].timing_mm`, `fields[].group`
-and `fields[].person` (the stable person id of a candidate or leader).
+(write-in lines and the comment area, for review crops), `pages[].timing_mm`,
+`pages[].serial_code` (a card-reader form's serial as pre-printed grid cells, `forms.cardcode`),
+`fields[].group` and `fields[].person` (the stable person id of a candidate or leader).
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ class RegionDoc(_M):
     option: str | None = None
 
 
+class SerialCodeDoc(_M):
+    """A card-reader form's serial, printed as solid cells of the reader grid (`forms.cardcode`):
+    bit k is cell `grid[k]`, printed at `rects_mm[k]` when 1."""
+
+    scheme: Literal["scantally.cardcode/1"]
+    grid: list[list[int]]
+    rects_mm: list[Rect4]
+
+
 class PageDoc(_M):
     page: int = Field(ge=1)
     fiducials_mm: list[Rect4] = Field(min_length=4, max_length=4)
@@ -55,6 +65,7 @@ class PageDoc(_M):
     boxes: list[BoxDoc]
     regions: list[RegionDoc] = []
     timing_mm: list[Rect4] = []
+    serial_code: SerialCodeDoc | None = None
 
 
 class FieldDoc(_M):
@@ -81,6 +92,9 @@ class LayoutDoc(_M):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+CARD_CODE_SCHEME = "scantally.cardcode/1"
+
+
 def _r(v: float) -> float:
     return round(float(v), 3)
 
@@ -105,7 +119,11 @@ def layout_to_dict(compiled: CompiledLayout) -> dict:
                 for r in p.regions
             ],
             "timing_mm": [[_r(v) for v in t] for t in p.timing_mm],
-        })
+        } | ({"serial_code": {
+            "scheme": CARD_CODE_SCHEME,
+            "grid": [list(cell) for cell, _ in p.serial_code],
+            "rects_mm": [[_r(v) for v in rect] for _, rect in p.serial_code],
+        }} if p.serial_code else {}))
     fields = [
         {"id": f.id, "label": f.label, "page": f.page, "min": f.min, "max": f.max,
          "options": list(f.options), "group": f.group}

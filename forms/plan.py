@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forms import geometry as g
+from forms.cardcode import CODE_BITS
 from forms.fonts import missing_glyphs, pt_to_mm, text_width_mm
 
 NO_LINE_START = set("，。、；：！？）》」』”’,.;:!?)")
@@ -77,6 +78,9 @@ class PagePlan:
     boxes: list[MarkBox] = field(default_factory=list)
     regions: list[Region] = field(default_factory=list)
     timing_mm: list[tuple[float, float, float, float]] = field(default_factory=list)
+    #: card-reader forms: the serial code's cells in bit order, (row, col) and rect
+    serial_code: list[tuple[tuple[int, int], tuple[float, float, float, float]]] = field(
+        default_factory=list)
 
     @property
     def fiducials_mm(self) -> list[list[float]]:
@@ -163,6 +167,9 @@ class Flow:
         self.pages.append(plan)
         if self.timing:
             plan.timing_mm = timing_marks_mm(self.height_mm)
+            plan.serial_code = serial_code_cells(self.height_mm)
+            _, (x, y, w, h) = plan.serial_code[-1]
+            plan.items.append(Text(x + w, y + h + 3.2, "卡号编码 请勿涂写", 6, "end"))
         if plan.page == 1:
             self.y_mm = 12.0
         else:
@@ -218,6 +225,22 @@ def timing_row_range(page_h_mm: float) -> tuple[int, int]:
     """Absolute grid rows that carry a timing mark: below the top margin to above the bottom."""
     p = g.GRID_ROW_PITCH_MM
     return math.ceil(15.0 / p), math.floor((page_h_mm - 15.0) / p) - 1
+
+
+def serial_code_cells(
+        page_h_mm: float) -> list[tuple[tuple[int, int], tuple[float, float, float, float]]]:
+    """The cells of the serial code in bit order (row by row, left to right), each as its
+    reader cell (row from the first timing mark, column) and the rect of its printed mark."""
+    p_row, p_col = g.GRID_ROW_PITCH_MM, g.GRID_COL_PITCH_MM
+    first, last = timing_row_range(page_h_mm)
+    w, h = g.SERIAL_CODE_CELL_W_MM, g.SERIAL_CODE_CELL_H_MM
+    cells = []
+    for r in range(first + g.SERIAL_CODE_FIRST_ROW, last + 1):
+        for c in g.SERIAL_CODE_COLS:
+            rect = (c * p_col + (p_col - w) / 2, r * p_row + (p_row - h) / 2, w, h)
+            cells.append(((r - first, c), rect))
+    assert len(cells) >= CODE_BITS, "the serial code does not fit its rows"
+    return cells[-CODE_BITS:]
 
 
 def grid_cell(rect_mm: tuple[float, float, float, float], page_h_mm: float) -> tuple[int, int]:

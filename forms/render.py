@@ -17,6 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
+from forms.cardcode import encode_serial
 from forms.code import make_payload
 from forms.fonts import FONT_NAME, register_font
 from forms.layout import CompiledLayout
@@ -74,6 +75,8 @@ def render_pdf(
             payload = make_payload(compiled.spec.id, layout_hash, plan.page, serial)
             _qr(canvas, plan, payload)
             _serial_text(canvas, plan, serial)
+            if plan.serial_code:
+                _serial_cells(canvas, plan, serial)
             canvas.showPage()
         if progress:
             progress(n)
@@ -191,6 +194,14 @@ def _qr(c: Canvas, plan: PagePlan, payload: str) -> None:
                 _y(plan, y0 + border * module_mm))
     c.addLiteral("\n".join(ops) + "\nf")
     c.restoreState()
+
+
+def _serial_cells(c: Canvas, plan: PagePlan, serial: str) -> None:
+    """A card-reader form's serial as solid cells of the reader grid (`forms.cardcode`)."""
+    c.setFillGray(0)
+    for bit, (_, (x, y, w, h)) in zip(encode_serial(serial), plan.serial_code, strict=True):
+        if bit:
+            c.rect(x * mm, _y(plan, y + h), w * mm, h * mm, stroke=0, fill=1)
 
 
 def _serial_text(c: Canvas, plan: PagePlan, serial: str) -> None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from forms.cardcode import MAX_CHARS as CARD_SERIAL_MAX_CHARS
 from forms.layout import CompiledLayout, compile_layout
 from forms.layout_json import layout_json_schema, layout_to_dict
 from forms.load import SpecError, load_spec
@@ -104,6 +105,11 @@ def render(
         fail(f"--serial-start {serial_start} with {copies} copies gives serials longer than "
              f"{SERIAL_MAX_DIGITS} digits; start lower")
     spec, compiled, doc = compile_spec(spec_path)
+    if (spec.timing_track and serial_start is not None
+            and serial_start + copies - 1 >= 10**CARD_SERIAL_MAX_CHARS):
+        fail(f"{spec_path}: a card-reader form (timing_track) prints its serial in the reader "
+             f"grid, at most {CARD_SERIAL_MAX_CHARS} characters; --serial-start {serial_start} "
+             f"with {copies} copies goes beyond; start lower")
     serials = (
         sequential_serials(copies, serial_start)
         if serial_start is not None
