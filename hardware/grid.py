@@ -8,6 +8,9 @@ for image reading only and are ignored here.
 The result has the shape of the image reading's ``marks``:
 ``{field: {"marked": [option, ...], "doubtful": []}}``. A card reader decides each cell itself and
 sends no grey levels, so ``doubtful`` is always empty. Cells outside any box are ignored.
+
+A layout printed with a timing track also prints the sheet's serial as solid cells
+(``pages[].serial_code``, coded by `forms.cardcode`): `card_serial` reads it back.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from forms.cardcode import CODE_BITS, decode_serial, encode_serial
 
 LAYOUT_SCHEMA = "scantally.layout/1"
 
@@ -61,12 +66,40 @@ def gridded_boxes(layout: Mapping[str, Any], page: int = 1) -> list[GridBox]:
     return boxes
 
 
+def serial_code_cells(layout: Mapping[str, Any], page: int = 1) -> list[tuple[int, int]]:
+    """The reader cells of `page`'s pre-printed serial code in bit order (`forms.cardcode`);
+    empty when the layout prints none (older layouts, forms without a timing track)."""
+    pages = [p for p in layout.get("pages", []) if p.get("page") == page]
+    code = pages[0].get("serial_code") if pages else None
+    if not code:
+        return []
+    cells = [(int(r), int(c)) for r, c in code.get("grid", [])]
+    if len(cells) != CODE_BITS:
+        raise ValueError(f"the layout's serial code on page {page} has {len(cells)} cells, "
+                         f"not {CODE_BITS}; recompile the layout")
+    return cells
+
+
 def grid_size(layout: Mapping[str, Any], page: int = 1) -> tuple[int, int]:
-    """(rows, cols): the smallest reader grid that holds every gridded box of `page`."""
-    boxes = gridded_boxes(layout, page)
-    if not boxes:
+    """(rows, cols): the smallest reader grid that holds every gridded box (and the serial
+    code) of `page`."""
+    cells = [(b[2], b[3]) for b in gridded_boxes(layout, page)]
+    cells += serial_code_cells(layout, page)
+    if not cells:
         return 0, 0
-    return max(b[2] for b in boxes) + 1, max(b[3] for b in boxes) + 1
+    return max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
+
+
+def card_serial(bitmap: np.ndarray, layout: Mapping[str, Any], page: int = 1) -> str | None:
+    """The serial pre-printed on the card, from its code cells in `bitmap`; None when it does
+    not decode (a mark in the code area, a missed cell: never guessed). ValueError when the
+    layout prints no serial code or the bitmap is too small."""
+    cells = serial_code_cells(layout, page)
+    if not cells:
+        raise ValueError(f"the layout prints no serial code on page {page}")
+    grid = np.asarray(bitmap)
+    _check_fits((grid.shape[0], grid.shape[1]), layout, page, "the bitmap")
+    return decode_serial([bool(grid[r, c]) for r, c in cells])
 
 
 def _check_fits(shape: tuple[int, int], layout: Mapping[str, Any], page: int, what: str) -> None:
@@ -106,8 +139,10 @@ def marks_to_bitmap(
     page: int,
     rows: int,
     cols: int,
+    serial: str | None = None,
 ) -> np.ndarray:
-    """The rows x cols bitmap a reader would send for `marks` (the inverse of bitmap_to_marks).
+    """The rows x cols bitmap a reader would send for `marks` (the inverse of bitmap_to_marks)
+    on a card printed with `serial` (its code cells set, when the layout prints one).
 
     `marks` maps a field to ``{"marked": [option, ...]}`` or straight to a list of options;
     ``doubtful`` is ignored. ValueError for an option with no gridded box on `page`, or a grid
@@ -128,4 +163,7 @@ def marks_to_bitmap(
                     f"no gridded box for field {field!r} option {option!r} on page {page}"
                 )
             bitmap[cell_of[(field, option)]] = True
+    if serial is not None:
+        for bit, cell in zip(encode_serial(serial), serial_code_cells(layout, page), strict=True):
+            bitmap[cell] |= bit
     return bitmap

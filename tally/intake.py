@@ -22,15 +22,16 @@ acquired has been read and ingested, never lost; `StackResult.error` is the type
 operator cleared the fault (sequence numbers carry on); image sheets fed twice are counted once
 by tally (same image -> `already`, same form/serial/page -> `duplicate`).
 
-**Card readers** send a mark bitmap, no image and no serial. A card's identity is the batch and
-its sequence number: its reading gets the serial ``R<batch>S<sequence>``, and its stored image
-(a PNG of the bitmap) carries device, batch and sequence, so the same card delivered twice in a
-batch is one `already`/`duplicate` while two voters with the same marks stay two images. The
-reader's driver never spends a number on a failed feed: the card the operator re-feeds after a
-jam gets the number the error named, so it is counted once. What no one can detect is a card
-fed again after it was read (the operator re-feeding more than the error named, or running a
-whole stack twice): it gets a new number and counts again; hence the error message names
-exactly the cards to put back.
+**Card readers** send a mark bitmap, no image. A card-reader form prints each sheet's serial
+as solid cells of the reader grid (`forms.cardcode`), so a card's serial is read from its own
+bitmap: a card fed twice, in any batch, is one sheet (`duplicate`). The stored image (a PNG of
+the bitmap) carries device, batch, sequence and serial, so two voters with the same marks stay
+two images. A card whose code does not decode (a mark in the code area), or a layout printed
+without a code, falls back to the serial ``R<batch>S<sequence>``: the reader's driver never
+spends a number on a failed feed, so the card re-fed after a jam gets the number the error
+named and counts once. Fed again after it was read, such a card would get a new number: so a
+card whose printed code does not decode is held for review (`review`, with the reason) until a
+person accepts it; and an error message names exactly the cards to put back.
 """
 
 from __future__ import annotations
@@ -499,7 +500,7 @@ class IntakePipeline:
                                source=item.source, serial=serial)
         png = bitmap_png(item.bitmap, {  # type: ignore[arg-type]
             "device": self.uri, "batch": str(self.batch.batch_id),
-            "sequence": str(item.sequence), "serial": serial, "form": form_id})
+            "sequence": str(item.sequence), "serial": reading.serial or serial, "form": form_id})
         return reading, png
 
     def _finish(self, pending: _Pending, run: _Run) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hardware.grid import bitmap_to_marks, gridded_boxes
+from hardware.grid import bitmap_to_marks, card_serial, gridded_boxes, serial_code_cells
 from omr.engine import read_page
 from omr.reading import FieldMarks, Reading, failed
 from scanner.images import decode_bytes
@@ -121,7 +121,12 @@ def card_form(layouts: Mapping[str, dict], wanted: str | None = None) -> tuple[s
 def card_reading(bitmap: np.ndarray, layout: Mapping[str, Any], page: int, *, source: str,
                  serial: str) -> Reading:
     """The reading of one card: `ok` (or `blank` with no mark), `review` when marks fall outside
-    every box (a stray mark, or another card type), `unreadable` when the grid does not fit."""
+    every box (a stray mark, or another card type) or its printed serial code does not decode,
+    `unreadable` when the grid does not fit.
+
+    Its serial is the one printed in its code cells (`hardware.grid.card_serial`) when the
+    layout prints one, so a card fed twice is the same sheet; else (no code, or a code that does
+    not decode) `serial`, the batch-and-sequence name the caller gives."""
     form_id = str(layout["form"]["id"])
     who: dict[str, Any] = {"form": form_id, "page": page, "serial": serial}
     cells = np.asarray(bitmap).astype(bool)
@@ -134,10 +139,14 @@ def card_reading(bitmap: np.ndarray, layout: Mapping[str, Any], page: int, *, so
                       "re-feed it", **who)
     try:
         found = bitmap_to_marks(cells, layout, page)
+        code_cells = serial_code_cells(layout, page)
+        printed = card_serial(cells, layout, page) if code_cells else None
     except ValueError as exc:
         return failed(source, "unreadable", f"{exc}; re-feed the card", **who)
+    if printed is not None:
+        who["serial"] = printed
     boxes = gridded_boxes(layout, page)
-    known = {(row, col) for _, _, row, col in boxes}
+    known = {(row, col) for _, _, row, col in boxes} | set(code_cells)
     stray = [(int(r), int(c)) for r, c in np.argwhere(cells) if (int(r), int(c)) not in known]
     marks = {f: FieldMarks(list(m["marked"]), []) for f, m in found.items()}
     scores: dict[str, dict[str, float]] = {}
@@ -148,6 +157,10 @@ def card_reading(bitmap: np.ndarray, layout: Mapping[str, Any], page: int, *, so
         more = f" and {len(stray) - MAX_CELLS_NAMED} more" if len(stray) > MAX_CELLS_NAMED else ""
         status, reason = "review", (f"{len(stray)} mark(s) outside the form's boxes at reader "
                                     f"cell(s) {named}{more}: a stray mark, or not this card type")
+    elif code_cells and printed is None:
+        status, reason = "review", (
+            f"the card's printed serial code does not read (a mark or a smudge in the 卡号编码 "
+            f"area?); it is held as {serial}: check it was not fed before, then accept it")
     elif not any(m.marked for m in marks.values()):
         status, reason = "blank", "no marks"
     else:
@@ -172,6 +185,23 @@ def bitmap_png(bitmap: np.ndarray, identity: Mapping[str, str]) -> bytes:
     out = io.BytesIO()
     Image.fromarray(picture, "L").save(out, "PNG", pnginfo=info)
     return out.getvalue()
+
+
+def card_identity(data: bytes) -> dict[str, str] | None:
+    """The identity `bitmap_png` wrote into a card's picture (device, batch, sequence, serial,
+    form), or None when `data` is not such a picture (a scanned image)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data.startswith(b"\x89PNG"):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            text = dict(getattr(picture, "text", {}) or {})
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    identity = {k.removeprefix("scantally."): str(v) for k, v in text.items()
+                if k.startswith("scantally.")}
+    return identity if {"form", "serial"} <= identity.keys() else None
 
 
 def bitmap_from_png(data: bytes) -> np.ndarray:

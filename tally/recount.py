@@ -1,8 +1,9 @@
 """Recount and verify: is the stored count still what the images and the log say?
 
-- `recount` re-reads every stored image with the current engine (`omr.batch` / `omr.engine`) and
-  lists each difference from the stored reading (status, sheet code, marked and doubtful
-  options per field). It writes nothing: a difference is for a person to look at.
+- `recount` re-reads every stored image with the current engine (`omr.batch` / `omr.engine`;
+  a card reader's stored bitmap through its form's reader grid) and lists each difference from
+  the stored reading (status, sheet code, marked and doubtful options per field). It writes
+  nothing: a difference is for a person to look at.
 - `verify` checks every image file against its SHA-256 and walks the meeting's audit chain,
   comparing every meeting, batch, page and decision row with its logged record
   (`tally.audit.check_meeting`). Any edit is found and named.
@@ -23,6 +24,7 @@ from tally import audit
 from tally.audit import Problem
 from tally.db import AuditEntry, Page
 from tally.ingest import as_reading_dict
+from tally.intake_read import bitmap_from_png, card_form, card_identity, card_reading
 from tally.meetings import meeting_layouts
 from tally.store import Store
 
@@ -100,6 +102,34 @@ def recount(store: Store, session: Session, meeting_id: int, *,
 def _reread(store: Store, rows: list[Page], layouts: dict[str, dict[str, Any]],
             read_page: ReadPage | None, workers: int
             ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
+    images = []
+    for row in rows:
+        data = store.images.get(row.sha256)
+        identity = card_identity(data)
+        if identity is None:
+            images.append(row)
+        else:  # a card reader's sheet: its stored bitmap, read through the form's grid again
+            yield row, _reread_card(data, identity, layouts, row)
+    yield from _reread_images(store, images, layouts, read_page, workers)
+
+
+def _reread_card(data: bytes, identity: dict[str, str], layouts: dict[str, dict[str, Any]],
+                 row: Page) -> dict[str, Any] | None:
+    try:
+        form_id, page = card_form(layouts, identity["form"])
+        bitmap = bitmap_from_png(data)
+    except ValueError:
+        return None
+    reading = card_reading(bitmap, layouts[form_id], page, source=row.source,
+                           serial=identity["serial"])
+    return as_reading_dict(reading)[0]
+
+
+def _reread_images(store: Store, rows: list[Page], layouts: dict[str, dict[str, Any]],
+                   read_page: ReadPage | None, workers: int
+                   ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
+    if not rows:
+        return
     if read_page is None:
         try:
             from omr.batch import read_paths

@@ -1,9 +1,10 @@
 """The intake pipeline with an OMR card reader on a real pty (hardware.sim), both protocols.
 
 Cards are the bitmaps `hardware.grid.marks_to_bitmap` makes for known marks on the layout of
-examples/evaluation-cardreader.yaml (timing track, reader grid); the stored readings hold
-exactly those marks, each card is counted once across a jam and its re-feed, and the stored
-image of a card gives its bitmap back.
+examples/evaluation-cardreader.yaml (timing track, reader grid, the serial printed as code
+cells); the stored readings hold exactly those marks and the printed serials, each card is
+counted once across a jam and its re-feed and across a whole stack fed twice, a card whose code
+does not read is held for review, and the stored image of a card gives its bitmap back.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardware.grid import marks_to_bitmap
+from hardware.grid import card_serial, marks_to_bitmap, serial_code_cells
 from hardware.reader import open_card_reader
 from hardware.sim import CardReaderSim, Faults
 from scanner.errors import Jammed, TimingMarkError
+from tally.ballots import load_ballots
 from tally.ingest import close_batch, open_batch
-from tally.intake import IntakeOptions, IntakePipeline
+from tally.intake import IntakeOptions, IntakePipeline, StackResult
 from tally.intake_read import bitmap_from_png, card_reading
-from tests.intake_helpers import meeting_store, pages
+from tally.recount import recount
+from tally.review import review_queue
+from tally.store import Store
+from tests.intake_helpers import counted_serials, meeting_store, pages
 from tests.tally_helpers import layout_of
 
 LAYOUT = layout_of("evaluation-cardreader")
@@ -28,6 +33,13 @@ ROWS = len(LAYOUT["pages"][0]["timing_mm"])  # the reader counts one row per tim
 COLS = 80
 GRADES = ("excellent", "competent", "basic", "incompetent")
 LEADERS = [f["id"] for f in LAYOUT["fields"] if f["id"].startswith("leader.")]
+SERIALS = [f"{n:06d}" for n in range(1, 20)]
+
+
+def cards(votes: list[dict[str, list[str]]]) -> list[np.ndarray]:
+    """The bitmaps of cards printed with SERIALS[k] and marked with votes[k]."""
+    return [marks_to_bitmap(v, LAYOUT, 1, ROWS, COLS, serial=SERIALS[k])
+            for k, v in enumerate(votes)]
 
 
 def card_votes(count: int) -> list[dict[str, list[str]]]:
@@ -49,7 +61,7 @@ def stored_marks(reading: dict) -> dict[str, list[str]]:
 def test_cards_are_stored_with_their_marks_and_counted_once_across_a_jam(
         tmp_path: Path, protocol: str) -> None:
     votes = card_votes(7)
-    bitmaps = [marks_to_bitmap(v, LAYOUT, 1, ROWS, COLS) for v in votes]
+    bitmaps = cards(votes)
     with (meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid),
           CardReaderSim(bitmaps, protocol=protocol, faults=Faults(jam_at={4})) as sim):
         reader = open_card_reader(f"{sim.uri}&timeout_s=2")
@@ -65,7 +77,7 @@ def test_cards_are_stored_with_their_marks_and_counted_once_across_a_jam(
         assert second.stats.outcomes == {"ok": 7}
         stored = pages(store, mid)
     assert [p["source"].rsplit("#", 1)[1] for p in stored] == [str(n) for n in range(1, 8)]
-    assert [p["serial"] for p in stored] == [f"R{batch.batch_id}S{n}" for n in range(1, 8)]
+    assert [p["serial"] for p in stored] == SERIALS[:7]  # read from the printed code
     assert all(p["state"] == "counted" and p["status"] == "ok" for p in stored)
     assert [stored_marks(p["reading"]) for p in stored] == votes
     assert stored[0]["sha256"] != stored[1]["sha256"]  # same marks, two cards
@@ -77,7 +89,7 @@ def test_cards_are_stored_with_their_marks_and_counted_once_across_a_jam(
 
 def test_a_timing_mark_error_and_a_stray_mark(tmp_path: Path) -> None:
     votes = card_votes(3)
-    bitmaps = [marks_to_bitmap(v, LAYOUT, 1, ROWS, COLS) for v in votes]
+    bitmaps = cards(votes)
     bitmaps[2][ROWS - 1, COLS - 1] = True  # a pencil mark outside every box
     with (meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid),
           CardReaderSim(bitmaps, faults=Faults(timing_mark_error_at={2})) as sim):
@@ -97,7 +109,78 @@ def test_a_timing_mark_error_and_a_stray_mark(tmp_path: Path) -> None:
 
 
 def test_a_card_of_another_grid_is_unreadable_with_the_reason() -> None:
-    bitmap = marks_to_bitmap(card_votes(3)[0], LAYOUT, 1, 30, COLS)
+    bitmap = np.zeros((30, COLS), bool)
+    bitmap[:, :20] = cards(card_votes(3))[0][:30, :20]
     reading = card_reading(bitmap, LAYOUT, 1, source="serial:///dev/x#1", serial="R1S1")
     assert reading.status == "unreadable" and "30 timing marks" in reading.reason
     assert f"has {ROWS}" in reading.reason and reading.marks == {}
+
+
+def feed(store: Store, mid: int, bitmaps: list[np.ndarray], protocol: str = "sekonic"
+         ) -> StackResult:
+    """One stack through a simulated reader, in a batch of its own."""
+    with CardReaderSim(bitmaps, protocol=protocol) as sim:
+        reader = open_card_reader(f"{sim.uri}&timeout_s=2")
+        batch = open_batch(store, mid, device=sim.uri)
+        with IntakePipeline(store, batch, reader, options=IntakeOptions(workers=1)) as pipeline:
+            result = pipeline.run()
+        close_batch(store, batch)
+        reader.close()
+    assert result.ended == "end_of_stack", result.error
+    return result
+
+
+def test_a_stack_fed_twice_counts_each_card_once(tmp_path: Path) -> None:
+    votes = card_votes(5)
+    with meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid):
+        first = feed(store, mid, cards(votes))
+        again = feed(store, mid, cards(votes), protocol="framed")  # another batch, same cards
+        assert first.stats.outcomes == {"ok": 5}
+        assert again.stats.outcomes == {"duplicate": 5}
+        assert counted_serials(store, mid) == SERIALS[:5]
+        stored = pages(store, mid)
+        assert [p["state"] for p in stored] == ["counted"] * 5 + ["duplicate"] * 5
+        with store.session(readonly=True) as s:
+            assert len(load_ballots(s, mid)) == 5
+
+
+def test_a_card_whose_serial_code_does_not_read_is_held_for_review(tmp_path: Path) -> None:
+    votes = card_votes(3)
+    bitmaps = cards(votes)
+    code = serial_code_cells(LAYOUT)
+    blank_code_cell = next(cell for cell in code if not bitmaps[1][cell])
+    bitmaps[1][blank_code_cell] = True  # a pencil mark in the code strip
+    with meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid):
+        result = feed(store, mid, bitmaps)
+        stored = pages(store, mid)
+        assert result.stats.outcomes == {"ok": 2, "review": 1}
+        assert [p["serial"] for p in stored] == [
+            SERIALS[0], f"R{stored[1]['batch']}S2", SERIALS[2]]
+        assert stored[1]["status"] == "review" and "卡号编码" in stored[1]["reason"]
+        assert stored_marks(stored[1]["reading"]) == votes[1]  # its votes are kept, not counted
+        with store.session(readonly=True) as s:
+            ballots = {b.serial: b for b in load_ballots(s, mid)}
+            assert ballots[stored[1]["serial"]].pending_review
+            items = [i for i in review_queue(s, mid) if i.page_id == stored[1]["id"]]
+        assert items, "the held card is in the review queue"
+
+
+def test_every_single_cell_error_in_the_serial_code_is_detected() -> None:
+    bitmap = cards(card_votes(2))[0]
+    assert card_serial(bitmap, LAYOUT) == SERIALS[0]
+    for cell in serial_code_cells(LAYOUT):
+        damaged = bitmap.copy()
+        damaged[cell] = not damaged[cell]
+        assert card_serial(damaged, LAYOUT) is None, cell
+
+
+def test_recount_reads_stored_cards_through_the_grid_again(tmp_path: Path) -> None:
+    votes = card_votes(4)
+    bitmaps = cards(votes)
+    bitmaps[2][next(c for c in serial_code_cells(LAYOUT) if not bitmaps[2][c])] = True
+    with meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid):
+        feed(store, mid, bitmaps)
+        with store.session(readonly=True) as s:
+            report = recount(store, s, mid)
+        assert report.pages == 4 and report.problems == []
+        assert report.differences == []  # the held card keeps its batch-and-sequence serial

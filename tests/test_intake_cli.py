@@ -75,7 +75,8 @@ def test_a_card_reader_stack_and_a_table_summary(tmp_path: Path) -> None:
     layout = layout_of("evaluation-cardreader")
     rows = len(layout["pages"][0]["timing_mm"])
     cards = [marks_to_bitmap({"category": ["middle"], "team.integrity": [grade]}, layout, 1,
-                             rows, 80) for grade in ("good", "poor", "average")]
+                             rows, 80, serial=f"C{n}")
+             for n, grade in enumerate(("good", "poor", "average"))]
     with CardReaderSim(cards, protocol="framed") as sim:
         r = cli("scan", "-m", "m1", "--device", f"{sim.uri}&baud=115200", "--workers", "1",
                 data=data)

@@ -104,7 +104,8 @@ def test_the_console_takes_a_card_reader(tmp_path: Path) -> None:
     rows = len(layout["pages"][0]["timing_mm"])
     votes = [{"category": ["staff"], "team.politics": ["good"]}, {"category": ["leader"]}]
     with (meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid),
-          CardReaderSim([marks_to_bitmap(v, layout, 1, rows, 80) for v in votes]) as sim):
+          CardReaderSim([marks_to_bitmap(v, layout, 1, rows, 80, serial=f"S{n}")
+                         for n, v in enumerate(votes)]) as sim):
         intake = Intake(store, EventBus(), read_threads=1)
         job = _wait(intake.start_device(mid, sim.uri, operator="op", category=None))
         assert job.state == "done" and dict(job.counts) == {"ok": 2}, job.view()
