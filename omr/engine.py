@@ -30,8 +30,9 @@ BLANK_PAPER_SPREAD = 20
 INK_PEAK_MIN = 0.1
 #: the voter's ink level is taken as at least this (the ink floor of omr.score rules below it)
 INK_LEVEL_MIN = 0.3
-#: the most of a box two streaks or folds can cover (3 px lines, blurred, along its short side)
-LINES_ONLY_MAX_FILL = 0.3
+#: the most of a box two streaks or folds can cover (3 px lines, blurred, along its short side,
+#: at 150 dpi; a dark streak crossed by a fold measured 0.33)
+LINES_ONLY_MAX_FILL = 0.45
 #: fewest boxes with a visible border needed to measure the registration error on them
 MIN_BORDER_BOXES = 4
 #: share of the boxes not filled whose border must be found near its expected place

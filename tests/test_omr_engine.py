@@ -232,3 +232,33 @@ def test_other_resolutions(dpi: int) -> None:
     reading = _read(H.scan(img, angle_deg=2.0, dpi=dpi, blur_px=dpi / 200, noise=3,
                            jpeg_quality=80), dpi=dpi)
     _assert_votes(reading, votes)
+
+
+@pytest.mark.parametrize("dpi", [150, 200])
+def test_a_black_streak_crossed_by_a_fold_in_an_empty_box_is_erased(dpi: int) -> None:
+    """Seen in a simulated corpus: a black scanner streak down one column of boxes and a grey
+    fold across one row met in an empty box; the two lines together inked it past the fill
+    that line removal was tried below, and it read marked. Both lines are erased now."""
+    leaders = [f for f in FIELDS if f["id"].startswith("leader.")]
+    row = leaders[4]["id"]
+    votes = {row: ["excellent"], leaders[2]["id"]: ["basic"]}
+    img = H.blank_sheet("evaluation", "000777", dpi=dpi)
+    for i, (field, options) in enumerate(sorted(votes.items())):
+        for option in options:
+            H.draw_mark(img, H.box_rect(DOC, field, option), "circle", dpi=dpi, seed=i)
+    x, y, w, h = H.box_rect(DOC, row, "competent")
+    # the fold: a grey crease right across the row, through the middle of its boxes
+    H.draw_line(img, (0, y + h / 2 + 0.4), (210, y + h / 2 - 0.2), width_mm=0.9, grey=146,
+                dpi=dpi)
+    page = H.scan(img, angle_deg=0.1, blur_px=0.6, noise=4, dpi=dpi, seed=7)
+    # grey recycled paper, ink not quite black (as the corpus sheet was: paper 205, ink 62)
+    page = np.rint(205 - (255 - page.astype(np.float64)) * (205 - 62) / 255).astype(np.uint8)
+    # the streak: three black image columns through the competent column
+    centre_px = np.array([x + w * 0.55, y + h / 2]) * dpi / H.MM_PER_INCH
+    col = round((H.scan_matrix(img.shape, angle_deg=0.1, dpi=dpi) @ [*centre_px, 1.0])[0])
+    page[:, col:col + 3] = 9
+    reading = _read(page, dpi=dpi)
+    assert reading.status == "ok", reading.reason
+    assert reading.marks[row].marked == ["excellent"] and reading.marks[row].doubtful == []
+    assert reading.scores[row]["competent"] < 0.03
+    assert reading.marks[leaders[2]["id"]].marked == ["basic"]
