@@ -2,7 +2,8 @@
 
 `engine.read_page` reads one page: QR code (`code`) -> registration on the corner marks
 (`register`) -> per-box ink, sampled through the homography with no page warp (`score`), scanner
-streaks and folds erased (`lines`) -> empty / marked / doubtful with named thresholds (`decide`).
+streaks and folds erased (`lines`) -> empty / marked / doubtful with named thresholds (`decide`);
+a name on a write-in line whose box is empty is flagged for a person (`writein`).
 Pure functions over numpy arrays: no files, no database, no globals. The process pool that reads
 files in parallel sits at the edge (`batch`, the only module that imports `scanner`); `annotate`
 draws a reading for a person; `accuracy` scores readings against a simulated corpus's truth.

@@ -3,7 +3,9 @@
 Per box position of every page the truth says is readable: a clear mark read empty, or an empty
 box read marked, is a misread; a clear mark in `doubtful` (or on a page refused as unreadable)
 went to review; a cancelled mark must be doubtful. Pages the truth calls unreadable or of an
-unknown form must be refused, with a reason. Pure: truth and readings in, counts out.
+unknown form must be refused, with a reason. A write-in line with a name written and its box
+left empty must be listed in the reading's `writein_ink`; a line listed without a name is noted.
+Pure: truth and readings in, counts out.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class AccuracyReport:
     refused_with_reason: int = 0
     #: readable pages that were refused (status unreadable / unknown_form)
     false_refusals: int = 0
+    #: write-in lines with a name and no mark; of them, listed in `writein_ink`
+    name_only: int = 0
+    name_only_found: int = 0
+    #: write-in lines listed in `writein_ink` with no name written (a stray mark, a smudge)
+    writein_ink_extra: int = 0
     #: page statuses: (expected, got) -> count
     statuses: Counter = field(default_factory=Counter)
     #: refusal reasons given, by the truth's cause
@@ -70,7 +77,8 @@ def compare(truth: Truth, readings: dict[tuple[str, int], Reading], layout: dict
     against `truth`; `layout` is the corpus form's layout JSON (for the box positions)."""
     report = AccuracyReport(sheets=len(truth.sheets))
     boxes_by_page = {p["page"]: p["boxes"] for p in layout["pages"]}
-    for _sheet, page in truth.pages():
+    page_of = {f["id"]: f["page"] for f in layout["fields"]}
+    for sheet, page in truth.pages():
         report.pages += 1
         reading = readings.get(page.path_and_index)
         got = reading.status if reading else "missing"
@@ -86,7 +94,26 @@ def compare(truth: Truth, readings: dict[tuple[str, int], Reading], layout: dict
                                          f"{reading.reason if reading else 'no reading'}")
         for box in boxes:
             _position(report, page, reading, box["field"], box["option"], refused)
+        if not refused:
+            _writeins(report, page, reading, {
+                f"{fld}.{option}" for fld, lines in sheet.writeins.items()
+                if page_of.get(fld) == page.page for option, name in lines.items()
+                if name and option not in page.marks.get(fld, [])
+                and option not in page.cancelled.get(fld, [])})
     return report
+
+
+def _writeins(report: AccuracyReport, page: PageTruth, reading: Reading | None,
+              expected: set[str]) -> None:
+    listed = set(reading.writein_ink) if reading is not None else set()
+    report.name_only += len(expected)
+    report.name_only_found += len(expected & listed)
+    for line in sorted(expected - listed):
+        report.note("name_only_missed", f"{page.file} {line}")
+    extra = listed - expected
+    report.writein_ink_extra += len(extra)
+    for line in sorted(extra):
+        report.note("writein_ink_extra", f"{page.file} {line}")
 
 
 def _refusal(report: AccuracyReport, page: PageTruth, reading: Reading | None) -> None:

@@ -17,6 +17,7 @@ from omr.lines import clear_lines
 from omr.reading import FieldMarks, Reading, failed
 from omr.register import Registration, RegistrationError, RegistrationLimits, register
 from omr.score import BoxSamples, ScoreSettings, box_fill, ink_threshold, sample_boxes
+from omr.writein import writein_ink
 
 MM_PER_INCH = 25.4
 #: a page smaller than this (pixels on its short side) cannot hold a readable sheet
@@ -124,7 +125,18 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
                                   settings):
         ink = box_fill(samples, threshold, settings)
     calls = decide(ink, [b["field"] for b in boxes], thresholds)
-    return _reading(layout, page_layout, boxes, ink.fill, calls, reg, error_mm, source, who)
+    # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
+    called = {(b["field"], b["option"]) for b, c in zip(boxes, calls, strict=True)
+              if c.decision != "empty"}
+    lines = [r for r in page_layout.get("regions", []) if r.get("kind") == "writein"
+             and (r.get("field"), r.get("option")) not in called]
+    names = writein_ink(grey, reg.page_to_image, lines, reg.black_level, threshold)
+    reading = _reading(layout, page_layout, boxes, ink.fill, calls, reg, error_mm, source, who)
+    if names:
+        reading.writein_ink = names
+        if reading.status == "blank":
+            reading.status, reading.reason = "ok", ""
+    return reading
 
 
 def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarray,

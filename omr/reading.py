@@ -49,6 +49,9 @@ class Reading:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     page_to_image: np.ndarray | None = field(default=None, repr=False, compare=False)
     registration_error_mm: float | None = field(default=None, compare=False)
+    #: write-in lines ("<field>.<option>") holding handwriting while their box is not marked:
+    #: no vote, but a person looks (`omr.writein`); serialised only when not empty
+    writein_ink: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The reading JSON object (plain dict, JSON-ready)."""
@@ -67,7 +70,7 @@ class Reading:
                 f: {o: round(float(s), SCORE_DIGITS) for o, s in opts.items()}
                 for f, opts in self.scores.items()
             },
-        }
+        } | ({"writein_ink": list(self.writein_ink)} if self.writein_ink else {})
 
     def to_json(self) -> str:
         """The reading as one JSON line (UTF-8 text, no newline)."""
@@ -92,6 +95,7 @@ class Reading:
                 source=str(doc["source"]), status=status, reason=str(doc.get("reason") or ""),
                 form=doc.get("form"), page=doc.get("page"), serial=doc.get("serial"),
                 marks=marks, scores=scores,
+                writein_ink=[str(r) for r in doc.get("writein_ink") or []],
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed reading: {exc}") from exc

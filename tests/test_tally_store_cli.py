@@ -213,8 +213,10 @@ def test_simulated_stack_through_the_real_engine(run: Run, tmp_path: Path) -> No
     for item in json.loads(run("review", "--meeting", "m", "--json").output):
         serial, field, option = item["serial"], item["field"], item["option"]
         if item["kind"] == "writein":
+            # a name typed for a marked line; a name written without its mark is no vote
             name = writeins.get(serial, {}).get(field, {}).get(option)
-            decision = ("--writein", name) if name else ("--empty",)
+            voted = option in marks[serial].get(field, [])
+            decision = ("--writein", name) if name and voted else ("--empty",)
         elif item["kind"] == "mark":
             decision = ("--mark",) if option in marks[serial].get(field, []) else ("--empty",)
         else:

@@ -399,6 +399,7 @@ def _print_accuracy(r: AccuracyReport, label: str, wall: float, as_json: bool) -
         "clear marks to review <= 0.5%": r.clear_review_rate <= 0.005,
         "every cancelled mark to review": r.cancelled_missed == 0,
         "every refused page with a reason": r.refused_with_reason == r.refused_expected,
+        "every name written without a mark to review": r.name_only_found == r.name_only,
     }
     doc = {
         "corpus": label, "seconds": round(wall, 1),
@@ -406,7 +407,7 @@ def _print_accuracy(r: AccuracyReport, label: str, wall: float, as_json: bool) -
             "sheets", "pages", "positions", "clear_marks", "empty_boxes", "cancelled", "missed",
             "phantom", "misreads", "clear_to_review", "clear_review_rate", "empty_to_review",
             "cancelled_caught", "cancelled_missed", "refused_expected", "refused_with_reason",
-            "false_refusals")},
+            "false_refusals", "name_only", "name_only_found", "writein_ink_extra")},
         "statuses": {f"{e}->{g}": n for (e, g), n in sorted(r.statuses.items())},
         "reasons": {c: dict(v) for c, v in r.reasons.items()},
         "targets": targets,
@@ -431,6 +432,9 @@ def _print_accuracy(r: AccuracyReport, label: str, wall: float, as_json: bool) -
         ("pages to refuse, refused with a reason",
          f"{doc['refused_with_reason']} of {doc['refused_expected']}"),
         ("readable pages refused", doc["false_refusals"]),
+        ("write-in names without a mark, sent to review",
+         f"{doc['name_only_found']} of {doc['name_only']}"),
+        ("write-in lines sent to review with no name", doc["writein_ink_extra"]),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
