@@ -34,6 +34,8 @@ INK_LEVEL_MIN = 0.3
 #: the most of a box two streaks or folds can cover (3 px lines, blurred, along its short side,
 #: at 150 dpi; a dark streak crossed by a fold measured 0.33)
 LINES_ONLY_MAX_FILL = 0.45
+#: the most of a box one such line covers
+LINES_ONLY_LIGHT_FILL = 0.3
 #: fewest boxes with a visible border needed to measure the registration error on them
 MIN_BORDER_BOXES = 4
 #: share of the boxes not filled whose border must be found near its expected place
@@ -118,11 +120,16 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
     threshold = ink_threshold(voter_ink_level(samples), samples.noise, settings)
     ink = box_fill(samples, threshold, settings)
     # only a box whose ink could be lines alone needs them removed: above that, it holds a mark
-    # whatever crosses it
-    inked = np.nonzero((ink.fill >= thresholds.marginal_fill)
-                       & (ink.fill < LINES_ONLY_MAX_FILL))[0]
-    if len(inked) and clear_lines(samples, inked, grey, reg.page_to_image, rects, threshold,
-                                  settings):
+    # whatever crosses it. A line crosses many boxes, most of them lightly inked by it alone:
+    # the boxes that two lines may have inked further are only searched once a line was found
+    light = (ink.fill >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
+    found = clear_lines(samples, np.nonzero(light)[0], grey, reg.page_to_image, rects,
+                        threshold, settings) if light.any() else 0
+    if found:
+        heavier = (ink.fill >= LINES_ONLY_LIGHT_FILL) & (ink.fill < LINES_ONLY_MAX_FILL)
+        if heavier.any():
+            clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
+                        threshold, settings)
         ink = box_fill(samples, threshold, settings)
     calls = decide(ink, [b["field"] for b in boxes], thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
