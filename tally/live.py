@@ -20,16 +20,16 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.layout import FieldInfo
 from forms.spec import FormSpec
 from tally.ballots import stored_ballot
-from tally.db import Batch, Decision, Meeting, Page
-from tally.meetings import meeting_facts, meeting_settings, printed_serials
+from tally.db import Batch, Decision, Page
+from tally.meetings import printed_serials
 from tally.model import Ballot
-from tally.results import FormResult, MeetingResults, audit_seq, meeting_specs_cached
+from tally.results import FormResult, MeetingResults, meeting_snapshot, results_of
 from tally.rules.compute import form_fields, result_of, verdict_buckets
 from tally.rules.tallies import Tallies, add_verdict, count
 from tally.rules.validity import BallotVerdict, judge
@@ -91,19 +91,8 @@ class LiveResults:
 
     def _refresh(self) -> MeetingResults:
         with self.store.session(readonly=True) as s, s.begin():
-            m = s.get(Meeting, self.meeting_id)
-            if m is None:
-                raise LookupError(f"no meeting #{self.meeting_id}")
-            mid = self.meeting_id
-            through = s.scalar(select(func.max(Page.id)).where(Page.meeting_id == mid)) or 0
-            pages = s.scalar(select(func.count()).select_from(Page)
-                             .where(Page.meeting_id == mid)) or 0
-            seq = audit_seq(s, mid)
-            specs = meeting_specs_cached(s, mid)
-            facts = meeting_facts(s, mid)
-            settings = meeting_settings(s, mid)
-            name, unit, date = m.name, m.unit, str(m.date or "")
-            self._sync_forms(specs)
+            snap = meeting_snapshot(s, self.meeting_id)
+            self._sync_forms(snap.specs)
             self._update(s)
         forms: list[FormResult] = []
         for fid, f in self._forms.items():
@@ -112,9 +101,9 @@ class LiveResults:
             if f.tallies is None or f.tallies.buckets != buckets:
                 f.tallies = count(verdicts, list(f.fields), buckets)
             ballots = [e.ballot for e in f.entries.values() if e.ballot is not None]
-            forms.append(FormResult(fid, f.spec, result_of(f.spec, verdicts, f.tallies, facts,
-                                                           settings), ballots))
-        return MeetingResults(mid, name, unit, date, forms, through, seq, pages, facts)
+            forms.append(FormResult(fid, f.spec, result_of(f.spec, verdicts, f.tallies,
+                                                           snap.facts, snap.settings), ballots))
+        return results_of(self.meeting_id, snap, forms)
 
     def _sync_forms(self, specs: dict[str, FormSpec]) -> None:
         """One `_Form` per form of the meeting, in the meeting's order (a changed spec starts

@@ -19,7 +19,7 @@ from tally import audit
 from tally.ballots import load_ballots
 from tally.db import Meeting, Page
 from tally.meetings import meeting_facts, meeting_forms, meeting_settings
-from tally.model import Ballot, MeetingFacts
+from tally.model import Ballot, MeetingFacts, Settings
 from tally.rules import TallyResult, compute
 from tally.store import Store
 
@@ -62,27 +62,55 @@ def audit_seq(s: Session, meeting_id: int) -> int:
     return head.seq if head else 0
 
 
+@dataclass(frozen=True)
+class MeetingSnapshot:
+    """What every tally of a meeting reads besides its ballots, in the same transaction."""
+
+    name: str
+    unit: str
+    date: str
+    #: the newest page id (0: none), the meeting's audit head, and how many pages it has
+    through_page_id: int
+    audit_seq: int
+    pages: int
+    specs: dict[str, FormSpec]
+    facts: MeetingFacts
+    settings: Settings
+
+
+def meeting_snapshot(s: Session, meeting_id: int) -> MeetingSnapshot:
+    """The meeting's header, counts, specs, facts and settings; LookupError if it is not there."""
+    m = s.get(Meeting, meeting_id)
+    if m is None:
+        raise LookupError(f"no meeting #{meeting_id}")
+    through = s.scalar(select(func.max(Page.id)).where(Page.meeting_id == meeting_id)) or 0
+    pages = s.scalar(select(func.count()).select_from(Page)
+                     .where(Page.meeting_id == meeting_id)) or 0
+    return MeetingSnapshot(m.name, m.unit, str(m.date or ""), through,
+                           audit_seq(s, meeting_id), pages,
+                           meeting_specs_cached(s, meeting_id), meeting_facts(s, meeting_id),
+                           meeting_settings(s, meeting_id))
+
+
 def meeting_results(store: Store, meeting_id: int) -> MeetingResults:
     """Every form of the meeting tallied from one consistent read of the store."""
     with store.session(readonly=True) as s, s.begin():
-        m = s.get(Meeting, meeting_id)
-        if m is None:
-            raise LookupError(f"no meeting #{meeting_id}")
-        through = s.scalar(select(func.max(Page.id)).where(Page.meeting_id == meeting_id)) or 0
-        pages = s.scalar(select(func.count()).select_from(Page)
-                         .where(Page.meeting_id == meeting_id)) or 0
-        seq = audit_seq(s, meeting_id)
+        snap = meeting_snapshot(s, meeting_id)
         ballots = load_ballots(s, meeting_id)
-        specs = meeting_specs_cached(s, meeting_id)
-        facts = meeting_facts(s, meeting_id)
-        settings = meeting_settings(s, meeting_id)
-        name, unit, date = m.name, m.unit, str(m.date or "")
-    per_form: dict[str, list[Ballot]] = {fid: [] for fid in specs}
+    per_form: dict[str, list[Ballot]] = {fid: [] for fid in snap.specs}
     for b in ballots:
         per_form.setdefault(b.form_id, []).append(b)
-    forms = [FormResult(fid, spec, compute(per_form[fid], spec, facts, settings), per_form[fid])
-             for fid, spec in specs.items()]
-    return MeetingResults(meeting_id, name, unit, date, forms, through, seq, pages, facts)
+    forms = [FormResult(fid, spec, compute(per_form[fid], spec, snap.facts, snap.settings),
+                        per_form[fid])
+             for fid, spec in snap.specs.items()]
+    return results_of(meeting_id, snap, forms)
+
+
+def results_of(meeting_id: int, snap: MeetingSnapshot,
+               forms: list[FormResult]) -> MeetingResults:
+    """The meeting's results: its forms' figures with what the snapshot read."""
+    return MeetingResults(meeting_id, snap.name, snap.unit, snap.date, forms,
+                          snap.through_page_id, snap.audit_seq, snap.pages, snap.facts)
 
 
 def image_set_sha256(store: Store, meeting_id: int) -> str:
