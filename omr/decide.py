@@ -6,9 +6,15 @@ evenly the ink covers the box (high only when the box is filled or scribbled all
 `spread_mm`, how wide the ink is across its main direction; `solidity`, how much of its outline
 the ink fills (low for pen strokes: a tick, a cross, a circle).
 
-- below `marginal_fill` a box is empty; at or above `definite_fill` it is marked; in between it
-  is doubtful (a faint or tiny mark, a smudge: a person looks); so is a single thin straight
-  line (`line_spread_mm`: a hair on the glass, a scratch), whatever its length;
+- a box is empty only when it holds no visible ink: its `visible` fill (any ink a person can
+  see, on an absolute scale) is under `marginal_fill`. At or above `definite_fill` of sure ink
+  it is marked; in between it is doubtful (a faint or tiny mark, a smudge: a person looks); so
+  is a single thin straight line (`line_spread_mm`: a hair on the glass, a scratch), whatever
+  its length, and a mark lighter than the voter's others whose strongest ink is not surely
+  ink on an absolute scale (`light_peak_min`);
+- a box scribbled over with ink running well past its border (`ring_cancel`: the paper all
+  round it inked) is doubtful, whoever the voter: a cancellation looks like one for a voter
+  who fills boxes too;
 - a cancelled mark is doubtful: a box covered all over (`covered_cell_fill`: scribbled over or
   filled solid) on a sheet where this voter otherwise ticks, crosses or circles - their other
   marks are pen strokes (`stroke_solidity_max`) and at least as many; a voter who fills every
@@ -52,6 +58,24 @@ class Thresholds:
     #: ink no wider than this across its main direction is a single straight line (a hair, a
     #: scratch, a slip of the pen), not a tick, a cross or a circle (simulated ticks: 0.84+)
     line_spread_mm: float = 0.7
+    #: a box covered all over whose ring of paper outside the border is inked this much (mean
+    #: share over its four sides) was scribbled over past its border: cancelled?
+    ring_cancel: float = 0.11
+    #: ...or inked at least `ring_relative` times as much as the median ring of the voter's
+    #: other marks (at least `ring_relative_min`): a fill voter's fills stay inside
+    ring_relative: float = 3.0
+    ring_relative_min: float = 0.08
+    #: a box not covered whose ring holds at least this share of... (see `ring_outside_fill`)
+    ring_outside: float = 0.077
+    #: ...and at least this share of the box's own fill has its ink mostly round the box, past
+    #: its border (a scribble whose inside a bitonal scan hollowed, a box circled from outside)
+    ring_outside_fill: float = 0.5
+    #: a box lighter than the voter's other marks is a sure mark only when its strongest ink
+    #: is at least this dark (0 paper .. 1 printed black) and it is wider than one straight
+    #: stroke (`light_spread_mm`: a stray dash poking into the box is not a vote), else a
+    #: person looks
+    light_peak_min: float = 0.25
+    light_spread_mm: float = 1.2
     #: a mark at least this many times the fill of another mark in its field is heavy
     heavy_ratio: float = 2.0
     #: ...and at least this full (a small tick beside a tiny one is not heavy)
@@ -64,14 +88,22 @@ class BoxCall:
 
     decision: Decision
     why: str = ""
+    #: how far the box is from the thresholds that would change its decision (0 on a threshold
+    #: or decided by a rule of shape, 1 far from any): the review queue shows the least certain
+    #: first, as SDAPS' per-box quality
+    certainty: float = 1.0
 
 
 def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCall]:
     """Decide every box of a page: `ink` measured per box, `fields[i]` the field of box i."""
     t = thresholds
     fill = np.asarray(ink.fill, np.float64)
-    thin = np.asarray(ink.spread_mm) <= t.line_spread_mm
-    inked = (fill >= t.definite_fill) & ~thin
+    spread = np.asarray(ink.spread_mm)
+    thin = spread <= t.line_spread_mm
+    # a mark lighter than the voter's others that is not surely ink, or only one stroke wide
+    unsure_light = np.asarray(ink.light) & ((np.asarray(ink.peak) < t.light_peak_min)
+                                            | (spread < t.light_spread_mm))
+    inked = (fill >= t.definite_fill) & ~thin & ~unsure_light
     covered = inked & (np.asarray(ink.cover) >= t.covered_cell_fill)
     open_marks = inked & ~covered
     # this voter's style: a covered box is a cancellation when their marks are mostly strokes
@@ -82,24 +114,59 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     by_field: dict[str, list[int]] = {}
     for i, f in enumerate(fields):
         by_field.setdefault(f, []).append(i)
+    visible = np.asarray(ink.visible, np.float64)
+    ring = np.asarray(ink.ring, np.float64)
     calls: list[BoxCall] = []
     for i, value in enumerate(fill):
-        if value < t.marginal_fill:
-            calls.append(BoxCall("empty"))
+        if visible[i] < t.marginal_fill:
+            calls.append(BoxCall("empty", certainty=_distance(visible[i], t.marginal_fill)))
         elif value < t.definite_fill:
-            calls.append(BoxCall("doubtful", "faint mark"))
+            calls.append(BoxCall("doubtful", "faint mark",
+                                 _band_certainty(max(value, visible[i]), t)))
         elif thin[i]:
             calls.append(BoxCall("doubtful", "a single thin straight line: a hair, a slip of "
-                                             "the pen?"))
+                                             "the pen?", 0.0))
+        elif covered[i] and _past_border(i, ring, inked, t):
+            calls.append(BoxCall("doubtful", "scribbled over and past its border: "
+                                             "cancelled?", 0.0))
+        elif ring[i] >= t.ring_outside and ring[i] >= t.ring_outside_fill * value:
+            calls.append(BoxCall("doubtful", "ink mostly round the box, past its border: "
+                                             "scribbled over?", 0.0))
         elif covered[i] and strokes:
             calls.append(BoxCall("doubtful", "scribbled over or filled where the voter "
-                                             "otherwise ticks: cancelled?"))
+                                             "otherwise ticks: cancelled?", 0.0))
         elif _heavy(i, fill, by_field[fields[i]], open_marks, t):
             calls.append(BoxCall("doubtful", "far more ink than the mark beside it: crossed "
-                                             "out?"))
+                                             "out?", 0.0))
+        elif unsure_light[i]:
+            calls.append(BoxCall("doubtful", "a light mark, lighter than the voter's others",
+                                 0.0))
         else:
-            calls.append(BoxCall("marked"))
+            calls.append(BoxCall("marked", certainty=_distance(value, t.definite_fill)))
     return calls
+
+
+def _distance(value: float, threshold: float) -> float:
+    """How far `value` lies from `threshold`, as a share of it (0 on it, 1 at twice or zero)."""
+    return float(min(1.0, abs(value - threshold) / threshold))
+
+
+def _band_certainty(value: float, t: Thresholds) -> float:
+    """For a doubtful fill between the marginal and definite fills: its distance from the
+    nearer of the two, as a share of the band's half width (1 in its middle)."""
+    half = (t.definite_fill - t.marginal_fill) / 2
+    return float(min(1.0, min(value - t.marginal_fill, t.definite_fill - value) / half))
+
+
+def _past_border(i: int, ring: np.ndarray, inked: np.ndarray, t: Thresholds) -> bool:
+    """Is the paper round box i inked far more than a mark stays in: over `ring_cancel`, or
+    `ring_relative` times the median of the voter's other marks (and half `ring_cancel`)?"""
+    if ring[i] >= t.ring_cancel:
+        return True
+    others = np.delete(ring[inked], np.searchsorted(np.nonzero(inked)[0], i))
+    if ring[i] < t.ring_relative_min or not len(others):
+        return False
+    return bool(ring[i] >= t.ring_relative * float(np.median(others)))
 
 
 def _heavy(i: int, fill: np.ndarray, same_field: list[int], open_marks: np.ndarray,

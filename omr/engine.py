@@ -15,8 +15,15 @@ from omr.code import find_code
 from omr.decide import BoxCall, Thresholds, decide
 from omr.lines import clear_lines
 from omr.reading import FieldMarks, Reading, failed
-from omr.register import Registration, RegistrationError, RegistrationLimits, register
-from omr.score import BoxSamples, ScoreSettings, box_fill, ink_threshold, sample_boxes
+from omr.refine import RefineError, refine_on_borders
+from omr.register import (
+    Registration,
+    RegistrationError,
+    RegistrationLimits,
+    apply,
+    register,
+)
+from omr.score import BoxSamples, ScoreSettings, box_fill, ink_levels, sample_boxes
 from omr.writein import writein_ink
 
 MM_PER_INCH = 25.4
@@ -94,6 +101,18 @@ def read_page(
         reg = register(grey, page_layout, hit, limits)
     except RegistrationError as exc:
         return failed(source, "unreadable", str(exc), **who)
+    rects = np.array([b["rect_mm"] for b in page_layout["boxes"]], np.float64).reshape(-1, 4)
+    if reg.partial and len(rects):
+        try:
+            reg = refine_on_borders(grey, rects, reg, settings)
+        except RefineError as exc:
+            return failed(source, "unreadable", f"{_anchors_lost(reg)}, and {exc}; re-scan "
+                                                "the sheet straight and whole", **who)
+    off = off_scan(grey.shape, reg.page_to_image, rects)
+    if off:
+        return failed(source, "unreadable",
+                      f"{off} box(es) lie off the scan (the page is partly outside the "
+                      "scanned area); re-scan the sheet whole", **who)
     return _read_boxes(grey, layout, page_layout, reg, source, who, thresholds, limits,
                        settings)
 
@@ -117,27 +136,27 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
                       f"{limits.max_error_mm:g} mm limit (the printed boxes are "
                       "not where the corner marks put them: sheet warped, or another print "
                       "size); re-scan it flat", **who)
-    threshold = ink_threshold(voter_ink_level(samples), samples.noise, settings)
-    ink = box_fill(samples, threshold, settings)
+    levels = ink_levels(voter_ink_level(samples), samples.noise, settings)
+    ink = box_fill(samples, levels, settings)
     # only a box whose ink could be lines alone needs them removed: above that, it holds a mark
     # whatever crosses it. A line crosses many boxes, most of them lightly inked by it alone:
     # the boxes that two lines may have inked further are only searched once a line was found
-    light = (ink.fill >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
+    light = (ink.visible >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
     found = clear_lines(samples, np.nonzero(light)[0], grey, reg.page_to_image, rects,
-                        threshold, settings) if light.any() else 0
+                        levels.mark, settings) if light.any() else 0
     if found:
         heavier = (ink.fill >= LINES_ONLY_LIGHT_FILL) & (ink.fill < LINES_ONLY_MAX_FILL)
         if heavier.any():
             clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
-                        threshold, settings)
-        ink = box_fill(samples, threshold, settings)
+                        levels.mark, settings)
+        ink = box_fill(samples, levels, settings)
     calls = decide(ink, [b["field"] for b in boxes], thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
     called = {(b["field"], b["option"]) for b, c in zip(boxes, calls, strict=True)
               if c.decision != "empty"}
     lines = [r for r in page_layout.get("regions", []) if r.get("kind") == "writein"
              and (r.get("field"), r.get("option")) not in called]
-    names = writein_ink(grey, reg.page_to_image, lines, reg.black_level, threshold)
+    names = writein_ink(grey, reg.page_to_image, lines, reg.black_level, levels.mark)
     reading = _reading(layout, page_layout, boxes, ink.fill, calls, reg, error_mm, source, who)
     if names:
         reading.writein_ink = names
@@ -177,6 +196,36 @@ def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarr
         status, reason = "ok", ""
     return Reading(source, status, reason, **who, marks=marks, scores=scores,
                    page_to_image=reg.page_to_image, registration_error_mm=error_mm)
+
+
+def _anchors_lost(reg: Registration) -> str:
+    """Which anchors failed, for the operator."""
+    missing = reg.missing
+    if len(missing) == len(reg.fiducials_px):
+        return "no corner marks found"
+    return (f"only {len(reg.fiducials_px) - len(missing)} of {len(reg.fiducials_px)} corner "
+            f"marks found (missing: {', '.join(missing)})")
+
+
+#: a box this close to the scan's edge (mm, the ring of paper its reading needs) is off it
+OFF_SCAN_MARGIN_MM = 1.0
+
+
+def off_scan(shape: tuple[int, ...], page_to_image: np.ndarray, rects_mm: np.ndarray) -> int:
+    """How many boxes (with `OFF_SCAN_MARGIN_MM` of paper round them) are not wholly inside an
+    image of `shape`: a box off the scan cannot be read, and is never read as empty."""
+    if not len(rects_mm):
+        return 0
+    m = OFF_SCAN_MARGIN_MM
+    x0, y0 = rects_mm[:, 0] - m, rects_mm[:, 1] - m
+    x1, y1 = rects_mm[:, 0] + rects_mm[:, 2] + m, rects_mm[:, 1] + rects_mm[:, 3] + m
+    corners = np.stack([np.column_stack(c) for c in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))],
+                       1).reshape(-1, 2)
+    px = apply(page_to_image, corners).reshape(-1, 4, 2)
+    h, w = shape[:2]
+    inside = ((px[..., 0] >= 0) & (px[..., 0] <= w - 1) & (px[..., 1] >= 0)
+              & (px[..., 1] <= h - 1)).all(1)
+    return int((~inside).sum())
 
 
 def registration_error_mm(samples: BoxSamples) -> float | None:

@@ -11,8 +11,10 @@ homography at the box (one `cv2.warpAffine` per box; the page itself is never wa
   box; the measured area is the box's inside shrunk by `margin_mm`, so the border never counts;
 - a straight line that crosses the whole patch and goes on well outside it (a scanner streak, a
   fold) is erased before measuring (`omr.lines`);
-- `fill` is the share of the measured area covered by ink: darker than a level set from the
-  voter's own strokes (a light pencil adapts), and above the paper noise.
+- `fill` is the share of the measured area covered by ink, and `visible` the share holding any
+  ink a person could see (`InkLevels`): a light mark is never read away as paper because the
+  same voter's other marks are darker;
+- `ring` is how much ink lies just outside the printed border (a scribble running past it).
 """
 
 from __future__ import annotations
@@ -44,12 +46,20 @@ class ScoreSettings:
     line_reach_mm: float = 6.0
     #: a voter's pen or pencil is thinner than this; wider straight bands are not lines
     line_max_width_mm: float = 1.6
-    #: lowest darkness ever counted as ink, whatever the voter's pen
+    #: darkness (0 paper .. 1 printed black) a person sees as ink on any sheet: a box with more
+    #: than dust of it is never empty (VotingWorks' marginal mark)
+    visible_darkness: float = 0.12
+    #: darkness that is surely ink, whatever the voter's other marks: a pixel this dark counts
+    #: towards a mark on an absolute scale
     ink_floor: float = 0.16
-    #: a pixel is ink when darker than this share of the voter's ink darkness...
+    #: a voter's own ink level: pixels darker than this share of it are ink of their marks
+    #: (a light pencil adapts; this level only ever raises the count of a box, see InkLevels)
     ink_share: float = 0.45
-    #: ...and darker than this many standard deviations of the paper noise
+    #: every level stays this many standard deviations of the paper noise above the paper
     noise_sigmas: float = 4.0
+    #: a box with at least this share of ink at the voter's own level is measured at that
+    #: level (its shape: cover, spread, solidity); a lighter box at the absolute floor
+    voter_mark_fill: float = 0.08
     #: darkness is averaged over this many pixels square (noise, dithering); 1: not at all
     smooth_px: int = 3
 
@@ -72,6 +82,9 @@ class BoxSamples:
     #: per box, the registration error measured on its printed border (mm); NaN when the
     #: border is not clearly visible near its expected place
     border_error_mm: np.ndarray
+    #: per box, where its printed border was found (mm along the page's x and y) relative to
+    #: where the homography put it, signed; NaN with the error
+    border_offset_mm: np.ndarray
     #: per box, whether its border can be measured: not mostly filled (`BORDER_MAX_FILLED`)
     border_measured: np.ndarray
     #: per box, darkness of its strongest ink (95th percentile of the measured area, every
@@ -89,7 +102,7 @@ def sample_boxes(
     """Resample the boxes `rects_mm` ((N, 4): x, y, w, h, page mm, the inside of each box) from
     `grey` (uint8) into darkness patches; measure border registration, peak ink and noise."""
     n = len(rects_mm)
-    border_error = np.full(n, np.nan)
+    border_offset = np.full((n, 2), np.nan)
     measured = np.zeros(n, bool)
     peak = np.zeros(n)
     noises = []
@@ -100,7 +113,7 @@ def sample_boxes(
         grey_patches = _warp_patches(grey, page_to_image, rects_mm[index], settings)
         dark, noise = _darkness(grey_patches, size, black_level, settings)
         inner = _inner(size, settings)
-        border_error[index] = _border_error(dark, size, settings)
+        border_offset[index] = _border_offset(dark, size, settings)
         flat = dark[:, inner[0], inner[1]][:, ::3, ::3].reshape(len(index), -1)
         k = int(0.95 * (flat.shape[1] - 1))
         peak[index] = np.partition(flat, k, axis=1)[:, k]
@@ -108,7 +121,8 @@ def sample_boxes(
         measured[index] = (flat > 0.5).mean(1) < BORDER_MAX_FILLED
         noises.append(noise)
         groups.append(PatchGroup(index, (float(size[0]), float(size[1])), dark, inner))
-    return BoxSamples(groups, border_error, measured, peak,
+    border_error = np.hypot(border_offset[:, 0], border_offset[:, 1])
+    return BoxSamples(groups, border_error, border_offset, measured, peak,
                       float(np.percentile(np.concatenate(noises), 25)))
 
 
@@ -187,8 +201,10 @@ def _darkness(patches: np.ndarray, size_mm: np.ndarray, black_level: float,
     return dark, spread
 
 
-def _border_error(dark: np.ndarray, size_mm: np.ndarray, settings: ScoreSettings) -> np.ndarray:
-    """Per patch, how far (mm) its printed border lies from where the homography put it.
+def _border_offset(dark: np.ndarray, size_mm: np.ndarray, settings: ScoreSettings
+                   ) -> np.ndarray:
+    """Per patch, where (mm, signed, along the page's x and y: (N, 2)) its printed border lies
+    relative to where the homography put it.
 
     The column profile over the box's height shows the two vertical border lines, the row
     profile the two horizontal ones; the shift that puts both lines of a pair on peaks (the
@@ -221,39 +237,84 @@ def _border_error(dark: np.ndarray, size_mm: np.ndarray, settings: ScoreSettings
         right = pair[rows, np.minimum(best + 1, len(shifts) - 1)]
         curve = left - 2 * mid + right
         delta = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1), 0.0)
-        shift_mm = np.abs(shifts[best] + np.clip(delta, -0.5, 0.5)) * step
+        shift_mm = (shifts[best] + np.clip(delta, -0.5, 0.5)) * step
         err.append(np.where(strength > BORDER_MIN_STRENGTH, shift_mm, np.nan))
-    return np.hypot(err[0], err[1])
+    return np.column_stack(err)
 
 
 #: both lines of a border pair must stand this much darker than the box's profile median
 BORDER_MIN_STRENGTH = 0.2
 
 
+@dataclass(frozen=True)
+class InkLevels:
+    """The darkness levels (0..1) in force on one page.
+
+    - `visible`: ink a person sees, on an absolute scale (over the paper noise); a box with
+      more of it than dust leaves is at least doubtful, never empty;
+    - `mark`: ink that surely belongs to a mark, on an absolute scale: `ink_floor`, lowered
+      towards `visible` for a voter whose own ink is lighter (a light pencil);
+    - `voter`: this voter's own level (`ink_share` of their ink darkness), at which their
+      ordinary marks are measured; a box lighter than that is measured at `mark` instead, so
+      the voter's level can only make a light box count, never make visible ink vanish.
+    """
+
+    visible: float
+    mark: float
+    voter: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"visible": round(self.visible, 4), "mark": round(self.mark, 4),
+                "voter": round(self.voter, 4)}
+
+
+def ink_levels(ink_level: float, noise: float, settings: ScoreSettings) -> InkLevels:
+    """The page's darkness levels for a voter whose ink is `ink_level` dark, on paper whose
+    darkness noise is `noise` (standard deviation)."""
+    noise_floor = settings.noise_sigmas * noise
+    visible = max(settings.visible_darkness, noise_floor)
+    voter = max(settings.ink_share * ink_level, visible)
+    mark = max(min(voter, settings.ink_floor), visible)
+    return InkLevels(visible, mark, max(voter, mark))
+
+
 def ink_threshold(ink_level: float, noise: float, settings: ScoreSettings) -> float:
-    """Darkness above which a pixel is ink, for a voter whose ink is `ink_level` dark."""
-    return max(settings.ink_share * ink_level, settings.ink_floor, settings.noise_sigmas * noise)
+    """Darkness above which a pixel is ink of this voter's marks (`InkLevels.voter`)."""
+    return ink_levels(ink_level, noise, settings).voter
 
 
 class BoxInk:
     """What the ink in each box looks like (arrays over the page's boxes).
 
-    fill: share of the measured area that is ink (0..1). cover: how evenly the ink covers the
-    box - the measured area is cut into `COVER_CELLS` and this is the second-lowest cell fill:
-    high for a box filled solid or scribbled all over, near 0 for a tick, a cross, a circle or a
+    fill: share of the measured area that is ink of a mark (0..1), at the voter's level or,
+    for a box lighter than the voter's others, at the absolute `InkLevels.mark` (`light`
+    says which). visible: share holding ink a person can see (`InkLevels.visible`): under the
+    marginal fill a box is empty, never above. cover: how evenly the ink covers the box - the
+    measured area is cut into `COVER_CELLS` and this is the second-lowest cell fill: high for
+    a box filled solid or scribbled all over, near 0 for a tick, a cross, a circle or a
     partial fill, which leave some cell empty. spread_mm: how wide the ink is across its main
     direction (0 for an empty box) - a single straight line (a hair, a scratch) is as thin as
-    the line, any mark is much wider. solidity: ink area over the area of its convex hull - near
-    1 for a filled area (solid, partial), well under for strokes (a tick, a cross, a circle);
-    measured on first use only (it is needed when some box is covered).
+    the line, any mark is much wider. ring: how much of the paper just outside the printed
+    border is inked (the mean over the four sides, each at its cleanest distance, 0.45 to 1.4
+    mm outside the border, table rules left out): a scribble running past the border inks it
+    all round, a tick only where it overshoots. peak: darkness of the box's strongest ink.
+    solidity: ink area over the area of its convex hull - near 1 for a filled area (solid,
+    partial), well under for strokes (a tick, a cross, a circle); measured on first use only
+    (it is needed when some box is covered).
     """
 
     def __init__(self, fill: np.ndarray, cover: np.ndarray, spread_mm: np.ndarray | None = None,
                  solidity: np.ndarray | None = None,
-                 measure_solidity: Callable[[], np.ndarray] | None = None) -> None:
+                 measure_solidity: Callable[[], np.ndarray] | None = None, *,
+                 visible: np.ndarray | None = None, ring: np.ndarray | None = None,
+                 light: np.ndarray | None = None, peak: np.ndarray | None = None) -> None:
         self.fill = fill
         self.cover = cover
         self.spread_mm = spread_mm if spread_mm is not None else np.full_like(fill, np.inf)
+        self.visible = visible if visible is not None else fill
+        self.ring = ring if ring is not None else np.zeros_like(fill)
+        self.light = light if light is not None else np.zeros(len(fill), bool)
+        self.peak = peak if peak is not None else np.ones_like(fill)
         self._solidity = solidity
         self._measure_solidity = measure_solidity
 
@@ -265,16 +326,32 @@ class BoxInk:
         return self._solidity
 
 
-def box_fill(samples: BoxSamples, threshold: float, settings: ScoreSettings) -> BoxInk:
-    """Fill, cover, spread and (when asked for) solidity of every box's ink, pixels darker
-    than `threshold` counted as ink."""
+def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSettings) -> BoxInk:
+    """Fill, visible ink, cover, spread, ring and (when asked for) solidity of every box.
+
+    `levels`: the page's `InkLevels` (a single darkness: every level at it). Each box is
+    measured at the voter's level when it holds a mark's worth of ink there
+    (`voter_mark_fill`), else at the absolute mark level: lighter ink than the voter's other
+    marks still counts as what it is."""
+    if not isinstance(levels, InkLevels):
+        levels = InkLevels(float(levels), float(levels), float(levels))
     n = len(samples.peak)
-    fill, cover, spread = np.zeros(n), np.zeros(n), np.zeros(n)
+    fill, visible, cover = np.zeros(n), np.zeros(n), np.zeros(n)
+    spread, ring = np.zeros(n), np.zeros(n)
+    light = np.zeros(n, bool)
     masks = []
     for g in samples.groups:
-        ink = g.dark[:, g.inner[0], g.inner[1]] > threshold
+        inner = g.dark[:, g.inner[0], g.inner[1]]
+        own = (inner > levels.voter).mean((1, 2))
+        is_light = own < settings.voter_mark_fill
+        level = np.where(is_light, levels.mark, levels.voter).astype(np.float32)
+        ink = inner > level[:, None, None]
+        light[g.index] = is_light & (levels.mark < levels.voter)
         fill[g.index] = ink.mean((1, 2))
+        visible[g.index] = (inner > levels.visible).mean((1, 2))
         cover[g.index] = np.sort(_cell_fill(ink, COVER_CELLS), axis=1)[:, 1]
+        ring[g.index] = _ring_ink(g.dark > level[:, None, None], g.size_mm, settings,
+                                  _printed(g.dark > levels.visible, visible[g.index], settings))
         masks.append((g.index, ink))
         for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
             spread[g.index[j]] = _minor_width_px(ink[j]) / settings.sample_px_per_mm
@@ -290,7 +367,77 @@ def box_fill(samples: BoxSamples, threshold: float, settings: ScoreSettings) -> 
                 solidity[index[j]] = _solidity(closed)
         return solidity
 
-    return BoxInk(fill, cover, spread, measure_solidity=measure_solidity)
+    return BoxInk(fill, cover, spread, measure_solidity=measure_solidity, visible=visible,
+                  ring=ring, light=light, peak=samples.peak.copy())
+
+
+#: the ring of paper round a box whose ink is measured: from this far outside the box's inside
+#: edge (past the printed border, thickened by a bitonal scan, and its blur) to the patch's edge
+RING_FROM_MM = 1.0
+#: ink thinner than this is left out of the ring (an opening): printed table rules and pen
+#: strokes overshooting the border, not a scribble's band of ink
+RING_GRAIN_MM = 0.7
+#: a row (column) of the patch inked over this share of its length beyond the box on both
+#: sides is a printed rule running past the box (or a streak), not a voter's ink
+RING_RULE_SHARE = 0.95
+
+
+#: boxes with less visible ink than this are empty enough to show what is printed round a box
+PRINTED_MAX_FILL = 0.02
+#: fewest such boxes of one size for a template of the print round them
+PRINTED_MIN_BOXES = 3
+
+
+def _opened(ink: np.ndarray, settings: ScoreSettings) -> np.ndarray:
+    """(N, hp, wp) boolean patches with ink thinner than `RING_GRAIN_MM` removed."""
+    n, hp, wp = ink.shape
+    k = max(3, round(RING_GRAIN_MM * settings.sample_px_per_mm))
+    return cv2.morphologyEx(ink.reshape(n * hp, wp).view(np.uint8), cv2.MORPH_OPEN,
+                            np.ones((k, k), np.uint8)).reshape(n, hp, wp).astype(bool)
+
+
+def _printed(visible_ink: np.ndarray, visible_fill: np.ndarray, settings: ScoreSettings
+             ) -> np.ndarray | None:
+    """What is printed round boxes of one size (rules, the borders of boxes beside them, a
+    border thickened by the scan): the pixels inked in most of their empty patches, grown by
+    2 px (registration jitter); None when too few boxes are empty."""
+    empty = visible_fill < PRINTED_MAX_FILL
+    if empty.sum() < PRINTED_MIN_BOXES:
+        return None
+    common = (_opened(visible_ink[empty], settings).mean(0) >= 0.5).astype(np.uint8)
+    return cv2.dilate(common, np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSettings,
+              printed: np.ndarray | None = None) -> np.ndarray:
+    """(N,) inked share of the ring of paper outside the border of (N, hp, wp) boolean ink
+    patches: its mean over the four sides, after an opening that removes thin lines (a tick's
+    overshoot), leaving out what is printed round such boxes (`printed`) and rows and columns
+    that run on inked beyond the box on both sides (printed rules); a scribble running past
+    the border inks it in wide bands."""
+    n, hp, wp = ink.shape
+    opened = _opened(ink, settings)
+    if printed is not None:
+        opened &= ~printed[None]
+    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    d = RING_FROM_MM
+    left, right = xs < -d, xs > size_mm[0] + d
+    top, bottom = ys < -d, ys > size_mm[1] + d
+    along_x = (xs >= 0) & (xs <= size_mm[0])
+    along_y = (ys >= 0) & (ys <= size_mm[1])
+    rule_row = ((opened[:, :, left].mean(2) >= RING_RULE_SHARE)
+                & (opened[:, :, right].mean(2) >= RING_RULE_SHARE))  # (N, hp)
+    rule_col = ((opened[:, top, :].mean(1) >= RING_RULE_SHARE)
+                & (opened[:, bottom, :].mean(1) >= RING_RULE_SHARE))  # (N, wp)
+    keep_row, keep_col = ~rule_row, ~rule_col
+    shares = []
+    for rows, cols in ((top, along_x), (bottom, along_x), (along_y, left), (along_y, right)):
+        cell = opened[:, rows][:, :, cols]
+        kept = keep_row[:, rows][:, :, None] & keep_col[:, cols][:, None, :]
+        counted = kept.sum((1, 2))
+        shares.append(np.where(counted > 0, (cell & kept).sum((1, 2)) / np.maximum(counted, 1),
+                               0.0))
+    return np.mean(shares, axis=0)
 
 
 def _solidity(mask: np.ndarray) -> float:

@@ -152,24 +152,53 @@ def test_cancelled_marks_from_the_simulator_go_to_review() -> None:
             assert reading.marks[field].marked == options
 
 
-def test_one_damaged_fiducial_is_tolerated_two_are_not() -> None:
+def _cover_fiducial(img: np.ndarray, i: int) -> None:
     k = 200 / H.MM_PER_INCH
+    x, y, w, h = DOC["pages"][0]["fiducials_mm"][i]
+    img[round((y - 1) * k):round((y + h + 1) * k), round((x - 1) * k):round((x + w + 1) * k)] \
+        = 250
+
+
+@pytest.mark.parametrize("lost", [(3,), (3, 0), (1, 2), (0, 1, 2), (0, 1, 2, 3)])
+def test_corner_marks_lost_the_code_and_the_box_borders_fix_the_page(lost: tuple[int, ...]
+                                                                      ) -> None:
     sheet = SHEET.copy()
-    corners = DOC["pages"][0]["fiducials_mm"]
+    for i in lost:
+        _cover_fiducial(sheet, i)
+    _assert_votes(_read(H.scan(sheet, angle_deg=4.0, shift_mm=(3.0, -2.0))), VOTES)
 
-    def cover(img: np.ndarray, i: int) -> None:
-        x, y, w, h = corners[i]
-        img[round((y - 1) * k):round((y + h + 1) * k), round((x - 1) * k):round((x + w + 1) * k)] \
-            = 250
 
-    cover(sheet, 3)
-    _assert_votes(_read(H.scan(sheet, angle_deg=1.0)), VOTES)
-    cover(sheet, 0)
-    refused = _read(H.scan(sheet, angle_deg=1.0))
+def test_without_enough_anchors_a_warped_sheet_is_refused_naming_the_lost_marks() -> None:
+    sheet = SHEET.copy()
+    for i in (0, 3):
+        _cover_fiducial(sheet, i)
+    # a sheet crumpled in waves of 2.5 mm: no one map puts the box borders where they are
+    h, w = sheet.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    k = 200 / H.MM_PER_INCH
+    dx = (2.5 * k * np.sin(yy / (20 * k) * 2 * np.pi)).astype(np.float32)
+    dy = (2.5 * k * np.sin(xx / (25 * k) * 2 * np.pi)).astype(np.float32)
+    warped = cv2.remap(sheet, xx + dx, yy + dy, cv2.INTER_LINEAR, borderValue=255)
+    # the code itself kept flat, so that it still decodes
+    x, y, s, _ = DOC["pages"][0]["code_mm"]
+    box = slice(round((y - 3) * k), round((y + s + 3) * k)), slice(round((x - 3) * k),
+                                                                   round((x + s + 3) * k))
+    warped[box] = sheet[box]
+    refused = _read(warped)
     assert refused.status == "unreadable"
-    assert refused.reason.startswith("only 2 of 4 corner marks found")
-    assert "top-left" in refused.reason and "bottom-left" in refused.reason
+    assert "corner marks found (missing: top-left" in refused.reason, refused.reason
+    assert "bottom-left" in refused.reason and "box borders" in refused.reason
     assert refused.serial == "000001" and refused.marks == {}
+
+
+def test_a_page_partly_off_the_scan_is_refused_never_read_as_empty() -> None:
+    k = 200 / H.MM_PER_INCH
+    lowest = max(b["rect_mm"][1] for b in DOC["pages"][0]["boxes"])
+    assert lowest > 240  # the scan below ends above the last rows of boxes
+    cropped = np.ascontiguousarray(SHEET[:round(240 * k)])
+    refused = _read(cropped)
+    assert refused.status == "unreadable"
+    assert "off the scan" in refused.reason
 
 
 def test_unreadable_qr_code() -> None:
@@ -218,9 +247,12 @@ def test_random_noise_and_tiny_or_odd_arrays_are_refused_with_a_reason() -> None
 
 
 def test_tight_limits_are_used() -> None:
-    limits = RegistrationLimits(code_error_mm=0.0001)
-    reading = _read(SHEET, limits=limits)
-    assert reading.status == "unreadable" and "disagree" in reading.reason
+    # corner marks that "disagree" with the code leave the page to the box borders...
+    reading = _read(SHEET, limits=RegistrationLimits(code_error_mm=0.0001))
+    _assert_votes(reading, VOTES)
+    # ...whose registration error is held to its limit
+    reading = _read(SHEET, limits=RegistrationLimits(max_error_mm=0.0001))
+    assert reading.status == "unreadable" and "registration error" in reading.reason
 
 
 @pytest.mark.parametrize("dpi", [150, 300])
