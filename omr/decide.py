@@ -74,7 +74,7 @@ class Thresholds:
     #: is at least this dark (0 paper .. 1 printed black) and it is wider than one straight
     #: stroke (`light_spread_mm`: a stray dash poking into the box is not a vote), else a
     #: person looks
-    light_peak_min: float = 0.25
+    light_peak_min: float = 0.2
     light_spread_mm: float = 1.2
     #: a mark at least this many times the fill of another mark in its field is heavy
     heavy_ratio: float = 2.0

@@ -7,6 +7,8 @@ read by guessing. Pure: no files, no globals; call it from any process.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import cv2
 import numpy as np
 
@@ -158,6 +160,8 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
              and (r.get("field"), r.get("option")) not in called]
     names = writein_ink(grey, reg.page_to_image, lines, reg.black_level, levels.mark)
     reading = _reading(layout, page_layout, boxes, ink.fill, calls, reg, error_mm, source, who)
+    reading.thresholds = {**asdict(thresholds), **{f"ink_{k}": v for k, v in
+                                                   levels.as_dict().items()}}
     if names:
         reading.writein_ink = names
         if reading.status == "blank":
@@ -171,11 +175,13 @@ def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarr
     page_fields = [f for f in layout["fields"] if f["page"] == page_layout["page"]]
     marks = {f["id"]: FieldMarks() for f in page_fields}
     scores: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
+    certainty: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
     doubts: list[str] = []
     for box, fill, call in zip(boxes, fills, calls, strict=True):
         field, option = box["field"], box["option"]
         marks.setdefault(field, FieldMarks())
         scores.setdefault(field, {})[option] = float(fill)
+        certainty.setdefault(field, {})[option] = call.certainty
         if call.decision == "marked":
             marks[field].marked.append(option)
         elif call.decision == "doubtful":
@@ -195,7 +201,8 @@ def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarr
     else:
         status, reason = "ok", ""
     return Reading(source, status, reason, **who, marks=marks, scores=scores,
-                   page_to_image=reg.page_to_image, registration_error_mm=error_mm)
+                   page_to_image=reg.page_to_image, registration_error_mm=error_mm,
+                   certainty=certainty)
 
 
 def _anchors_lost(reg: Registration) -> str:

@@ -4,10 +4,15 @@
 {"source": "file.jpg#1", "form": "…", "page": 1, "serial": "…",
  "status": "ok|review|unreadable|unknown_form|blank", "reason": "…",
  "marks": {"<field>": {"marked": ["<option>"], "doubtful": ["<option>"]}},
- "scores": {"<field>": {"<option>": 0.0}}}
+ "scores": {"<field>": {"<option>": 0.0}},
+ "certainty": {"<field>": {"<option>": 1.0}},
+ "thresholds": {"marginal_fill": 0.03, …}}
 ```
 `form`, `page` and `serial` are null when the sheet code could not be read; `reason` is "" when
-there is nothing to say. `marks` and `scores` are empty unless the page was registered.
+there is nothing to say. `marks` and `scores` are empty unless the page was registered; then
+`certainty` says per box how far it is from a threshold that would change its decision (0 on one,
+1 far from any) and `thresholds` records the decision thresholds and the page's ink levels in
+force, so a later reading (a recount) can say what changed.
 """
 
 from __future__ import annotations
@@ -52,6 +57,15 @@ class Reading:
     #: write-in lines ("<field>.<option>") holding handwriting while their box is not marked:
     #: no vote, but a person looks (`omr.writein`); serialised only when not empty
     writein_ink: list[str] = field(default_factory=list)
+    #: per box, how sure its decision is (0..1, `omr.decide.BoxCall.certainty`)
+    certainty: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the thresholds and ink levels this page was decided with (names as in `omr.decide`)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def least_certain(self) -> float:
+        """The lowest certainty of any box (1.0 for a page with none): the review order."""
+        return min((v for opts in self.certainty.values() for v in opts.values()), default=1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """The reading JSON object (plain dict, JSON-ready)."""
@@ -70,7 +84,11 @@ class Reading:
                 f: {o: round(float(s), SCORE_DIGITS) for o, s in opts.items()}
                 for f, opts in self.scores.items()
             },
-        } | ({"writein_ink": list(self.writein_ink)} if self.writein_ink else {})
+        } | ({"writein_ink": list(self.writein_ink)} if self.writein_ink else {}) | ({
+            "certainty": {f: {o: round(float(c), SCORE_DIGITS) for o, c in opts.items()}
+                          for f, opts in self.certainty.items()},
+            "thresholds": dict(self.thresholds),
+        } if self.certainty else {})
 
     def to_json(self) -> str:
         """The reading as one JSON line (UTF-8 text, no newline)."""
@@ -96,6 +114,9 @@ class Reading:
                 form=doc.get("form"), page=doc.get("page"), serial=doc.get("serial"),
                 marks=marks, scores=scores,
                 writein_ink=[str(r) for r in doc.get("writein_ink") or []],
+                certainty={f: {o: float(c) for o, c in opts.items()}
+                           for f, opts in (doc.get("certainty") or {}).items()},
+                thresholds={str(k): float(v) for k, v in (doc.get("thresholds") or {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed reading: {exc}") from exc

@@ -108,10 +108,16 @@ def sample_boxes(
     noises = []
     groups = []
     sizes = np.round(rects_mm[:, 2:] * 20) / 20
+    warped = []
+    own_paper = np.zeros(n)
     for size in np.unique(sizes, axis=0):
         index = np.nonzero((sizes == size).all(1))[0]
         grey_patches = _warp_patches(grey, page_to_image, rects_mm[index], settings)
-        dark, noise = _darkness(grey_patches, size, black_level, settings)
+        own_paper[index] = _ring_paper(grey_patches, size, settings)
+        warped.append((size, index, grey_patches))
+    paper = _robust_paper(own_paper, rects_mm[:, :2] + rects_mm[:, 2:] / 2)
+    for size, index, grey_patches in warped:
+        dark, noise = _darkness(grey_patches, size, black_level, settings, paper[index])
         inner = _inner(size, settings)
         border_offset[index] = _border_offset(dark, size, settings)
         flat = dark[:, inner[0], inner[1]][:, ::3, ::3].reshape(len(index), -1)
@@ -179,14 +185,43 @@ def _inner(size_mm: np.ndarray, settings: ScoreSettings) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _darkness(patches: np.ndarray, size_mm: np.ndarray, black_level: float,
-              settings: ScoreSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Darkness 0..1 of (N, hp, wp) grey patches against each box's own paper level (the 75th
-    percentile of its ring), and per box the grey spread (std) of its measured area, as
-    darkness: for an empty box, the paper noise."""
+def _ring_paper(patches: np.ndarray, size_mm: np.ndarray, settings: ScoreSettings
+                ) -> np.ndarray:
+    """(N,) grey level of the paper round each of (N, hp, wp) grey patches: the 75th
+    percentile of its ring."""
     ring = patches[:, _ring_mask(size_mm, settings)][:, ::4]
     rank = round(0.75 * (ring.shape[1] - 1))
-    paper = np.partition(ring, rank, axis=1)[:, rank].astype(np.float32)
+    return np.partition(ring, rank, axis=1)[:, rank].astype(np.float64)
+
+
+#: a box's paper level is compared with that of this many boxes nearest to it...
+PAPER_NEIGHBOURS = 6
+#: ...and may be at most this many grey levels darker than their median: a box scribbled over
+#: far past its border has ink, not paper, in its ring (read against it, it would look empty)
+PAPER_NEIGHBOUR_DROP = 20.0
+
+
+def _robust_paper(own: np.ndarray, centres_mm: np.ndarray) -> np.ndarray:
+    """Each box's paper level: its own ring's, unless that is far darker than the paper round
+    the boxes nearest to it (`PAPER_NEIGHBOURS`, `PAPER_NEIGHBOUR_DROP`)."""
+    n = len(own)
+    if n < 3:
+        return own
+    k = min(PAPER_NEIGHBOURS, n - 1)
+    d = np.hypot(*(centres_mm[:, None, :] - centres_mm[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(d, np.inf)
+    nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
+    around = np.median(own[nearest], axis=1)
+    return np.maximum(own, around - PAPER_NEIGHBOUR_DROP)
+
+
+def _darkness(patches: np.ndarray, size_mm: np.ndarray, black_level: float,
+              settings: ScoreSettings, paper_level: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Darkness 0..1 of (N, hp, wp) grey patches against each box's paper level
+    (`paper_level`, see `_robust_paper`), and per box the grey spread (std) of its measured
+    area, as darkness: for an empty box, the paper noise."""
+    paper = np.asarray(paper_level, np.float32)
     span = np.maximum(paper - black_level, 30.0).astype(np.float32)
     rows, cols = _inner(size_mm, settings)
     spread = patches[:, rows, cols][:, ::2, ::2].reshape(len(patches), -1).std(1) / span
@@ -415,7 +450,6 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
     overshoot), leaving out what is printed round such boxes (`printed`) and rows and columns
     that run on inked beyond the box on both sides (printed rules); a scribble running past
     the border inks it in wide bands."""
-    n, hp, wp = ink.shape
     opened = _opened(ink, settings)
     if printed is not None:
         opened &= ~printed[None]

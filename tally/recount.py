@@ -54,7 +54,21 @@ def _marks(reading: dict[str, Any], key: str) -> dict[str, list[str]]:
 
 
 def compare_readings(stored: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """What differs between two readings of one page: (what, stored, now) triples."""
+    """What differs between two readings of one page: (what, stored, now) triples; where the
+    result differs, the thresholds and ink levels that differ too (each reading records the
+    ones it was decided with), so the difference can be explained."""
+    out = _result_differences(stored, now)
+    if out:
+        a, b = stored.get("thresholds") or {}, now.get("thresholds") or {}
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append((f"threshold {key}", str(a.get(key, "not recorded")),
+                            str(b.get(key, "not recorded"))))
+    return out
+
+
+def _result_differences(stored: dict[str, Any], now: dict[str, Any]
+                        ) -> list[tuple[str, str, str]]:
     out = []
     for key in ("status", "form", "page", "serial"):
         if stored.get(key) != now.get(key):

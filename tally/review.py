@@ -93,9 +93,12 @@ class ReviewItem:
     #: the current state (mark: marked/doubtful/name; sheet: void/accepted)
     state: dict[str, Any]
     crops: tuple[Crop, ...] = ()
-    #: the engine's darkness score of the box, when it gave one (sort doubtful marks by it)
+    #: the engine's darkness score of the box, when it gave one
     score: float | None = None
     resolved: bool = False
+    #: how sure the engine was of the box (0..1, `omr.decide`): the queue shows the least
+    #: certain first
+    certainty: float | None = None
 
 
 @dataclass
@@ -127,6 +130,8 @@ def review_queue(session: Session, meeting_id: int, *,
         why = "re-fed and read since" if refed else "re-feed the sheet, or dismiss the page"
         items.append(_sheet_item(ctx, row, "unreadable", f"{row.reason or row.status}; {why}",
                                  ("dismiss",), {"dismissed": sheet.accepted is False}, resolved))
+    # the least certain marks first (as SDAPS' correction view), then the rest in page order
+    items.sort(key=lambda i: (0, i.certainty) if i.certainty is not None else (1, 0.0))
     return [i for i in items if include_resolved or not i.resolved]
 
 
@@ -193,12 +198,14 @@ def _mark_item(ctx: _Context, v: PageView, f: str, o: str, reason: str) -> Revie
     resolved = (f, o) in v.decided and not state["doubtful"] and (
         not writein or not state["marked"] or state["name"] is not None)
     score = (row.reading.get("scores", {}) or {}).get(f, {}).get(o)
+    certainty = (row.reading.get("certainty", {}) or {}).get(f, {}).get(o)
     return ReviewItem(
         id=f"{row.id}:{f}:{o}", kind="writein" if writein else "mark", page_id=row.id,
         source=row.source, form_id=row.form_id, page_no=row.page_no, serial=row.serial,
         field=f, option=o, label=_label(ctx, row.form_id, f, o), reason=reason,
         choices=("writein", "empty") if writein else ("marked", "empty"), state=state,
-        crops=_mark_crops(ctx, row, f, o), score=score, resolved=resolved)
+        crops=_mark_crops(ctx, row, f, o), score=score, resolved=resolved,
+        certainty=certainty)
 
 
 def _sheet_item(ctx: _Context, row: Page, kind: ItemKind, reason: str, choices: tuple[str, ...],

@@ -35,7 +35,7 @@ Progress = Callable[[int, int], None]
 
 NO_DEGRADE = dg.Profile("none", jpeg_range=(95, 95))
 MAX_PLANS = 6
-UNREADABLE_CAUSES = ("other_form", "qr_damaged", "fiducials_missing", "not_a_ballot")
+UNREADABLE_CAUSES = ("other_form", "qr_damaged", "not_a_ballot")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _population(spec_path: Path, dpi: int, seed: int, category: str | None,
 def _cause(rng: np.random.Generator, profile: dg.Profile, other: bool) -> str | None:
     u, acc = rng.random(), 0.0
     for cause, p in zip(UNREADABLE_CAUSES, (profile.other_form, profile.qr_blot,
-                                            profile.fiducials_missing, profile.noise_page),
+                                            profile.noise_page),
                         strict=True):
         acc += p
         if u < acc:

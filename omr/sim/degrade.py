@@ -22,7 +22,6 @@ from omr.sim.effects import NOISE_LEVELS, PAPER_EFFECTS, SCANNER_EFFECTS, PageIn
 #: reasons of pages a reader must refuse (truth `reason` when `expect` is unreadable)
 REASONS = {
     "qr_damaged": "the sheet code (QR) is covered by a blot and cannot be decoded",
-    "fiducials_missing": "two corner marks are torn off or covered",
     "not_a_ballot": "the page is noise, not a ballot",
 }
 #: the order in which operations are applied (anything else is metadata)
@@ -57,6 +56,8 @@ class Profile:
     fiducial_damaged: float = 0.0
     colour: float = 0.0
     qr_blot: float = 0.0
+    #: two corner marks torn off or covered: still a readable page (the code and the box
+    #: borders fix it), not a cause to refuse
     fiducials_missing: float = 0.0
     other_form: float = 0.0
     noise_page: float = 0.0
@@ -112,7 +113,7 @@ def plan_page(rng: np.random.Generator, profile: Profile, page: PageInfo,
     if rng.random() < p.fold:
         ops.append(_plan_fold(rng, page))
     damaged: list[int] = []
-    if unreadable == "fiducials_missing":
+    if rng.random() < p.fiducials_missing:
         damaged = [int(c) for c in rng.choice(4, 2, replace=False)]
     elif rng.random() < p.fiducial_damaged:
         damaged = [int(rng.integers(0, 4))]

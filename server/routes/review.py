@@ -29,6 +29,7 @@ def item_json(meeting_id: Id, i: ReviewItem) -> dict[str, Any]:
             "form": i.form_id, "page": i.page_no, "serial": i.serial, "field": i.field,
             "option": i.option, "label": i.label, "reason": i.reason,
             "choices": list(i.choices), "state": i.state, "score": i.score,
+            "certainty": i.certainty,
             "resolved": i.resolved, "crops": crops}
 
 
@@ -36,7 +37,7 @@ def queue_json(request: Request, meeting_id: Id, include_resolved: bool = False
                ) -> list[dict[str, Any]]:
     with store_of(request).session(readonly=True) as s:
         items = review_queue(s, meeting_id, include_resolved=include_resolved)
-    # the least certain marks first (SDAPS): doubtful marks by score, then the rest in order
+    # in the queue's order: the least certain marks first (SDAPS), then the rest
     return [item_json(meeting_id, i) for i in items]
 
 

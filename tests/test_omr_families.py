@@ -1,0 +1,193 @@
+"""The families of the field report (../shared/field-reports/2026-12-omr), made afresh here.
+
+Each test draws its own sheets (tests/omr_helpers) so that a fix holds for the family, not for
+the report's ten images: a mark lighter than the voter's others is never read away; a box
+scribbled over past its border is doubtful for a voter who fills boxes as for one who ticks; a
+stray dash poking into a box is never a vote; a sheet whose corner marks are cut off, hollowed by
+a bitonal threshold or folded over is read from the anchors left.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from omr.code import find_code
+from omr.engine import read_page
+from omr.register import RegistrationLimits, register
+from tally.recount import compare_readings
+from tests import omr_helpers as H
+
+DOC = H.layout("evaluation")
+LAYOUTS = {DOC["form"]["id"]: DOC}
+FIELDS = [f for f in DOC["fields"] if f["page"] == 1]
+K = 200 / H.MM_PER_INCH
+
+
+def _votes(seed: int) -> dict[str, list[str]]:
+    rng = np.random.default_rng(seed)
+    return {f["id"]: [f["options"][int(rng.integers(len(f["options"])))]]
+            for f in FIELDS if rng.random() < 0.9}
+
+
+def _read(image: np.ndarray):
+    return read_page(image, LAYOUTS, source="t.png#1", dpi=200)
+
+
+def _draw(img: np.ndarray, votes: dict[str, list[str]], kind: str, ink: int, pen_mm: float,
+          seed: int) -> None:
+    for i, (field, options) in enumerate(sorted(votes.items())):
+        for option in options:
+            H.draw_mark(img, H.box_rect(DOC, field, option), kind, ink=ink, pen_mm=pen_mm,
+                        seed=seed * 100 + i)
+
+
+def _decision(reading, field: str, option: str) -> str:
+    m = reading.marks[field]
+    return "marked" if option in m.marked else "doubtful" if option in m.doubtful else "empty"
+
+
+@pytest.mark.parametrize(("kind", "ink", "pen_mm", "blur_px", "sure"), [
+    ("tick", 150, 0.35, 0.8, True),  # an HB pencil tick, blurred
+    ("cross", 165, 0.3, 0.6, True),
+    ("circle", 140, 0.4, 1.0, True),
+    ("tick", 195, 0.45, 0.5, False),  # barely grey: a person decides, it is never empty
+])
+def test_a_mark_lighter_than_the_voters_others_is_never_read_empty(
+        kind: str, ink: int, pen_mm: float, blur_px: float, sure: bool) -> None:
+    votes = _votes(1)
+    light = sorted(votes)[::4]  # every fourth voted row in a lighter pen
+    img = H.blank_sheet("evaluation", "000201")
+    _draw(img, {f: o for f, o in votes.items() if f not in light}, "tick", H.BLACK_PEN, 0.6, 1)
+    _draw(img, {f: votes[f] for f in light}, kind, ink, pen_mm, 2)
+    reading = _read(H.scan(img, angle_deg=0.8, blur_px=blur_px, noise=3, jpeg_quality=85))
+    assert reading.read, reading.reason
+    for f in light:
+        assert _decision(reading, f, votes[f][0]) in ("marked", "doubtful"), (f, reading.scores[f])
+    for f, options in votes.items():
+        if f not in light:
+            assert reading.marks[f].marked == options, f
+    if sure:  # visible, sure ink: counted, not sent to a person
+        assert sum(_decision(reading, f, votes[f][0]) == "marked" for f in light) == len(light)
+
+
+def _scribble_past_border(img: np.ndarray, rect_mm: list[float], ink: int, seed: int) -> None:
+    """A box scribbled out: dense strokes running 1-2 mm past its border all round."""
+    rng = np.random.default_rng(seed)
+    x, y, w, h = rect_mm
+    over = rng.uniform(1.0, 2.0)
+    y0, y1 = y - over, y + h + over
+    for i, v in enumerate(np.linspace(y0, y1, 9)):
+        a = (x - over + rng.uniform(-0.3, 0.3), v)
+        b = (x + w + over + rng.uniform(-0.3, 0.3), v + rng.uniform(-0.4, 0.4))
+        p, q = (a, b) if i % 2 else (b, a)
+        cv2.line(img, (round(p[0] * K), round(p[1] * K)), (round(q[0] * K), round(q[1] * K)),
+                 int(ink), max(1, round(1.1 * K)), cv2.LINE_AA)
+
+
+@pytest.mark.parametrize(("style", "ink"), [("fill", H.BLACK_PEN), ("fill", 110),
+                                            ("tick", H.BLACK_PEN)])
+def test_a_box_scribbled_over_past_its_border_is_doubtful_for_every_voter_style(
+        style: str, ink: int) -> None:
+    votes = _votes(2)
+    rows = sorted(votes)
+    cancelled = rows[1::5]
+    img = H.blank_sheet("evaluation", "000202")
+    _draw(img, votes, style, ink, 0.6, 3)
+    for i, f in enumerate(cancelled):  # the voter scribbles out the vote and marks another
+        option = votes[f][0]
+        _scribble_past_border(img, H.box_rect(DOC, f, option), ink, i)
+    reading = _read(H.scan(img, angle_deg=-0.6, blur_px=0.7, noise=3, jpeg_quality=85))
+    assert reading.read, reading.reason
+    for f in cancelled:
+        assert _decision(reading, f, votes[f][0]) == "doubtful", (f, reading.scores[f])
+    for f in rows:
+        if f not in cancelled:
+            assert reading.marks[f].marked == votes[f], f
+
+
+def test_a_stray_dash_poking_into_an_empty_box_is_never_a_vote() -> None:
+    votes = _votes(3)
+    img = H.blank_sheet("evaluation", "000203")
+    _draw(img, votes, "tick", H.BLACK_PEN, 0.5, 4)
+    strays = []
+    for f in sorted(votes)[::3]:
+        options = [o for o in next(x for x in FIELDS if x["id"] == f)["options"]
+                   if o not in votes[f]]
+        x, y, w, h = H.box_rect(DOC, f, options[0])
+        # a dash from the neighbouring cell running a third of the way into the box
+        for ink in (H.BLACK_PEN, 120):
+            cv2.line(img, (round((x + w + 3) * K), round((y + h / 2) * K)),
+                     (round((x + w * 0.66) * K), round((y + h / 2 + 0.3) * K)), ink,
+                     max(1, round(0.45 * K)), cv2.LINE_AA)
+        strays.append((f, options[0]))
+    reading = _read(H.scan(img, angle_deg=0.4, blur_px=0.6, noise=2))
+    assert reading.read, reading.reason
+    for f, option in strays:
+        assert _decision(reading, f, option) != "marked", (f, option)
+        assert reading.marks[f].marked == votes[f]
+
+
+def _hollowing_threshold(grey: np.ndarray, window_px: int) -> np.ndarray:
+    """A scanner's small-window dynamic threshold: solids wider than the window go hollow."""
+    return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
+                                 window_px | 1, 12)
+
+
+@pytest.mark.parametrize("window_px", [15, 25])
+def test_a_bitonal_scan_that_hollows_the_corner_marks_is_read(window_px: int) -> None:
+    votes = _votes(4)
+    img = H.blank_sheet("evaluation", "000204")
+    _draw(img, votes, "tick", H.BLACK_PEN, 0.5, 5)
+    x, y, w, _ = DOC["pages"][0]["fiducials_mm"][0]
+    flat = _hollowing_threshold(img, window_px)
+    assert flat[round((y + w / 2) * K), round((x + w / 2) * K)] == 255  # hollow: paper inside
+    bitonal = _hollowing_threshold(H.scan(img, angle_deg=1.5, blur_px=0.6), window_px)
+    reading = _read(bitonal)
+    assert reading.status == "ok", reading.reason
+    for f in FIELDS:
+        assert reading.marks[f["id"]].marked == votes.get(f["id"], []), f["id"]
+
+
+@pytest.mark.parametrize(("angle_deg", "cut_mm"), [(0.0, (24, 0)), (8.0, (22, 8)),
+                                                   (-10.0, (0, 22))])
+def test_a_sheet_with_corner_marks_cut_off_the_scan_is_read(angle_deg: float,
+                                                           cut_mm: tuple[int, int]) -> None:
+    votes = _votes(5)
+    img = H.blank_sheet("evaluation", "000205")
+    _draw(img, votes, "cross", H.BLACK_PEN, 0.5, 6)
+    scanned = H.scan(img, angle_deg=angle_deg, bed_margin_mm=12.0, noise=2)
+    left, bottom = (round(c * K) for c in cut_mm)
+    cut = np.ascontiguousarray(scanned[:scanned.shape[0] - bottom or None, left:])
+    hit = find_code(cut)
+    assert hit is not None
+    assert register(cut, DOC["pages"][0], hit, RegistrationLimits()).missing  # marks lost
+    reading = _read(cut)
+    assert reading.status == "ok", reading.reason
+    for f in FIELDS:
+        assert reading.marks[f["id"]].marked == votes.get(f["id"], []), f["id"]
+
+
+def test_each_box_has_a_certainty_and_the_page_its_thresholds() -> None:
+    votes = _votes(6)
+    img = H.blank_sheet("evaluation", "000206")
+    _draw(img, votes, "tick", H.BLACK_PEN, 0.5, 7)
+    rect = H.box_rect(DOC, FIELDS[0]["id"], FIELDS[0]["options"][-1])
+    H.draw_mark(img, rect, "dot", ink=200)  # a faint dot: doubtful, not sure of anything
+    reading = _read(H.scan(img, blur_px=0.5))
+    doc = reading.to_dict()
+    assert set(doc["certainty"]) == set(doc["scores"])
+    for f, opts in doc["certainty"].items():
+        assert set(opts) == set(doc["scores"][f]) and all(0 <= v <= 1 for v in opts.values())
+    assert doc["thresholds"]["marginal_fill"] == 0.03 and "ink_visible" in doc["thresholds"]
+    sure = [doc["certainty"][f][o[0]] for f, o in votes.items()]
+    assert min(sure) > 0.5  # clear ticks are far from every threshold
+    doubtful = [(f, o) for f, m in reading.marks.items() for o in m.doubtful]
+    if doubtful:
+        assert reading.least_certain < min(sure)
+    # a recount says which threshold changed where the result changed
+    later = dict(doc, status="review", thresholds={**doc["thresholds"], "marginal_fill": 0.05})
+    whats = [w for w, _, _ in compare_readings(doc, later)]
+    assert "status" in whats and "threshold marginal_fill" in whats
+    assert compare_readings(doc, dict(doc, thresholds={})) == []
