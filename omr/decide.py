@@ -76,6 +76,11 @@ class Thresholds:
     #: person looks
     light_peak_min: float = 0.2
     light_spread_mm: float = 1.2
+    #: a mark at least this many times the median fill of the voter's other marks, and at
+    #: least `page_heavy_min_fill` full, where those marks are pen strokes, is covered far
+    #: more heavily than the voter marks: scribbled out?
+    page_heavy_ratio: float = 3.0
+    page_heavy_min_fill: float = 0.6
     #: a mark at least this many times the fill of another mark in its field is heavy
     heavy_ratio: float = 2.0
     #: ...and at least this full (a small tick beside a tiny one is not heavy)
@@ -135,6 +140,9 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif covered[i] and strokes:
             calls.append(BoxCall("doubtful", "scribbled over or filled where the voter "
                                              "otherwise ticks: cancelled?", 0.0))
+        elif _heavier_than_voter(i, fill, open_marks, ink, t):
+            calls.append(BoxCall("doubtful", "far more ink than the voter's other marks: "
+                                             "scribbled out?", 0.0))
         elif _heavy(i, fill, by_field[fields[i]], open_marks, t):
             calls.append(BoxCall("doubtful", "far more ink than the mark beside it: crossed "
                                              "out?", 0.0))
@@ -167,6 +175,19 @@ def _past_border(i: int, ring: np.ndarray, inked: np.ndarray, t: Thresholds) -> 
     if ring[i] < t.ring_relative_min or not len(others):
         return False
     return bool(ring[i] >= t.ring_relative * float(np.median(others)))
+
+
+def _heavier_than_voter(i: int, fill: np.ndarray, open_marks: np.ndarray, ink: BoxInk,
+                        t: Thresholds) -> bool:
+    """Is open mark i covered far more heavily than the voter's other marks, who marks with
+    pen strokes (a tick, a cross, a circle), not fills?"""
+    if not open_marks[i] or fill[i] < t.page_heavy_min_fill:
+        return False
+    others = open_marks.copy()
+    others[i] = False
+    if others.sum() < 2 or fill[i] < t.page_heavy_ratio * float(np.median(fill[others])):
+        return False
+    return float(np.median(ink.solidity[others])) < t.stroke_solidity_max
 
 
 def _heavy(i: int, fill: np.ndarray, same_field: list[int], open_marks: np.ndarray,

@@ -225,3 +225,41 @@ def test_a_tick_crossed_out_beside_a_new_tick_is_doubtful_the_new_one_marked() -
     fields = ["row", "row", "other"]
     assert _calls([0.66, 0.27, 0.3], [0.3, 0.0, 0.0], fields=fields) == [
         "doubtful", "marked", "marked"]
+
+
+def test_a_box_covered_far_more_heavily_than_a_ticking_voters_marks_is_doubtful() -> None:
+    # a blue-pen ticker scribbles a box out nearly solid (not quite all cells covered)
+    fill = [0.22, 0.24, 0.21, 0.23, 0.94]
+    cover = [0.0, 0.0, 0.0, 0.0, 0.77]
+    solidity = [0.5, 0.55, 0.52, 0.5, 0.99]
+    assert _calls(fill, cover, solidity) == ["marked"] * 4 + ["doubtful"]
+    # a voter who fills boxes partly and one fully is not second-guessed
+    assert _calls([0.5, 0.55, 0.95], [0.1, 0.1, 0.77], [0.98, 0.99, 1.0]) == ["marked"] * 3
+
+
+def test_ink_past_the_border_makes_a_covered_box_doubtful_whoever_the_voter() -> None:
+    from omr.score import BoxInk as Ink
+
+    def calls(fill, cover, ring, solidity):
+        ink = Ink(np.array(fill), np.array(cover), np.array([3.0] * len(fill)),
+                  np.array(solidity), ring=np.array(ring))
+        return [c.decision for c in decide(ink, [f"f{i}" for i in range(len(fill))],
+                                           Thresholds())]
+
+    # a voter who fills boxes: fills stay inside, the scribble-out runs past the border
+    assert calls([0.97, 1.0, 0.99, 1.0], [0.9, 1.0, 0.95, 1.0], [0.01, 0.0, 0.02, 0.2],
+                 [1.0] * 4) == ["marked"] * 3 + ["doubtful"]
+    # and a box whose ink lies mostly round it (a scribble a bitonal scan hollowed)
+    assert calls([0.25, 0.12], [0.0, 0.0], [0.0, 0.1], [0.5, 0.15]) == ["marked", "doubtful"]
+
+
+def test_visible_ink_is_never_empty_and_a_light_stroke_is_not_sure() -> None:
+    from omr.score import BoxInk as Ink
+
+    ink = Ink(np.array([0.01, 0.2, 0.15, 0.3]), np.zeros(4), np.array([0.0, 2.0, 0.9, 2.0]),
+              np.array([1.0, 0.4, 0.9, 0.5]), visible=np.array([0.05, 0.25, 0.2, 0.35]),
+              light=np.array([True, True, True, False]), peak=np.array([0.1, 0.3, 0.3, 0.9]))
+    # visible ink in a box read as paper at the voter's level: doubtful, not empty; a light
+    # tick: marked; a light single dash (one stroke wide): doubtful; the voter's own tick
+    assert [c.decision for c in decide(ink, ["a", "b", "c", "d"], Thresholds())] == [
+        "doubtful", "marked", "doubtful", "marked"]

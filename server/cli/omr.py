@@ -29,7 +29,7 @@ from server.cli.form import compile_spec
 
 if TYPE_CHECKING:  # the engine loads OpenCV: imported when a command runs, not at start-up
     from omr.accuracy import AccuracyReport
-    from omr.batch import ReaderPool
+    from omr.batch import ReaderPool, ReadOptions
     from omr.reading import Reading
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -179,6 +179,20 @@ class RssSampler:
         self._thread.join()
 
 
+def _mixed_corpus(spec: Path, out: Path, sheets: int, dpi: int, seed: int, workers: int
+                  ) -> None:
+    """A stack as a hall feeds it: a third each grey/colour JPEG, PNG and bitonal G4 TIFF, with
+    every degradation of the hard profile (refused sheets included)."""
+    from omr.sim.corpus import generate
+
+    third = max(1, sheets // 3)
+    for k, fmt in enumerate(("jpg", "png", "tiff")):
+        n = sheets - 2 * third if fmt == "tiff" else third
+        with _bar(f"simulating {n} {fmt} sheets", n) as tick:
+            generate(spec, out / fmt, n, seed + k, dpi=dpi, fmt=fmt, profile="hard",
+                     workers=workers, progress=lambda done, _total: tick(done))
+
+
 def _grey_corpus(spec: Path, out: Path, sheets: int, dpi: int, seed: int, workers: int) -> None:
     """Simulated sheets (mixed degradations) saved as grey JPEGs, as a grey scanner makes."""
     from PIL import Image
@@ -209,6 +223,17 @@ class _bar:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+
+
+def _timed_cold(options: ReadOptions, workers: int, files: list[Path], decode_only: bool,
+                label: str) -> tuple[float, list[float], int]:
+    """As `_timed_run`, with the worker processes started (and their start timed) for it."""
+    from omr.batch import ReaderPool
+
+    start = time.perf_counter()
+    with ReaderPool(options, workers) as pool:
+        _, times, pages = _timed_run(pool, files, decode_only, label)
+    return time.perf_counter() - start, times, pages
 
 
 def _timed_run(pool: ReaderPool, files: list[Path], decode_only: bool, label: str
@@ -244,6 +269,12 @@ def bench_omr(
         "memory samples: does RSS stay flat?")] = 0,
     keep: Annotated[Path | None, typer.Option("--keep", help="keep the simulated sheets here")
                     ] = None,
+    mixed: Annotated[bool, typer.Option(
+        "--mixed", help="simulate a mixed stack (JPEG, PNG, bitonal TIFF, hard degradations, "
+        "refused sheets) instead of clean grey JPEGs")] = False,
+    cold: Annotated[bool, typer.Option(
+        "--cold", help="start the worker processes anew for every pass (process start "
+        "included, as `scantally read` runs)")] = False,
 ) -> None:
     """Engine vs decode-only speed on the same files in the same run, and memory."""
     from omr.batch import ReaderPool, ReadOptions
@@ -255,17 +286,22 @@ def bench_omr(
     else:
         folder = keep or Path(tempfile.mkdtemp(prefix="scantally-bench-"))
         tmp = None if keep else folder
-        _grey_corpus(form, folder, sheets, dpi, 20261120, workers)
+        (_mixed_corpus if mixed else _grey_corpus)(form, folder, sheets, dpi, 20261120,
+                                                   workers)
         files = expand_files([folder])
+    options = ReadOptions(layouts, keep_data=False)
     try:
-        with RssSampler() as rss, ReaderPool(ReadOptions(layouts, keep_data=False),
-                                             workers) as pool:
+        with RssSampler() as rss, ReaderPool(options, workers) as pool:
             list(pool.time(files[: 2 * workers]))  # warm up: start and load the workers
             decode_runs, engine_runs = [], []
             for k in range(rounds):
-                decode_runs.append(_timed_run(pool, files, True, f"decode-only {k + 1}"))
-                engine_runs.append(_timed_run(pool, files, False, f"engine {k + 1}"))
-            _report_speed(decode_runs, engine_runs, workers, dpi, rss)
+                for decode_only, runs, label in ((True, decode_runs, "decode-only"),
+                                                 (False, engine_runs, "engine")):
+                    name = f"{label} {k + 1}"
+                    runs.append(_timed_cold(options, workers, files, decode_only, name) if cold
+                                else _timed_run(pool, files, decode_only, name))
+            _report_speed(decode_runs, engine_runs, workers, dpi, rss,
+                          "mixed stack" if mixed else f"{dpi} dpi grey JPEG", cold)
             if long_run:
                 _long_run(pool, files, long_run, rss)
     finally:
@@ -274,7 +310,7 @@ def bench_omr(
 
 
 def _report_speed(decode_runs: list, engine_runs: list, workers: int, dpi: int,
-                  rss: RssSampler) -> None:
+                  rss: RssSampler, what: str, cold: bool = False) -> None:
     def rate(run: tuple[float, list[float], int]) -> float:
         return run[2] / run[0] * 60.0
 
@@ -283,8 +319,9 @@ def _report_speed(decode_runs: list, engine_runs: list, workers: int, dpi: int,
     d_times = [t for r in decode_runs for t in r[1]]
     e_times = [t for r in engine_runs for t in r[1]]
     ratios = [e / d for e, d in zip(e_rates, d_rates, strict=True)]
-    table = Table(title=f"OMR throughput: {engine_runs[0][2]} pages, {dpi} dpi grey JPEG, "
-                        f"{workers} worker(s), {len(engine_runs)} round(s)")
+    table = Table(title=f"OMR throughput: {engine_runs[0][2]} pages, {what}, {workers} "
+                        f"worker(s), {len(engine_runs)} round(s)"
+                        + (", process start included" if cold else ""))
     for col in ("pass", "sheets/min", "ms/sheet p50", "ms/sheet p95"):
         table.add_column(col, justify="right" if col != "pass" else "left")
     table.add_row("decode only", f"{statistics.median(d_rates):,.0f}",
@@ -293,7 +330,7 @@ def _report_speed(decode_runs: list, engine_runs: list, workers: int, dpi: int,
                   f"{_pct(e_times, 50) * 1000:.1f}", f"{_pct(e_times, 95) * 1000:.1f}")
     console.print(table)
     console.print(f"engine / decode-only rate: {statistics.median(ratios):.2f} "
-                  f"(per round: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.50)")
+                  f"(per round: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.60)")
     console.print(f"peak RSS: {rss.peak_total / 2**20:.0f} MiB in all processes, largest "
                   f"process {rss.peak_one / 2**20:.0f} MiB")
 
