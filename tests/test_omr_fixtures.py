@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from forms.layout import compile_layout
+from forms.layout_json import layout_to_dict
+from forms.load import load_spec
 from omr import lines
 from omr.engine import read_page
 from omr.reading import Reading
 from scanner.images import iter_pages
-from forms.layout import compile_layout
-from forms.layout_json import layout_to_dict
-from forms.load import load_spec
 from tests import omr_helpers as H
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".pdf")
