@@ -43,6 +43,9 @@ INK_LEVEL_MIN = 0.3
 #: the most of a box two streaks or folds can cover (3 px lines, blurred, along its short side,
 #: at 150 dpi; a dark streak crossed by a fold measured 0.33)
 LINES_ONLY_MAX_FILL = 0.45
+#: streaks and folds are looked for at no lower a darkness than this share of the voter's ink
+#: level (a paler line crossing an empty box is thin: doubtful at most, never a vote)
+LINE_LEVEL_SHARE = 0.5
 #: the most of a box one such line covers
 LINES_ONLY_LIGHT_FILL = 0.3
 #: fewest boxes with a visible border needed to measure the registration error on them
@@ -141,16 +144,21 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
     levels = ink_levels(voter_ink_level(samples), samples.noise, settings)
     ink = box_fill(samples, levels, settings)
     # only a box whose ink could be lines alone needs them removed: above that, it holds a mark
-    # whatever crosses it. A line crosses many boxes, most of them lightly inked by it alone:
-    # the boxes that two lines may have inked further are only searched once a line was found
+    # whatever crosses it. A line crosses many boxes, most of them empty but for it: it is
+    # first looked for in the boxes whose ink is as thin as a line; once one is found, in every
+    # box it may have inked, and in those two lines may have inked further
     light = (ink.visible >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
-    found = clear_lines(samples, np.nonzero(light)[0], grey, reg.page_to_image, rects,
-                        levels.mark, settings) if light.any() else 0
+    thin = light & (ink.spread_mm <= settings.line_max_width_mm)
+    # lines are looked for in what is surely ink of this voter's sheet, or half their own level
+    line_level = max(levels.mark, LINE_LEVEL_SHARE * levels.voter)
+    found = clear_lines(samples, np.nonzero(thin)[0], grey, reg.page_to_image, rects,
+                        line_level, settings) if thin.any() else 0
     if found:
         heavier = (ink.fill >= LINES_ONLY_LIGHT_FILL) & (ink.fill < LINES_ONLY_MAX_FILL)
-        if heavier.any():
-            clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
-                        levels.mark, settings)
+        rest = (light & ~thin) | heavier
+        if rest.any():
+            clear_lines(samples, np.nonzero(rest)[0], grey, reg.page_to_image, rects,
+                        line_level, settings)
         ink = box_fill(samples, levels, settings)
     calls = decide(ink, [b["field"] for b in boxes], thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)

@@ -385,8 +385,12 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
         fill[g.index] = ink.mean((1, 2))
         visible[g.index] = (inner > levels.visible).mean((1, 2))
         cover[g.index] = np.sort(_cell_fill(ink, COVER_CELLS), axis=1)[:, 1]
-        ring[g.index] = _ring_ink(g.dark > level[:, None, None], g.size_mm, settings,
-                                  _printed(g.dark > levels.visible, visible[g.index], settings))
+        # the ring matters only round a box that holds a mark's worth of ink
+        inked = np.nonzero(fill[g.index] >= RING_MIN_FILL)[0]
+        if len(inked):
+            printed = _printed(g.dark > levels.visible, visible[g.index], settings)
+            ring[g.index[inked]] = _ring_ink(g.dark[inked] > level[inked, None, None],
+                                             g.size_mm, settings, printed)
         masks.append((g.index, ink))
         for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
             spread[g.index[j]] = _minor_width_px(ink[j]) / settings.sample_px_per_mm
@@ -417,8 +421,12 @@ RING_GRAIN_MM = 0.7
 RING_RULE_SHARE = 0.95
 
 
+#: boxes with less ink than this have no ring worth measuring (under the definite fill)
+RING_MIN_FILL = 0.08
 #: boxes with less visible ink than this are empty enough to show what is printed round a box
 PRINTED_MAX_FILL = 0.02
+#: at most this many of them make the template (spread over the page's boxes of one size)
+PRINTED_SAMPLE = 16
 #: fewest such boxes of one size for a template of the print round them
 PRINTED_MIN_BOXES = 3
 
@@ -436,9 +444,11 @@ def _printed(visible_ink: np.ndarray, visible_fill: np.ndarray, settings: ScoreS
     """What is printed round boxes of one size (rules, the borders of boxes beside them, a
     border thickened by the scan): the pixels inked in most of their empty patches, grown by
     2 px (registration jitter); None when too few boxes are empty."""
-    empty = visible_fill < PRINTED_MAX_FILL
-    if empty.sum() < PRINTED_MIN_BOXES:
+    empty = np.nonzero(visible_fill < PRINTED_MAX_FILL)[0]
+    if len(empty) < PRINTED_MIN_BOXES:
         return None
+    if len(empty) > PRINTED_SAMPLE:
+        empty = empty[np.linspace(0, len(empty) - 1, PRINTED_SAMPLE).round().astype(int)]
     common = (_opened(visible_ink[empty], settings).mean(0) >= 0.5).astype(np.uint8)
     return cv2.dilate(common, np.ones((5, 5), np.uint8)).astype(bool)
 
