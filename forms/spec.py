@@ -23,6 +23,7 @@ from pydantic import (
 
 from forms.code import ID_PATTERN
 from forms.fonts import missing_glyphs
+from forms.text import TextError, refuse_invisible
 
 SPEC_SCHEMA = "scantally.form/1"
 
@@ -39,7 +40,12 @@ class SpecRuleError(ValueError):
 
 
 def _drawable(text: str) -> str:
-    """Printed text must be drawable in the ballot font (checked here, where the line is known)."""
+    """Printed text must be drawable in the ballot font (checked here, where the line is known),
+    with no control or invisible character (zero-width, bidi, BOM) hiding in it."""
+    try:
+        refuse_invisible(text)
+    except TextError as exc:
+        raise ValueError(str(exc)) from None
     bad = missing_glyphs(text)
     if bad:
         raise ValueError(
