@@ -26,6 +26,7 @@ from forms.layout_json import layout_to_dict
 from forms.load import SpecError, parse_spec
 from forms.plan import LayoutError
 from forms.spec import FormSpec
+from forms.text import TextError, clean_name
 from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
 from tally.db import Batch, Meeting, MeetingForm, Page, PrintedSerial
@@ -157,7 +158,10 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                    serials: list[str] | None = None, settings: Settings | None = None) -> Meeting:
     """Create a meeting with its forms (all or nothing). Unit and date default to the first
     spec's header."""
-    name = name.strip()
+    try:  # no NUL (PostgreSQL cannot store it), NFC, no invisible characters
+        name = clean_name(name)
+    except TextError as exc:
+        raise MeetingError(f"the meeting name {exc}") from None
     if not name or len(name) > 120:
         raise MeetingError("a meeting needs a name of 1-120 characters (--name)")
     if not forms:

@@ -20,6 +20,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from forms.layout import FieldInfo
 from forms.spec import FormSpec
+from forms.text import name_key
 from tally.model import Ballot
 from tally.report.fmt import settings_lines
 from tally.report.safe import starts_like_formula
@@ -125,7 +126,7 @@ def _raw_sheet(ws: WriteOnlyWorksheet, result: TallyResult, spec: FormSpec,
 def _option_text(info: FieldInfo, option: str, labels: dict[str, dict[str, str]],
                  ballot: Ballot) -> str:
     if option.startswith("writein") and info.group == "recommendation":
-        name = ballot.writeins.get(info.id, {}).get(option, "").strip()
+        name = name_key(ballot.writeins.get(info.id, {}).get(option, ""))
         return f"另推:{name}" if name else "另推:（空）"
     return labels.get(info.id, {}).get(option, option)
 
