@@ -223,7 +223,8 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
                     "from the `scantally_csrf` cookie); then send the `scantally_session` "
                     "cookie, and on POST/PUT/PATCH/DELETE the `X-CSRF-Token` header (see "
                     "`GET /api/me`). Hall routes take a display token as `?token=`.",
-        lifespan=lifespan,
+        # /docs and /redoc are server.routes.docs: vendored assets, no CDN, no inline script
+        docs_url=None, redoc_url=None, lifespan=lifespan,
         dependencies=[Depends(auth.csrf_check), Depends(refuse_control_characters)],
     )
     app.state.store = store
