@@ -364,6 +364,8 @@ def test_invisible_characters_are_taken_out_of_names(store: Store) -> None:
 SKIP = {("GET", "/api/meetings/{meeting_id}/events"), ("GET", "/hall/{meeting_id}/events"),
         ("POST", "/logout"), ("POST", "/login")}
 EXAMPLES_PER_OPERATION = 15
+#: uploaded files' contents: bytes, where a NUL is just a byte
+BINARY = {"files", "image"}
 
 
 def _strings(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -409,7 +411,7 @@ def test_schemathesis_with_nul_and_invisible_characters(backend: str, tmp_path: 
                 def run(case: schemathesis.Case, data: st.DataObject) -> None:
                     places = [("query", p) for p in _strings(case.query or {})] + \
                         [("body", p) for p in _strings(case.body)
-                         if isinstance(case.body, dict | list)]
+                         if isinstance(case.body, dict | list) and p[0] not in BINARY]
                     if not places:
                         return
                     where, path = data.draw(st.sampled_from(places))
