@@ -16,6 +16,7 @@ which character at which position, so a pydantic validator can name the field.
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 #: control characters text may keep (free text: reasons, instructions)
 ALLOWED_CONTROLS = frozenset("\t\n\r")
@@ -82,3 +83,24 @@ def name_key(name: str) -> str:
     kept = "".join(ch for ch in name
                    if ch.isspace() or unicodedata.category(ch) not in ("Cf", "Cc"))
     return " ".join(unicodedata.normalize("NFC", kept).split())
+
+
+def find_control(value: Any, loc: tuple[str | int, ...] = (),
+                 allow: frozenset[str] = ALLOWED_CONTROLS) -> tuple[str | int, ...] | None:
+    """Where in a JSON-like value (keys included) a string holds a NUL or a control
+    character other than `allow`; None if nowhere."""
+    if isinstance(value, str):
+        return loc if control_chars(value, allow=allow) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and control_chars(k, allow=frozenset()):
+                return (*loc, k)
+            found = find_control(v, (*loc, k), allow)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = find_control(v, (*loc, i), allow)
+            if found is not None:
+                return found
+    return None

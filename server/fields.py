@@ -14,40 +14,19 @@ rules themselves live in `forms.text`, so the CLI and `tally` apply the same one
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import HTTPException, Request
 from pydantic import AfterValidator
 from starlette.datastructures import UploadFile
 
-from forms.text import ALLOWED_CONTROLS, clean_name, clean_text, control_chars
+from forms.text import clean_name, clean_text, control_chars, find_control
 
 Text = Annotated[str, AfterValidator(clean_text)]
 Name = Annotated[str, AfterValidator(clean_name)]
 #: JSON bodies the guard parses to look inside (bigger ones are refused by BodyLimit first)
 MAX_GUARDED_JSON_BYTES = 4 * 1024 * 1024
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def find_control(value: Any, loc: tuple[str | int, ...] = (),
-                 allow: frozenset[str] = ALLOWED_CONTROLS) -> tuple[str | int, ...] | None:
-    """Where in a JSON-like value (keys included) a string holds a NUL or a control
-    character other than `allow`; None if nowhere."""
-    if isinstance(value, str):
-        return loc if control_chars(value, allow=allow) else None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(k, str) and control_chars(k, allow=frozenset()):
-                return (*loc, k)
-            found = find_control(v, (*loc, k), allow)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found = find_control(v, (*loc, i), allow)
-            if found is not None:
-                return found
-    return None
 
 
 def refused(loc: tuple[str | int, ...]) -> HTTPException:

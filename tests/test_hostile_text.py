@@ -435,3 +435,20 @@ def test_schemathesis_with_nul_and_invisible_characters(backend: str, tmp_path: 
     print("schemathesis requests with a hostile character:", sent)
     assert sent["nul"] >= 15 and sent["invisible"] >= 15, sent
     assert failures == []
+
+
+def test_a_reading_with_a_nul_is_refused_by_ingest(store: Store) -> None:
+    """The road of `scantally ingest --readings` and of every station: refused, saying where."""
+    from tally.ingest import ingest_page, open_batch
+    from tally.meetings import MeetingError
+
+    mid = new_meeting(store, "m1")
+    batch = open_batch(store, mid, operator="tester")
+    doc = reading(layout_of("recommendation"), "N1", marked={"category": ["staff"]},
+                  reason="stain\x00")
+    result = ingest_page(store, batch, doc, tiny_image(5))
+    assert result.outcome == "refused" and "reason" in result.message
+    assert "NUL" in result.message
+    with pytest.raises(MeetingError, match="control character"):
+        open_batch(store, mid, station="s\x00")
+    assert _counts(store)["pages"] == 0

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from forms.text import find_control
 from server import auth
-from server.fields import Name, Text, find_control, refused
+from server.fields import Name, Text, refused
 from server.intake import JobView
 from server.routes.common import (
     Id,
