@@ -1,14 +1,15 @@
 """Text at the edge of the web app: annotated types for the routes' fields, and a guard that
 refuses a NUL or a control character in any query, path, form or JSON value with 422.
 
-- `Text`: free text (a reason, a device URI, a password): no NUL or control character other
+- `Text`: free text (a reason, a device URI, a spec's YAML): no NUL or control character other
   than tab and line breaks, Unicode NFC.
 - `Name`: a name or a label (a user, a meeting, a station, a token label, a write-in): no
   control character at all, invisible format characters (zero-width, bidi, BOM) removed, NFC,
   outer whitespace stripped.
 
 Both raise a pydantic validation error, which FastAPI answers with 422 naming the field. The
-rules themselves live in `forms.text`, so the CLI and `tally` apply the same ones.
+rules themselves live in `forms.text`, so the CLI and `tally` apply the same ones. Passwords
+are neither typed nor normalised (that would change them); the guard still refuses a NUL.
 """
 
 from __future__ import annotations

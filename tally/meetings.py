@@ -160,8 +160,9 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
     spec's header."""
     try:  # no NUL (PostgreSQL cannot store it), NFC, no invisible characters
         name = clean_name(name)
+        unit = clean_name(unit) if unit is not None else None
     except TextError as exc:
-        raise MeetingError(f"the meeting name {exc}") from None
+        raise MeetingError(f"the meeting name or unit {exc}") from None
     if not name or len(name) > 120:
         raise MeetingError("a meeting needs a name of 1-120 characters (--name)")
     if not forms:
