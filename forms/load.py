@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from forms.spec import FormSpec, SpecRuleError
+from forms.yamlsafe import DEFAULT_LIMITS, YamlLimitError, YamlLimits, load_bounded
 
 
 @dataclass
@@ -114,15 +115,21 @@ def _friendly(err: dict) -> str:
     return msg
 
 
-def parse_spec(text: str, source: str = "<spec>") -> FormSpec:
-    """Parse and validate YAML text; raise SpecError naming line and field."""
+def parse_spec(text: str, source: str = "<spec>",
+               limits: YamlLimits = DEFAULT_LIMITS) -> FormSpec:
+    """Parse and validate YAML text; raise SpecError naming line and field.
+
+    The YAML is composed once under `limits` (size, aliases, depth, expanded nodes): a
+    hostile spec is refused as soon as it passes a cap, before it is built."""
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        node, data = load_bounded(text, limits, base=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, YamlLimitError):
+            raise SpecError(source, [SpecProblem("(yaml)", line, f"refused: {problem}")]
+                            ) from None
         if isinstance(exc, _DuplicateKey):
             raise SpecError(source, [SpecProblem("(yaml)", line, problem)]) from None
         # where the unclosed bracket or quote began: the error itself is often at the end
@@ -152,16 +159,21 @@ def parse_spec(text: str, source: str = "<spec>") -> FormSpec:
         raise SpecError(source, problems) from None
 
 
-def load_spec(path: str | Path) -> FormSpec:
+def load_spec(path: str | Path, limits: YamlLimits = DEFAULT_LIMITS) -> FormSpec:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:  # never more than the cap into memory
+            raw = fh.read(limits.max_bytes + 1)
     except FileNotFoundError:
         raise SpecError(str(p), [SpecProblem("(file)", None, "file not found")]) from None
     except OSError as exc:  # a folder, no permission, ...
         raise SpecError(
             str(p), [SpecProblem("(file)", None, f"cannot read it: {exc.strerror or exc}")]
         ) from None
+    if len(raw) > limits.max_bytes:
+        raise SpecError(str(p), [SpecProblem(
+            "(file)", None, f"refused: over the limit of {limits.max_bytes:,} bytes "
+            "(max_bytes); a form spec is a few KiB: check it is the right file")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -169,4 +181,4 @@ def load_spec(path: str | Path) -> FormSpec:
         raise SpecError(
             str(p), [SpecProblem("(file)", line, "not UTF-8 text; save the spec as UTF-8")]
         ) from None
-    return parse_spec(text, str(p))
+    return parse_spec(text, str(p), limits)

@@ -23,6 +23,7 @@ from pydantic import (
 
 from forms.code import ID_PATTERN
 from forms.fonts import missing_glyphs
+from forms.text import TextError, refuse_invisible
 
 SPEC_SCHEMA = "scantally.form/1"
 
@@ -39,7 +40,12 @@ class SpecRuleError(ValueError):
 
 
 def _drawable(text: str) -> str:
-    """Printed text must be drawable in the ballot font (checked here, where the line is known)."""
+    """Printed text must be drawable in the ballot font (checked here, where the line is known),
+    with no control or invisible character (zero-width, bidi, BOM) hiding in it."""
+    try:
+        refuse_invisible(text)
+    except TextError as exc:
+        raise ValueError(str(exc)) from None
     bad = missing_glyphs(text)
     if bad:
         raise ValueError(
@@ -149,25 +155,31 @@ class Recommendation(_Model):
     positions: list[Position] = Field(min_length=1, max_length=20)
 
 
+def _level(**values: object) -> Level:
+    """A built-in level, not validated again: validating these constants at import would load
+    the font's glyph table (~0.4 s) before any command, even one that refuses its input."""
+    return Level.model_construct(**values)  # type: ignore[arg-type]
+
+
 DEFAULT_TEAM_LEVELS = [
-    Level(id="good", label="好", weight=100),
-    Level(id="fair_good", label="较好", weight=80),
-    Level(id="average", label="一般", weight=60),
-    Level(id="poor", label="差", weight=0),
+    _level(id="good", label="好", weight=100),
+    _level(id="fair_good", label="较好", weight=80),
+    _level(id="average", label="一般", weight=60),
+    _level(id="poor", label="差", weight=0),
 ]
 DEFAULT_INDIVIDUAL_LEVELS = [
-    Level(id="excellent", label="优秀", weight=100),
-    Level(id="competent", label="称职", weight=80),
-    Level(id="basic", label="基本称职", weight=60),
-    Level(id="incompetent", label="不称职", weight=0),
+    _level(id="excellent", label="优秀", weight=100),
+    _level(id="competent", label="称职", weight=80),
+    _level(id="basic", label="基本称职", weight=60),
+    _level(id="incompetent", label="不称职", weight=0),
 ]
-UNKNOWN_LEVEL = Level(id="unknown", label="不了解")
+UNKNOWN_LEVEL = _level(id="unknown", label="不了解")
 DEFAULT_SUB_ROWS = [
-    Level(id="de", label="德"),
-    Level(id="neng", label="能"),
-    Level(id="qin", label="勤"),
-    Level(id="ji", label="绩"),
-    Level(id="lian", label="廉"),
+    _level(id="de", label="德"),
+    _level(id="neng", label="能"),
+    _level(id="qin", label="勤"),
+    _level(id="ji", label="绩"),
+    _level(id="lian", label="廉"),
 ]
 
 
@@ -240,16 +252,16 @@ class Evaluation(_Model):
 
 
 DEFAULT_SATISFACTION_LEVELS = [
-    Level(id="satisfied", label="满意", weight=100),
-    Level(id="basic", label="基本满意", weight=60),
-    Level(id="dissatisfied", label="不满意", weight=0),
-    Level(id="unknown", label="不了解"),
+    _level(id="satisfied", label="满意", weight=100),
+    _level(id="basic", label="基本满意", weight=60),
+    _level(id="dissatisfied", label="不满意", weight=0),
+    _level(id="unknown", label="不了解"),
 ]
 DEFAULT_ITEM_LEVELS = [
-    Level(id="agree", label="认同", weight=100),
-    Level(id="basic", label="基本认同", weight=60),
-    Level(id="disagree", label="不认同", weight=0),
-    Level(id="unknown", label="不了解"),
+    _level(id="agree", label="认同", weight=100),
+    _level(id="basic", label="基本认同", weight=60),
+    _level(id="disagree", label="不认同", weight=0),
+    _level(id="unknown", label="不了解"),
 ]
 
 

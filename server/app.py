@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import auth, i18n
 from server.events import EventBus
+from server.fields import refuse_control_characters
 from server.hall import HallFeeds
 from server.intake import DeviceUnavailable, Intake
 from server.reports import ReportError
@@ -222,7 +223,9 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
                     "from the `scantally_csrf` cookie); then send the `scantally_session` "
                     "cookie, and on POST/PUT/PATCH/DELETE the `X-CSRF-Token` header (see "
                     "`GET /api/me`). Hall routes take a display token as `?token=`.",
-        lifespan=lifespan, dependencies=[Depends(auth.csrf_check)],
+        # /docs and /redoc are server.routes.docs: vendored assets, no CDN, no inline script
+        docs_url=None, redoc_url=None, lifespan=lifespan,
+        dependencies=[Depends(auth.csrf_check), Depends(refuse_control_characters)],
     )
     app.state.store = store
     app.state.settings = settings

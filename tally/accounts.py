@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from forms.text import TextError, clean_name
 from tally import audit
 from tally.db import SHA256_HEX_LEN, Base, CanonicalJSON, Meeting, iso_utc, utc_now
 from tally.store import Store
@@ -165,11 +166,20 @@ def user_count(store: Store) -> int:
         return s.scalar(select(func.count()).select_from(User)) or 0
 
 
+def _clean(text: str, what: str) -> str:
+    """A name typed by a person: no NUL or control character, NFC, no invisible characters."""
+    try:
+        return clean_name(text)
+    except TextError as exc:
+        raise AccountError(f"{what} {exc}") from None
+
+
 def create_user(store: Store, username: str, password: str, role: str, *, actor: str,
                 display_name: str = "", only_if_none: bool = False) -> User:
     """Add a user (argon2-hashed password), logged. `only_if_none`: refuse once any user exists
     (first-run set-up), checked in the same transaction."""
     username = username.strip()
+    display_name = _clean(display_name, "the display name")
     if not _USERNAME_RE.match(username):
         raise AccountError("a user name has 1-80 letters, digits or . _ - @")
     if role not in ROLES:
@@ -182,7 +192,7 @@ def create_user(store: Store, username: str, password: str, role: str, *, actor:
             raise AccountError("set-up is done already: an administrator exists; log in")
         if s.scalars(select(User.id).where(User.username == username)).first() is not None:
             raise AccountError(f"user {username!r} exists already; choose another name")
-        u = User(username=username, display_name=display_name.strip()[:120], role=role,
+        u = User(username=username, display_name=display_name[:120], role=role,
                  password_hash=hashed, created_by=actor[:80])
         s.add(u)
         s.flush()
@@ -294,12 +304,13 @@ def create_display_token(store: Store, meeting_id: int, *, actor: str,
     """A new hall-screen token for one meeting, logged in the meeting's audit chain. The token
     is returned once; only its hash is kept."""
     token = new_token()
+    label = _clean(label, "the token label")
 
     def work(s: Session) -> DisplayToken:
         if s.get(Meeting, meeting_id) is None:
             raise AccountError(f"no meeting #{meeting_id}")
         t = DisplayToken(meeting_id=meeting_id, token_sha256=token_hash(token),
-                         label=label.strip()[:80] or "hall", created_by=actor[:80])
+                         label=label[:80] or "hall", created_by=actor[:80])
         s.add(t)
         s.flush()
         audit.append(s, meeting_id, "display_token.create", _token_record(t), actor)

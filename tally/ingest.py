@@ -25,6 +25,7 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from forms.text import TextError, clean_name, clean_text, find_control
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
 from tally.images import sha256_hex
@@ -103,6 +104,10 @@ def open_batch(store: Store, meeting_id: int, *, station: str = "", device: str 
     if category is not None and category not in cats:
         raise MeetingError(f"--category {category!r} is not a voter category of meeting "
                            f"{name!r}; use one of {', '.join(sorted(cats)) or '(none)'}")
+    try:  # typed by people (CLI options, API fields): no NUL, NFC, no invisible characters
+        station, device, operator = clean_name(station), clean_text(device), clean_name(operator)
+    except TextError as exc:
+        raise MeetingError(f"the batch's station, device or operator {exc}") from None
     actor = operator or station or "ingest"
 
     def work(s: Session) -> int:
@@ -156,6 +161,10 @@ def as_reading_dict(reading: Any) -> tuple[dict[str, Any], list[list[float]] | N
 def check_reading(batch: BatchContext, reading: dict[str, Any]) -> None:
     """Refuse a reading that does not belong to this meeting or does not fit its layout."""
     source = str(reading.get("source") or "(no source)")
+    bad = find_control(reading)
+    if bad is not None:  # PostgreSQL cannot store a NUL; no reading needs a control character
+        raise IngestRefused(f"{source!r}: the reading's {'.'.join(map(str, bad))} holds a NUL "
+                            "or another control character; fix the station's output")
     status = reading.get("status")
     if status not in STATUSES:
         detail = f" ({reading['reason']})" if reading.get("reason") else ""

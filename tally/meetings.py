@@ -26,6 +26,8 @@ from forms.layout_json import layout_to_dict
 from forms.load import SpecError, parse_spec
 from forms.plan import LayoutError
 from forms.spec import FormSpec
+from forms.text import TextError, clean_name
+from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
 from tally.db import Batch, Meeting, MeetingForm, Page, PrintedSerial
 from tally.model import MeetingFacts, Settings
@@ -50,8 +52,15 @@ class FormText:
     @classmethod
     def read(cls, path: str | Path) -> FormText:
         p = Path(path)
+        cap = DEFAULT_LIMITS.max_bytes
         try:
-            return cls(p.read_text(encoding="utf-8"), str(p))
+            with p.open("rb") as fh:  # never more than the cap into memory
+                raw = fh.read(cap + 1)
+            if len(raw) > cap:
+                raise MeetingError(f"{p}: refused: over the limit of {cap:,} bytes "
+                                   "(max_bytes); a form spec is a few KiB: check it is the "
+                                   "right file")
+            return cls(raw.decode("utf-8"), str(p))
         except (OSError, UnicodeDecodeError) as exc:
             raise MeetingError(f"cannot read the form spec {p}: {exc}") from None
 
@@ -113,8 +122,10 @@ def parse_settings(data: Any, source: str) -> Settings:
 def load_settings_file(path: str | Path) -> Settings:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        with p.open("rb") as fh:  # a settings file is tiny: never more than the cap
+            text = fh.read(DEFAULT_LIMITS.max_bytes + 1).decode("utf-8")
+        # YAML under the same caps as a spec (aliases, depth, size): no alias bomb
+        data = json.loads(text) if p.suffix == ".json" else load_bounded(text)[1]
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise MeetingError(f"cannot read the settings file {p}: {exc}") from None
     return parse_settings(data, str(p))
@@ -147,7 +158,11 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                    serials: list[str] | None = None, settings: Settings | None = None) -> Meeting:
     """Create a meeting with its forms (all or nothing). Unit and date default to the first
     spec's header."""
-    name = name.strip()
+    try:  # no NUL (PostgreSQL cannot store it), NFC, no invisible characters
+        name = clean_name(name)
+        unit = clean_name(unit) if unit is not None else None
+    except TextError as exc:
+        raise MeetingError(f"the meeting name or unit {exc}") from None
     if not name or len(name) > 120:
         raise MeetingError("a meeting needs a name of 1-120 characters (--name)")
     if not forms:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.spec import FormSpec
+from forms.text import TextError, clean_name, clean_text
 from scanner.images import decode_bytes
 from tally import audit
 from tally.ballots import (
@@ -350,7 +351,10 @@ def decide(store: Store, meeting_id: int, item_id: str, kind: str, *, who: str, 
     """Record one decision (see the module docstring) with its before/after state and its audit
     entry; ReviewError when it does not fit the item."""
     target = parse_item_id(item_id)
-    who, why, text = who.strip(), why.strip(), text.strip()
+    try:  # the edge for the CLI too: no NUL, NFC; a write-in without invisible characters
+        who, why, text = clean_name(who), clean_text(why).strip(), clean_name(text)
+    except TextError as exc:
+        raise ReviewError(f"the decision's text {exc}") from None
     if kind not in DECISION_KINDS:
         raise ReviewError(f"unknown decision {kind!r}; use one of {', '.join(DECISION_KINDS)}")
     if not who:

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from forms.text import find_control
 from server import auth
+from server.fields import Name, Text, refused
 from server.intake import JobView
 from server.routes.common import (
     Id,
@@ -67,32 +69,33 @@ class MeetingView(BaseModel):
 
 
 class SpecText(_In):
-    yaml: str = Field(max_length=512 * 1024, description="the form spec, as YAML text")
-    source: str = Field(default="spec.yaml", max_length=200,
+    yaml: Text = Field(max_length=512 * 1024, description="the form spec, as YAML text")
+    source: Name = Field(default="spec.yaml", max_length=200,
                         description="a name for messages")
 
 
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
+CategoryKey = Annotated[Name, Field(max_length=40)]
 
 
 class MeetingCreate(_In):
-    name: str = Field(min_length=1, max_length=120)
+    name: Name = Field(min_length=1, max_length=120)
     forms: list[SpecText] = Field(min_length=1, max_length=10)
-    expected: dict[Annotated[str, Field(max_length=40)], Count] | None = None
-    present: dict[Annotated[str, Field(max_length=40)], Count] | None = None
+    expected: dict[CategoryKey, Count] | None = None
+    present: dict[CategoryKey, Count] | None = None
     issued: Count | None = None
 
 
 class FactsUpdate(_In):
-    expected: dict[Annotated[str, Field(max_length=40)], Count] | None = None
-    present: dict[Annotated[str, Field(max_length=40)], Count] | None = None
+    expected: dict[CategoryKey, Count] | None = None
+    present: dict[CategoryKey, Count] | None = None
     issued: Count | None = None
 
 
 class DecisionIn(_In):
     kind: Literal["marked", "empty", "writein", "void", "unvoid", "accept", "dismiss"]
-    text: str = Field(default="", max_length=80, description="the write-in name (writein)")
-    why: str = Field(default="", max_length=500, description="the reason")
+    text: Name = Field(default="", max_length=80, description="the write-in name (writein)")
+    why: Text = Field(default="", max_length=500, description="the reason")
 
 
 class DecisionView(BaseModel):
@@ -129,9 +132,9 @@ class ReviewItemView(BaseModel):
 
 
 class BatchOpen(_In):
-    device: str = Field(default="", max_length=120)
-    station: str = Field(default="", max_length=80)
-    category: str | None = Field(default=None, max_length=40)
+    device: Text = Field(default="", max_length=120)
+    station: Name = Field(default="", max_length=80)
+    category: Name | None = Field(default=None, max_length=40)
 
 
 class BatchView(BaseModel):
@@ -165,7 +168,7 @@ class NewToken(BaseModel):
 
 
 class TokenCreate(_In):
-    label: str = Field(default="", max_length=80)
+    label: Name = Field(default="", max_length=80)
 
 
 def meeting_view(request: Request, m: Meeting) -> MeetingView:
@@ -245,7 +248,7 @@ def decide(request: Request, meeting_id: Id, item_id: str, body: DecisionIn,
 
 @router.post("/meetings/{meeting_id}/uploads", response_model=JobView, status_code=202)
 def upload(request: Request, meeting_id: Id, files: Annotated[list[UploadFile], File()],
-           category: Annotated[str, Form(max_length=40)] = "",
+           category: Annotated[Name, Form(max_length=40)] = "",
            who: Identity = Depends(auth.operator)) -> JobView:
     """Upload scans (images, PDFs, ZIPs); they are read and ingested in the background."""
     return start_upload_job(request, meeting_id, files, category, who).view()
@@ -280,7 +283,7 @@ def _api_batch(request: Request, meeting_id: Id, batch_id: Id):  # type: ignore[
 
 @router.post("/meetings/{meeting_id}/batches/{batch_id}/pages", response_model=PageResult)
 def add_page(request: Request, meeting_id: Id, batch_id: Id,
-             reading: Annotated[str, Form(max_length=MAX_READING_CHARS,
+             reading: Annotated[Text, Form(max_length=MAX_READING_CHARS,
                                           description="the reading JSON of the page")],
              image: Annotated[UploadFile, File(description="the page image as scanned")],
              who: Identity = Depends(auth.operator)) -> PageResult:
@@ -290,6 +293,9 @@ def add_page(request: Request, meeting_id: Id, batch_id: Id,
         parsed = json.loads(reading)
     except ValueError as exc:
         raise HTTPException(422, f"reading is not JSON: {exc}") from None
+    found = find_control(parsed, ("body", "reading"))  # a "\u0000" escaped inside the JSON
+    if found is not None:
+        raise refused(found)
     data = image.file.read()
     result = request.app.state.intake.ingest(batch, parsed, data, job)
     if result.outcome == "refused":

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth, reports
+from server.fields import Name, Text
 from server.intake import Job
 from server.routes.common import Id, meeting_or_404, render, store_of
 from server.uploads import UploadRefused, stage_uploads
@@ -87,11 +88,11 @@ def home(request: Request, who: Identity = Depends(auth.viewer)) -> Response:
 @router.post("/meetings")
 async def create_meeting_page(
     request: Request,
-    name: Annotated[str, Form(max_length=120)],
+    name: Annotated[Name, Form(max_length=120)],
     forms: Annotated[list[UploadFile], File()],
-    expected: Annotated[str, Form(max_length=500)] = "",
-    present: Annotated[str, Form(max_length=500)] = "",
-    issued: Annotated[str, Form(max_length=20)] = "",
+    expected: Annotated[Text, Form(max_length=500)] = "",
+    present: Annotated[Text, Form(max_length=500)] = "",
+    issued: Annotated[Text, Form(max_length=20)] = "",
     who: Identity = Depends(auth.operator),
 ) -> Response:
     """Create a meeting from uploaded form specs; errors come back on the form."""
@@ -136,9 +137,9 @@ def meeting_page(request: Request, meeting_id: Id,
 
 @router.post("/meetings/{meeting_id}/facts")
 def update_facts(request: Request, meeting_id: Id,
-                 expected: Annotated[str, Form(max_length=500)] = "",
-                 present: Annotated[str, Form(max_length=500)] = "",
-                 issued: Annotated[str, Form(max_length=20)] = "",
+                 expected: Annotated[Text, Form(max_length=500)] = "",
+                 present: Annotated[Text, Form(max_length=500)] = "",
+                 issued: Annotated[Text, Form(max_length=20)] = "",
                  who: Identity = Depends(auth.operator)) -> Response:
     """Record 应到 / 实到 / 发出 (logged in the meeting's audit chain)."""
     meeting_or_404(request, meeting_id)
@@ -182,7 +183,7 @@ def start_upload_job(request: Request, meeting_id: Id, files: list[UploadFile],
 @router.post("/meetings/{meeting_id}/batches")
 def upload_batch(request: Request, meeting_id: Id,
                  files: Annotated[list[UploadFile], File()],
-                 category: Annotated[str, Form(max_length=40)] = "",
+                 category: Annotated[Name, Form(max_length=40)] = "",
                  who: Identity = Depends(auth.operator)) -> Response:
     job = start_upload_job(request, meeting_id, files, category, who)
     return RedirectResponse(f"/meetings/{meeting_id}?job={job.id}#jobs", status_code=303)
@@ -190,8 +191,8 @@ def upload_batch(request: Request, meeting_id: Id,
 
 @router.post("/meetings/{meeting_id}/device")
 def device_batch(request: Request, meeting_id: Id,
-                 uri: Annotated[str, Form(min_length=1, max_length=300)],
-                 category: Annotated[str, Form(max_length=40)] = "",
+                 uri: Annotated[Text, Form(min_length=1, max_length=300)],
+                 category: Annotated[Name, Form(max_length=40)] = "",
                  who: Identity = Depends(auth.operator)) -> Response:
     """Acquire from a scanner in the background (scanner.uri.open_source)."""
     meeting_or_404(request, meeting_id)
@@ -212,7 +213,7 @@ def stop_job(request: Request, meeting_id: Id, job_id: str,
 
 @router.post("/meetings/{meeting_id}/tokens")
 def new_display_token(request: Request, meeting_id: Id,
-                      label: Annotated[str, Form(max_length=80)] = "",
+                      label: Annotated[Name, Form(max_length=80)] = "",
                       who: Identity = Depends(auth.operator)) -> Response:
     """A hall link for this meeting; the token is shown once, on the page this returns."""
     meeting_or_404(request, meeting_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth
+from server.fields import Name, Text
 from server.routes.common import Id, meeting_or_404, render, store_of
 from tally.accounts import Identity
 from tally.db import Page
@@ -60,10 +61,10 @@ def decide_item(request: Request, meeting_id: Id, item_id: str, kind: str, text:
 
 @router.post("/meetings/{meeting_id}/review/decide")
 def decide_form(request: Request, meeting_id: Id,
-                item: Annotated[str, Form(max_length=200)],
-                kind: Annotated[str, Form(max_length=16)],
-                text: Annotated[str, Form(max_length=80)] = "",
-                why: Annotated[str, Form(max_length=500)] = "",
+                item: Annotated[Name, Form(max_length=200)],
+                kind: Annotated[Name, Form(max_length=16)],
+                text: Annotated[Name, Form(max_length=80)] = "",
+                why: Annotated[Text, Form(max_length=500)] = "",
                 who: Identity = Depends(auth.operator)) -> Response:
     """The page's fallback without JavaScript: decide, then back to the queue."""
     meeting_or_404(request, meeting_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth, i18n
+from server.fields import Name, Text
 from server.routes.common import render, store_of
 from tally import accounts
 
@@ -41,9 +42,9 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login", tags=["session"])
-def login(request: Request, username: Annotated[str, Form(max_length=80)],
+def login(request: Request, username: Annotated[Name, Form(max_length=80)],
           password: Annotated[str, Form(max_length=256)],
-          next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+          next: Annotated[Text, Form(max_length=500)] = "/") -> Response:
     """Log in: sets the HttpOnly session cookie and redirects to `next`."""
     found = accounts.login(store_of(request), username, password)
     if found is None:
@@ -84,8 +85,8 @@ def setup_page(request: Request, token: str = "") -> Response:
 
 
 @router.post("/setup", include_in_schema=False)
-def setup(request: Request, token: Annotated[str, Form(max_length=200)],
-          username: Annotated[str, Form(max_length=80)],
+def setup(request: Request, token: Annotated[Text, Form(max_length=200)],
+          username: Annotated[Name, Form(max_length=80)],
           password: Annotated[str, Form(max_length=256)],
           password2: Annotated[str, Form(max_length=256)]) -> Response:
     """First run: create the first administrator with the one-time set-up token."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth
+from server.fields import Name
 from server.routes.common import Id, render, store_of
 from tally import accounts
 from tally.accounts import Identity
@@ -22,10 +23,10 @@ def users_page(request: Request, who: Identity = Depends(auth.admin)) -> Respons
 
 
 @router.post("/users")
-def add_user(request: Request, username: Annotated[str, Form(max_length=80)],
+def add_user(request: Request, username: Annotated[Name, Form(max_length=80)],
              password: Annotated[str, Form(max_length=256)],
-             role: Annotated[str, Form(max_length=16)],
-             display_name: Annotated[str, Form(max_length=120)] = "",
+             role: Annotated[Name, Form(max_length=16)],
+             display_name: Annotated[Name, Form(max_length=120)] = "",
              who: Identity = Depends(auth.admin)) -> Response:
     store = store_of(request)
     try:

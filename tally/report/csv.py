@@ -1,6 +1,8 @@
 """CSV export: one file per summary table (UTF-8 with BOM, so Excel opens the Chinese right).
 
-Rates are written as the JSON result's fractions (e.g. 0.4166666666666667), unrounded.
+Rates are written as the JSON result's fractions (e.g. 0.4166666666666667), unrounded. Text
+cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) get a
+leading `'` (`tally.report.safe`); numbers are written as numbers.
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 
-from tally.report.tables import summary_tables
+from tally.report.safe import csv_text
+from tally.report.tables import Cell, summary_tables
 from tally.rules.result import TallyResult
 
 
@@ -18,9 +21,18 @@ def render_csv(result: TallyResult) -> dict[str, str]:
     for table in summary_tables(result):
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
-        writer.writerow(table.header)
+        writer.writerow([_csv_cell(h) for h in table.header])
         for row in table.rows:
-            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v
-                             for v in row])
+            writer.writerow([_csv_cell(v) for v in row])
         out[f"{table.name}.csv"] = "\ufeff" + buf.getvalue()
     return out
+
+
+def _csv_cell(value: Cell) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return csv_text(value)
+    return value

@@ -4,6 +4,9 @@
 nothing about who handed in which sheet): its category, status, reason and, per field, the
 marked options by name; a void field's cell is shaded red. Pass `anonymous=True` to leave the
 serial column out (DOMAIN.md: serials beside choices only for logged-in team members).
+
+Every cell goes through `_cell`: text (names, write-ins, labels, reasons) is always a string
+cell, never a formula, and text that a spreadsheet would read as one gets the quote prefix.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from forms.layout import FieldInfo
 from forms.spec import FormSpec
+from forms.text import name_key
 from tally.model import Ballot
 from tally.report.fmt import settings_lines
+from tally.report.safe import starts_like_formula
 from tally.report.tables import Cell, SummaryTable, summary_tables
 from tally.rules.compute import layout_fields
 from tally.rules.result import UNMARKED_LABEL, TallyResult
@@ -47,6 +52,11 @@ def render_xlsx(result: TallyResult, spec: FormSpec, ballots: list[Ballot], *,
 def _cell(ws: WriteOnlyWorksheet, value: Cell, *, head: bool = False, percent: bool = False,
           void: bool = False) -> WriteOnlyCell:
     c = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str):
+        # openpyxl would take a leading '=' as a formula: text stays text
+        c.data_type = "s"
+        if starts_like_formula(value):
+            c.quotePrefix = True
     if head:
         c.fill, c.font = HEAD_FILL, BOLD
         c.alignment = Alignment(wrap_text=True, vertical="center")
@@ -70,7 +80,7 @@ def _notes_sheet(ws: WriteOnlyWorksheet, result: TallyResult) -> None:
     if result.reconciliation.vote_void:
         rows.insert(0, ("警报", result.alarms[0].message))
     for k, v in rows:
-        ws.append([_cell(ws, k, head=True), v])
+        ws.append([_cell(ws, k, head=True), _cell(ws, v)])
 
 
 def _summary_sheet(ws: WriteOnlyWorksheet, table: SummaryTable) -> None:
@@ -97,27 +107,26 @@ def _raw_sheet(ws: WriteOnlyWorksheet, result: TallyResult, spec: FormSpec,
         v = judge(ballot, spec.id, fields, has_cats)
         void_fields = [fields[fid].label for fid, blk in v.blocks.items() if blk.status == "void"]
         reason = next((n.reason for n in v.notes if n.kind == "void"), "")
-        row: list[object] = [] if anonymous else [ballot.serial]
-        row += [cats.get(ballot.category or "", ballot.category or UNMARKED_LABEL)
-                if has_cats else "",
-                _cell(ws, STATUS[v.status], void=True) if v.status == "invalid"
-                else STATUS[v.status],
-                reason, "是" if v.pending_review else "", "、".join(void_fields)]
+        row: list[WriteOnlyCell] = [] if anonymous else [_cell(ws, ballot.serial)]
+        row += [_cell(ws, cats.get(ballot.category or "", ballot.category or UNMARKED_LABEL)
+                      if has_cats else ""),
+                _cell(ws, STATUS[v.status], void=v.status == "invalid"),
+                _cell(ws, reason), _cell(ws, "是" if v.pending_review else ""),
+                _cell(ws, "、".join(void_fields))]
         marks = ballot.marks()
         for fid, info in fields.items():
             marked = set(marks.get(fid, ()))
             text = "、".join(_option_text(info, o, labels, ballot) for o in info.options
                             if o in marked)
             blk = v.blocks.get(fid)
-            row.append(_cell(ws, text, void=True) if blk is not None and blk.status == "void"
-                       else text)
+            row.append(_cell(ws, text, void=blk is not None and blk.status == "void"))
         ws.append(row)
 
 
 def _option_text(info: FieldInfo, option: str, labels: dict[str, dict[str, str]],
                  ballot: Ballot) -> str:
     if option.startswith("writein") and info.group == "recommendation":
-        name = ballot.writeins.get(info.id, {}).get(option, "").strip()
+        name = name_key(ballot.writeins.get(info.id, {}).get(option, ""))
         return f"另推:{name}" if name else "另推:（空）"
     return labels.get(info.id, {}).get(option, option)
 

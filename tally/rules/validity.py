@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forms.layout import FieldInfo
+from forms.text import name_key
 from tally.model import Ballot
 from tally.rules.result import UNMARKED, SheetNote, TallyInputError
 
@@ -113,7 +114,8 @@ def judge(ballot: Ballot, form_id: str, fields: dict[str, FieldInfo],
 
 def _writein_notes(ballot: Ballot, fid: str, info: FieldInfo, chosen: tuple[str, ...],
                    status: BlockStatus, notes: list[SheetNote]) -> dict[str, str]:
-    names = {k: v.strip() for k, v in ballot.writeins.get(fid, {}).items()}
+    # matched on the normalised form: `张三` and `\u200d张三` (or NFD) are one name
+    names = {k: name_key(v) for k, v in ballot.writeins.get(fid, {}).items()}
     out: dict[str, str] = {}
     for option in info.options:
         if not option.startswith("writein"):
