@@ -212,12 +212,17 @@ def last(data_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def report_line(data_dir: Path, meeting_id: int) -> str:
-    """One short line for a report: the newest anchor and this meeting's head in it."""
+def report_line(data_dir: Path, meeting_id: int, *, short: bool = False) -> str:
+    """A line for a report: the newest anchor, this meeting's chain head in it and the key
+    ("锚点 #7 · 审计链 #12 5f3a9c0e1b2d4a6f · 密钥 9d59b87a6d41e3db"); `short` for a page
+    footer ("锚点 #7 · #12 5f3a9c0e1b2d"). "" when the store has no anchor."""
     a = last(data_dir)
     if a is None:
         return ""
     head = a.get("chains", {}).get(meeting_chain(meeting_id))
+    if short:
+        return f"锚点 #{a['seq']} · " + (f"#{head['seq']} {str(head['hash'])[:12]}" if head
+                                         else "-")
     where = f"审计链 #{head['seq']} {str(head['hash'])[:16]}" if head else "审计链 -"
     signed = f"密钥 {a['key']}" if a.get("sig") else "未签名"
     return f"锚点 #{a['seq']} · {where} · {signed}"
