@@ -29,7 +29,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -172,31 +172,50 @@ def read(data_dir: Path) -> AnchorFile:
     return AnchorFile(anchors, problems, key_seen)
 
 
+#: the newest anchor line is looked for in this much of the file's end
+_TAIL_BYTES = 1 << 20
+
+
+def _last_line(fh: BinaryIO) -> bytes | None:
+    """The newest complete line of the anchor file (a torn one after a crash is cut off)."""
+    size = fh.seek(0, os.SEEK_END)
+    start = max(size - _TAIL_BYTES, 0)
+    fh.seek(start)
+    tail = fh.read()
+    if tail and not tail.endswith(b"\n"):  # a torn line from a crash: drop it
+        cut = tail.rfind(b"\n") + 1
+        if cut == 0 and start > 0:
+            raise OSError(f"the anchor file's last {_TAIL_BYTES} bytes hold no whole line")
+        fh.truncate(start + cut)
+        tail = tail[:cut]
+    lines = tail.split(b"\n")[:-1]
+    if start > 0:
+        lines = lines[1:]  # the first may be the end of a line cut by the tail's start
+        if not lines:
+            raise OSError(f"the anchor file's last {_TAIL_BYTES} bytes hold no whole line")
+    return lines[-1] if lines else None
+
+
 def write(store: Store, reason: str) -> dict[str, Any]:
     """Append an anchor of the store as it is now (signed when the station has a key)."""
     path = anchor_path(store.data_dir)
     key = keys.load_key(store.data_dir)
-    with path.open("a+", encoding="utf-8") as fh:
+    with path.open("a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            fh.seek(0)
-            text = fh.read()
-            if text and not text.endswith("\n"):  # a torn line from a crash: drop it
-                text = text[: text.rfind("\n") + 1]
-                fh.truncate(len(text.encode("utf-8")))
-            lines = text.split("\n")[:-1] if text else []
-            last = json.loads(lines[-1]) if lines else None
+            line = _last_line(fh)
+            last_seq = int(json.loads(line)["seq"]) if line else 0
             with store.session(readonly=True) as s:
                 anchor: dict[str, Any] = {
-                    "schema": SCHEMA, "seq": (int(last["seq"]) + 1) if last else 1,
+                    "schema": SCHEMA, "seq": last_seq + 1,
                     "at": iso_utc(utc_now()), "reason": reason,
-                    "prev": _line_hash(lines[-1]) if lines else GENESIS,
+                    "prev": _line_hash(line.decode("utf-8")) if line else GENESIS,
                     "chains": chain_heads(s), "counts": table_counts(s),
                     "key": key.id if key else None,
                 }
             anchor["sig"] = key.sign(_signed_bytes(anchor)) if key else None
-            fh.seek(0, os.SEEK_END)
-            fh.write(json.dumps(anchor, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.write((json.dumps(anchor, ensure_ascii=False, sort_keys=True) + "\n")
+                     .encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         finally:

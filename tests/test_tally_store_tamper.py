@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import delete, insert, select, update
 
 from tally import accounts, anchors, audit, keys
@@ -32,7 +33,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=[
     pytest.mark.postgres, pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")])]
 REC = layout_of("recommendation")
 PASSWORD = "correct horse battery"
-accounts._hasher = accounts.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @dataclass
