@@ -4,9 +4,12 @@
 - `WebSession`: a login; the browser holds a random token, the table only its SHA-256, so a
   copy of the database does not let anyone log in.
 - `DisplayToken`: a read-only token for the hall screen of ONE meeting (stored hashed too).
-- `AccountEvent`: a hash-chained log of account changes (user created or disabled, login,
-  logout), hashed like `tally.audit` entries. Changes tied to a meeting (a display token made
-  or revoked) go to that meeting's own audit chain through `tally.audit`.
+- `AccountEvent`: a hash-chained log of account changes (user created, disabled or given
+  another role, login, logout, and every refused login: who tried, from where, why), hashed
+  like `tally.audit` entries. Each user's and session's full record is in it, so
+  `check_accounts` finds a user or session row edited, added or deleted in the database.
+  Changes tied to a meeting (a display token made or revoked) go to that meeting's own audit
+  chain through `tally.audit` (checked by `check_display_tokens`).
 
 Nothing here knows about HTTP: `server.auth` turns cookies and query tokens into these calls.
 """

@@ -82,7 +82,8 @@ async def events_until_closing(request: Request, sub: Any,
     quiet = 0.0
     next_check = time.monotonic() + AUTH_RECHECK_S
     while not closing.is_set():
-        wait = min(SSE_POLL_S, max(next_check - time.monotonic(), 0.0))
+        wait = SSE_POLL_S if allowed is None else min(
+            SSE_POLL_S, max(next_check - time.monotonic(), 0.0))
         ev = await sub.get(timeout=wait) if wait > 0 else None
         if allowed is not None and time.monotonic() >= next_check:
             if not await asyncio.to_thread(allowed):
