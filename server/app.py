@@ -28,6 +28,7 @@ from server.fields import refuse_control_characters
 from server.hall import HallFeeds
 from server.intake import DeviceUnavailable, Intake
 from server.reports import ReportError
+from server.throttle import LoginGuard, LoginLimits
 from server.uploads import UploadLimits, UploadRefused
 from tally.accounts import AccountError
 from tally.images import ImageError
@@ -62,6 +63,8 @@ class ServerSettings:
     hall_workers: int = 0
     #: opens a device URI (default: scanner.uri.open_source); tests pass a fake
     open_source: Callable[[str], Any] | None = None
+    #: login throttling and the bound on concurrent password hashing (`server.throttle`)
+    login: LoginLimits = field(default_factory=LoginLimits)
 
 
 class BodyLimit:
@@ -232,6 +235,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
     #: set when the server is stopping: open event streams end within a second
     app.state.closing = threading.Event()
     app.state.bus = bus
+    app.state.login_guard = LoginGuard(settings.login)
     app.state.feeds = feeds
     app.state.intake = Intake(store, bus, read_threads=settings.read_threads,
                               open_source=settings.open_source)

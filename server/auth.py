@@ -145,6 +145,18 @@ def hall_access(meeting_id: int, request: Request) -> str:
     return who.username
 
 
+def stream_access(request: Request, meeting_id: int | None = None) -> Callable[[], bool]:
+    """A blocking check for an open event stream: is the access that opened it still good?
+    A display token (hall streams): not revoked, still of `meeting_id`. A login: the same
+    session, user and role as when the stream opened (not logged out, disabled or changed)."""
+    store = request.app.state.store
+    token = _display_token(request) if meeting_id is not None else ""
+    if token:
+        return lambda: accounts.display_token_meeting(store, token) == meeting_id
+    opened, session = identity(request), session_token(request)
+    return lambda: opened is not None and accounts.session_identity(store, session) == opened
+
+
 def login_redirect(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"/login?next={quote(target)}"

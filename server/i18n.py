@@ -22,6 +22,10 @@ EN: dict[str, str] = {
     "密码": "Password",
     "再次输入密码": "Password again",
     "用户名或密码不正确": "Wrong user name or password",
+    "登录失败次数过多，请 {seconds} 秒后再试":
+        "Too many failed logins; try again in {seconds} s",
+    "同时登录的请求过多，请 {seconds} 秒后再试":
+        "Too many logins at once; try again in {seconds} s",
     "两次输入的密码不一致": "The two passwords differ",
     "首次使用：创建管理员": "First run: create the administrator",
     "创建管理员": "Create administrator",

@@ -4,9 +4,12 @@
 - `WebSession`: a login; the browser holds a random token, the table only its SHA-256, so a
   copy of the database does not let anyone log in.
 - `DisplayToken`: a read-only token for the hall screen of ONE meeting (stored hashed too).
-- `AccountEvent`: a hash-chained log of account changes (user created or disabled, login,
-  logout), hashed like `tally.audit` entries. Changes tied to a meeting (a display token made
-  or revoked) go to that meeting's own audit chain through `tally.audit`.
+- `AccountEvent`: a hash-chained log of account changes (user created, disabled or given
+  another role, login, logout, and every refused login: who tried, from where, why), hashed
+  like `tally.audit` entries. Each user's and session's full record is in it, so
+  `check_accounts` finds a user or session row edited, added or deleted in the database.
+  Changes tied to a meeting (a display token made or revoked) go to that meeting's own audit
+  chain through `tally.audit` (checked by `check_display_tokens`).
 
 Nothing here knows about HTTP: `server.auth` turns cookies and query tokens into these calls.
 """
@@ -17,6 +20,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +31,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from forms.text import TextError, clean_name
 from tally import audit
-from tally.db import SHA256_HEX_LEN, Base, CanonicalJSON, Meeting, iso_utc, utc_now
+from tally.db import (
+    SHA256_HEX_LEN,
+    AuditEntry,
+    Base,
+    CanonicalJSON,
+    Meeting,
+    iso_utc,
+    utc_now,
+)
 from tally.store import Store
 
 Role = Literal["admin", "operator", "observer"]
@@ -151,7 +163,8 @@ def check_account_log(s: Session) -> list[audit.Problem]:
 
 def _user_record(u: User) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "display_name": u.display_name,
-            "role": u.role, "disabled": u.disabled}
+            "role": u.role, "disabled": u.disabled,
+            "password_sha256": hashlib.sha256(u.password_hash.encode()).hexdigest()}
 
 
 def check_password(password: str) -> None:
@@ -229,19 +242,61 @@ def set_disabled(store: Store, user_id: int, disabled: bool, *, actor: str) -> U
     return store.write(work)
 
 
+def set_role(store: Store, user_id: int, role: str, *, actor: str) -> User:
+    """Change a user's role (logged); open streams of the user close within a second."""
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
+
+    def work(s: Session) -> User:
+        u = s.get(User, user_id)
+        if u is None:
+            raise AccountError(f"no user #{user_id}")
+        if u.role == "admin" and role != "admin" and s.scalar(
+                select(func.count()).select_from(User)
+                .where(User.role == "admin", User.disabled.is_(False), User.id != u.id)) == 0:
+            raise AccountError("this is the last administrator; add another first")
+        u.role = role
+        s.flush()
+        log_event(s, actor, "user.role", _user_record(u))
+        return u
+
+    return store.write(work)
+
+
 # -- sessions -----------------------------------------------------------------------------------
 
-def login(store: Store, username: str, password: str, *,
-          hours: float = SESSION_HOURS) -> tuple[str, Identity] | None:
+def _printable(text: str, limit: int = 80) -> str:
+    """Text from a stranger, safe to keep in the log: no NUL or control characters, bounded."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text[:limit])
+
+
+def log_login_failure(store: Store, username: str, address: str, reason: str,
+                      **extra: Any) -> None:
+    """Record a refused login in the account log: who tried, from where, why (and when)."""
+    name = _printable(username.strip()) or "?"
+    payload = {"username": name, "address": _printable(address, 64), "reason": reason, **extra}
+    store.write(lambda s: log_event(s, name, "session.login_failed", payload))
+
+
+def login(store: Store, username: str, password: str, *, hours: float = SESSION_HOURS,
+          address: str = "", hashing: AbstractContextManager[Any] | None = None
+          ) -> tuple[str, Identity] | None:
     """A new session token for a correct name and password, else None (no hint which was
-    wrong). The token is returned once; only its hash is kept."""
+    wrong; the account log says why). The token is returned once; only its hash is kept.
+    `hashing` is held around the password hash (argon2: 64 MiB each), to bound how many run
+    at once; `address` is the client's, for the log."""
+    name = username.strip()
     with store.session(readonly=True) as s:
-        u = s.scalars(select(User).where(User.username == username.strip())).first()
-    try:
-        ok = _hasher.verify(u.password_hash if u else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
+        u = s.scalars(select(User).where(User.username == name)).first()
+    with hashing if hashing is not None else nullcontext():
+        try:
+            ok = _hasher.verify(u.password_hash if u else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
     if u is None or not ok or u.disabled:
+        reason = ("unknown user" if u is None else "wrong password" if not ok
+                  else "user disabled")
+        log_login_failure(store, name, address, reason)
         return None
     token = new_token()
     now = utc_now()
@@ -251,8 +306,9 @@ def login(store: Store, username: str, password: str, *,
                          expires_at=now + dt.timedelta(hours=hours))
         s.add(row)
         s.flush()
-        log_event(s, u.username, "session.login", {"user": u.id, "session": row.id,
-                                                   "expires_at": iso_utc(row.expires_at)})
+        log_event(s, u.username, "session.login", {
+            "user": u.id, "session": row.id, "expires_at": iso_utc(row.expires_at),
+            "token_sha256": row.token_sha256, "address": _printable(address, 64)})
         return Identity(u.id, u.username, u.display_name, u.role, row.id)  # type: ignore[arg-type]
 
     return token, store.write(work)
@@ -350,3 +406,103 @@ def display_token_meeting(store: Store, token: str) -> int | None:
     if t is None or t.revoked_at is not None:
         return None
     return t.meeting_id
+
+
+# -- checking the tables that decide an access --------------------------------------------------
+
+def _differs(now: dict[str, Any], then: dict[str, Any]) -> str:
+    """What differs between a row's record now and as logged (only the fields logged: an
+    entry from an older version logged fewer)."""
+    changed = sorted(k for k in then if now.get(k) != then.get(k))
+    return ", ".join(f"{k} {then.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
+
+
+def check_users(s: Session, entries: list[AccountEvent]) -> list[audit.Problem]:
+    """Every user row against the last record the account log holds for it."""
+    logged: dict[int, dict[str, Any]] = {}
+    for e in entries:
+        if e.action.startswith("user.") and isinstance(e.payload, dict) and "id" in e.payload:
+            logged[int(e.payload["id"])] = e.payload
+    problems: list[audit.Problem] = []
+    rows = {u.id: u for u in s.scalars(select(User))}
+    for uid, u in sorted(rows.items()):
+        subject = f"user #{uid} ({u.username!r})"
+        if uid not in logged:
+            problems.append(audit.Problem("record", subject, "is not in the account log: "
+                                          "added outside Scantally"))
+            continue
+        detail = _differs(_user_record(u), logged[uid])
+        if detail:
+            problems.append(audit.Problem("record", subject, f"differs from its account-log "
+                                          f"record ({detail}): edited outside Scantally"))
+    for uid in sorted(set(logged) - set(rows)):
+        problems.append(audit.Problem("record", f"user #{uid}", "is in the account log but "
+                                      "gone from the database: deleted"))
+    return problems
+
+
+def check_sessions(s: Session, entries: list[AccountEvent]) -> list[audit.Problem]:
+    """Every open session row must be a logged login that was not logged out."""
+    logins: dict[int, dict[str, Any]] = {}
+    ended: set[int] = set()
+    for e in entries:
+        p = e.payload if isinstance(e.payload, dict) else {}
+        if e.action == "session.login" and "session" in p:
+            logins[int(p["session"])] = p
+        elif e.action == "session.logout" and "session" in p:
+            ended.add(int(p["session"]))
+    problems: list[audit.Problem] = []
+    for row in s.scalars(select(WebSession).order_by(WebSession.id)):
+        subject = f"login session #{row.id} (user #{row.user_id})"
+        then = logins.get(row.id)
+        if then is None:
+            problems.append(audit.Problem("record", subject, "is not in the account log: a "
+                                          "login made outside Scantally"))
+            continue
+        now = {"user": row.user_id, "session": row.id, "expires_at": iso_utc(row.expires_at),
+               "token_sha256": row.token_sha256, "address": then.get("address")}
+        detail = _differs(now, then)
+        if detail:
+            problems.append(audit.Problem("record", subject, f"differs from its login entry "
+                                          f"({detail}): edited outside Scantally"))
+        elif row.id in ended:
+            problems.append(audit.Problem("record", subject, "was logged out but is still in "
+                                          "the database: restored outside Scantally"))
+    return problems
+
+
+def check_accounts(s: Session) -> list[audit.Problem]:
+    """The account log's chain, then every user and session row against it."""
+    entries = list(s.scalars(select(AccountEvent).order_by(AccountEvent.seq)))
+    return check_account_log(s) + check_users(s, entries) + check_sessions(s, entries)
+
+
+def check_display_tokens(s: Session, meeting_id: int,
+                         entries: list[AuditEntry] | None = None) -> list[audit.Problem]:
+    """Every display token of the meeting against the last record its audit chain holds."""
+    if entries is None:
+        entries = list(s.scalars(select(AuditEntry)
+                                 .where(AuditEntry.meeting_id == meeting_id)
+                                 .order_by(AuditEntry.seq)))
+    logged: dict[int, dict[str, Any]] = {}
+    for e in entries:
+        p = e.payload
+        if isinstance(p, dict) and p.get("kind") == "display_token" and "id" in p:
+            logged[int(p["id"])] = p
+    problems: list[audit.Problem] = []
+    rows = {t.id: t for t in s.scalars(select(DisplayToken)
+                                       .where(DisplayToken.meeting_id == meeting_id))}
+    for tid, t in sorted(rows.items()):
+        subject = f"display token #{tid} ({t.label!r})"
+        if tid not in logged:
+            problems.append(audit.Problem("record", subject, "is not in the audit log: added "
+                                          "outside Scantally (it would open the hall screen)"))
+            continue
+        detail = _differs(_token_record(t), logged[tid])
+        if detail:
+            problems.append(audit.Problem("record", subject, f"differs from its audit record "
+                                          f"({detail}): edited outside Scantally"))
+    for tid in sorted(set(logged) - set(rows)):
+        problems.append(audit.Problem("record", f"display token #{tid}", "is in the audit log "
+                                      "but gone from the database: deleted"))
+    return problems

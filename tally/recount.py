@@ -5,8 +5,11 @@
   the stored reading (status, sheet code, marked and doubtful options per field). It writes
   nothing: a difference is for a person to look at.
 - `verify` checks every image file against its SHA-256 and walks the meeting's audit chain,
-  comparing every meeting, batch, page and decision row with its logged record
-  (`tally.audit.check_meeting`). Any edit is found and named.
+  comparing every meeting, batch, page, decision and display-token row with its logged record
+  (`tally.audit.check_meeting`), the account log with every user and login session
+  (`tally.accounts.check_accounts`), and both chains against the signed anchors outside the
+  database (`tally.anchors.check`: a cut or re-hashed chain, deleted rows). Any edit is found
+  and named.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scanner.images import decode_bytes
-from tally import audit
+from tally import accounts, anchors, audit
 from tally.audit import Problem
 from tally.db import AuditEntry, Page
 from tally.ingest import as_reading_dict
@@ -177,6 +180,8 @@ class VerifyReport:
     #: the newest audit entry: keep (print) it to detect a cut of the newest entries later
     head_seq: int | None
     head_hash: str | None
+    #: the newest anchor of the data folder (`tally.anchors`), None when there is none
+    anchor: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -185,8 +190,14 @@ class VerifyReport:
 
 def verify(store: Store, session: Session, meeting_id: int, *,
            check_images: bool = True) -> VerifyReport:
-    """Check the meeting's images and audit chain; every problem named (see the docstring)."""
+    """Check the meeting's images and audit chain, its display tokens, the account log with
+    the users and sessions it decides, and all of it against the signed anchors; every
+    problem named (see the docstring)."""
     problems = audit.check_meeting(session, meeting_id)
+    problems += accounts.check_display_tokens(session, meeting_id)
+    problems += accounts.check_accounts(session)
+    anchor_problems, newest = anchors.check(session, store.data_dir, meeting_id)
+    problems += anchor_problems
     rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
                            .order_by(Page.id)).all()
     seen: set[str] = set()
@@ -202,4 +213,4 @@ def verify(store: Store, session: Session, meeting_id: int, *,
     entries = session.scalar(select(func.count()).select_from(AuditEntry)
                              .where(AuditEntry.meeting_id == meeting_id)) or 0
     return VerifyReport(problems, len(rows), len(seen), entries,
-                        head.seq if head else None, head.hash if head else None)
+                        head.seq if head else None, head.hash if head else None, newest)

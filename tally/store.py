@@ -155,7 +155,7 @@ def open_store(data_dir: str | Path | None = None, db_url: str | None = None, *,
             f"cannot open the database {url}: {str(exc.orig).strip()}; check --db / {DB_ENV} "
             "and that the server is running"
         ) from None
-    return Store(
+    store = Store(
         engine=engine,
         images=ImageStore(root / IMAGES_DIRNAME),
         data_dir=root,
@@ -165,6 +165,10 @@ def open_store(data_dir: str | Path | None = None, db_url: str | None = None, *,
             engine.execution_options(scantally_readonly=True), expire_on_commit=False
         ),
     )
+    from tally import anchors  # imports the models, which import this module
+
+    anchors.watch(store)  # the chain heads, signed, outside the database (tally.anchors)
+    return store
 
 
 @contextlib.contextmanager

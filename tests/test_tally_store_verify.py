@@ -138,7 +138,10 @@ def test_edited_inserted_and_deleted_rows_are_named(filled: tuple[Store, int, li
                for p in problems)
     assert any(p.startswith("page #4 (extra.png)") and "missing from the store" in p
                for p in problems)
-    assert len(problems) == 5
+    # and the deleted decision leaves fewer rows than the last signed anchor counted
+    assert any(p.startswith("table decisions: has 1 row(s)") and "rows were deleted" in p
+               for p in problems)
+    assert len(problems) == 6
 
 
 def test_recount_lists_differences_and_image_problems(filled: tuple[Store, int, list]) -> None:

@@ -59,17 +59,32 @@ def serve(
                                                help="largest upload accepted")] = 512,
     station: Annotated[str, typer.Option("--station", help="this station's name (reports)")
                        ] = "",
+    login_attempts: Annotated[int, typer.Option(
+        "--login-attempts", min=1, max=1000,
+        help="wrong passwords per account before back-off (per address: 4x)")] = 5,
+    login_window_s: Annotated[float, typer.Option(
+        "--login-window-s", min=1, help="failures are forgotten after this long")] = 900.0,
+    login_max_backoff_s: Annotated[float, typer.Option(
+        "--login-max-backoff-s", min=1, help="the longest login back-off")] = 900.0,
+    hash_concurrency: Annotated[int, typer.Option(
+        "--hash-concurrency", min=1, max=64,
+        help="password hashes at once (argon2: 64 MiB each)")] = 2,
 ) -> None:
     """Run the operator console, the hall screen and the JSON API (docs at /docs)."""
     from server.app import ServerSettings, create_app
+    from server.throttle import LoginLimits
     from server.uploads import MiB, UploadLimits
     from tally.accounts import user_count
+    from tally.keys import load_key
 
     store = open_or_fail(data, db)
     setup_token = secrets.token_urlsafe(24) if user_count(store) == 0 else None
+    login = LoginLimits(attempts=login_attempts, address_attempts=4 * login_attempts,
+                        window_s=login_window_s, max_backoff_s=login_max_backoff_s,
+                        hash_concurrency=hash_concurrency)
     settings = ServerSettings(limits=UploadLimits(max_request_bytes=max_upload_mb * MiB),
                               read_threads=read_threads, setup_token=setup_token,
-                              station=station, hall_workers=1)
+                              station=station, hall_workers=1, login=login)
     app = create_app(store, settings)
     base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
     console.print(f"Scantally console on [bold]{base}/[/] (store {store.url})", soft_wrap=True)
@@ -77,6 +92,10 @@ def serve(
         console.print(f"No user yet: create the administrator at [bold]{base}/setup?token="
                       f"{setup_token}[/] (one-time link), or run `scantally user add --role "
                       "admin`.", highlight=False, soft_wrap=True)
+    if load_key(store.data_dir) is None:
+        console.print(f"[yellow]No station key:[/] audit anchors are written unsigned; make "
+                      f"one with `scantally keys new --data {store.data_dir}`.",
+                      highlight=False, soft_wrap=True)
     run_server(app, host, port)
 
 

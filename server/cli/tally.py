@@ -690,7 +690,8 @@ def verify_command(
         typer.echo(json.dumps({"ok": report.ok, "problems": [p.__dict__ for p in report.problems],
                                "pages": report.pages, "images": report.images,
                                "audit_entries": report.audit_entries,
-                               "audit_head": {"seq": report.head_seq, "hash": report.head_hash}},
+                               "audit_head": {"seq": report.head_seq, "hash": report.head_hash},
+                               "anchor": report.anchor},
                               ensure_ascii=False, indent=1))
     else:
         for p in report.problems:
@@ -698,9 +699,17 @@ def verify_command(
         status = "[green]verified[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
         console.print(f"{status}: {report.images} image(s), {report.pages} page row(s), "
                       f"{report.audit_entries} audit entries; head #{report.head_seq} "
-                      f"{report.head_hash}")
+                      f"{report.head_hash}; " + _anchor_note(report.anchor), highlight=False)
     if not report.ok:
         raise typer.Exit(2)
+
+
+def _anchor_note(anchor: dict[str, Any] | None) -> str:
+    if anchor is None:
+        return "no anchor"
+    signed = f"signed by key {anchor['key']}" if anchor.get("sig") else (
+        "unsigned: make a station key with `scantally keys new`")
+    return f"last anchor #{anchor['seq']} ({anchor.get('at')}, {signed})"
 
 
 def gc_command(

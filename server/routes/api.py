@@ -18,6 +18,7 @@ from server import auth
 from server.fields import Name, Text, refused
 from server.intake import JobView
 from server.routes.common import (
+    REVOKED,
     Id,
     events_until_closing,
     meeting_or_404,
@@ -338,17 +339,19 @@ async def events(request: Request, meeting_id: Id,
     """The console's live stream: every committed sheet (with its outcome and message), job
     progress, decisions, and the recomputed aggregate."""
     meeting_or_404(request, meeting_id)
-    bus, feeds, store = request.app.state.bus, request.app.state.feeds, store_of(request)
+    bus, feeds = request.app.state.bus, request.app.state.feeds
+    allowed = auth.stream_access(request)
 
     async def stream() -> AsyncIterator[str]:
         feeds.ensure(meeting_id)
         async with bus.subscribe(meeting_id) as sub:
             for job in request.app.state.intake.jobs(meeting_id):
                 yield sse("job", job.view().model_dump(mode="json"))
-            async for ev in events_until_closing(request, sub):
+            async for ev in events_until_closing(request, sub, allowed):
+                if ev is REVOKED:
+                    yield sse("revoked", {})
+                    return
                 if ev is None:
-                    if accounts.session_identity(store, auth.session_token(request)) is None:
-                        return
                     yield ": ping\n\n"
                     continue
                 yield sse(ev.kind, ev.data, ev.seq)

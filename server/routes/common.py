@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Request
@@ -21,6 +23,8 @@ SSE_RETRY_MS = 1000
 SSE_HEARTBEAT_S = 15.0
 #: how often an idle stream looks whether the server is stopping
 SSE_POLL_S = 1.0
+#: how often an open stream asks again whether its user or display token may still see it
+AUTH_RECHECK_S = 1.0
 
 
 def store_of(request: Request) -> Store:
@@ -64,18 +68,33 @@ def sse(event: str, data: Any, event_id: int | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-async def events_until_closing(request: Request, sub: Any) -> AsyncIterator[Any]:
+#: yielded once by `events_until_closing` when the stream's access was revoked, then it ends
+REVOKED = object()
+
+
+async def events_until_closing(request: Request, sub: Any,
+                               allowed: Callable[[], bool] | None = None) -> AsyncIterator[Any]:
     """The subscription's events, and None after every heartbeat interval without one; ends
-    when the server is stopping."""
+    when the server is stopping. `allowed` (a blocking check, run in a thread) is asked at
+    least every `AUTH_RECHECK_S`: once it says no, `REVOKED` is yielded and the stream ends,
+    so a disabled user, a logout, a role change or a revoked token stops it within ~1 s."""
     closing = request.app.state.closing
     quiet = 0.0
+    next_check = time.monotonic() + AUTH_RECHECK_S
     while not closing.is_set():
-        ev = await sub.get(timeout=SSE_POLL_S)
+        wait = SSE_POLL_S if allowed is None else min(
+            SSE_POLL_S, max(next_check - time.monotonic(), 0.0))
+        ev = await sub.get(timeout=wait) if wait > 0 else None
+        if allowed is not None and time.monotonic() >= next_check:
+            if not await asyncio.to_thread(allowed):
+                yield REVOKED
+                return
+            next_check = time.monotonic() + AUTH_RECHECK_S
         if ev is not None:
             quiet = 0.0
             yield ev
             continue
-        quiet += SSE_POLL_S
+        quiet += wait
         if quiet >= SSE_HEARTBEAT_S:
             quiet = 0.0
             yield None

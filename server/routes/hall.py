@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from server import auth, fonts
 from server.hall import HallAggregate
 from server.routes.common import (
+    REVOKED,
     Id,
     events_until_closing,
     meeting_or_404,
@@ -19,7 +20,6 @@ from server.routes.common import (
     sse,
     sse_response,
 )
-from tally import accounts
 from tally.results import meeting_specs_cached
 
 router = APIRouter(tags=["hall"])
@@ -58,18 +58,19 @@ async def hall_events(request: Request, meeting_id: Id, token: str = "") -> Resp
     auth.hall_access(meeting_id, request)
     meeting_or_404(request, meeting_id)
     app = request.app
-    bus, feeds, store = app.state.bus, app.state.feeds, app.state.store
+    bus, feeds = app.state.bus, app.state.feeds
+    allowed = auth.stream_access(request, meeting_id)
 
     async def stream() -> AsyncIterator[str]:
         feeds.ensure(meeting_id)
         async with bus.subscribe(meeting_id) as sub:
             agg = await feeds.current(meeting_id)
             yield sse("aggregate", agg.model_dump(mode="json"))
-            async for ev in events_until_closing(request, sub):
+            async for ev in events_until_closing(request, sub, allowed):
+                if ev is REVOKED:
+                    yield sse("revoked", {})
+                    return
                 if ev is None:
-                    if token and accounts.display_token_meeting(store, token) != meeting_id:
-                        yield sse("revoked", {})
-                        return
                     yield ": ping\n\n"
                 elif ev.kind == "aggregate":
                     yield sse("aggregate", ev.data)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from server import auth, i18n
+from server import auth, i18n, throttle
 from server.fields import Name, Text
 from server.routes.common import render, store_of
 from tally import accounts
@@ -41,20 +43,58 @@ def login_page(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", next=auth.safe_next(next), error=None)
 
 
-@router.post("/login", tags=["session"])
-def login(request: Request, username: Annotated[Name, Form(max_length=80)],
-          password: Annotated[str, Form(max_length=256)],
-          next: Annotated[Text, Form(max_length=500)] = "/") -> Response:
-    """Log in: sets the HttpOnly session cookie and redirects to `next`."""
-    found = accounts.login(store_of(request), username, password)
+@router.post("/login", tags=["session"],
+             responses={429: {"description": "too many failed logins: see Retry-After"},
+                        503: {"description": "too many logins at once: see Retry-After"}})
+async def login(request: Request, username: Annotated[str, Form(max_length=80)],
+                password: Annotated[str, Form(max_length=256)],
+                next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+    """Log in: sets the HttpOnly session cookie and redirects to `next`. Failed logins are
+    throttled per account and per address (429 with Retry-After, see `server.throttle`)
+    and recorded in the account log."""
+    store = store_of(request)
+    guard: throttle.LoginGuard = request.app.state.login_guard
+    address = request.client.host if request.client else ""
+    try:
+        attempt = guard.attempt(username, address)
+    except throttle.Throttled as exc:
+        seconds = max(math.ceil(exc.retry_after_s), 1)
+        if exc.first:  # once per back-off, so a flood of refusals cannot flood the log
+            await run_in_threadpool(accounts.log_login_failure, store, username, address,
+                                    f"throttled ({exc.scope})", retry_after_s=seconds)
+        return _refused(request, 429, next, THROTTLED_MESSAGE, seconds)
+    try:
+        async with guard.hashing():
+            found = await run_in_threadpool(accounts.login, store, username, password,
+                                            address=address)
+    except throttle.HashingBusy as exc:
+        attempt.release()
+        return _refused(request, 503, next, BUSY_MESSAGE, math.ceil(exc.retry_after_s))
+    except BaseException:
+        attempt.release()
+        raise
     if found is None:
+        attempt.failed()
         return render(request, "login.html", status_code=401, next=auth.safe_next(next),
                       error=i18n.translate("用户名或密码不正确", i18n.lang_of(request)))
+    attempt.succeeded()
     token, _who = found
     response = RedirectResponse(auth.safe_next(next), status_code=303)
     response.set_cookie(auth.SESSION_COOKIE, token, max_age=int(accounts.SESSION_HOURS * 3600),
                         **auth.cookie_args(request))
     response.delete_cookie(auth.PRE_CSRF_COOKIE, path="/")
+    return response
+
+
+THROTTLED_MESSAGE = "登录失败次数过多，请 {seconds} 秒后再试"
+BUSY_MESSAGE = "同时登录的请求过多，请 {seconds} 秒后再试"
+
+
+def _refused(request: Request, status: int, next: str, message: str, seconds: int) -> Response:
+    error = i18n.translate(message, i18n.lang_of(request)).format(seconds=seconds)
+    response = render(request, "login.html", status_code=status, next=auth.safe_next(next),
+                      error=error)
+    response.headers["Retry-After"] = str(seconds)
     return response
 
 

@@ -11,6 +11,7 @@ import io
 import zipfile
 from typing import Literal
 
+from tally import anchors
 from tally.report.csv import render_csv
 from tally.report.meta import MeetingInfo
 from tally.report.pdf import render_report
@@ -48,6 +49,9 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
     if fmt == "pdf":
         info = MeetingInfo(operator=operator, station=station,
                            image_set_sha256=image_set_sha256(store, meeting_id),
+                           audit_anchor=anchors.report_line(store.data_dir, meeting_id),
+                           audit_anchor_short=anchors.report_line(store.data_dir, meeting_id,
+                                                                  short=True),
                            generated_at=dt.datetime.now(dt.UTC))
         return f"{stem}.pdf", render_report(chosen.result, chosen.spec, info)
     if fmt == "xlsx":

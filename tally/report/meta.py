@@ -19,6 +19,10 @@ class MeetingInfo(BaseModel):
     station: str = Field(default="", description="计票站点 / 设备")
     #: SHA-256 of the meeting's stored image set (the store computes it)
     image_set_sha256: str = ""
+    #: the newest signed audit anchor, one short line (`tally.anchors.report_line`)
+    audit_anchor: str = ""
+    #: the same, short, for every page's footer
+    audit_anchor_short: str = ""
     #: printed as the report time; None -> not printed (keeps the PDF reproducible)
     generated_at: dt.datetime | None = None
     classification: str = "内部资料  注意保密"

@@ -70,7 +70,7 @@ def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo
     )
     f = result.form
     canvas = numbered_canvas(f"{f.unit} · {f.meeting}", info.classification,
-                             f"结果校验码 {result.sha256[:16]}")
+                             f"结果校验码 {result.sha256[:16]}", info.audit_anchor_short)
     doc.build(story, canvasmaker=canvas)
     return buf.getvalue()
 
@@ -106,7 +106,8 @@ def cover(result: TallyResult, info: MeetingInfo, title: str) -> list[Flowable]:
     rows = [["项目", "设置"]] + [[k, para(v, CELL)] for k, v in settings_lines(result)]
     out += [h2("二、计算设置"), table(rows, [42 * mm, CONTENT_W - 42 * mm], align_left_cols=(1,))]
     hashes = [["选票图像集 SHA-256", info.image_set_sha256 or "（未提供）"],
-              ["计票结果 SHA-256", result.sha256]]
+              ["计票结果 SHA-256", result.sha256],
+              ["审计锚点", info.audit_anchor or "（未提供）"]]
     out += [h2("三、校验信息"),
             table(hashes, [42 * mm, CONTENT_W - 42 * mm], head_rows=0, font_size=8,
                   align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),

@@ -147,7 +147,8 @@ def gap(h_mm: float) -> Spacer:
     return Spacer(1, h_mm * mm)
 
 
-def numbered_canvas(header_left: str, header_right: str, footer_left: str) -> type[Canvas]:
+def numbered_canvas(header_left: str, header_right: str, footer_left: str,
+                    footer_right: str = "") -> type[Canvas]:
     """A canvas class that prints a header rule and "第 k 页 共 n 页" on every page."""
 
     class NumberedCanvas(Canvas):
@@ -182,6 +183,8 @@ def numbered_canvas(header_left: str, header_right: str, footer_left: str) -> ty
             self.setFillColor(MUTED)
             self.drawCentredString(PAGE_W / 2, 10 * mm, f"第 {page} 页  共 {total} 页")
             self.drawString(MARGIN_X, 10 * mm, footer_left)
+            if footer_right:
+                self.drawRightString(PAGE_W - MARGIN_X, 10 * mm, footer_right)
             self.restoreState()
 
     return NumberedCanvas

@@ -110,4 +110,6 @@
   });
   events.addEventListener("decision", refreshSoon);
   events.addEventListener("meeting", refreshSoon);
+  // logged out, disabled or given another role: the page as this user may see it now
+  events.addEventListener("revoked", () => { events.close(); location.reload(); });
 })();

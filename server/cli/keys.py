@@ -1,0 +1,87 @@
+"""`scantally keys new|show|anchor`: the station's Ed25519 key and the audit anchors it signs.
+
+The key lives in the data folder (`station.key`, mode 0600; `station.pub` beside it) and signs
+the audit anchors (`tally.anchors`); the signed exports of a later issue use the same key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from server.cli.common import console, fail, write_atomic
+
+DataOpt = Annotated[Path, typer.Option(
+    "--data", envvar="SCANTALLY_DATA", help="data folder: images (and the SQLite file)")]
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", envvar="SCANTALLY_DB", help="database URL (default: a SQLite file in the data "
+    "folder)")]
+DEFAULT_DATA = Path("data")
+
+keys_app = typer.Typer(help="The station key (Ed25519) and the signed audit anchors.",
+                       no_args_is_help=True)
+
+
+@keys_app.command("new")
+def keys_new(
+    data: DataOpt = DEFAULT_DATA,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="make a new key although one exists (anchors signed by the old key "
+        "then no longer verify here: keep the old station.pub)")] = False,
+) -> None:
+    """Make this station's key: <data>/station.key (0600) and its public half station.pub."""
+    from tally.keys import KeyFileError, new_key, public_path
+
+    try:
+        key = new_key(data, replace=replace)
+    except (KeyFileError, OSError) as exc:
+        fail(str(exc))
+    console.print(f"[green]station key[/] {key.id} written to {key.path} (mode 0600); public "
+                  f"key {public_path(data)} — hand it to whoever checks this station",
+                  highlight=False, soft_wrap=True)
+
+
+@keys_app.command("show")
+def keys_show(
+    data: DataOpt = DEFAULT_DATA,
+    out: Annotated[Path | None, typer.Option("--out", help="write the public key (PEM) here "
+                                             "instead of printing it")] = None,
+) -> None:
+    """Print (or export) the station's public key and its id."""
+    from tally.keys import KeyFileError, station_public
+
+    try:
+        public = station_public(data)
+    except KeyFileError as exc:
+        fail(str(exc))
+    if public is None:
+        fail(f"no station key in {data}; make one with `scantally keys new --data {data}`")
+    if out is not None:
+        write_atomic(out, public.pem().encode("ascii"))
+        console.print(f"public key {public.id} written to {out}", highlight=False)
+        return
+    typer.echo(f"# station key {public.id}")
+    typer.echo(public.pem(), nl=False)
+
+
+@keys_app.command("anchor")
+def keys_anchor(data: DataOpt = DEFAULT_DATA, db: DbOpt = None) -> None:
+    """Anchor the audit chains now (signed when the station has a key)."""
+    from tally import anchors
+    from tally.store import StoreError, open_store
+
+    try:
+        store = open_store(data, db)
+    except StoreError as exc:
+        fail(str(exc))
+    with store:
+        a = anchors.write(store, "by hand")
+    console.print(f"anchor #{a['seq']} written to {anchors.anchor_path(data)} "
+                  f"({'signed by ' + a['key'] if a['sig'] else 'unsigned: no station key'})",
+                  highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
