@@ -1,9 +1,11 @@
 """OMR engine: a scanned page (numpy array) + the loaded layouts -> a reading (`omr.reading`).
 
 `engine.read_page` reads one page: QR code (`code`) -> registration on the corner marks
-(`register`) -> per-box ink, sampled through the homography with no page warp (`score`), scanner
-streaks and folds erased (`lines`) -> empty / marked / doubtful with named thresholds (`decide`);
-a name on a write-in line whose box is empty is flagged for a person (`writein`).
+(`register`; with marks lost, the code's corners and the printed box borders fix it: `refine`)
+-> per-box ink, sampled through the homography with no page warp (`score`), scanner streaks and
+folds erased (`lines`) -> empty / marked / doubtful with named thresholds and a certainty per box
+(`decide`); a name on a write-in line whose box is empty is flagged for a person (`writein`).
+Visible ink is never read as empty; a sure mark is sure on an absolute scale.
 Pure functions over numpy arrays: no files, no database, no globals. The process pool that reads
 files in parallel sits at the edge (`batch`, the only module that imports `scanner`); `annotate`
 draws a reading for a person; `accuracy` scores readings against a simulated corpus's truth.
