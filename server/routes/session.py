@@ -46,9 +46,9 @@ def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login", tags=["session"],
              responses={429: {"description": "too many failed logins: see Retry-After"},
                         503: {"description": "too many logins at once: see Retry-After"}})
-async def login(request: Request, username: Annotated[str, Form(max_length=80)],
+async def login(request: Request, username: Annotated[Name, Form(max_length=80)],
                 password: Annotated[str, Form(max_length=256)],
-                next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+                next: Annotated[Text, Form(max_length=500)] = "/") -> Response:
     """Log in: sets the HttpOnly session cookie and redirects to `next`. Failed logins are
     throttled per account and per address (429 with Retry-After, see `server.throttle`)
     and recorded in the account log."""
