@@ -1,0 +1,169 @@
+"""A deck: N sheets of one form, marked and scanned, written as image files plus truth.json.
+
+`truth.json` is a JSON list in the field-report format: per image {"image": file name,
+"form": "forms/<spec file>" (a copy of the spec, relative to the deck folder), "boxes":
+{field: {option: clear|empty|cancel|faint}}, "model": "handsim"}, and "refuse": "<cause>" only
+when a correct reader cannot read the sheet. `deck.json` beside it records, per image, the pens,
+the voter's style, every scan setting and the voter ink found per box (diagnostics only).
+The same (spec, sheets, seed, profile) gives the same files, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zxingcpp
+from PIL import Image
+
+from omr.handsim.blank import BlankFactory, Form, load_form
+from omr.handsim.encode import encode
+from omr.handsim.placement import cut_corners, lost
+from omr.handsim.scanner import MM_PER_INCH, draw_settings, is_colour, page_to_scan, scan
+from omr.handsim.sheet import mark_sheet
+from omr.handsim.voters import plan_sheet
+
+MODEL = "handsim"
+TRUTH_FILE = "truth.json"
+DECK_FILE = "deck.json"
+CHUNK = 8
+
+
+@dataclass(frozen=True)
+class DeckJob:
+    spec_path: str
+    profile: str
+    seed: int
+    serial_start: int
+
+
+def image_name(index: int, page: int, pages: int, suffix: str) -> str:
+    return f"hand-{index + 1:05d}" + (f"-p{page}" if pages > 1 else "") + suffix
+
+
+def sheet_serial(job: DeckJob, index: int) -> str:
+    return f"{job.serial_start + index:06d}"
+
+
+_factory: BlankFactory | None = None
+
+
+def _factory_for(job: DeckJob) -> BlankFactory:
+    global _factory  # one per worker process: the static pages are rasterised once
+    if _factory is None or str(_factory.form.spec_path) != job.spec_path:
+        _factory = BlankFactory(load_form(job.spec_path))
+    return _factory
+
+
+def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = False
+               ) -> list[dict]:
+    """Every page of sheet `index`: [{"entry": truth entry, "diag": ..., "data": bytes}]."""
+    factory = _factory_for(job)
+    form = factory.form
+    serial = sheet_serial(job, index)
+    pages = form.layout["pages"]
+    out = []
+    for page in pages:
+        p = page["page"]
+        rng = np.random.default_rng([job.seed, index, p])
+        settings = draw_settings(rng, job.profile, form.page_size_mm)
+        paper = factory.sheet(serial, p, settings.dpi)
+        fields = [f for f in form.layout["fields"] if f["page"] == p]
+        plan = plan_sheet(form.layout, p, rng)
+        marked = mark_sheet(paper, page, fields, plan, settings.dpi, rng,
+                            colour=is_colour(settings))
+        if settings.corner_cut:
+            cut_corners(settings, page, paper.shape[:2], rng)
+        image, _ = scan(marked.rgb, settings, rng)
+        data, suffix = encode(image, settings.kind, settings.dpi, settings.jpeg_quality)
+        name = image_name(index, p, len(pages), suffix)
+        entry: dict = {"image": name, "form": form_name, "boxes": marked.truth, "model": MODEL}
+        cause = lost(settings, page, paper.shape[:2]) or _code_unreadable(
+            data, settings, page, paper.shape[:2])
+        if cause:
+            entry["refuse"] = cause
+        diag = {"image": name, "serial": serial, "page": p, "style": plan.style,
+                "pens": plan.pens, "scan": settings.to_dict(), "notes": marked.notes,
+                "ink_in_box": {f"{f}/{o}": round(v, 4) for (f, o), v in marked.ink_in_box.items()}}
+        item = {"entry": entry, "diag": diag, "data": data}
+        if keep_pixels:
+            item["paper"] = marked.rgb
+            item["image_array"] = image
+        out.append(item)
+    return out
+
+
+def _code_unreadable(data: bytes, s, page: dict, page_px: tuple[int, int]) -> str | None:
+    """"QR code unreadable" when a stock decoder cannot read the code area of the file."""
+    k = s.dpi / MM_PER_INCH
+    m, (H, W) = page_to_scan(s, page_px)
+    x, y, w, h = page["code_mm"]
+    pts = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]) * k @ m[:, :2].T + m[:, 2]
+    pad = 6 * k
+    x0, y0 = int(max(0, pts[:, 0].min() - pad)), int(max(0, pts[:, 1].min() - pad))
+    x1, y1 = int(min(W, pts[:, 0].max() + pad)), int(min(H, pts[:, 1].max() + pad))
+    with Image.open(io.BytesIO(data)) as im:
+        crop = np.asarray(im.convert("L").crop((x0, y0, x1, y1)))
+    for img in (crop, np.asarray(Image.fromarray(crop).resize((crop.shape[1] * 2,
+                                                                crop.shape[0] * 2)))):
+        for hit in zxingcpp.read_barcodes(img):
+            if hit.text.startswith("ST1|"):
+                return None
+    return "QR code unreadable"
+
+
+def _chunk(job: DeckJob, indices: list[int], form_name: str) -> list[list[dict]]:
+    factory = _factory_for(job)
+    serials = [sheet_serial(job, i) for i in indices]
+    factory.prepare(serials)
+    try:
+        return [make_sheet(job, i, form_name) for i in indices]
+    finally:
+        factory.forget(serials)
+
+
+def _results(job: DeckJob, sheets: int, form_name: str, workers: int
+             ) -> Iterator[list[dict]]:
+    chunks = [list(range(s, min(sheets, s + CHUNK))) for s in range(0, sheets, CHUNK)]
+    if workers <= 1:
+        for c in chunks:
+            yield from _chunk(job, c, form_name)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(_chunk, [job] * len(chunks), chunks, [form_name] * len(chunks)):
+            yield from result
+
+
+def generate(spec_path: str | Path, out_dir: str | Path, sheets: int, seed: int = 0, *,
+             profile: str = "mixed", serial_start: int = 1, workers: int = 1,
+             progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Write a deck of `sheets` sheets to `out_dir`; returns the truth list (also written)."""
+    spec_path = Path(spec_path)
+    form: Form = load_form(spec_path)  # fails here, not in a worker, on a bad spec
+    draw_settings(np.random.default_rng(0), profile)  # and on a bad profile
+    out = Path(out_dir)
+    (out / "forms").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(spec_path, out / "forms" / spec_path.name)
+    form_name = f"forms/{spec_path.name}"
+    job = DeckJob(str(spec_path), profile, seed, serial_start)
+    truth: list[dict] = []
+    diags: list[dict] = []
+    for done, pages in enumerate(_results(job, sheets, form_name, workers), 1):
+        for item in pages:
+            (out / item["entry"]["image"]).write_bytes(item["data"])
+            truth.append(item["entry"])
+            diags.append(item["diag"])
+        if progress:
+            progress(done, sheets)
+    (out / TRUTH_FILE).write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n",
+                                  encoding="utf-8")
+    doc = {"model": MODEL, "spec": form_name, "form": form.layout["form"], "seed": seed,
+           "profile": profile, "sheets": sheets, "pages": diags}
+    (out / DECK_FILE).write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
+    return truth
