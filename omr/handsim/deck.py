@@ -10,6 +10,7 @@ The same (spec, sheets, seed, profile) gives the same files, whatever the number
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -18,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import zxingcpp
 from PIL import Image
@@ -80,7 +82,11 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
                             colour=is_colour(settings))
         if settings.corner_cut:
             cut_corners(settings, page, paper.shape[:2], rng)
-        image, _ = scan(marked.rgb, settings, rng)
+        blank_rng = copy.deepcopy(rng)  # the same scan of the unmarked sheet, for `_survival`
+        image, m = scan(marked.rgb, settings, rng)
+        if image.dtype == bool:
+            blank, _ = scan(paper, settings, blank_rng)
+            _survival(image, blank, m, page, marked, settings.dpi)
         data, suffix = encode(image, settings.kind, settings.dpi, settings.jpeg_quality)
         name = image_name(index, p, len(pages), suffix)
         entry: dict = {"image": name, "form": form_name, "boxes": marked.truth, "model": MODEL}
@@ -99,8 +105,37 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
     return out
 
 
+#: a vote a bitonal scan kept less of than this (mm^2 of black inside its box) became faint
+SURVIVING_MM2 = 1.0
+#: the box's inside, less this border (mm), is where the survival is measured
+SURVIVAL_INSET_MM = 0.35
+
+
+def _survival(image: np.ndarray, blank: np.ndarray, m: np.ndarray, page: dict, marked,
+              dpi: int) -> None:
+    """Truth follows the pixels: a clear mark that the scan's threshold all but erased is,
+    on this image, only a faint mark (a person must look at it on paper)."""
+    k = dpi / MM_PER_INCH
+    added = image & ~blank
+    for box in page["boxes"]:
+        label = marked.truth.get(box["field"], {}).get(box["option"])
+        if label != "clear":
+            continue
+        x, y, w, h = box["rect_mm"]
+        i = SURVIVAL_INSET_MM
+        pts = np.array([[x + i, y + i], [x + w - i, y + h - i]]) * k @ m[:, :2].T + m[:, 2]
+        x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+        region = added[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        if float(region.sum()) / k ** 2 < SURVIVING_MM2:
+            marked.truth[box["field"]][box["option"]] = "faint"
+            marked.notes.append(f"{box['field']}/{box['option']}: clear mark erased by the "
+                                "bitonal threshold; faint on this image")
+
+
 def _code_unreadable(data: bytes, s, page: dict, page_px: tuple[int, int]) -> str | None:
-    """"QR code unreadable" when a stock decoder cannot read the code area of the file."""
+    """"QR code unreadable" when a stock decoder (zxing-cpp) cannot read the code area of
+    the file, as it is or smoothed (a dither) or enlarged: a stand-in for "no reader can"."""
     k = s.dpi / MM_PER_INCH
     m, (H, W) = page_to_scan(s, page_px)
     x, y, w, h = page["code_mm"]
@@ -110,8 +145,10 @@ def _code_unreadable(data: bytes, s, page: dict, page_px: tuple[int, int]) -> st
     x1, y1 = int(min(W, pts[:, 0].max() + pad)), int(min(H, pts[:, 1].max() + pad))
     with Image.open(io.BytesIO(data)) as im:
         crop = np.asarray(im.convert("L").crop((x0, y0, x1, y1)))
-    for img in (crop, np.asarray(Image.fromarray(crop).resize((crop.shape[1] * 2,
-                                                                crop.shape[0] * 2)))):
+    big = cv2.resize(crop, (crop.shape[1] * 2, crop.shape[0] * 2),
+                     interpolation=cv2.INTER_CUBIC)
+    for img in (crop, big, cv2.GaussianBlur(crop, (0, 0), 1.0),
+                cv2.GaussianBlur(big, (0, 0), 2.0), cv2.medianBlur(crop, 3)):
         for hit in zxingcpp.read_barcodes(img):
             if hit.text.startswith("ST1|"):
                 return None
