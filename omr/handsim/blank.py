@@ -27,6 +27,8 @@ PASTE_MARGIN_MM = 3.0
 CAPTION_BELOW_MM = 4.5
 #: sheets rendered into one PDF at a time (reportlab's per-document cost is then shared)
 PDF_CHUNK = 64
+#: extra pixels rendered around a crop (pdfium rounds a crop's size)
+CROP_PAD_PX = 2
 
 
 @dataclass
@@ -77,20 +79,52 @@ def _px_box(area_mm: tuple[float, float, float, float], dpi: float,
     return x0, y0, x1, y1
 
 
-def _render(page: pdfium.PdfPage, dpi: float,
-            crop_px: tuple[int, int, int, int] | None = None,
-            full_px: tuple[int, int] | None = None) -> np.ndarray:
-    """Grey uint8 raster of a PDF page, whole or only the pixel box `crop_px`."""
+def _render(page: pdfium.PdfPage, dpi: float) -> np.ndarray:
+    """Grey uint8 raster of a whole PDF page."""
+    return page.render(scale=dpi / 72.0, grayscale=True).to_numpy().copy()
+
+
+def _render_padded(page: pdfium.PdfPage, dpi: float, box_px: tuple[int, int, int, int],
+                   full_px: tuple[int, int]) -> tuple[np.ndarray, int, int]:
+    """(raster of the box grown by CROP_PAD_PX on every side, its x0, its y0 in page px).
+
+    pdfium crops in points, (left, bottom, right, top), and places the crop's raster to its
+    own rounding: `_crop_offset` finds where it really lands once per page and dpi."""
     scale = dpi / 72.0
-    if crop_px is None:
-        return page.render(scale=scale, grayscale=True).to_numpy().copy()
-    assert full_px is not None
-    x0, y0, x1, y1 = crop_px
+    x0, y0, x1, y1 = box_px
     h, w = full_px
-    # pdfium crops (left, bottom, right, top) in points; whole pixels keep the raster grid
-    crop = (x0 / scale, (h - y1) / scale, (w - x1) / scale, y0 / scale)
-    out = page.render(scale=scale, grayscale=True, crop=crop).to_numpy()
-    return out[: y1 - y0, : x1 - x0]
+    ex0, ey0 = max(0, x0 - CROP_PAD_PX), max(0, y0 - CROP_PAD_PX)
+    ex1, ey1 = min(w, x1 + CROP_PAD_PX), min(h, y1 + CROP_PAD_PX)
+    crop = (ex0 / scale, (h - ey1) / scale, (w - ex1) / scale, ey0 / scale)
+    return page.render(scale=scale, grayscale=True, crop=crop).to_numpy(), ex0, ey0
+
+
+def _cut(raster: np.ndarray, ex0: int, ey0: int, box_px: tuple[int, int, int, int],
+         offset: tuple[int, int]) -> np.ndarray | None:
+    x0, y0, x1, y1 = box_px
+    dy, dx = offset
+    top, left = y0 - ey0 + dy, x0 - ex0 + dx
+    if top < 0 or left < 0:
+        return None
+    part = raster[top:top + y1 - y0, left:left + x1 - x0]
+    return part if part.shape == (y1 - y0, x1 - x0) else None
+
+
+def _crop_offset(raster: np.ndarray, ex0: int, ey0: int, box_px: tuple[int, int, int, int],
+                 reference: np.ndarray) -> tuple[int, int]:
+    """The (dy, dx) at which a padded crop matches the full render of the same sheet best."""
+    x0, y0, x1, y1 = box_px
+    want = reference[y0:y1, x0:x1].astype(np.int16)
+    best, best_err = (0, 0), None
+    for dy in range(-CROP_PAD_PX, CROP_PAD_PX + 1):
+        for dx in range(-CROP_PAD_PX, CROP_PAD_PX + 1):
+            part = _cut(raster, ex0, ey0, box_px, (dy, dx))
+            if part is None:
+                continue
+            err = int(np.abs(part.astype(np.int16) - want).sum())
+            if best_err is None or err < best_err:
+                best, best_err = (dy, dx), err
+    return best
 
 
 @dataclass
@@ -101,6 +135,8 @@ class BlankFactory:
     _static: dict[tuple[int, float], np.ndarray] = field(default_factory=dict)
     _docs: dict[str, pdfium.PdfDocument] = field(default_factory=dict)
     _page_of: dict[str, int] = field(default_factory=dict)
+    #: per (page, dpi): where pdfium's crop of each variable area lands (dy, dx)
+    _offsets: dict[tuple[int, float], list[tuple[int, int]]] = field(default_factory=dict)
 
     def prepare(self, serials: list[str]) -> None:
         """Render the PDF pages of these serials in chunks (call before `sheet`)."""
@@ -132,11 +168,25 @@ class BlankFactory:
         key = (page, float(dpi))
         if key not in self._static:
             self._static[key] = self.full(serial, page, dpi)
+            self._offsets[key] = []
+            reference = self._static[key]
+            for area in variable_areas_mm(self.form, page):
+                box = _px_box(area, dpi, reference.shape)
+                raster, ex0, ey0 = _render_padded(self._pdf_page(serial, page), dpi, box,
+                                                  reference.shape)
+                self._offsets[key].append(_crop_offset(raster, ex0, ey0, box, reference))
+            return reference.copy()
         out = self._static[key].copy()
         pdf_page = self._pdf_page(serial, page)
-        for area in variable_areas_mm(self.form, page):
-            x0, y0, x1, y1 = _px_box(area, dpi, out.shape)
-            out[y0:y1, x0:x1] = _render(pdf_page, dpi, (x0, y0, x1, y1), out.shape)
+        for area, offset in zip(variable_areas_mm(self.form, page), self._offsets[key],
+                                strict=True):
+            box = _px_box(area, dpi, out.shape)
+            raster, ex0, ey0 = _render_padded(pdf_page, dpi, box, out.shape)
+            part = _cut(raster, ex0, ey0, box, offset)
+            if part is None:  # cannot happen with a sane offset; never paste a wrong area
+                return self.full(serial, page, dpi)
+            x0, y0, x1, y1 = box
+            out[y0:y1, x0:x1] = part
         return out
 
 
