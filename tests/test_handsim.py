@@ -79,6 +79,18 @@ def test_same_seed_same_files_other_seed_other_files():
     assert a[0]["data"] != c[0]["data"]
 
 
+def test_the_number_of_workers_does_not_change_the_files(tmp_path, monkeypatch):
+    import omr.handsim.deck as deck
+
+    monkeypatch.setattr(deck, "CHUNK", 1)  # one sheet per task: both workers draw
+    one = generate(EVAL, tmp_path / "one", 3, seed=8, profile="hard", workers=1)
+    two = generate(EVAL, tmp_path / "two", 3, seed=8, profile="hard", workers=2)
+    assert one == two
+    for entry in one:
+        assert (tmp_path / "one" / entry["image"]).read_bytes() == \
+            (tmp_path / "two" / entry["image"]).read_bytes()
+
+
 def test_deck_truth_is_in_the_field_report_format(tmp_path):
     truth = generate(EVAL, tmp_path, 2, seed=11, profile="mixed")
     on_disk = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))

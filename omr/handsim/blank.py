@@ -175,7 +175,8 @@ class BlankFactory:
                 raster, ex0, ey0 = _render_padded(self._pdf_page(serial, page), dpi, box,
                                                   reference.shape)
                 self._offsets[key].append(_crop_offset(raster, ex0, ey0, box, reference))
-            return reference.copy()
+        # always pasted, the first sheet too: a sheet's pixels must not depend on which sheet
+        # a worker happened to draw first
         out = self._static[key].copy()
         pdf_page = self._pdf_page(serial, page)
         for area, offset in zip(variable_areas_mm(self.form, page), self._offsets[key],

@@ -10,7 +10,6 @@ The same (spec, sheets, seed, profile) gives the same files, whatever the number
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import shutil
@@ -27,7 +26,14 @@ from PIL import Image
 from omr.handsim.blank import BlankFactory, Form, load_form
 from omr.handsim.encode import encode
 from omr.handsim.placement import cut_corners, lost
-from omr.handsim.scanner import MM_PER_INCH, draw_settings, is_colour, page_to_scan, scan
+from omr.handsim.scanner import (
+    MM_PER_INCH,
+    ScanSettings,
+    draw_settings,
+    is_colour,
+    page_to_scan,
+    scan,
+)
 from omr.handsim.sheet import mark_sheet
 from omr.handsim.voters import plan_sheet
 
@@ -82,16 +88,14 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
                             colour=is_colour(settings))
         if settings.corner_cut:
             cut_corners(settings, page, paper.shape[:2], rng)
-        blank_rng = copy.deepcopy(rng)  # the same scan of the unmarked sheet, for `_survival`
         image, m = scan(marked.rgb, settings, rng)
         if image.dtype == bool:
-            blank, _ = scan(paper, settings, blank_rng)
-            _survival(image, blank, m, page, marked, settings.dpi)
+            _survival(image, m, page, marked, settings.dpi)
         data, suffix = encode(image, settings.kind, settings.dpi, settings.jpeg_quality)
         name = image_name(index, p, len(pages), suffix)
         entry: dict = {"image": name, "form": form_name, "boxes": marked.truth, "model": MODEL}
         cause = lost(settings, page, paper.shape[:2]) or _code_unreadable(
-            data, settings, page, paper.shape[:2])
+            image, settings, page, paper.shape[:2])
         if cause:
             entry["refuse"] = cause
         diag = {"image": name, "serial": serial, "page": p, "style": plan.style,
@@ -111,12 +115,12 @@ SURVIVING_MM2 = 1.0
 SURVIVAL_INSET_MM = 0.35
 
 
-def _survival(image: np.ndarray, blank: np.ndarray, m: np.ndarray, page: dict, marked,
-              dpi: int) -> None:
-    """Truth follows the pixels: a clear mark that the scan's threshold all but erased is,
-    on this image, only a faint mark (a person must look at it on paper)."""
+def _survival(image: np.ndarray, m: np.ndarray, page: dict, marked, dpi: int) -> None:
+    """Truth follows the pixels: a clear mark that the scan's threshold all but erased (less
+    than SURVIVING_MM2 of black left inside its box's border) is, on this image, only a faint
+    mark (a person must look at it on paper)."""
     k = dpi / MM_PER_INCH
-    added = image & ~blank
+    added = image
     for box in page["boxes"]:
         label = marked.truth.get(box["field"], {}).get(box["option"])
         if label != "clear":
@@ -133,18 +137,40 @@ def _survival(image: np.ndarray, blank: np.ndarray, m: np.ndarray, page: dict, m
                                 "bitonal threshold; faint on this image")
 
 
-def _code_unreadable(data: bytes, s, page: dict, page_px: tuple[int, int]) -> str | None:
+def _decoded_area(image: np.ndarray, kind: str, quality: int,
+                  box: tuple[int, int, int, int]) -> np.ndarray:
+    """Grey pixels of `box` as a reader decodes them from the file, without decoding all of
+    it: a lossless file holds the array itself; a JPEG's blocks are coded one by one, so the
+    box grown to whole 16-pixel blocks and coded alone at the same quality decodes the same."""
+    x0, y0, x1, y1 = box
+    if image.dtype == bool:
+        return np.where(image[y0:y1, x0:x1], 0, 255).astype(np.uint8)
+    if not kind.startswith("jpeg"):
+        part = image[y0:y1, x0:x1]
+        return part if part.ndim == 2 else cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+    bx0, by0 = x0 - x0 % 16, y0 - y0 % 16
+    bx1, by1 = x1 + (-x1) % 16, y1 + (-y1) % 16  # past the image's end: as the file pads it
+    part = np.ascontiguousarray(image[by0:by1, bx0:bx1])
+    buf = io.BytesIO()
+    Image.fromarray(part).save(buf, "JPEG", quality=quality)
+    with Image.open(buf) as im:
+        grey = np.asarray(im.convert("L"))
+    return grey[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+
+
+def _code_unreadable(image: np.ndarray, s: ScanSettings, page: dict,
+                     page_px: tuple[int, int]) -> str | None:
     """"QR code unreadable" when a stock decoder (zxing-cpp) cannot read the code area of
     the file, as it is or smoothed (a dither) or enlarged: a stand-in for "no reader can"."""
     k = s.dpi / MM_PER_INCH
+    kind, quality = s.kind, s.jpeg_quality
     m, (H, W) = page_to_scan(s, page_px)
     x, y, w, h = page["code_mm"]
     pts = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]) * k @ m[:, :2].T + m[:, 2]
     pad = 6 * k
     x0, y0 = int(max(0, pts[:, 0].min() - pad)), int(max(0, pts[:, 1].min() - pad))
     x1, y1 = int(min(W, pts[:, 0].max() + pad)), int(min(H, pts[:, 1].max() + pad))
-    with Image.open(io.BytesIO(data)) as im:
-        crop = np.asarray(im.convert("L").crop((x0, y0, x1, y1)))
+    crop = _decoded_area(image, kind, quality, (x0, y0, x1, y1))
     big = cv2.resize(crop, (crop.shape[1] * 2, crop.shape[0] * 2),
                      interpolation=cv2.INTER_CUBIC)
     for img in (crop, big, cv2.GaussianBlur(crop, (0, 0), 1.0),

@@ -16,9 +16,12 @@ import cv2
 import numpy as np
 
 from omr.handsim.bitonal import BITONAL_KINDS
+from omr.handsim.pens import LUMA
 
 MM_PER_INCH = 25.4
 PROFILES = ("clean", "mixed", "hard")
+#: linear interpolation of half-resolution noise lowers its spread by about this much
+NOISE_INTERPOLATION_GAIN = 1.6
 DPIS = (150, 200, 240, 300, 400, 600)
 DPI_WEIGHTS = (0.12, 0.38, 0.06, 0.32, 0.08, 0.04)
 KINDS = ("jpeg-grey", "jpeg-colour", "png-grey", "png-colour", "tiff-grey",
@@ -169,9 +172,10 @@ def scan(paper_rgb: np.ndarray, s: ScanSettings, rng: np.random.Generator
          ) -> tuple[np.ndarray, np.ndarray]:
     """(scanned image, page -> scan affine). The image is RGB uint8 for colour kinds, grey
     uint8 for grey kinds, bool (True = black) for bitonal kinds. A grey scanner's work is
-    done on one channel (its luma), a colour scanner's on three."""
+    done on one channel (its luma), a colour scanner's on three; every step is a saturating
+    uint8 operation, as in the scanner's own pipeline."""
     k = s.dpi / MM_PER_INCH
-    colour = s.kind.endswith("-colour")
+    colour = is_colour(s)
     img = paper_rgb
     if not colour and img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
@@ -181,58 +185,76 @@ def scan(paper_rgb: np.ndarray, s: ScanSettings, rng: np.random.Generator
             _fold(img, axis, at, strength, k)
     m, (H, W) = page_to_scan(s, img.shape[:2])
     bed = (s.bed_grey,) * 3 if colour else s.bed_grey
-    warped = cv2.warpAffine(img, m, (W, H), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=bed)
+    out = cv2.warpAffine(img, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=bed)
     if s.blur_px > 0.2:  # optics first: the lamp and the sensor come after the lens
-        warped = cv2.GaussianBlur(warped, (0, 0), s.blur_px)
-    tint = np.asarray(s.paper_tint, np.float32)
+        out = cv2.GaussianBlur(out, (0, 0), s.blur_px)
+    tint = np.asarray(s.paper_tint, np.float64)
     if not colour:
-        tint = np.float32(np.dot([0.299, 0.587, 0.114], tint))
+        tint = np.array([float(np.dot(LUMA, tint))])
     if s.light_falloff:
         gain = _light(H, W, s.light_falloff, s.light_angle_deg)
-        out = warped * (gain[:, :, None] * tint if colour else gain * tint)
-    else:
-        out = warped.astype(np.float32) * tint
+        if colour:
+            gain = cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)
+        out = cv2.multiply(out, gain, scale=1.0 / 255)
+        out = cv2.multiply(out, tuple(tint) + (0.0,) * (4 - len(tint)))
+    elif (tint < 1).any():
+        out = cv2.multiply(out, tuple(tint) + (0.0,) * (4 - len(tint)))
     if s.photocopy:
         out = _photocopy(out, s.photocopy, rng)
     for x_mm, w_px, delta in s.streaks:
-        x0 = int(x_mm * k)
-        out[:, max(0, x0):min(W, x0 + max(1, round(w_px)))] += delta
+        x0, x1 = max(0, int(x_mm * k)), min(W, int(x_mm * k) + max(1, round(w_px)))
+        band = out[:, x0:x1]
+        out[:, x0:x1] = (cv2.add(band, round(delta)) if delta > 0
+                         else cv2.subtract(band, round(-delta)))
     if s.dust:
         _dust(out, s.dust, k, rng)
     if s.noise_grey:
-        noise = np.empty((H, W), np.float32)
-        cv2.setRNGSeed(int(rng.integers(2**31)))  # seeded per scan: the same files every run
-        cv2.randn(noise, 0.0, float(s.noise_grey))
-        out += noise[:, :, None] if colour else noise
-    img = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        out = _noise(out, s.noise_grey, rng)
     if colour or s.kind in ("jpeg-grey", "png-grey", "tiff-grey"):
-        return img, m
+        return out, m
     from omr.handsim.bitonal import to_bitonal
 
-    return to_bitonal(img, s.kind.removeprefix("tiff-"), s.bitonal), m
+    return to_bitonal(out, s.kind.removeprefix("tiff-"), s.bitonal), m
+
+
+def _noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Sensor noise, Gaussian with about `sigma` grey levels (each channel its own, as each
+    colour has its own sensor line); drawn on a half-resolution grid and interpolated (a
+    sensor's noise is not quite white)."""
+    h, w = img.shape[:2]
+    noise = np.empty(((h + 1) // 2, (w + 1) // 2, *img.shape[2:]), np.uint8)
+    cv2.setRNGSeed(int(rng.integers(2**31)))  # seeded per scan: the same files every run
+    channels = img.shape[2] if img.ndim == 3 else 1
+    cv2.randn(noise, (128.0,) * channels, (float(sigma) * NOISE_INTERPOLATION_GAIN,) * channels)
+    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_LINEAR)
+    up, down = cv2.subtract(noise, 128), cv2.subtract(np.full_like(noise, 128), noise)
+    return cv2.subtract(cv2.add(img, up), down)
 
 
 def _light(h: int, w: int, falloff: float, angle_deg: float) -> np.ndarray:
-    """A lamp brighter on one side and in the middle: a gain of 1 - falloff at its worst."""
-    y, x = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
+    """A lamp brighter on one side and in the middle: a gain (uint8, 255 = 1) of 1 - falloff
+    at its worst."""
+    y, x = np.mgrid[0:h:16, 0:w:16].astype(np.float32)
     a = np.deg2rad(angle_deg)
     lin = ((x / w - 0.5) * np.cos(a) + (y / h - 0.5) * np.sin(a)) + 0.5
     rad = ((x / w - 0.5) ** 2 + (y / h - 0.5) ** 2) * 2
-    small = (1.0 - falloff * np.clip(0.7 * lin + 0.3 * rad, 0, 1)).astype(np.float32)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    small = (1.0 - falloff * np.clip(0.7 * lin + 0.3 * rad, 0, 1)) * 255
+    return cv2.resize(small.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _photocopy(out: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
     """A copy of a copy: greys pushed apart (light greys to white, mid greys darker), and
     toner speckle on the paper."""
     lo, hi = 40 * amount, 255 - 35 * amount
-    out = np.clip((out - lo) / (hi - lo), 0, 1) ** (1 + 0.6 * amount) * 255
+    v = np.arange(256, dtype=np.float64)
+    lut = (np.clip((v - lo) / (hi - lo), 0, 1) ** (1 + 0.6 * amount) * 255 + 0.5)
+    out = cv2.LUT(out, lut.astype(np.uint8))
     h, w = out.shape[:2]
     n = int(amount * h * w / 4000)
     ys, xs = rng.integers(0, h, n), rng.integers(0, w, n)
-    dark = rng.uniform(0.2, 0.7, n).astype(np.float32)
-    out[ys, xs] *= dark[:, None] if out.ndim == 3 else dark
+    dark = rng.uniform(0.2, 0.7, n)
+    out[ys, xs] = (out[ys, xs] * (dark[:, None] if out.ndim == 3 else dark)).astype(np.uint8)
     return out
 
 
@@ -241,7 +263,7 @@ def _dust(out: np.ndarray, count: int, k: float, rng: np.random.Generator) -> No
     h, w = out.shape[:2]
     for _ in range(count):
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        grey = float(rng.uniform(20, 140))
+        grey = int(rng.uniform(20, 140))
         colour = (grey,) * 3 if out.ndim == 3 else grey
         if rng.random() < 0.8:
             r = max(1, int(rng.uniform(0.05, 0.35) * k))

@@ -89,15 +89,15 @@ class _Canvas:
     def ink_per_box(self, patch: InkPatch) -> dict[Box, float]:
         """The strongest coverage of `patch` inside each box rect it reaches."""
         h, w = patch.alpha.shape
-        out: dict[Box, float] = {}
         px0, py0 = patch.x0_px, patch.y0_px
-        for key, (x0, y0, x1, y1) in zip(self.keys, self.rect_px, strict=True):
-            ax0, ay0 = max(x0, px0), max(y0, py0)
-            ax1, ay1 = min(x1, px0 + w), min(y1, py0 + h)
-            if ax1 > ax0 and ay1 > ay0:
-                v = float(patch.alpha[ay0 - py0:ay1 - py0, ax0 - px0:ax1 - px0].max())
-                if v > NO_INK:
-                    out[key] = v
+        r = self.rect_px
+        ax0, ay0 = np.maximum(r[:, 0], px0), np.maximum(r[:, 1], py0)
+        ax1, ay1 = np.minimum(r[:, 2], px0 + w), np.minimum(r[:, 3], py0 + h)
+        out: dict[Box, float] = {}
+        for i in np.nonzero((ax1 > ax0) & (ay1 > ay0))[0]:
+            v = float(patch.alpha[ay0[i] - py0:ay1[i] - py0, ax0[i] - px0:ax1[i] - px0].max())
+            if v > NO_INK:
+                out[self.keys[i]] = v
         return out
 
     def box_alpha(self, patch: InkPatch, key: Box) -> np.ndarray:
