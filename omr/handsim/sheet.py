@@ -51,15 +51,13 @@ def _cells(boxes: list[dict], gap_mm: float) -> dict[Box, mk.Cell]:
     x0, y0, x1, y1 = r[:, 0], r[:, 1], r[:, 0] + r[:, 2], r[:, 1] + r[:, 3]
     out: dict[Box, mk.Cell] = {}
     for i, b in enumerate(boxes):
+        # boxes near the same row (or column), diagonal neighbours included: conservative
         rows = (y0 < y1[i] + OPEN_SIDE_MM) & (y1 > y0[i] - OPEN_SIDE_MM)
         cols = (x0 < x1[i] + OPEN_SIDE_MM) & (x1 > x0[i] - OPEN_SIDE_MM)
-        same_band = (y0 < y1[i]) & (y1 > y0[i])
-        same_col = (x0 < x1[i]) & (x1 > x0[i])
         left = x1[(x1 <= x0[i]) & rows]
         right = x0[(x0 >= x1[i]) & rows]
         up = y1[(y1 <= y0[i]) & cols]
         down = y0[(y0 >= y1[i]) & cols]
-        del same_band, same_col
         out[(b["field"], b["option"])] = (
             (left.max() + gap_mm) if len(left) else x0[i] - OPEN_SIDE_MM,
             (up.max() + gap_mm) if len(up) else y0[i] - OPEN_SIDE_MM,
@@ -202,7 +200,6 @@ def mark_sheet(paper_grey: np.ndarray, page_layout: dict, fields: list[dict], pl
         truth[m.field][m.option] = m.truth
     _strays(canvas, plan, rects, rng, PENS[plan.pens[0]])
     _writeins(canvas, plan, page_layout, rng, PENS[plan.pens[0]])
-    # truth follows what was drawn: a box that got a cancel over a vote is a cancel
     return MarkedPage(canvas.rgb, truth, {k: v for k, v in canvas.ink.items() if v > 0}, notes)
 
 

@@ -155,10 +155,11 @@ def print_score(s: TruthScore, label: str, wall: float, as_json: bool) -> bool:
 
 def _print_tags(s: TruthScore) -> None:
     measures = ("lost", "phantom", "cancel_counted", "clear_to_review", "refused")
+    heads = ("lost", "phantom", "cancel cnt", "to review", "refused")
     table = Table(title="where the failures are (sheets tagged by scan kind, pen, style)")
-    table.add_column("tag")
-    for m in measures:
-        table.add_column(m, justify="right")
+    table.add_column("tag", no_wrap=True)
+    for head in heads:
+        table.add_column(head, justify="right")
     for tag, counts in sorted(s.by_tag.items()):
         if any(counts.get(m) for m in measures):
             table.add_row(tag, *(str(counts.get(m, 0)) for m in measures))
