@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -79,7 +80,10 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
     out = []
     for page in pages:
         p = page["page"]
-        rng = np.random.default_rng([job.seed, index, p])
+        # the form's id is in the seed: decks of two forms with one seed get other voters
+        # and other scanners, not the same ones sheet by sheet
+        rng = np.random.default_rng([job.seed, zlib.crc32(form.layout["form"]["id"].encode()),
+                                     index, p])
         settings = draw_settings(rng, job.profile, form.page_size_mm)
         paper = factory.sheet(serial, p, settings.dpi)
         fields = [f for f in form.layout["fields"] if f["page"] == p]
