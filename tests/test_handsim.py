@@ -343,3 +343,16 @@ def test_cli_simulate_hand_then_truthdeck(tmp_path):
     again = runner.invoke(app, ["simulate", "--model", "hand", "--form", str(EVAL), "-o",
                                 str(out), "--sheets", "1"])
     assert again.exit_code == 2  # the folder is not empty and --force was not given
+
+
+def test_cli_bench_accuracy_model_hand(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["bench", "accuracy", "--model", "hand", "--form", str(EVAL),
+                                 "--sheets", "2", "--profile", "clean", "--workers", "1",
+                                 "--keep", str(tmp_path / "deck"), "--json"])
+    assert result.exit_code in (0, 1), result.output
+    doc = json.loads(result.output)
+    assert doc["sheets"] == 2 and set(doc["targets"]) >= {"no lost vote (clear read empty)"}
+    assert (tmp_path / "deck" / "truth.json").is_file()
+    bad = runner.invoke(app, ["bench", "accuracy", "--model", "nope"])
+    assert bad.exit_code == 2
