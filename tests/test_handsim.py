@@ -316,6 +316,15 @@ def test_scorer_counts_planted_errors(form):
     assert s.sheets == 4 and s.sheets_read == 2 and s.positions == 16
 
 
+def test_scorer_counts_a_write_in_to_review_apart():
+    truth = [{"image": "a.jpg", "form": "f.yaml",
+              "boxes": {"pos.chief": {"P1": "clear", "writein1": "clear"}}}]
+    reading = _reading("a.jpg", {"pos.chief": ([], ["P1", "writein1"])}, "review")
+    s = score(truth, {("a.jpg", 1): reading}, {})
+    assert s.clear_to_review == 1 and s.writein_to_review == 1
+    assert s.clear_review_rate == pytest.approx(1 / 2)
+
+
 @pytest.mark.skipif(not (FIELD_REPORT / "truth.json").is_file(), reason="no field report here")
 def test_field_report_folder_scores():
     tf = load_truth_folder(FIELD_REPORT)

@@ -9,7 +9,8 @@ blank) or refused (unreadable, unknown_form, or missing). The counts:
 - lost votes: a clear mark read empty; phantoms: an empty box read marked;
 - cancels counted: a cancelled (scribbled-out) box read marked; faint marks read empty are
   reported apart (a person should have decided);
-- clear marks sent to review (count and share of the clear marks on read sheets);
+- clear marks sent to review (count and share of the clear marks on read sheets); a marked
+  write-in box goes to a person anyway (its name is entered there), so it is counted apart;
 - sheets refused, split by whether the truth expected it, with the reasons.
 Boxes of a refused sheet are not read, so they count in none of the box figures.
 """
@@ -24,6 +25,8 @@ from omr.reading import Reading
 TRUTH_LABELS = ("clear", "empty", "cancel", "faint")
 REFUSED_STATUSES = ("unreadable", "unknown_form")
 EXAMPLES_KEPT = 12
+#: write-in options of a recommendation position (`forms.layout`: writein1, writein2, ...)
+WRITEIN_PREFIX = "writein"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class TruthScore:
     reasons: Counter = field(default_factory=Counter)  # refusal reason -> unexpected sheets
     reasons_expected: Counter = field(default_factory=Counter)
     unknown_fields: int = 0  # truth fields the layout does not have
+    writein_to_review: int = 0  # clear write-in boxes to review (not in clear_to_review)
     examples: dict[str, list[str]] = field(default_factory=dict)
     #: per tag (e.g. scan kind or pen) -> measure -> count, when tags were given
     by_tag: dict[str, Counter] = field(default_factory=dict)
@@ -67,7 +71,7 @@ class TruthScore:
 
     @property
     def clear_to_review(self) -> int:
-        return self.count("clear", "review")
+        return self.count("clear", "review") - self.writein_to_review
 
     @property
     def clear_review_rate(self) -> float:
@@ -97,6 +101,7 @@ class TruthScore:
             "clear_to_review": self.clear_to_review,
             "clear_review_rate": round(self.clear_review_rate, 5),
             "empty_to_review": self.count("empty", "review"),
+            "writein_to_review": self.writein_to_review,
             "refused": self.refused, "refused_expected": self.refused_expected,
             "refused_unexpected": self.refused_unexpected, "refuse_missed": self.refuse_missed,
             "wrong_form": self.wrong_form, "unknown_fields": self.unknown_fields,
@@ -169,6 +174,9 @@ def score(truth: list[dict], readings: dict[tuple[str, int], Reading],
                 out.positions += 1
                 out.truth[label] += 1
                 out.calls[(label, call)] += 1
+                if (label, call) == ("clear", "review") and option.startswith(WRITEIN_PREFIX):
+                    out.writein_to_review += 1
+                    continue
                 failure = _FAILURES.get((label, call))
                 if failure:
                     out.note(failure, f"{image} {fld}/{option}")

@@ -128,6 +128,7 @@ def print_score(s: TruthScore, label: str, wall: float, as_json: bool) -> bool:
                                            f"{d['cancel_read_empty']}"),
         ("clear marks to review", f"{d['clear_to_review']} ({s.clear_review_rate:.2%})"),
         ("empty boxes to review", d["empty_to_review"]),
+        ("marked write-in boxes to review (as they should)", d["writein_to_review"]),
         ("faint: read empty / to review / marked", f"{d['faint_read_empty']} / "
                                                    f"{d['faint_to_review']} / "
                                                    f"{d['faint_read_marked']}"),
