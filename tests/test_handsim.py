@@ -254,6 +254,25 @@ def test_hollow_threshold_hollows_solid_corner_marks(factory, form):
     assert solid[int((y + h / 2) * k), int((x + w / 2) * k)]
 
 
+def test_a_vote_a_bitonal_threshold_erased_is_faint_on_that_image(form, factory):
+    from omr.handsim.deck import _survival
+
+    page, blank, marked = _planned_sheet(form, factory, 200, False)
+    s = ScanSettings(dpi=200, kind="tiff-global", bitonal={"level": 60})  # a very light setting
+    image, m = scan(marked.rgb, s, np.random.default_rng(0))
+    empty, _ = scan(blank, s, np.random.default_rng(0))
+    _survival(image, empty, m, page, marked, 200)
+    changed = [n.split(":")[0].split("/") for n in marked.notes if "erased" in n]
+    assert changed, "a light mark under a level-60 threshold should be gone"
+    assert all(marked.truth[f][o] == "faint" for f, o in changed)
+    s.bitonal = {"level": 200}  # a dark setting keeps every vote
+    marked2 = _planned_sheet(form, factory, 200, False)[2]
+    image, m = scan(marked2.rgb, s, np.random.default_rng(0))
+    empty, _ = scan(blank, s, np.random.default_rng(0))
+    _survival(image, empty, m, page, marked2, 200)
+    assert not [n for n in marked2.notes if "erased" in n]
+
+
 def test_dither_keeps_grey_as_dot_density():
     grey = np.full((64, 64), 128, np.uint8)
     black = bitonal.floyd_steinberg(grey)

@@ -10,6 +10,7 @@ The same (spec, sheets, seed, profile) gives the same files, whatever the number
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -92,9 +93,11 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
                             colour=is_colour(settings))
         if settings.corner_cut:
             cut_corners(settings, page, paper.shape[:2], rng)
+        blank_rng = copy.deepcopy(rng)  # the same scan of the unmarked sheet, for `_survival`
         image, m = scan(marked.rgb, settings, rng)
-        if image.dtype == bool:
-            _survival(image, m, page, marked, settings.dpi)
+        if image.dtype == bool and settings.kind not in DENSITY_KINDS:
+            blank, _ = scan(paper, settings, blank_rng)
+            _survival(image, blank, m, page, marked, settings.dpi)
         data, suffix = encode(image, settings.kind, settings.dpi, settings.jpeg_quality)
         name = image_name(index, p, len(pages), suffix)
         entry: dict = {"image": name, "form": form_name, "boxes": marked.truth, "model": MODEL}
@@ -113,25 +116,31 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
     return out
 
 
-#: a vote a bitonal scan kept less of than this (mm^2 of black inside its box) became faint
-SURVIVING_MM2 = 1.0
+#: a vote of which a bitonal scan kept less than this (mm^2 of black pixels inside its box
+#: that the blank sheet's scan does not have) is gone from the image: faint on it
+SURVIVING_MM2 = 0.5
 #: the box's inside, less this border (mm), is where the survival is measured
 SURVIVAL_INSET_MM = 0.35
+#: bitonal kinds that keep a grey as a density of dots (no mark is erased, only thinned)
+DENSITY_KINDS = ("tiff-dither",)
 
 
-def _survival(image: np.ndarray, m: np.ndarray, page: dict, marked, dpi: int) -> None:
-    """Truth follows the pixels: a clear mark that the scan's threshold all but erased (less
-    than SURVIVING_MM2 of black left inside its box's border) is, on this image, only a faint
-    mark (a person must look at it on paper)."""
+def _survival(image: np.ndarray, blank: np.ndarray, m: np.ndarray, page: dict, marked,
+              dpi: int) -> None:
+    """Truth follows the pixels: a clear mark that the scan's threshold erased (all but a few
+    specks of it, SURVIVING_MM2) is only a faint mark on this image: a person must look at
+    the paper. `blank` is the same scan of the unmarked sheet (same noise, same dust)."""
     k = dpi / MM_PER_INCH
-    added = image
+    added = image & ~blank
     for box in page["boxes"]:
         label = marked.truth.get(box["field"], {}).get(box["option"])
         if label != "clear":
             continue
         x, y, w, h = box["rect_mm"]
         i = SURVIVAL_INSET_MM
-        pts = np.array([[x + i, y + i], [x + w - i, y + h - i]]) * k @ m[:, :2].T + m[:, 2]
+        corners = np.array([[x + i, y + i], [x + w - i, y + i], [x + w - i, y + h - i],
+                            [x + i, y + h - i]])
+        pts = corners * k @ m[:, :2].T + m[:, 2]
         x0, y0 = np.floor(pts.min(axis=0)).astype(int)
         x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
         region = added[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]

@@ -126,7 +126,7 @@ def box_call(reading: Reading, fld: str, option: str) -> str:
 #: (truth label, call) pairs that are errors worth an example and a tag
 _FAILURES = {("clear", "empty"): "lost", ("empty", "marked"): "phantom",
              ("cancel", "marked"): "cancel_counted", ("faint", "empty"): "faint_read_empty",
-             ("clear", "review"): "clear_to_review"}
+             ("clear", "review"): "clear_to_review", ("faint", "marked"): "faint_read_marked"}
 
 
 def score(truth: list[dict], readings: dict[tuple[str, int], Reading],
