@@ -71,8 +71,7 @@ def _factory_for(job: DeckJob) -> BlankFactory:
     return _factory
 
 
-def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = False
-               ) -> list[dict]:
+def make_sheet(job: DeckJob, index: int, form_name: str) -> list[dict]:
     """Every page of sheet `index`: [{"entry": truth entry, "diag": ..., "data": bytes}]."""
     factory = _factory_for(job)
     form = factory.form
@@ -108,11 +107,7 @@ def make_sheet(job: DeckJob, index: int, form_name: str, *, keep_pixels: bool = 
         diag = {"image": name, "serial": serial, "page": p, "style": plan.style,
                 "pens": plan.pens, "scan": settings.to_dict(), "notes": marked.notes,
                 "ink_in_box": {f"{f}/{o}": round(v, 4) for (f, o), v in marked.ink_in_box.items()}}
-        item = {"entry": entry, "diag": diag, "data": data}
-        if keep_pixels:
-            item["paper"] = marked.rgb
-            item["image_array"] = image
-        out.append(item)
+        out.append({"entry": entry, "diag": diag, "data": data})
     return out
 
 
