@@ -9,5 +9,6 @@ Visible ink is never read as empty; a sure mark is sure on an absolute scale.
 Pure functions over numpy arrays: no files, no database, no globals. The process pool that reads
 files in parallel sits at the edge (`batch`, the only module that imports `scanner`); `annotate`
 draws a reading for a person; `accuracy` scores readings against a simulated corpus's truth.
-Must not import `tally`, `server` or `hardware`; `omr.sim` is test tooling, not the engine.
+Must not import `tally`, `server` or `hardware`; `omr.sim` and `omr.handsim` (an independent
+model of pens and scanners) are test tooling, not the engine, and the engine never imports them.
 """

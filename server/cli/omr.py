@@ -1,4 +1,4 @@
-"""`scantally read` (scanned pages -> readings) and `scantally bench omr|accuracy`.
+"""`scantally read` (scanned pages -> readings) and `scantally bench omr|accuracy|truthdeck`.
 
 `read` prints one reading per page (JSON lines with --json), in input order, with a progress bar
 on stderr. Exit status: 0 when every page was read (ok, review or blank), 1 when some page was
@@ -26,6 +26,7 @@ from rich.table import Table
 
 from server.cli.common import console, err_console, fail, stdout_is_tty
 from server.cli.form import compile_spec
+from server.cli.handbench import bench_truthdeck
 
 if TYPE_CHECKING:  # the engine loads OpenCV: imported when a command runs, not at start-up
     from omr.accuracy import AccuracyReport
@@ -378,12 +379,40 @@ def bench_accuracy(
     keep: Annotated[Path | None, typer.Option("--keep", help="keep the simulated corpus here")
                     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    model: Annotated[str, typer.Option(
+        "--model", help="sim (omr.sim), hand (omr.handsim: an independent model of pens and "
+        "scanners; --format does not apply) or both")] = "sim",
 ) -> None:
     """Read a simulated corpus and compare with its truth: misreads, review rate, cancels.
 
     Exit status 0 when the targets hold (no misread, <= 0.5 % of clear marks to review, every
-    cancelled mark and every refused page caught), 1 otherwise.
+    cancelled mark and every refused page caught), 1 otherwise. With --model hand (or both)
+    the hand deck is scored by `omr.handsim.score` (lost votes, phantoms, cancels counted,
+    clear marks to review, readable sheets refused).
     """
+    if model not in ("sim", "hand", "both"):
+        fail(f"--model {model!r}: use sim, hand or both")
+    ok = True
+    if model in ("hand", "both"):
+        from omr.batch import default_workers
+        from server.cli.handbench import run_hand_accuracy
+
+        if corpus is not None and model == "both":
+            fail("--corpus is one deck: give --model sim or --model hand with it")
+        hand_keep = keep / "hand" if keep is not None and model == "both" else keep
+        ok = run_hand_accuracy(form, sheets, seed, profile, workers or default_workers(),
+                               corpus, hand_keep, as_json)
+        if model == "hand":
+            if not ok:
+                raise typer.Exit(EXIT_REFUSED)
+            return
+        keep = keep / "sim" if keep is not None else None
+    _sim_accuracy(form, sheets, seed, profile, fmt, workers, corpus, keep, as_json, ok)
+
+
+def _sim_accuracy(form: Path, sheets: int, seed: int, profile: str, fmt: str,
+                  workers: int | None, corpus: Path | None, keep: Path | None, as_json: bool,
+                  ok_before: bool = True) -> None:
     from omr.accuracy import compare
     from omr.batch import default_workers, read_paths
     from omr.sim.truth import load_truth
@@ -426,7 +455,7 @@ def bench_accuracy(
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     ok = _print_accuracy(report, profile if tmp or keep else str(corpus), wall, as_json)
-    if not ok:
+    if not ok or not ok_before:
         raise typer.Exit(EXIT_REFUSED)
 
 
@@ -491,14 +520,16 @@ bench_app = typer.Typer(help="Benchmarks: OMR speed and accuracy, reports, hall 
                         no_args_is_help=True)
 bench_app.command("omr")(bench_omr)
 bench_app.command("accuracy")(bench_accuracy)
+bench_app.command("truthdeck")(bench_truthdeck)
 
 
 def register(app: typer.Typer) -> None:
-    """Add `read` and the `bench` group (with `bench omr` and `bench accuracy`) to the app."""
+    """Add `read` and the `bench` group (`bench omr`, `bench accuracy`, `bench truthdeck`)."""
     app.command("read")(read)
     for info in app.registered_groups:  # a `bench` group made by a module registered before
         if info.name == "bench" and info.typer_instance is not None:
             info.typer_instance.command("omr")(bench_omr)
             info.typer_instance.command("accuracy")(bench_accuracy)
+            info.typer_instance.command("truthdeck")(bench_truthdeck)
             return
     app.add_typer(bench_app, name="bench")

@@ -22,6 +22,7 @@ from forms.plan import LayoutError
 from server.cli.common import console, fail
 from server.cli.form import compile_spec
 
+MODELS = ("sim", "hand")
 OLD_FILES = ("sheet-*.jpg", "sheet-*.png", "sheet-*.tiff", "truth.json")
 HELP = (
     "Simulate N marked and scanned sheets of a form: images + truth.json.\n\n"
@@ -29,7 +30,9 @@ HELP = (
     "pages), or with --format tiff one multi-page sheet-00001.tiff per sheet.\n\n"
     "truth.json (scantally.simtruth/1) holds, per page, what a reader must say (ok, review, "
     "blank, unreadable with a reason, unknown_form), the marks and cancelled marks, stray "
-    "marks and every degradation applied. The same seed gives the same files."
+    "marks and every degradation applied. The same seed gives the same files.\n\n"
+    "--model hand draws an independent deck (omr.handsim): hand-00001.jpg ... in several "
+    "formats, truth.json in the field-report format and deck.json with the scan details."
 )
 
 
@@ -58,8 +61,21 @@ def simulate(
         "spec beside --form, else an example)")] = None,
     force: Annotated[bool, typer.Option("--force", help="replace the sheets and truth "
                                         "already in the folder")] = False,
+    model: Annotated[str, typer.Option(
+        "--model", help="sim (the default simulator) or hand (omr.handsim: pen strokes and "
+        "a mix of scanners; --profile picks clean, mixed or hard; --format, --dpi, "
+        "--category and --other-form do not apply, the scanner mix decides)")] = "sim",
 ) -> None:
     """Simulate N marked and scanned sheets of a form: images + truth.json (see HELP)."""
+    if model not in MODELS:
+        fail(f"--model {model!r}: use one of {', '.join(MODELS)}")
+    if model == "hand":
+        from server.cli.handbench import simulate_hand
+
+        compile_spec(form)  # exits 2 with the spec's problems
+        simulate_hand(form, output, sheets, seed, "clean" if no_degrade else profile,
+                      serial_start, workers, force)
+        return
     from omr.sim.corpus import FORMATS, generate
     from omr.sim.degrade import PROFILES
 

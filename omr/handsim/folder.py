@@ -1,0 +1,91 @@
+"""A truth folder on disk: truth.json (field-report format), its images and form specs.
+
+`load_truth_folder(folder)` reads the truth and compiles every form it names (paths relative
+to the folder); `read_folder` reads the images with the engine's process pool (`omr.batch`)
+and returns the readings keyed as `score.score` wants them; `deck_tags` gives, for a handsim
+deck, each image's scan kind, pens and mark style, to break the figures down by.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from omr.handsim.blank import load_form
+from omr.handsim.deck import DECK_FILE, TRUTH_FILE
+from omr.reading import Reading
+
+
+@dataclass
+class TruthFolder:
+    folder: Path
+    truth: list[dict]
+    #: layout JSON per "form" string as written in the truth
+    layouts: dict[str, dict]
+
+    @property
+    def layouts_by_id(self) -> dict[str, dict]:
+        return {doc["form"]["id"]: doc for doc in self.layouts.values()}
+
+
+def load_truth_folder(folder: str | Path) -> TruthFolder:
+    """The truth and its compiled forms; ValueError naming the problem when they are not
+    there or do not agree (two specs with one form id and different layouts)."""
+    folder = Path(folder)
+    path = folder / TRUTH_FILE
+    if not path.is_file():
+        raise ValueError(f"{folder}: no {TRUTH_FILE} here")
+    truth = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(truth, list) or not all(isinstance(e, dict) and "image" in e
+                                              and "form" in e and "boxes" in e for e in truth):
+        raise ValueError(f"{path}: not a list of {{image, form, boxes}} entries")
+    layouts: dict[str, dict] = {}
+    ids: dict[str, str] = {}
+    for form in sorted({e["form"] for e in truth}):
+        spec = folder / form
+        if not spec.is_file():
+            raise ValueError(f"{path}: form {form!r} is not at {spec}")
+        doc = load_form(spec).layout
+        fid = doc["form"]["id"]
+        if fid in ids and layouts[ids[fid]]["form"]["hash"] != doc["form"]["hash"]:
+            raise ValueError(f"{path}: forms {ids[fid]!r} and {form!r} share the id {fid!r} "
+                             "with different layouts")
+        ids[fid] = form
+        layouts[form] = doc
+    return TruthFolder(folder, truth, layouts)
+
+
+def read_folder(tf: TruthFolder, workers: int | None = None,
+                progress: Callable[[int], None] | None = None
+                ) -> dict[tuple[str, int], Reading]:
+    """Read every image of the truth with the engine; (image, page index) -> reading."""
+    from omr.batch import read_paths
+
+    images = list(dict.fromkeys(e["image"] for e in tf.truth))
+    by_path = {str(tf.folder / name): name for name in images}
+    readings: dict[tuple[str, int], Reading] = {}
+    for reading, _ in read_paths(list(by_path), tf.layouts_by_id, workers, keep_data=False,
+                                 progress=progress):
+        name, sep, index = reading.source.rpartition("#")
+        if not sep or not index.isdigit():
+            name, index = reading.source, "1"
+        image = by_path.get(name, Path(name).name)
+        readings[(image, int(index))] = reading
+    return readings
+
+
+def deck_tags(folder: str | Path) -> dict[str, list[str]]:
+    """image -> ["scan:<kind>", "pen:<name>", ..., "style:<style>"] from a deck's deck.json
+    (empty when the folder has none, e.g. a field report)."""
+    path = Path(folder) / DECK_FILE
+    if not path.is_file():
+        return {}
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, list[str]] = {}
+    for p in doc.get("pages", []):
+        tags = [f"scan:{p['scan']['kind']}", f"dpi:{p['scan']['dpi']}", f"style:{p['style']}"]
+        tags += [f"pen:{pen}" for pen in dict.fromkeys(p.get("pens", []))]
+        out[p["image"]] = tags
+    return out
