@@ -66,16 +66,43 @@ class Thresholds:
     ring_relative: float = 3.0
     ring_relative_min: float = 0.08
     #: a box not covered whose ring holds at least this share of... (see `ring_outside_fill`)
-    ring_outside: float = 0.077
+    ring_outside: float = 0.08
     #: ...and at least this share of the box's own fill has its ink mostly round the box, past
     #: its border (a scribble whose inside a bitonal scan hollowed, a box circled from outside)
-    ring_outside_fill: float = 0.5
+    ring_outside_fill: float = 0.6
     #: a box lighter than the voter's other marks is a sure mark only when its strongest ink
     #: is at least this dark (0 paper .. 1 printed black) and it is wider than one straight
     #: stroke (`light_spread_mm`: a stray dash poking into the box is not a vote), else a
     #: person looks
     light_peak_min: float = 0.2
     light_spread_mm: float = 1.2
+    #: ink this dark on average (0 paper .. 1 printed black) is surely a pen's or a pencil's
+    #: pressed stroke: a mark of it is sure though small ...
+    sure_ink_dark: float = 0.3
+    #: ... a dot pressed on the spot of at least `dot_min_fill` of the box (a speck of dust
+    #: is smaller), or a stroke across the box (a tick, a cross) of at least `small_mark_fill`
+    dot_min_fill: float = 0.06
+    #: ... at least this wide either way (mm): a speck of dust, blurred, is well under
+    dot_min_mm: float = 1.0
+    #: ... and round: at least this wide for its length (a short dash is a smudge)
+    dot_roundness: float = 0.7
+    small_mark_fill: float = 0.035
+    #: ... or one straight stroke across the box (a slash): at least this share of the box's
+    #: diagonal long, its middle within `slash_off_centre` of the box's centre (a hair or a
+    #: stray dash poking in from outside is short, or off to one side)
+    slash_length_share: float = 0.5
+    slash_off_centre: float = 0.55
+    #: ... and slanting: within this many degrees of 45 (a dash from the next cell lies flat)
+    slash_angle_deg: float = 32.0
+    #: a box covered all over whose ink runs out past its border on this many sides (the band
+    #: outside it, what is printed there left out) was scribbled out: cancelled?
+    cancel_outside_sides: int = 3
+    #: a box with ink on at least this many sides of the band just round its border (and
+    #: little inside) was circled round: a vote
+    circled_sides: int = 3
+    #: a covered box is a ticking voter's cancellation only if such boxes are this few (a voter
+    #: who mixes ticks and fills fills several)
+    stroke_cancels_max: int = 2
     #: a mark at least this many times the median fill of the voter's other marks, and at
     #: least `page_heavy_min_fill` full, where those marks are pen strokes, is covered far
     #: more heavily than the voter marks: scribbled out?
@@ -114,7 +141,7 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     # this voter's style: a covered box is a cancellation when their marks are mostly strokes
     # (the solidity is only measured when some box is covered)
     strokes = (bool(covered.any()) and bool(open_marks.any())
-               and covered.sum() <= open_marks.sum()
+               and covered.sum() <= min(t.stroke_cancels_max, open_marks.sum())
                and float(np.median(ink.solidity[open_marks])) < t.stroke_solidity_max)
     by_field: dict[str, list[int]] = {}
     for i, f in enumerate(fields):
@@ -122,16 +149,36 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     visible = np.asarray(ink.visible, np.float64)
     ring = np.asarray(ink.ring, np.float64)
     calls: list[BoxCall] = []
+    ink_dark = np.asarray(ink.ink_dark)
+    long = (np.asarray(ink.length_mm) >= t.slash_length_share * np.asarray(ink.diagonal_mm))
+    small = (fill >= t.small_mark_fill) & ~thin
+    # a small mark is sure when its ink is surely ink (a dot pressed on the spot), or when it
+    # runs across the box as a tick or a cross does, however light the pencil
+    round_ = spread >= t.dot_roundness * np.asarray(ink.length_mm)
+    dot = small & (((ink_dark >= t.sure_ink_dark) & (fill >= t.dot_min_fill) & round_
+                    & (spread >= t.dot_min_mm))
+                   | (long & ~unsure_light))
+    slash = (~unsure_light & thin & (np.asarray(ink.peak) >= t.light_peak_min) & long
+             & (np.asarray(ink.off_centre) <= t.slash_off_centre)
+             & (np.abs(np.asarray(ink.angle_deg) - 45.0) <= t.slash_angle_deg))
+    circled = np.asarray(ink.halo_sides) >= t.circled_sides
     for i, value in enumerate(fill):
-        if visible[i] < t.marginal_fill:
+        if circled[i] and value < t.definite_fill:
+            calls.append(BoxCall("marked", certainty=0.5))
+        elif visible[i] < t.marginal_fill:
             calls.append(BoxCall("empty", certainty=_distance(visible[i], t.marginal_fill)))
+        elif value < t.definite_fill and dot[i]:
+            calls.append(BoxCall("marked", certainty=_distance(value, t.small_mark_fill)))
+        elif slash[i] and not _heavy(i, fill, by_field[fields[i]], open_marks, t):
+            calls.append(BoxCall("marked", certainty=0.5))
         elif value < t.definite_fill:
             calls.append(BoxCall("doubtful", "faint mark",
                                  _band_certainty(max(value, visible[i]), t)))
         elif thin[i]:
             calls.append(BoxCall("doubtful", "a single thin straight line: a hair, a slip of "
                                              "the pen?", 0.0))
-        elif covered[i] and _past_border(i, ring, inked, t):
+        elif covered[i] and (_past_border(i, ring, inked, t)
+                             or ink.outside_sides[i] >= t.cancel_outside_sides):
             calls.append(BoxCall("doubtful", "scribbled over and past its border: "
                                              "cancelled?", 0.0))
         elif ring[i] >= t.ring_outside and ring[i] >= t.ring_outside_fill * value:

@@ -144,20 +144,17 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
     levels = ink_levels(voter_ink_level(samples), samples.noise, settings)
     ink = box_fill(samples, levels, settings)
     # only a box whose ink could be lines alone needs them removed: above that, it holds a mark
-    # whatever crosses it. A line crosses many boxes, most of them empty but for it: it is
-    # first looked for in the boxes whose ink is as thin as a line; once one is found, in every
-    # box it may have inked, and in those two lines may have inked further
+    # whatever crosses it. A line crosses many boxes, most of them lightly inked by it alone:
+    # the boxes that two lines may have inked further are only searched once a line was found
     light = (ink.visible >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
-    thin = light & (ink.spread_mm <= settings.line_max_width_mm)
     # lines are looked for in what is surely ink of this voter's sheet, or half their own level
     line_level = max(levels.mark, LINE_LEVEL_SHARE * levels.voter)
-    found = clear_lines(samples, np.nonzero(thin)[0], grey, reg.page_to_image, rects,
-                        line_level, settings) if thin.any() else 0
+    found = clear_lines(samples, np.nonzero(light)[0], grey, reg.page_to_image, rects,
+                        line_level, settings) if light.any() else 0
     if found:
         heavier = (ink.fill >= LINES_ONLY_LIGHT_FILL) & (ink.fill < LINES_ONLY_MAX_FILL)
-        rest = (light & ~thin) | heavier
-        if rest.any():
-            clear_lines(samples, np.nonzero(rest)[0], grey, reg.page_to_image, rects,
+        if heavier.any():
+            clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
                         line_level, settings)
         ink = box_fill(samples, levels, settings)
     calls = decide(ink, [b["field"] for b in boxes], thresholds)

@@ -350,6 +350,19 @@ class BoxInk:
         self.ring = ring if ring is not None else np.zeros_like(fill)
         self.light = light if light is not None else np.zeros(len(fill), bool)
         self.peak = peak if peak is not None else np.ones_like(fill)
+        #: length of the ink along its main direction (mm), how far its centroid is off the
+        #: box's centre (share of the half size), the mean darkness of its ink pixels, and how
+        #: many sides of the band round the border carry ink (`_halo_sides`)
+        n = len(fill)
+        self.length_mm = np.zeros(n)
+        self.off_centre = np.ones(n)
+        self.ink_dark = np.zeros(n)
+        self.halo_sides = np.zeros(n, int)
+        #: diagonal of each box's measured area (mm)
+        self.diagonal_mm = np.full(n, np.inf)
+        self.angle_deg = np.zeros(n)
+        #: for a box mostly filled: how many sides of the band outside its border carry ink
+        self.outside_sides = np.zeros(n, int)
         self._solidity = solidity
         self._measure_solidity = measure_solidity
 
@@ -373,6 +386,10 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     n = len(samples.peak)
     fill, visible, cover = np.zeros(n), np.zeros(n), np.zeros(n)
     spread, ring = np.zeros(n), np.zeros(n)
+    length, off_centre, ink_dark = np.zeros(n), np.ones(n), np.zeros(n)
+    angle = np.zeros(n)
+    halo, outside = np.zeros(n, int), np.zeros(n, int)
+    diagonal = np.zeros(n)
     light = np.zeros(n, bool)
     masks = []
     for g in samples.groups:
@@ -391,9 +408,28 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
             printed = _printed(g.dark > levels.visible, visible[g.index], settings)
             ring[g.index[inked]] = _ring_ink(g.dark[inked] > level[inked, None, None],
                                              g.size_mm, settings, printed)
+        # a box without a mark's worth of ink inside may be circled round its border
+        # ... and one filled may have been scribbled out past its border
+        bare = np.nonzero(fill[g.index] < RING_MIN_FILL)[0]
+        full = np.nonzero(fill[g.index] >= OUTSIDE_MIN_FILL)[0]
+        printed_dark = (_printed_darkness(g.dark, visible[g.index])
+                        if len(bare) or len(full) else None)
+        if printed_dark is not None:
+            if len(bare):
+                halo[g.index[bare]] = _halo_sides(g.dark[bare] - printed_dark > levels.mark,
+                                                  g.size_mm, settings)
+            if len(full):
+                outside[g.index[full]] = _halo_sides(g.dark[full] - printed_dark > levels.mark,
+                                                     g.size_mm, settings, outer_only=True)
         masks.append((g.index, ink))
+        ppm = settings.sample_px_per_mm
+        diagonal[g.index] = np.hypot(*ink.shape[1:]) / ppm
         for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
-            spread[g.index[j]] = _minor_width_px(ink[j]) / settings.sample_px_per_mm
+            shape = _shape_px(ink[j])
+            box = g.index[j]
+            spread[box], length[box] = shape[0] / ppm, shape[1] / ppm
+            off_centre[box], angle[box] = shape[2], shape[3]
+            ink_dark[box] = float(inner[j][ink[j]].mean())
 
     def measure_solidity() -> np.ndarray:
         grain_px = max(3, round(GRAIN_MM * settings.sample_px_per_mm) | 1)
@@ -406,8 +442,12 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                 solidity[index[j]] = _solidity(closed)
         return solidity
 
-    return BoxInk(fill, cover, spread, measure_solidity=measure_solidity, visible=visible,
-                  ring=ring, light=light, peak=samples.peak.copy())
+    out = BoxInk(fill, cover, spread, measure_solidity=measure_solidity, visible=visible,
+                 ring=ring, light=light, peak=samples.peak.copy())
+    out.length_mm, out.off_centre, out.ink_dark, out.halo_sides = (length, off_centre,
+                                                                   ink_dark, halo)
+    out.diagonal_mm, out.angle_deg, out.outside_sides = diagonal, angle, outside
+    return out
 
 
 #: the ring of paper round a box whose ink is measured: from this far outside the box's inside
@@ -492,6 +532,83 @@ def _solidity(mask: np.ndarray) -> float:
     hull = cv2.convexHull(np.column_stack([xs, ys]).astype(np.int32))
     area = cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0  # pixel areas
     return float(min(1.0, len(xs) / area))
+
+
+def _shape_px(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """(width, length) of the ink in a boolean mask - the sides of the rectangle with the same
+    second moments (px) -, how far its centroid lies from the mask's centre, as a share of
+    the mask's half size (0 centred, 1 at an edge), and the angle of its main direction with
+    the box's horizontal (0..90 degrees)."""
+    m = cv2.moments(mask.view(np.uint8), binaryImage=True)
+    if m["m00"] < 1:
+        return 0.0, 0.0, 1.0, 0.0
+    cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
+    small, large = np.linalg.eigvalsh(cov)
+    h, w = mask.shape
+    dx = abs(m["m10"] / m["m00"] - (w - 1) / 2) / (w / 2)
+    dy = abs(m["m01"] / m["m00"] - (h - 1) / 2) / (h / 2)
+    angle = abs(np.degrees(0.5 * np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])))
+    return (float(np.sqrt(12.0 * max(small, 0.0) + 1.0)), float(np.sqrt(12.0 * large + 1.0)),
+            float(max(dx, dy)), float(min(angle, 180 - angle)))
+
+
+#: boxes at least this full are looked at for ink running out past their border all round
+OUTSIDE_MIN_FILL = 0.5
+#: the band along a box's border searched for a circle drawn round it (on the border, over it,
+#: just inside or outside it): from this far inside the box's inside edge ...
+HALO_INSIDE_MM = 1.2
+#: ... to this far outside (the printed border and rules, masked out, lie in it)
+HALO_OUTSIDE_MM = 1.8
+#: leaving out the zone from this far inside to this far outside, where the printed border
+#: lies, thicker or thinner than elsewhere on a bitonal or unevenly lit scan
+HALO_CLEAR_MM = (0.5, 0.85)
+#: a side of the band counts as inked when ink lies across this share of its length
+HALO_SIDE_SHARE = 0.35
+
+
+def _printed_darkness(dark: np.ndarray, visible_fill: np.ndarray) -> np.ndarray | None:
+    """(hp, wp) how dark what is printed round boxes of one size is, pixel by pixel: the
+    median of their empty patches, its local maximum over 3 x 3 pixels (registration jitter);
+    None when too few boxes are empty."""
+    empty = np.nonzero(visible_fill < PRINTED_MAX_FILL)[0]
+    if len(empty) < PRINTED_MIN_BOXES:
+        return None
+    if len(empty) > PRINTED_SAMPLE:
+        empty = empty[np.linspace(0, len(empty) - 1, PRINTED_SAMPLE).round().astype(int)]
+    median = np.median(dark[empty], axis=0).astype(np.float32)
+    return cv2.dilate(median, np.ones((3, 3), np.uint8))
+
+
+def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSettings,
+                outer_only: bool = False) -> np.ndarray:
+    """(N,) how many of the four sides of the band along each box's border (`outer_only`:
+    its part outside the border) carry ink (`ink`: darker than what is printed there) along
+    `HALO_SIDE_SHARE` of their length: a box circled round its border has ink on all four,
+    a neighbour's overshoot on one."""
+    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    a, b = (-HALO_CLEAR_MM[1], HALO_OUTSIDE_MM) if outer_only else (HALO_INSIDE_MM,
+                                                                      HALO_OUTSIDE_MM)
+    c, d = HALO_CLEAR_MM
+
+    def near(v: np.ndarray, edge: float, outwards: float) -> np.ndarray:
+        """Within the band of the edge at `edge` (outwards: +1 or -1), off its border zone."""
+        out = (v - edge) * outwards  # mm outside the box's inside edge
+        return (out > -a) & (out < b) & ~((out > -c) & (out < d))
+
+    along_x = (xs >= 0) & (xs <= size_mm[0])
+    along_y = (ys >= 0) & (ys <= size_mm[1])
+    top, bottom = near(ys, 0.0, -1.0), near(ys, size_mm[1], 1.0)
+    left, right = near(xs, 0.0, -1.0), near(xs, size_mm[0], 1.0)
+    def across(band: np.ndarray) -> np.ndarray:
+        """(N, L) is there ink across the band at each point along it: lines running along
+        the whole side (a border or rule the template missed by a fraction) left out."""
+        band = band & ~(band.mean(2, keepdims=True) >= 0.9)
+        return band.any(1)
+
+    sides = (across(ink[:, top][:, :, along_x]), across(ink[:, bottom][:, :, along_x]),
+             across(ink[:, along_y][:, :, left].transpose(0, 2, 1)),
+             across(ink[:, along_y][:, :, right].transpose(0, 2, 1)))
+    return np.sum([side.mean(1) >= HALO_SIDE_SHARE for side in sides], axis=0)
 
 
 def _minor_width_px(mask: np.ndarray) -> float:
