@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.spec import FormSpec
-from scanner.images import decode_bytes
+from scanner.images import iter_bytes
 from tally import audit
 from tally.ballots import (
     CATEGORY_FIELD,
@@ -286,11 +286,11 @@ def render_crop(store: Store, session: Session, page_id: int,
     if row is None:
         raise ReviewError(f"no page #{page_id}")
     data = store.images.get(row.sha256, what=f"page #{row.id} ({row.source})")
-    decoded = decode_bytes(data, row.source or row.sha256)
-    if not decoded or decoded[0].image is None:
+    first = next(iter_bytes(data, row.source or row.sha256), None)  # a stored image is one page
+    if first is None or first.image is None:
         raise ReviewError(f"page #{row.id}: the stored image cannot be decoded "
-                          f"({decoded[0].error if decoded else 'empty'})")
-    image = decoded[0].image
+                          f"({first.error if first else 'empty'})")
+    image = first.image
     layouts = meeting_layouts(session, row.meeting_id)
     layout = layouts.get(row.form_id or "")
     page_w, page_h = (layout["page_size_mm"] if layout else

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,8 +28,9 @@ from server.cli.common import console, err_console, fail, stdout_is_tty
 from server.cli.form import compile_spec
 
 if TYPE_CHECKING:  # the engine loads OpenCV: imported when a command runs, not at start-up
+    from intake.pool import ReaderPool
+    from intake.work import PageRead
     from omr.accuracy import AccuracyReport
-    from omr.batch import ReaderPool
     from omr.reading import Reading
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -96,7 +97,7 @@ def read(
     Exit status 0 when every page was read (ok, review or blank), 1 when some page was refused
     (unreadable, unknown form: its reading says why), 2 for a usage error.
     """
-    from omr.batch import read_paths
+    from intake.run import read_files
 
     layouts = load_layouts(forms)
     paths = expand_files(files)
@@ -105,7 +106,7 @@ def read(
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
                   transient=True) as bar:
         task = bar.add_task("reading", total=len(paths))
-        for reading, _ in read_paths(paths, layouts, workers, keep_data=False, pdf_dpi=pdf_dpi,
+        for reading, _ in read_files(paths, layouts, workers, keep_image=False, pdf_dpi=pdf_dpi,
                                      annotate_dir=annotate,
                                      progress=lambda n: bar.update(task, completed=n)):
             statuses[reading.status] += 1
@@ -217,9 +218,20 @@ def _timed_run(pool: ReaderPool, files: list[Path], decode_only: bool, label: st
     start = time.perf_counter()
     times: list[float] = []
     with _bar(label, len(files)) as tick:
-        for timing in pool.time(files, decode_only=decode_only, progress=tick):
-            times.append(timing.seconds)
+        for read in _time_pages(pool, files, decode_only):
+            times.append(read.seconds)
+            tick(len(times))
     return time.perf_counter() - start, times, len(times)
+
+
+def _time_pages(pool: ReaderPool, files: Iterable[Path], decode_only: bool = False
+                ) -> Iterator[PageRead]:
+    """Every page of `files` through the pool, timed in the worker (decode only, or read)."""
+    from intake.work import time_work
+    from scanner.pages import plan_pages
+
+    pages = (page for f in files for page in plan_pages(str(f), path=f))
+    return pool.map(pages, time_work, decode_only)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -246,7 +258,8 @@ def bench_omr(
                     ] = None,
 ) -> None:
     """Engine vs decode-only speed on the same files in the same run, and memory."""
-    from omr.batch import ReaderPool, ReadOptions
+    from intake.pool import ReaderPool
+    from intake.work import ReadSettings
 
     layouts = load_layouts([form])
     tmp: Path | None = None
@@ -258,9 +271,9 @@ def bench_omr(
         _grey_corpus(form, folder, sheets, dpi, 20261120, workers)
         files = expand_files([folder])
     try:
-        with RssSampler() as rss, ReaderPool(ReadOptions(layouts, keep_data=False),
+        with RssSampler() as rss, ReaderPool(ReadSettings(layouts, keep_image=False),
                                              workers) as pool:
-            list(pool.time(files[: 2 * workers]))  # warm up: start and load the workers
+            list(_time_pages(pool, files[: 2 * workers]))  # warm up: start, load the workers
             decode_runs, engine_runs = [], []
             for k in range(rounds):
                 decode_runs.append(_timed_run(pool, files, True, f"decode-only {k + 1}"))
@@ -308,7 +321,7 @@ def _long_run(pool: ReaderPool, files: list[Path], total: int, rss: RssSampler) 
     samples: list[tuple[int, float]] = []
     start = time.perf_counter()
     with _bar(f"long run: {total} sheets", total) as tick:
-        for done, _ in enumerate(pool.time(_cycle(files, total)), 1):
+        for done, _ in enumerate(_time_pages(pool, _cycle(files, total)), 1):
             if done % every == 0 or done == total:
                 tick(done)
                 samples.append((done, rss.now()[0] / 2**20))
@@ -347,8 +360,9 @@ def bench_accuracy(
     Exit status 0 when the targets hold (no misread, <= 0.5 % of clear marks to review, every
     cancelled mark and every refused page caught), 1 otherwise.
     """
+    from intake.pool import default_workers
+    from intake.run import read_files
     from omr.accuracy import compare
-    from omr.batch import default_workers, read_paths
     from omr.sim.truth import load_truth
 
     n_workers = workers or default_workers()
@@ -379,7 +393,7 @@ def bench_accuracy(
         readings = {}
         start = time.perf_counter()
         with _bar(f"reading {len(files)} files", len(files)) as tick:
-            for reading, _ in read_paths(files, layouts, n_workers, keep_data=False,
+            for reading, _ in read_files(files, layouts, n_workers, keep_image=False,
                                          progress=tick):
                 name, _, index = reading.source.rpartition("#")
                 readings[(Path(name).name, int(index or 1))] = reading

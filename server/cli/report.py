@@ -8,17 +8,19 @@ from typing import Annotated
 
 import typer
 
-from server.cli.common import console, fail, write_atomic
-from server.cli.tally import (
+from server.cli.common import (
     DEFAULT_DATA,
     DataOpt,
     DbOpt,
     MeetingArg,
-    _check_or_fail,
-    _meeting_id,
-    _open,
-    _user,
+    console,
+    fail,
+    meeting_id,
+    open_store_or_fail,
+    user,
+    write_atomic,
 )
+from server.cli.tally import check_or_fail
 
 
 def report_command(
@@ -43,9 +45,9 @@ def report_command(
     from tally.report.meeting import ReportError, meeting_report
     from tally.results import meeting_results
 
-    store = _open(data, db)
-    mid = _meeting_id(store, meeting)
-    _check_or_fail(store, mid, meeting)
+    store = open_store_or_fail(data, db)
+    mid = meeting_id(store, meeting)
+    check_or_fail(store, mid, meeting)
     results = meeting_results(store, mid)
     wanted: list[tuple[str, Path]] = [("pdf", output)]
     wanted += [("xlsx", xlsx)] if xlsx else []
@@ -53,7 +55,7 @@ def report_command(
     made: list[tuple[Path, bytes]] = []
     try:
         for fmt, path in wanted:
-            _, content = meeting_report(store, mid, fmt, form_id=form, operator=_user(),
+            _, content = meeting_report(store, mid, fmt, form_id=form, operator=user(),
                                         station=station, results=results)  # type: ignore[arg-type]
             made.append((path, content))
     except ReportError as exc:
