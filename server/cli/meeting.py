@@ -162,7 +162,7 @@ def meeting_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None, as_json: JsonOp
 def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = None,
                  as_json: JsonOpt = False) -> None:
     """A meeting's forms, facts, settings, counts and audit head."""
-    from tally.meetings import meeting_summary
+    from tally.summary import meeting_summary
 
     store = open_store_or_fail(data, db)
     with store.session(readonly=True) as s:
