@@ -122,8 +122,8 @@ class Intake:
     # -- the one ingest step ---------------------------------------------------------------------
 
     def ingest(self, batch: BatchContext, reading: Reading, image: bytes | None,
-               job: Job | None = None) -> IngestResult:
-        result = ingest_page(self.store, batch, reading, image)
+               job: Job | None = None, *, printed_hash: str | None = None) -> IngestResult:
+        result = ingest_page(self.store, batch, reading, image, printed_hash=printed_hash)
         committed_at = time.time()
         if job is not None:
             job.outcomes.note(result)
@@ -245,23 +245,29 @@ class Intake:
                 job.files_done += 1
 
         def work() -> None:
+            result: StackResult | None = None
+            failure = ""
             try:
                 _, result = scan(self.store, batch.meeting_id, source, batch=batch,
                                  options=IntakeOptions(workers=self.read_threads),
                                  ingest=lambda b, reading, image: self.ingest(b, reading, image,
                                                                               job),
                                  on_page=on_page, stop=job.stop)
-                _note_end(job, result)
             except Exception as exc:  # a card form missing, a bug
-                job.state = "failed"
-                job.error = str(exc) or type(exc).__name__
+                failure = str(exc) or type(exc).__name__
             finally:
                 try:
                     close_batch(self.store, batch)
                 except Exception as exc:
-                    job.error = job.error or f"cannot close the batch: {exc}"
+                    failure = failure or f"cannot close the batch: {exc}"
                 with contextlib.suppress(Exception):
                     cleanup()
+                # the job ends (its state leaves "running") only once everything is released
+                if result is not None:
+                    _note_end(job, result)
+                if result is None:
+                    job.state = "failed"
+                job.error = job.error or failure
                 job.finished_at = time.time()
                 self._job_event(job, force=True)
 

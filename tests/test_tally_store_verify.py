@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, text, update
 from intake.recount import recount
 from omr.reading import Reading
 from tally.db import AuditEntry, Decision, Page
-from tally.ingest import ingest_page, open_batch
+from tally.ingest import ingest_json, open_batch
 from tally.recount import verify
 from tally.review import decide
 from tally.store import Store
@@ -38,7 +38,7 @@ def filled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
     with any_store(request.param, tmp_path) as store:
         mid = new_meeting(store)
         batch = open_batch(store, mid, station="A")
-        pages = [ingest_page(store, batch, reading(REC, f"S{k}",
+        pages = [ingest_json(store, batch, reading(REC, f"S{k}",
                                                    doubtful={"pos.director": ["P310012"]}),
                              tiny_image(k)).page_id for k in range(3)]
         decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev")

@@ -271,7 +271,7 @@ def ingest(
     from intake.pipeline import IntakeOptions
     from intake.run import scan
     from scanner.folder import FileSource, scan_files
-    from tally.ingest import IngestResult, close_batch, ingest_page, iter_readings_file, open_batch
+    from tally.ingest import IngestResult, close_batch, ingest_json, iter_readings_file, open_batch
 
     if not files and not readings:
         fail("give the scanned files to ingest, or --readings FILE.jsonl")
@@ -306,8 +306,8 @@ def ingest(
                 bar.advance(task)
 
             for r in readings or []:
-                for reading, image in iter_readings_file(r):
-                    committed(ingest_page(store, batch, reading, image))
+                for doc, image, image_ref in iter_readings_file(r):
+                    committed(ingest_json(store, batch, doc, image, image_ref=image_ref))
             if paths:
                 with errors():
                     scan(store, mid, FileSource(paths), batch=batch,
