@@ -20,6 +20,7 @@ re-assembled from readings plus decisions (`tally.ballots`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -96,6 +97,19 @@ class ReviewItem:
     #: the engine's darkness score of the box, when it gave one (sort doubtful marks by it)
     score: float | None = None
     resolved: bool = False
+
+    def to_json(self, crop: Callable[[Crop], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The item as JSON (CLI and API); each crop as `crop(c)`, by default its label and
+        rect_mm (the API gives a URL instead)."""
+        def plain(c: Crop) -> dict[str, Any]:
+            return {"label": c.label, "rect_mm": c.rect_mm}
+
+        return {"id": self.id, "kind": self.kind, "page_id": self.page_id,
+                "source": self.source, "form": self.form_id, "page": self.page_no,
+                "serial": self.serial, "field": self.field, "option": self.option,
+                "label": self.label, "reason": self.reason, "choices": list(self.choices),
+                "state": self.state, "score": self.score, "resolved": self.resolved,
+                "crops": [(crop or plain)(c) for c in self.crops]}
 
 
 @dataclass

@@ -69,7 +69,7 @@ def review(
     with store.session(readonly=True) as s:
         items = review_queue(s, mid, include_resolved=show_all)
     if as_json:
-        typer.echo(json.dumps([_item_json(i) for i in items], ensure_ascii=False, indent=1))
+        typer.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1))
         return
     if not items:
         console.print("nothing to review")
@@ -77,15 +77,6 @@ def review(
     console.print(_item_rows(items))
     if interactive:
         _interactive(store, mid, items, who or user())
-
-
-def _item_json(i: Any) -> dict[str, Any]:
-    return {"id": i.id, "kind": i.kind, "page_id": i.page_id, "source": i.source,
-            "form": i.form_id, "page": i.page_no, "serial": i.serial, "field": i.field,
-            "option": i.option, "label": i.label, "reason": i.reason,
-            "choices": list(i.choices), "state": i.state, "score": i.score,
-            "resolved": i.resolved,
-            "crops": [{"label": c.label, "rect_mm": c.rect_mm} for c in i.crops]}
 
 
 _KEYS = {"m": "marked", "e": "empty", "w": "writein", "v": "void", "a": "accept",
