@@ -6,7 +6,7 @@ against the eSCL simulator.
 named as skipped) or pre-computed readings (--readings FILE.jsonl).
 
 `scan` opens the device (`intake.devices.open_source`: dir:, sane:, escl://, serial://), opens a
-batch and runs `tally.intake` until the stack ends, with a progress bar (sheets/min, OMR queue
+batch and runs the intake pipeline until the stack ends, with a progress bar (sheets/min, OMR queue
 depth) on stderr, then a summary. With --json: one JSON line per page as it is committed, then a
 summary line. The first Ctrl-C stops after the sheets already fed (they are all stored); a
 second one aborts.
