@@ -1,7 +1,7 @@
 """The `scantally` command line: one Typer app, each subcommand a thin call into a package.
 
 One command group per module (meeting, ingest/scan, review, tally, store: recount/verify/gc,
-report, form, omr: read/bench, serve, ...); each registers its commands with `register(app)`;
+report, bench, form, omr: read, serve, ...); each registers its commands with `register(app)`;
 the helpers they share are in `server.cli.common`.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from server.cli import (
+    bench,
     demo,
     devices,
     form,
@@ -33,7 +34,7 @@ app = typer.Typer(
 )
 
 for _module in (form, omr, devices, demo, meeting, scan, review, tally, store, report, simulate,
-                serve):
+                serve, bench):
     _module.register(app)
 
 

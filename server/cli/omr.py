@@ -463,19 +463,10 @@ def _print_accuracy(r: AccuracyReport, label: str, wall: float, as_json: bool) -
     return all(targets.values())
 
 
-#: the `bench` group: other modules add their benchmarks to it (server.cli.report, .serve)
-bench_app = typer.Typer(help="Benchmarks: OMR speed and accuracy, reports, hall screen.",
-                        no_args_is_help=True)
-bench_app.command("omr")(bench_omr)
-bench_app.command("accuracy")(bench_accuracy)
-
-
 def register(app: typer.Typer) -> None:
-    """Add `read` and the `bench` group (with `bench omr` and `bench accuracy`) to the app."""
+    """Add `read`, and `omr` and `accuracy` to the `bench` group (`server.cli.bench`)."""
+    from server.cli.bench import bench_app
+
     app.command("read")(read)
-    for info in app.registered_groups:  # a `bench` group made by a module registered before
-        if info.name == "bench" and info.typer_instance is not None:
-            info.typer_instance.command("omr")(bench_omr)
-            info.typer_instance.command("accuracy")(bench_accuracy)
-            return
-    app.add_typer(bench_app, name="bench")
+    bench_app.command("omr")(bench_omr)
+    bench_app.command("accuracy")(bench_accuracy)

@@ -86,7 +86,7 @@ def bench_report(
 
 
 def register(app: typer.Typer) -> None:
-    from server.cli.omr import bench_app
+    from server.cli.bench import bench_app
 
     app.command("report")(report_command)
     bench_app.command("report")(bench_report)

@@ -1,4 +1,4 @@
-"""`scantally serve`, `scantally user add|list`, `scantally bench hall`: the web console.
+"""`scantally serve`, `scantally user add|list`: the web console.
 
 `serve` opens the store (`--data DIR`, or `--db URL` for PostgreSQL) and runs the console, the
 hall screen and the API with uvicorn. With no user yet it prints a one-time set-up URL for the
@@ -114,34 +114,6 @@ def user_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None) -> None:
         console.print(f"{u.id:>3}  {u.username:<20} {u.role:<9} {state}  {u.display_name}")
 
 
-def bench_hall(
-    sheets: Annotated[int, typer.Option("--sheets", min=10, max=100_000)] = 500,
-    rate: Annotated[float, typer.Option("--rate", min=1, max=1000, help="sheets per second")
-                    ] = 50.0,
-    data: Annotated[Path | None, typer.Option("--data", help="data folder (default: a "
-                                              "temporary one)")] = None,
-) -> None:
-    """Hall-screen update latency (p50/p95/max) while ingesting at --rate sheets/s."""
-    from server.bench import bench_hall as run
-
-    report = run(sheets=sheets, rate=rate, data_dir=data,
-                 progress=lambda msg: console.print(msg, highlight=False))
-    console.print(report.table(), highlight=False)
-    if report.aggregate.p95 > 1.0:
-        raise typer.Exit(1)
-
-
-def _bench_group(app: typer.Typer) -> typer.Typer:
-    """The `bench` group, shared with other modules that add benchmarks to it."""
-    for info in app.registered_groups:
-        if info.name == "bench" and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help="Benchmarks.", no_args_is_help=True)
-    app.add_typer(group, name="bench")
-    return group
-
-
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(user_app, name="user")
-    _bench_group(app).command("hall")(bench_hall)
