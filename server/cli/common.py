@@ -1,6 +1,6 @@
 """Helpers shared by the CLI subcommands: clear errors with exit status 2, atomic writes
-(`write_atomic`, from `tally.files`), the store options (`--data`, `--db`, `--meeting`) and
-opening the store and a meeting by name."""
+(`write_atomic`, from `tally.files`), opening the store and a meeting by name (the options
+that name them are in `server.cli.options`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,9 +25,8 @@ err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 
-__all__ = ["DEFAULT_DATA", "DataOpt", "DbOpt", "JsonOpt", "MeetingArg", "MeetingOpt", "console",
-           "err_console", "errors", "fail", "meeting_id", "open_store_or_fail", "stdout_is_tty",
-           "user", "write_atomic"]
+__all__ = ["console", "err_console", "errors", "fail", "meeting_id", "open_or_fail",
+           "stdout_is_tty", "user", "write_atomic"]
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -38,21 +37,6 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
-
-
-DataOpt = Annotated[Path, typer.Option(
-    "--data", envvar="SCANTALLY_DATA", help="data folder: images (and the SQLite file)")]
-DbOpt = Annotated[str | None, typer.Option(
-    "--db", envvar="SCANTALLY_DB", help="database URL, e.g. postgresql://user@host/db "
-    "(default: a SQLite file in the data folder)")]
-MeetingOpt = Annotated[str, typer.Option("--meeting", "-m", help="meeting name or number")]
-MeetingArg = Annotated[str, typer.Argument(help="meeting name or number", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
-DEFAULT_DATA = Path("data")
-#: on `review` subcommands: when not given, the `review` group's --data / --db hold
-SubDataOpt = Annotated[Path | None, typer.Option("--data", envvar="SCANTALLY_DATA",
-                                                 help="data folder")]
-SubDbOpt = Annotated[str | None, typer.Option("--db", envvar="SCANTALLY_DB", help="database URL")]
 
 
 def user() -> str:
@@ -77,7 +61,7 @@ def errors() -> Iterator[None]:
         fail(str(exc))
 
 
-def open_store_or_fail(data: Path, db: str | None) -> Store:
+def open_or_fail(data: Path, db: str | None) -> Store:
     from tally.store import open_store
 
     with errors():

@@ -59,7 +59,7 @@ def build_demo(out: Path, sheets: int, workers: int, seed: int) -> dict[str, Any
     from omr.sim.corpus import generate
     from scanner.folder import FileSource
     from server import reports
-    from server.cli.serve import open_or_fail
+    from server.cli.common import open_or_fail
     from tally import accounts
     from tally.meetings import FormText, create_meeting
 
@@ -138,7 +138,8 @@ def demo(
     if no_serve:
         return
     from server.app import ServerSettings, create_app
-    from server.cli.serve import open_or_fail, run_server
+    from server.cli.common import open_or_fail
+    from server.cli.serve import run_server
 
     store = open_or_fail(Path(info["data"]), None)
     console.print("\nServing; Ctrl-C to stop.")

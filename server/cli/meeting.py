@@ -10,19 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from server.cli.common import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    JsonOpt,
-    MeetingArg,
-    console,
-    errors,
-    fail,
-    meeting_id,
-    open_store_or_fail,
-    user,
-)
+from server.cli.common import console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 meeting_app = typer.Typer(help="Create and inspect meetings.", no_args_is_help=True)
 
@@ -99,7 +88,7 @@ def meeting_new(
         forms = [FormText.read(p) for p in form]
         chosen = load_settings_file(settings) if settings else None
         printed = _serials(serials)
-        store = open_store_or_fail(data, db)
+        store = open_or_fail(data, db)
         m = create_meeting(store, name=name, forms=forms, actor=who or user(), unit=unit,
                            date=day, expected=_counts(expected, "--expected"),
                            present=_counts(present, "--present"), issued=issued,
@@ -128,7 +117,7 @@ def meeting_set(
     with errors():
         chosen = load_settings_file(settings) if settings else None
         printed = _serials(serials)
-        store = open_store_or_fail(data, db)
+        store = open_or_fail(data, db)
         mid = meeting_id(store, meeting)
         update_meeting(store, mid, actor=who or user(),
                        expected=_counts(expected, "--expected"),
@@ -143,7 +132,7 @@ def meeting_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None, as_json: JsonOp
     """List the meetings in the store."""
     from tally.meetings import list_meetings, meeting_forms
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     with store.session(readonly=True) as s:
         rows = [{"id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
                  "forms": sorted(meeting_forms(s, m.id))} for m in list_meetings(s)]
@@ -164,7 +153,7 @@ def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = 
     """A meeting's forms, facts, settings, counts and audit head."""
     from tally.summary import meeting_summary
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     with store.session(readonly=True) as s:
         info = meeting_summary(s, meeting_id(store, meeting))
     if as_json:

@@ -8,18 +8,8 @@ from typing import Annotated
 
 import typer
 
-from server.cli.common import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    MeetingArg,
-    console,
-    fail,
-    meeting_id,
-    open_store_or_fail,
-    user,
-    write_atomic,
-)
+from server.cli.common import console, fail, meeting_id, open_or_fail, user, write_atomic
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingArg
 from server.cli.tally import check_or_fail
 
 
@@ -45,7 +35,7 @@ def report_command(
     from tally.report.meeting import ReportError, meeting_report
     from tally.results import meeting_results
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     check_or_fail(store, mid, meeting)
     results = meeting_results(store, mid)

@@ -11,19 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from server.cli.common import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    JsonOpt,
-    console,
-    err_console,
-    errors,
-    fail,
-    meeting_id,
-    open_store_or_fail,
-    user,
-)
+from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
 
 #: on `review` subcommands: when not given, the `review` group's --data / --db hold
 SubDataOpt = Annotated[Path | None, typer.Option("--data", envvar="SCANTALLY_DATA",
@@ -64,7 +53,7 @@ def review(
         fail("which meeting? give --meeting NAME")
     from tally.review import review_queue
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     with store.session(readonly=True) as s:
         items = review_queue(s, mid, include_resolved=show_all)
@@ -125,7 +114,7 @@ def _review_store(ctx: typer.Context, meeting: str | None, data: Path | None,
     ref = meeting or obj.get("meeting")
     if ref is None:
         fail("which meeting? give --meeting NAME")
-    store = open_store_or_fail(data or obj.get("data") or DEFAULT_DATA, db or obj.get("db"))
+    store = open_or_fail(data or obj.get("data") or DEFAULT_DATA, db or obj.get("db"))
     return store, meeting_id(store, ref)
 
 

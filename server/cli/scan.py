@@ -34,19 +34,8 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from server.cli.common import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    MeetingOpt,
-    console,
-    err_console,
-    errors,
-    fail,
-    meeting_id,
-    open_store_or_fail,
-    user,
-)
+from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingOpt
 
 if TYPE_CHECKING:
     from intake.outcomes import Outcomes
@@ -85,7 +74,7 @@ def scan_command(
     from intake.run import scan
     from scanner.errors import DeviceError
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     try:
         source = open_source(device)
@@ -274,7 +263,7 @@ def ingest(
 
     if not files and not readings:
         fail("give the scanned files to ingest, or --readings FILE.jsonl")
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     for r in readings or []:
         if not r.is_file():

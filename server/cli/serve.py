@@ -8,30 +8,14 @@ first administrator (or create one with `scantally user add --role admin`).
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from server.cli.common import console, fail
-
-DataOpt = Annotated[Path, typer.Option(
-    "--data", envvar="SCANTALLY_DATA", help="data folder: images (and the SQLite file)")]
-DbOpt = Annotated[str | None, typer.Option(
-    "--db", envvar="SCANTALLY_DB", help="database URL, e.g. postgresql://user@host/db "
-    "(default: a SQLite file in the data folder)")]
-DEFAULT_DATA = Path("data")
+from server.cli.common import console, fail, open_or_fail
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt
 
 user_app = typer.Typer(help="Console users (admin, operator, observer).", no_args_is_help=True)
-
-
-def open_or_fail(data: Path, db: str | None) -> Any:
-    from tally.store import StoreError, open_store
-
-    try:
-        return open_store(data, db)
-    except StoreError as exc:
-        fail(str(exc))
 
 
 def run_server(app: Any, host: str, port: int) -> None:

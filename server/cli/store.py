@@ -13,18 +13,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from server.cli.common import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    JsonOpt,
-    MeetingArg,
-    console,
-    err_console,
-    fail,
-    meeting_id,
-    open_store_or_fail,
-)
+from server.cli.common import console, err_console, fail, meeting_id, open_or_fail
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 
 def recount_command(
@@ -40,7 +30,7 @@ def recount_command(
     """
     from intake.recount import recount
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     with store.session(readonly=True) as s:
         try:
@@ -86,7 +76,7 @@ def verify_command(
     """Check every image and the audit chain: any edit is found and named (exit 2)."""
     from tally.recount import verify
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     with store.session(readonly=True) as s:
         report = verify(store, s, mid, check_images=images)
@@ -119,7 +109,7 @@ def gc_command(
 
     from tally.db import Page
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     with store.session(readonly=True) as s:
         referenced = set(s.scalars(select(Page.sha256)))
     deleted = store.images.collect_garbage(referenced, min_age_s=min_age_minutes * 60)

@@ -9,19 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from server.cli.common import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    JsonOpt,
-    MeetingArg,
-    console,
-    err_console,
-    errors,
-    fail,
-    meeting_id,
-    open_store_or_fail,
-)
+from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 
 def check_or_fail(store: Any, mid: int, meeting: str) -> None:
@@ -49,7 +38,7 @@ def tally_command(
     from tally.meetings import load_settings_file, meeting_facts, meeting_settings, meeting_specs
     from tally.rules import TallyInputError, compute
 
-    store = open_store_or_fail(data, db)
+    store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
     check_or_fail(store, mid, meeting)
     with errors():
