@@ -89,9 +89,6 @@ class ReaderPool:
             self._in_flight[id(job)] = job
         return job
 
-    def done(self, job: Job) -> bool:
-        return job.future is None or job.future.done()
-
     def result(self, job: Job) -> PageRead:
         """The page's result, waiting for it; see the module docstring for crashes."""
         if job.value is not None:

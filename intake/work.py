@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from omr.decide import Thresholds
 from omr.engine import read_page
@@ -120,7 +123,9 @@ def _annotate(page: Page, reading: Reading, settings: ReadSettings) -> None:
     tmp.replace(target)
 
 
-def read_with(page: EncodedPage, settings: ReadSettings, read: object) -> PageRead:
+def read_with(page: EncodedPage, settings: ReadSettings,
+              read: Callable[[np.ndarray, dict[str, dict], str, float | None], Reading]
+              ) -> PageRead:
     """`read_work` with another reader instead of the engine (recount against a changed
     engine, in tests): `read(image, layouts, source, dpi) -> Reading`, run in the caller."""
     start = time.perf_counter()
@@ -129,6 +134,5 @@ def read_with(page: EncodedPage, settings: ReadSettings, read: object) -> PageRe
         reading = failed(page.source, Status.UNREADABLE, decoded.error or "cannot be decoded",
                          code=ReasonCode.DECODE_FAILED)
     else:
-        reading = read(decoded.image, settings.layouts, decoded.source,  # type: ignore[operator]
-                       decoded.dpi)
+        reading = read(decoded.image, settings.layouts, decoded.source, decoded.dpi)
     return PageRead(reading, None, time.perf_counter() - start)
