@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.images import (
@@ -79,10 +79,12 @@ class EncodedPage:
         """Decode this page (never raises for bad content; an OSError reading the file does)."""
         if self.error is not None:
             return Page(self.source, None, self.error, self.dpi)
-        if self.whole and self.data is None and self.path is not None and self.fmt != "PDF":
-            # the file is this one image: read it once, decode it from memory, keep its bytes
-            return replace(self, data=Path(self.path).read_bytes(), path=None).decode()
-        page = _decode_pdf_page(self) if self.fmt == "PDF" else _decode_raster_frame(self)
+        if self.fmt == "PDF":
+            page = _decode_pdf_page(self)
+        elif self.data is not None or not self.whole:
+            page = _decode_raster_frame(self, self.data)
+        else:  # the file is this one image: read it once, decode it from memory, keep its bytes
+            page = _decode_raster_frame(self, Path(self.path or "").read_bytes())
         if page.dpi is None and self.dpi is not None:
             page.dpi = self.dpi
         return page
@@ -177,14 +179,14 @@ def _buffer(where: dict) -> Iterator[bytes | mmap.mmap]:
         yield m
 
 
-def _decode_raster_frame(page: EncodedPage) -> Page:
+def _decode_raster_frame(page: EncodedPage, data: bytes | None) -> Page:
+    """Frame `page.frame` of `data`, or of the file at `page.path` when `data` is None."""
     fmt = page.fmt or "image"
     fix = _FIX.get(fmt, "re-scan the sheet")
     where = f"{fmt} image" if page.whole else f"{fmt} page {page.frame + 1}"
     with contextlib.ExitStack() as stack:
         # a file that cannot be opened at all raises OSError here: the caller's to report
-        source = page.data if page.data is not None else stack.enter_context(
-            open(page.path or "", "rb"))
+        source = data if data is not None else stack.enter_context(open(page.path or "", "rb"))
         try:
             img = _open_pillow(source, fmt)
             if page.frame:
@@ -200,7 +202,7 @@ def _decode_raster_frame(page: EncodedPage) -> Page:
         except Exception as exc:
             return Page(page.source, None, f"{where} is damaged or incomplete ({_why(exc)}); "
                         f"{fix}")
-        return Page(page.source, image, None, _dpi_of(img), page.data if page.whole else None)
+        return Page(page.source, image, None, _dpi_of(img), data if page.whole else None)
 
 
 def _decode_pdf_page(page: EncodedPage) -> Page:
