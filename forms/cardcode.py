@@ -3,7 +3,7 @@
 A card reader sends marks, not images: it cannot read the QR code. So a form printed with a
 timing track also prints its serial as solid cells in reserved rows of the reader grid (see
 `forms.layout`: ``pages[].serial_code``), which the reader sends with the voter's marks and
-`hardware.grid.card_serial` decodes. A re-fed card then has the same serial and is counted once.
+`omr.grid.card_serial` decodes. A re-fed card then has the same serial and is counted once.
 
 The code: each character of the serial (at most `MAX_CHARS`, from `CHARS`) as 6 bits (its index
 + 1; 0 pads a shorter serial on the left), then a CRC-16/CCITT over those bytes, 16 bits; a bit 1

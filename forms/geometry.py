@@ -8,8 +8,6 @@ FIDUCIAL_SIZE_MM = 5.0
 #: distance from the page edge to the fiducial's outer edge
 FIDUCIAL_INSET_MM = 8.0
 CODE_SIZE_MM = 20.0
-#: white margin kept around the QR code (its quiet zone is inside CODE_SIZE_MM too)
-CODE_CLEAR_MM = 1.0
 #: smallest printed mark box (inside), per the issue: at least 5 x 4 mm
 MIN_BOX_W_MM = 5.0
 MIN_BOX_H_MM = 4.0

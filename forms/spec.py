@@ -8,7 +8,6 @@ level labels are configurable because they vary by region.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -24,8 +23,6 @@ from pydantic import (
 from forms.code import ID_PATTERN
 from forms.fonts import missing_glyphs
 from forms.text import TextError, refuse_invisible
-
-SPEC_SCHEMA = "scantally.form/1"
 
 
 class SpecRuleError(ValueError):
@@ -343,18 +340,6 @@ class FormSpec(_Model):
                           "recommendation", "positions")
         return self
 
-    def people(self) -> list[Person]:
-        """Every person on the ballot (candidates, leaders, promoted cadres)."""
-        out: list[Person] = []
-        if self.recommendation:
-            for p in self.recommendation.positions:
-                out.extend(p.candidates)
-        if self.evaluation and self.evaluation.individual:
-            out.extend(self.evaluation.individual.leaders)
-        if self.satisfaction:
-            out.extend(self.satisfaction.items)
-        return out
-
 
 def _check_unique(where: str, ids: list[str], *path: str) -> None:
     """SpecRuleError at the second use of an id; `path` leads to the list holding them."""
@@ -365,6 +350,3 @@ def _check_unique(where: str, ids: list[str], *path: str) -> None:
                                 (*path, index, "id"))
         seen.add(i)
 
-
-def is_valid_id(text: str) -> bool:
-    return re.fullmatch(ID_PATTERN, text) is not None

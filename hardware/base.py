@@ -23,7 +23,7 @@ import serial
 
 from hardware.protocol import ACK, show_bytes
 from scanner.errors import DeviceError, DeviceIO
-from scanner.source import Sheet
+from scanner.source import Sheet, SourceKind
 
 #: how long to keep collecting stray bytes after garbage, for the error message
 DRAIN_SETTLE_S = 0.1
@@ -35,13 +35,16 @@ class PendingSheet:
     """A sheet read intact but not yet handed out (it may wait for re-fed sheets before it)."""
 
     bitmap: np.ndarray
-    metadata: dict[str, Any] = field(default_factory=dict)
+    device_info: dict[str, Any] = field(default_factory=dict)
 
 
 class SerialCardReader:
     """Base of the protocol drivers. Subclasses implement `_read_next` and `_reset_command`."""
 
     protocol: ClassVar[str] = ""
+    kind: ClassVar[SourceKind] = "cards"
+    #: closing the port from another thread does not end a read cleanly: stop between cards
+    close_wakes: ClassVar[bool] = False
     _reset_command: ClassVar[bytes] = b""
 
     def __init__(
@@ -159,7 +162,7 @@ class SerialCardReader:
             sequence=sequence,
             source=f"{self.uri}#{sequence}",
             bitmap=pending.bitmap,
-            metadata={"protocol": self.protocol, **pending.metadata},
+            device_info={"protocol": self.protocol, **pending.device_info},
         )
 
     def _transfer_s(self, size_bytes: int) -> float:

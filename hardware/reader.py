@@ -11,7 +11,7 @@
 
 The reader is reset (CAN -> ACK) on opening, so a wrong port or speed fails here, not mid-stack.
 Sheets come out as ``Sheet(sequence, source=f"{uri}#{sequence}", bitmap=rows x cols bool,
-metadata={"protocol": ..., "timing_marks": ...})``; iteration ends by raising `NoDocuments`.
+device_info={"protocol": ..., "timing_marks": ...})``; iteration ends by raising `NoDocuments`.
 """
 
 from __future__ import annotations

@@ -139,12 +139,6 @@ class CardReaderSim:
                 self._hopper.append(len(self.sheets))
         return numbers
 
-    @property
-    def hopper(self) -> list[int]:
-        """Sheet numbers waiting to be fed, top first."""
-        with self._lock:
-            return list(self._hopper)
-
     def __enter__(self) -> CardReaderSim:
         return self
 

@@ -6,9 +6,11 @@
 folds erased (`lines`) -> empty / marked / doubtful with named thresholds and a certainty per box
 (`decide`); a name on a write-in line whose box is empty is flagged for a person (`writein`).
 Visible ink is never read as empty; a sure mark is sure on an absolute scale.
-Pure functions over numpy arrays: no files, no database, no globals. The process pool that reads
-files in parallel sits at the edge (`batch`, the only module that imports `scanner`); `annotate`
-draws a reading for a person; `accuracy` scores readings against a simulated corpus's truth.
-Must not import `tally`, `server` or `hardware`; `omr.sim` and `omr.handsim` (an independent
-model of pens and scanners) are test tooling, not the engine, and the engine never imports them.
+A card reader's mark bitmap is read through the form's reader grid (`card.read_card`, `grid`),
+so every reading comes from this package. Pure functions over numpy arrays: no files, no
+database, no globals, no processes (the one worker pool is `intake.pool`). `annotate` draws a
+reading for a person; `accuracy` scores readings against a simulated corpus's truth.
+Must not import `scanner`, `hardware`, `tally`, `intake` or `server`; `omr.sim` and
+`omr.handsim` (an independent model of pens and scanners) are test tooling, not the engine, and
+the engine never imports them.
 """

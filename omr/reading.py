@@ -2,29 +2,63 @@
 
 ```json
 {"source": "file.jpg#1", "form": "…", "page": 1, "serial": "…",
- "status": "ok|review|unreadable|unknown_form|blank", "reason": "…",
+ "status": "ok|review|unreadable|unknown_form|blank", "reason": "…", "reason_code": "…",
  "marks": {"<field>": {"marked": ["<option>"], "doubtful": ["<option>"]}},
  "scores": {"<field>": {"<option>": 0.0}},
  "certainty": {"<field>": {"<option>": 1.0}},
  "thresholds": {"marginal_fill": 0.03, …}}
 ```
 `form`, `page` and `serial` are null when the sheet code could not be read; `reason` is "" when
-there is nothing to say. `marks` and `scores` are empty unless the page was registered; then
-`certainty` says per box how far it is from a threshold that would change its decision (0 on one,
-1 far from any) and `thresholds` records the decision thresholds and the page's ink levels in
-force, so a later reading (a recount) can say what changed.
+there is nothing to say; `reason_code` is the `ReasonCode` a program can branch on (null for an
+`ok` page). `marks` and `scores` are empty unless the page was registered; then `certainty` says
+per box how far it is from a threshold that would change its decision (0 on one, 1 far from
+any) and `thresholds` records the decision thresholds and the page's ink levels in force, so a
+later reading (a recount) can say what changed.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
-Status = Literal["ok", "review", "unreadable", "unknown_form", "blank"]
-STATUSES: tuple[Status, ...] = ("ok", "review", "unreadable", "unknown_form", "blank")
+
+class Status(StrEnum):
+    """A page's status: the one status type of Scantally (readings, stored pages, ballots)."""
+
+    OK = "ok"
+    REVIEW = "review"
+    UNREADABLE = "unreadable"
+    UNKNOWN_FORM = "unknown_form"
+    BLANK = "blank"
+
+
+class ReasonCode(StrEnum):
+    """Why a page is not plainly `ok`, for programs (the `reason` sentence is for people)."""
+
+    DOUBTFUL_MARKS = "doubtful_marks"
+    BLANK = "blank"
+    UNKNOWN_FORM = "unknown_form"
+    #: the engine could not register or read the page (its sentence says which step)
+    NOT_READ = "not_read"
+    NO_IMAGE = "no_image"
+    DECODE_FAILED = "decode_failed"
+    INTERNAL_ERROR = "internal_error"
+    WORKER_CRASHED = "worker_crashed"
+    CARD_TIMING = "card_timing"
+    CARD_GRID = "card_grid"
+    CARD_STRAY_MARKS = "card_stray_marks"
+    CARD_CODE_UNREADABLE = "card_code_unreadable"
+
+
+STATUSES: tuple[Status, ...] = tuple(Status)
+#: the code a reading made without one gets, by status
+_DEFAULT_CODE = {Status.REVIEW: ReasonCode.DOUBTFUL_MARKS, Status.BLANK: ReasonCode.BLANK,
+                 Status.UNKNOWN_FORM: ReasonCode.UNKNOWN_FORM,
+                 Status.UNREADABLE: ReasonCode.NOT_READ}
 SCORE_DIGITS = 3
 
 
@@ -61,11 +95,17 @@ class Reading:
     certainty: dict[str, dict[str, float]] = field(default_factory=dict)
     #: the thresholds and ink levels this page was decided with (names as in `omr.decide`)
     thresholds: dict[str, float] = field(default_factory=dict)
+    reason_code: ReasonCode | None = None
 
     @property
     def least_certain(self) -> float:
         """The lowest certainty of any box (1.0 for a page with none): the review order."""
         return min((v for opts in self.certainty.values() for v in opts.values()), default=1.0)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+        if self.reason_code is None:
+            self.reason_code = _DEFAULT_CODE.get(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         """The reading JSON object (plain dict, JSON-ready)."""
@@ -74,8 +114,9 @@ class Reading:
             "form": self.form,
             "page": self.page,
             "serial": self.serial,
-            "status": self.status,
+            "status": str(self.status),
             "reason": self.reason,
+            "reason_code": None if self.reason_code is None else str(self.reason_code),
             "marks": {
                 f: {"marked": list(m.marked), "doubtful": list(m.doubtful)}
                 for f, m in self.marks.items()
@@ -117,14 +158,15 @@ class Reading:
                 certainty={f: {o: float(c) for o, c in opts.items()}
                            for f, opts in (doc.get("certainty") or {}).items()},
                 thresholds={str(k): float(v) for k, v in (doc.get("thresholds") or {}).items()},
+                reason_code=ReasonCode(doc["reason_code"]) if doc.get("reason_code") else None,
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"malformed reading: {exc}") from exc
 
     @property
     def read(self) -> bool:
         """True when the page was registered and its boxes measured (ok, review or blank)."""
-        return self.status in ("ok", "review", "blank")
+        return self.status in (Status.OK, Status.REVIEW, Status.BLANK)
 
 
 def failed(
@@ -135,7 +177,9 @@ def failed(
     form: str | None = None,
     page: int | None = None,
     serial: str | None = None,
+    code: ReasonCode | None = None,
 ) -> Reading:
-    """A reading of a page that could not be read: no marks, no scores, a reason."""
+    """A reading of a page that could not be read: no marks, no scores, a reason (and its
+    code; by default the status's)."""
     return Reading(source=source, status=status, reason=reason, form=form, page=page,
-                   serial=serial)
+                   serial=serial, reason_code=code)

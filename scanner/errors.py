@@ -69,13 +69,3 @@ class DeviceIO(DeviceError):
 class TimingMarkError(DeviceError):
     advice = "The reader could not find the timing track; check the card's edge and orientation."
 
-
-ALL_ERRORS: tuple[type[DeviceError], ...] = (
-    NoDocuments,
-    Jammed,
-    DoubleFeed,
-    CoverOpen,
-    Busy,
-    DeviceIO,
-    TimingMarkError,
-)

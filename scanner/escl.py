@@ -20,13 +20,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from scanner.errors import Busy, CoverOpen, DeviceError, DeviceIO, DoubleFeed, Jammed, NoDocuments
-from scanner.images import MAX_PIXELS, Page, decode_bytes
-from scanner.source import Sheet
+from scanner.images import MAX_PIXELS
+from scanner.pages import EncodedPage, plan_pages
+from scanner.source import Sheet, SourceKind
 
 __all__ = ["EsclCapabilities", "EsclSource", "EsclStatus", "http_base_url"]
 
@@ -78,6 +80,10 @@ class EsclStatus:
 
 class EsclSource:
     """Sheets from an eSCL scanner's feeder. Iterate once per stack; `close()` when done."""
+
+    kind: ClassVar[SourceKind] = "images"
+    #: a request in flight is not cut short by `close()`: a stop waits for the next page
+    close_wakes: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -278,8 +284,7 @@ class EsclSource:
         """Scan one stack: a new job, sheets until the feeder is empty (or an error)."""
         self._job_url = self._start_job()
         pages_in_job = 0
-        front: Page | None = None
-        front_bytes: bytes | None = None
+        front: EncodedPage | None = None
         finished = False
         try:
             while True:
@@ -295,17 +300,17 @@ class EsclSource:
                     what = f"{url} answered HTTP {response.status_code}"
                     raise self._error_from_status(what, pages_in_job) or self._fail(DeviceIO, what)
                 pages_in_job += 1
-                for page in self._decode(response.content):
+                for page in self._pages(response.content):
                     if not self.duplex:
-                        yield self._sheet(page, response.content, None, None)
+                        yield self._sheet(page, None)
                     elif front is None:
-                        front, front_bytes = page, response.content
+                        front = page
                     else:
-                        yield self._sheet(front, front_bytes, page, response.content)
-                        front = front_bytes = None
+                        yield self._sheet(front, page)
+                        front = None
             if front is not None:  # an odd page count: deliver the front rather than lose it
-                sheet = self._sheet(front, front_bytes, None, None)
-                sheet.metadata["warning"] = "duplex stack ended without this sheet's back side"
+                sheet = self._sheet(front, None)
+                sheet.warning = "duplex stack ended without this sheet's back side"
                 yield sheet
             finished = True
         finally:
@@ -313,30 +318,17 @@ class EsclSource:
                 self._job_url = None  # the job completed: nothing to cancel
             self._cancel_job()  # an error or an early stop: DELETE the job
 
-    def _decode(self, payload: bytes) -> list[Page]:
+    def _pages(self, payload: bytes) -> Iterator[EncodedPage]:
+        """The payload's pages, not decoded (the OMR worker decodes each once)."""
         name = f"{self.uri}#{self._sequence + 1}"
-        return decode_bytes(payload, name, pdf_dpi=self.pdf_dpi, max_pixels=self.max_pixels)
+        return plan_pages(name, data=payload, dpi=float(self.dpi), pdf_dpi=self.pdf_dpi,
+                          max_pixels=self.max_pixels)
 
-    def _sheet(
-        self, front: Page, front_bytes: bytes | None, back: Page | None, back_bytes: bytes | None
-    ) -> Sheet:
+    def _sheet(self, front: EncodedPage, back: EncodedPage | None) -> Sheet:
         self._sequence += 1
-        errors = [
-            f"{side}: {p.error}" for side, p in (("front", front), ("back", back)) if p and p.error
-        ]
-        metadata: dict[str, object] = {"device": self.uri}
-        if errors:
-            metadata["error"] = "; ".join(errors)
-        return Sheet(
-            sequence=self._sequence,
-            source=f"{self.uri}#{self._sequence}",
-            front=front.image,
-            back=back.image if back else None,
-            front_bytes=front_bytes,
-            back_bytes=back_bytes,
-            dpi=front.dpi or float(self.dpi),
-            metadata=metadata,
-        )
+        return Sheet(sequence=self._sequence, source=f"{self.uri}#{self._sequence}",
+                     front=front, back=back, dpi=float(self.dpi),
+                     device_info={"device": self.uri})
 
 
 def _texts(root: ET.Element, local_name: str) -> list[str]:

@@ -1,14 +1,19 @@
 """A folder of scanned files as a `SheetSource` (scanner-to-folder, uploads, test stacks).
 
-`FolderSource(path)` yields one `Sheet` per page of every JPEG/PNG/TIFF/PDF file and every such
-member of a ZIP, in natural name order ("scan-2" before "scan-10"; zero-padded names sort the
+`FolderSource(path)` yields one `Sheet` per page of every JPEG/PNG/TIFF/BMP/PDF file and every
+such member of a ZIP, in natural name order ("scan-2" before "scan-10"; zero-padded names sort the
 same either way). With `watch=True` it keeps polling for new files and takes a file only once
 its size and mtime have held still for `settle_s`, until `close()` or the `stop` event. A file
 is taken once, by name; a folder that can no longer be listed raises `DeviceIO`.
 
-Nothing is silently dropped: an undecodable page, a refused ZIP member (absolute path, "..",
-over-large) or a file that vanished still yields a `Sheet` with `front` None and
-`metadata["error"]` saying why. Files are read, never moved or deleted.
+`FileSource(files)` does the same for a list of (path, name) files, in the order given (the
+files of `scantally ingest`, an upload). Pages are handed over encoded (`scanner.pages`), never
+decoded here; a file's pages are found from its structure, one at a time.
+
+Nothing is silently dropped: a refused ZIP member (absolute path, "..", over-large), a file
+that vanished or a page cut short still yields a `Sheet` whose page has an `error` saying why;
+a file that is no scan at all (README.txt) is listed in `skipped`. Files are read, never moved
+or deleted.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from typing import ClassVar
 
 from scanner.errors import DeviceIO
-from scanner.images import MAX_PIXELS, Page, decode_bytes, iter_pages
-from scanner.source import Sheet
+from scanner.images import MAX_PIXELS
+from scanner.pages import EncodedPage, plan_pages
+from scanner.source import Sheet, SourceKind
 
-__all__ = ["IMAGE_SUFFIXES", "FolderSource", "natural_key"]
+__all__ = ["IMAGE_SUFFIXES", "FileSource", "FolderSource", "natural_key", "scan_files"]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".pdf"})
 _ZIP_SUFFIX = ".zip"
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 
@@ -49,7 +56,88 @@ def _wanted(name: str) -> bool:
     return PurePosixPath(base).suffix.lower() in IMAGE_SUFFIXES | {_ZIP_SUFFIX}
 
 
-class FolderSource:
+class _FileSheets:
+    """Turns files (and ZIP members) into sheets of encoded pages, numbered in order."""
+
+    kind: ClassVar[SourceKind] = "images"
+    close_wakes: ClassVar[bool] = True
+    pdf_dpi: float
+    max_pixels: int
+    max_member_bytes: int
+    _sequence: int
+
+    def _sheets_of(self, path: Path, name: str) -> Iterator[Sheet]:
+        if name.lower().endswith(_ZIP_SUFFIX):
+            yield from self._zip_sheets(path, name)
+            return
+        try:
+            pages = plan_pages(name, path=path, pdf_dpi=self.pdf_dpi, max_pixels=self.max_pixels)
+        except OSError as exc:
+            yield self._error_sheet(name, f"file could not be read ({exc.strerror or exc})", name)
+            return
+        yield from self._sheets(pages, name, None)
+
+    def _sheets(self, pages: Iterator[EncodedPage], name: str, member: str | None
+                ) -> Iterator[Sheet]:
+        """One sheet per page, knowing which is the last of its file only one page ahead."""
+        previous: EncodedPage | None = None
+        for page in pages:
+            if previous is not None:
+                yield self._sheet(previous, name, member, last=False)
+            previous = page
+        if previous is not None:
+            yield self._sheet(previous, name, member, last=True)
+
+    def _zip_sheets(self, path: Path, name: str) -> Iterator[Sheet]:
+        try:
+            archive = zipfile.ZipFile(path)
+        except (OSError, zipfile.BadZipFile) as exc:
+            yield self._error_sheet(name, f"ZIP file cannot be opened ({exc}); re-create it", name)
+            return
+        with archive:
+            members = [m for m in archive.infolist() if not m.is_dir() and _wanted(m.filename)]
+            for member in sorted(members, key=lambda m: natural_key(m.filename)):
+                label = f"{name}/{member.filename}"
+                if problem := self._refuse(member):
+                    yield self._error_sheet(label, problem, name, member.filename)
+                    continue
+                try:
+                    with archive.open(member) as handle:
+                        data = handle.read(self.max_member_bytes + 1)
+                except (OSError, RuntimeError, ValueError, zipfile.BadZipFile) as exc:
+                    problem = f"ZIP member cannot be read ({exc}); re-create the ZIP"
+                    yield self._error_sheet(label, problem, name, member.filename)
+                    continue
+                pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi,
+                                   max_pixels=self.max_pixels)
+                yield from self._sheets(pages, name, member.filename)
+
+    def _refuse(self, member: zipfile.ZipInfo) -> str | None:
+        path = member.filename.replace("\\", "/")
+        if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+            return f"ZIP member {member.filename!r} has an absolute path; refused"
+        if ".." in PurePosixPath(path).parts:
+            return f"ZIP member {member.filename!r} points outside the archive (..); refused"
+        if path.lower().endswith(_ZIP_SUFFIX):
+            return f"ZIP member {member.filename!r} is itself a ZIP; unpack it first"
+        if member.file_size > self.max_member_bytes:
+            return (
+                f"ZIP member {member.filename!r} is {member.file_size} bytes unpacked, over the "
+                f"{self.max_member_bytes} byte limit; refused"
+            )
+        return None
+
+    def _sheet(self, page: EncodedPage, name: str, member: str | None, *, last: bool) -> Sheet:
+        self._sequence += 1
+        return Sheet(sequence=self._sequence, source=page.source, front=page, dpi=page.dpi,
+                     file=name, member=member, last_of_file=last)
+
+    def _error_sheet(self, label: str, error: str, name: str,
+                     member: str | None = None) -> Sheet:
+        return self._sheet(EncodedPage(f"{label}#1", error=error), name, member, last=True)
+
+
+class FolderSource(_FileSheets):
     """Sheets from the files in one folder (not its subfolders), optionally watched."""
 
     def __init__(
@@ -103,7 +191,7 @@ class FolderSource:
                     return
                 seen.add(name)
                 self.taken.append(name)
-                for sheet in self._sheets_of(name):
+                for sheet in self._sheets_of(self.path / name, name):
                     if self._stop.is_set():
                         return
                     yield sheet
@@ -146,74 +234,41 @@ class FolderSource:
                     del pending[entry.name]
         return sorted(ready, key=natural_key)
 
-    def _sheets_of(self, name: str) -> Iterator[Sheet]:
-        if name.lower().endswith(_ZIP_SUFFIX):
-            yield from self._zip_sheets(name)
-            return
-        try:
-            pages = iter_pages(
-                self.path / name, pdf_dpi=self.pdf_dpi, max_pixels=self.max_pixels, name=name
-            )
-        except OSError as exc:
-            yield self._error_sheet(name, f"file could not be read ({exc.strerror or exc})")
-            return
-        for page in pages:
-            yield self._sheet(page, {"file": name})
 
-    def _zip_sheets(self, name: str) -> Iterator[Sheet]:
-        try:
-            archive = zipfile.ZipFile(self.path / name)
-        except (OSError, zipfile.BadZipFile) as exc:
-            yield self._error_sheet(name, f"ZIP file cannot be opened ({exc}); re-create it")
-            return
-        with archive:
-            members = [m for m in archive.infolist() if not m.is_dir() and _wanted(m.filename)]
-            for member in sorted(members, key=lambda m: natural_key(m.filename)):
-                label = f"{name}/{member.filename}"
-                meta = {"file": name, "member": member.filename}
-                if problem := self._refuse(member):
-                    yield self._error_sheet(label, problem, meta)
-                    continue
-                try:
-                    with archive.open(member) as handle:
-                        data = handle.read(self.max_member_bytes + 1)
-                except (OSError, RuntimeError, ValueError, zipfile.BadZipFile) as exc:
-                    problem = f"ZIP member cannot be read ({exc}); re-create the ZIP"
-                    yield self._error_sheet(label, problem, meta)
-                    continue
-                pages = decode_bytes(data, label, pdf_dpi=self.pdf_dpi, max_pixels=self.max_pixels)
-                for page in pages:
-                    yield self._sheet(page, dict(meta))
+class FileSource(_FileSheets):
+    """Sheets from the given files, in order: `(path, name)` pairs, `name` labelling the pages
+    ("scan.tiff#2"). A ZIP's members are read like a folder's."""
 
-    def _refuse(self, member: zipfile.ZipInfo) -> str | None:
-        path = member.filename.replace("\\", "/")
-        if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-            return f"ZIP member {member.filename!r} has an absolute path; refused"
-        if ".." in PurePosixPath(path).parts:
-            return f"ZIP member {member.filename!r} points outside the archive (..); refused"
-        if path.lower().endswith(_ZIP_SUFFIX):
-            return f"ZIP member {member.filename!r} is itself a ZIP; unpack it first"
-        if member.file_size > self.max_member_bytes:
-            return (
-                f"ZIP member {member.filename!r} is {member.file_size} bytes unpacked, over the "
-                f"{self.max_member_bytes} byte limit; refused"
-            )
-        return None
+    def __init__(self, files: list[tuple[Path, str]], *, uri: str = "files",
+                 pdf_dpi: float = 200, max_pixels: int = MAX_PIXELS,
+                 max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
+        self.files, self.uri = files, uri
+        self.pdf_dpi, self.max_pixels, self.max_member_bytes = pdf_dpi, max_pixels, max_member_bytes
+        self._sequence = 0
+        self._stop = threading.Event()
 
-    def _sheet(self, page: Page, metadata: dict[str, object]) -> Sheet:
-        self._sequence += 1
-        metadata["page"] = int(page.source.rsplit("#", 1)[1])
-        if page.error:
-            metadata["error"] = page.error
-        return Sheet(
-            sequence=self._sequence,
-            source=page.source,
-            front=page.image,
-            front_bytes=page.data,
-            dpi=page.dpi,
-            metadata=metadata,
-        )
+    def __iter__(self) -> Iterator[Sheet]:
+        for path, name in self.files:
+            for sheet in self._sheets_of(path, name):
+                if self._stop.is_set():
+                    return
+                yield sheet
 
-    def _error_sheet(self, label: str, error: str, meta: dict[str, object] | None = None) -> Sheet:
-        page = Page(f"{label}#1", None, error)
-        return self._sheet(page, dict(meta or {"file": label}))
+    def close(self) -> None:
+        """Stop between files' pages (also from another thread)."""
+        self._stop.set()
+
+
+def scan_files(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """The scans among `paths` (a folder: every scan below it, in natural order) as (path,
+    name) pairs, and the files left out because they are no scan (each to be named)."""
+    files: list[tuple[Path, str]] = []
+    skipped: list[Path] = []
+    for p in paths:
+        if not p.is_dir():
+            files.append((p, str(p)))
+            continue
+        for f in sorted((f for f in p.rglob("*") if f.is_file()),
+                        key=lambda f: natural_key(str(f.relative_to(p)))):
+            (files.append((f, str(f))) if _wanted(f.name) else skipped.append(f))
+    return files, skipped

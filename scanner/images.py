@@ -1,6 +1,6 @@
 """Decode image files (JPEG, PNG, TIFF incl. multi-page and CCITT G4, PDF) into pages.
 
-`iter_pages(path)` and `decode_bytes(data, name)` turn one file into `Page`s: one per TIFF
+`iter_pages(path)` and `iter_bytes(data, name)` turn one file into `Page`s, lazily: one per TIFF
 frame or PDF page, one for a JPEG/PNG. Each page carries a uint8 numpy image - grey (H, W) or
 colour RGB (H, W, 3) - and its dpi when the file says it, or, when it cannot be decoded, `image`
 None and an `error` a person understands. Bad content never raises (empty, truncated, not an
@@ -18,13 +18,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from scanner.tiffcheck import TiffCheck, check_tiff
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "Page", "decode_bytes", "iter_pages", "sniff_format"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "Page", "iter_bytes", "iter_pages", "sniff_format"]
 
 MAX_PIXELS = 150_000_000
 MAX_FILE_BYTES = 1024 * 1024 * 1024
@@ -103,11 +104,11 @@ def iter_pages(
     return _iter_data(Path(path).read_bytes(), label, pdf_dpi, max_pixels)
 
 
-def decode_bytes(
+def iter_bytes(
     data: bytes, name: str, *, pdf_dpi: float = 200, max_pixels: int = MAX_PIXELS
-) -> list[Page]:
-    """Decode an uploaded / received file held in memory; same rules as `iter_pages`."""
-    return list(_iter_data(bytes(data), name, pdf_dpi, max_pixels))
+) -> Iterator[Page]:
+    """Decode a file held in memory, lazily, page by page; same rules as `iter_pages`."""
+    return _iter_data(bytes(data), name, pdf_dpi, max_pixels)
 
 
 def _iter_data(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Iterator[Page]:
@@ -139,15 +140,18 @@ def _too_big(width_px: int, height_px: int, max_pixels: int) -> str | None:
     return None
 
 
-def _open_pillow(data: bytes, fmt: str) -> Image.Image:
+def _open_pillow(data: bytes | BinaryIO, fmt: str) -> Image.Image:
     """Parse the header only, with Pillow's plugin for the format we sniffed (never its whole
     plugin list: no EPS and the like), skipping Pillow's global decompression-bomb check: we
     apply our own `max_pixels`, with a clearer message, to every frame."""
     Image.init()
     factory, accept = Image.OPEN[fmt]
-    if accept is not None and not accept(data[:16]):
+    fh = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    head = fh.read(16)
+    fh.seek(0)
+    if accept is not None and not accept(head):
         raise SyntaxError(f"not a valid {fmt} header")
-    return factory(io.BytesIO(data), "")
+    return factory(fh, "")
 
 
 def _iter_raster(data: bytes, fmt: str, name: str, max_pixels: int) -> Iterator[Page]:
@@ -308,3 +312,12 @@ def _render_pdf_page(doc: object, index: int, name: str, pdf_dpi: float, max_pix
 def _why(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Lossless PNG of a grey (H, W) or RGB (H, W, 3) uint8 page (a page that came as pixels,
+    or one page of a multi-page file, as the store keeps it)."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), "RGB" if image.ndim == 3 else "L").save(
+        out, "PNG", compress_level=1)
+    return out.getvalue()

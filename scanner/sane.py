@@ -22,14 +22,15 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from scanner.errors import Busy, CoverOpen, DeviceError, DeviceIO, Jammed, NoDocuments
-from scanner.images import decode_bytes
+from scanner.images import encode_png
+from scanner.pages import EncodedPage, plan_pages
 from scanner.scanimage import STATUS_TEXT, ScanimageBatch, ScanimageError, device_sources
-from scanner.source import Sheet
+from scanner.source import Sheet, SourceKind
 
 __all__ = [
     "SANE_STATUS",
@@ -144,6 +145,10 @@ class _SaneLibrary:
 class SaneSource:
     """Sheets from a SANE device's feeder. Iterate once per stack; `close()` when done."""
 
+    kind: ClassVar[SourceKind] = "images"
+    #: `close()` from another thread ends scanimage's wait for the next page
+    close_wakes: ClassVar[bool] = True
+
     def __init__(
         self,
         device: str,
@@ -228,24 +233,24 @@ class SaneSource:
         """Scan one stack: sheets until the feeder is empty (or an error)."""
         self._closed.clear()
         delivered = 0
-        front: tuple[np.ndarray | None, bytes | None, str | None] | None = None
-        for duplex, image, data, error in self._pages():
+        front: EncodedPage | None = None
+        for duplex, page in self._pages():
             if not duplex:
-                yield self._sheet((image, data, error), None)
+                yield self._sheet(page, None)
             elif front is None:
-                front = (image, data, error)
+                front = page
             else:
-                yield self._sheet(front, (image, data, error))
+                yield self._sheet(front, page)
                 front = None
             delivered += 1
         if front is not None:  # an odd page count: deliver the front rather than lose it
             sheet = self._sheet(front, None)
-            sheet.metadata["warning"] = "duplex stack ended without this sheet's back side"
+            sheet.warning = "duplex stack ended without this sheet's back side"
             yield sheet
         if delivered == 0 and not self._closed.is_set():
             raise NoDocuments("the document feeder is empty", device=self.uri, status=7)
 
-    def _pages(self) -> Iterator[tuple[bool, np.ndarray | None, bytes | None, str | None]]:
+    def _pages(self) -> Iterator[tuple[bool, EncodedPage]]:
         """Every page of the stack; a device busy before the first page is retried."""
         delay_s = self.busy_backoff_s
         for attempt in range(self.busy_retries + 1):
@@ -266,30 +271,19 @@ class SaneSource:
                     raise
                 delay_s *= 2
 
-    def _sheet(
-        self,
-        front: tuple[np.ndarray | None, bytes | None, str | None],
-        back: tuple[np.ndarray | None, bytes | None, str | None] | None,
-    ) -> Sheet:
+    def _encoded(self, data: bytes) -> EncodedPage:
+        """One page the scanner sent, as it sent it (decoded once, by the OMR worker)."""
+        name = f"{self.uri}#{self._sequence + 1}"
+        return next(iter(plan_pages(name, data=data, dpi=float(self.dpi))))
+
+    def _sheet(self, front: EncodedPage, back: EncodedPage | None) -> Sheet:
         self._sequence += 1
-        sides = [("front", front), ("back", back)]
-        errors = [f"{side}: {p[2]}" for side, p in sides if p is not None and p[2]]
-        metadata: dict[str, object] = {"device": self.uri}
-        if errors:
-            metadata["error"] = "; ".join(errors)
-        return Sheet(
-            sequence=self._sequence,
-            source=f"{self.uri}#{self._sequence}",
-            front=front[0],
-            back=back[0] if back else None,
-            front_bytes=front[1],
-            back_bytes=back[1] if back else None,
-            dpi=float(self.dpi),
-            metadata=metadata,
-        )
+        return Sheet(sequence=self._sequence, source=f"{self.uri}#{self._sequence}",
+                     front=front, back=back, dpi=float(self.dpi),
+                     device_info={"device": self.uri})
 
     # -- scanimage ---------------------------------------------------------------------------
-    def _batch_pages(self) -> Iterator[tuple[bool, np.ndarray | None, bytes | None, str | None]]:
+    def _batch_pages(self) -> Iterator[tuple[bool, EncodedPage]]:
         try:
             offered = device_sources(self.device, timeout_s=self.page_timeout_s)
         except ScanimageError as exc:
@@ -307,8 +301,7 @@ class SaneSource:
         self._batch = batch
         try:
             for data in batch.pages():
-                page = decode_bytes(data, f"{self.uri}#{self._sequence + 1}")[0]
-                yield duplex, page.image, data, page.error
+                yield duplex, self._encoded(data)
         except ScanimageError as exc:
             raise self._fail(DeviceIO, str(exc)) from exc
         finally:
@@ -324,7 +317,7 @@ class SaneSource:
     # -- python-sane -------------------------------------------------------------------------
     def _python_sane_pages(
         self,
-    ) -> Iterator[tuple[bool, np.ndarray | None, bytes | None, str | None]]:
+    ) -> Iterator[tuple[bool, EncodedPage]]:
         sane = _SaneLibrary.acquire()
         try:
             try:
@@ -373,7 +366,8 @@ class SaneSource:
                             return
                         raise error from exc
                     count += 1
-                    yield duplex, np.asarray(image), None, None
+                    # python-sane hands over pixels: encoded once, losslessly, here
+                    yield duplex, self._encoded(encode_png(np.asarray(image)))
             finally:
                 try:
                     dev.cancel()

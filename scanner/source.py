@@ -1,17 +1,25 @@
 """The one interface every reader backend implements: a stream of sheets.
 
 A `SheetSource` yields `Sheet`s in feed order and raises the typed errors of
-`scanner.errors` (`NoDocuments` ends a stack normally). Image sheets carry greyscale or colour
-numpy arrays (front, optional back); an OMR card reader's sheets carry a mark bitmap instead.
+`scanner.errors` (`NoDocuments` ends a stack normally). An image sheet carries its pages
+encoded, as the device or file delivered them (`scanner.pages.EncodedPage`, front and optional
+back): nothing is decoded here, the OMR worker does it once. An OMR card reader's sheets carry
+a mark bitmap instead. A source says what it is (`kind`, `close_wakes`); nobody needs to check
+its class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+from scanner.pages import EncodedPage
+
+#: "images": sheets with encoded pages; "cards": sheets with a card reader's mark bitmap
+SourceKind = Literal["images", "cards"]
 
 
 @dataclass
@@ -20,15 +28,21 @@ class Sheet:
     sequence: int
     #: where the sheet came from, e.g. "scan-0003.tiff#2" or "escl://127.0.0.1:8080/eSCL#17"
     source: str
-    front: np.ndarray | None = None
-    back: np.ndarray | None = None
-    #: encoded bytes of the front/back as delivered (JPEG, PNG, ...), kept for the image store
-    front_bytes: bytes | None = None
-    back_bytes: bytes | None = None
+    front: EncodedPage | None = None
+    back: EncodedPage | None = None
     #: card readers: rows x columns of booleans (True = mark), indexed like the layout's grid
     bitmap: np.ndarray | None = None
     dpi: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    #: sources of files: the file (relative name) and ZIP member the sheet came from
+    file: str | None = None
+    member: str | None = None
+    #: the last sheet of its file (a multi-page file gives several sheets)
+    last_of_file: bool = True
+    #: something to tell the operator about this sheet (a duplex stack that lost a back side)
+    warning: str | None = None
+    #: what the device said about the sheet (protocol, timing marks, its own counter): shown
+    #: and logged, never branched on
+    device_info: dict[str, str | int] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -36,6 +50,9 @@ class SheetSource(Protocol):
     """A device or folder that feeds sheets. Use as a context manager, iterate, close."""
 
     uri: str
+    kind: SourceKind
+    #: `close()` may be called from another thread and ends a wait for the next sheet
+    close_wakes: bool
 
     def __iter__(self) -> Iterator[Sheet]: ...
 

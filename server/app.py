@@ -61,7 +61,7 @@ class ServerSettings:
     hall_poll_s: float = 2.0
     #: processes recomputing the hall figures (0: a thread of the server process)
     hall_workers: int = 0
-    #: opens a device URI (default: scanner.uri.open_source); tests pass a fake
+    #: opens a device URI (default: intake.devices.open_source); tests pass a fake
     open_source: Callable[[str], Any] | None = None
     #: login throttling and the bound on concurrent password hashing (`server.throttle`)
     login: LoginLimits = field(default_factory=LoginLimits)

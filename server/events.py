@@ -86,7 +86,3 @@ class EventBus:
         finally:
             with self._lock:
                 self._subs.discard(sub)
-
-    def subscriber_count(self, meeting_id: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for s in self._subs if meeting_id is None or s.meeting_id == meeting_id)

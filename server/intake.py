@@ -1,9 +1,10 @@
 """Intake jobs: uploaded scans or a device, read and ingested in the background.
 
-Both go through `tally.intake.IntakePipeline`, the path `scantally scan` takes: an acquisition
+Both go through `intake.run.scan`, the path `scantally scan` takes: an acquisition
 thread, a bounded queue, OMR worker processes (`read_threads` of them; 1 = read in the job's
-thread), then `tally.ingest.ingest_page` in feed order (which stores the image, counts the
-sheet once and audit-logs it). After each commit a "sheet" event goes on the bus (for the
+thread), then `Intake.ingest` (`tally.ingest.ingest_page`, which stores the image, counts the
+sheet once and audit-logs it)
+in feed order. After each commit a "sheet" event goes on the bus (for the
 console and the hall), and the job's progress (pages, outcomes, rate, the sheets to re-feed and
 why) is kept for the console. A page that cannot be decoded is stored as unreadable with the
 decoder's reason, never dropped; a device error ends the job after every sheet fed before it is
@@ -17,21 +18,24 @@ import shutil
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
-from scanner.images import decode_bytes, sniff_format
-from scanner.source import Sheet, SheetSource
+from intake.devices import open_source
+from intake.outcomes import Outcomes
+from intake.pipeline import IntakeOptions, PageDone, StackResult
+from intake.run import scan
+from omr.card import card_form
+from omr.reading import Reading
+from scanner.folder import FileSource
+from scanner.source import SheetSource
 from server.events import EventBus
 from server.uploads import StagedFile
 from tally.ingest import BatchContext, IngestResult, close_batch, ingest_page, open_batch
-from tally.intake import IntakeOptions, IntakePipeline, PageDone, StackResult, is_card_reader
-from tally.intake_read import card_form
 from tally.meetings import meeting_layouts
 from tally.store import Store
 
@@ -41,44 +45,10 @@ JOB_EVENT_INTERVAL_S = 0.3
 MAX_LISTED = 200
 
 
-class StagedFiles:
-    """Uploaded files as a sheet source, in upload order. A JPEG or PNG goes to the OMR workers
-    as it came (decoded there); the pages of a PDF or TIFF are decoded here, one sheet each. A
-    page that cannot be decoded keeps the file's bytes and the decoder's reason."""
-
-    uri = "upload"
-
-    def __init__(self, staged: list[StagedFile]) -> None:
-        self.staged = staged
-
-    def __iter__(self) -> Iterator[Sheet]:
-        sequence = 0
-        for f in self.staged:
-            try:
-                data = f.path.read_bytes()
-            except OSError as exc:
-                sequence += 1
-                yield Sheet(sequence, f"{f.name}#1", metadata={
-                    "file": f.name, "last_of_file": True,
-                    "error": f"the uploaded file could not be read back ({exc})"})
-                continue
-            if sniff_format(data) in ("JPEG", "PNG"):
-                sequence += 1
-                yield Sheet(sequence, f"{f.name}#1", front_bytes=data,
-                            metadata={"file": f.name, "last_of_file": True})
-                continue
-            decoded = decode_bytes(data, f.name)
-            for k, page in enumerate(decoded):
-                sequence += 1
-                meta: dict[str, Any] = {"file": f.name, "last_of_file": k == len(decoded) - 1}
-                if page.error:
-                    meta["error"] = page.error
-                yield Sheet(sequence, page.source, front=page.image,
-                            front_bytes=page.data if page.image is not None else data,
-                            dpi=page.dpi, metadata=meta)
-
-    def close(self) -> None:
-        """Nothing to release."""
+def staged_files(staged: list[StagedFile]) -> FileSource:
+    """Uploaded files as a sheet source, in upload order (each page decoded once, by a
+    worker; a page that cannot be decoded keeps the file's bytes and the decoder's reason)."""
+    return FileSource([(f.path, f.name) for f in staged], uri="upload")
 
 
 class JobView(BaseModel):
@@ -115,9 +85,7 @@ class Job:
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     files_done: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-    refeed: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+    outcomes: Outcomes = field(default_factory=Outcomes)
     error: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     last_event: float = 0.0
@@ -125,30 +93,24 @@ class Job:
     def view(self) -> JobView:
         end = self.finished_at or time.time()
         elapsed = max(end - self.started_at, 1e-6)
-        pages = sum(self.counts.values())
+        pages = self.outcomes.pages
         return JobView(
             id=self.id, meeting_id=self.meeting_id, batch_id=self.batch_id, kind=self.kind,
             label=self.label, operator=self.operator, state=self.state,
             started_at=self.started_at, finished_at=self.finished_at, elapsed_s=round(elapsed, 2),
             files_total=self.files_total, files_done=self.files_done, pages=pages,
-            counts=dict(self.counts),
+            counts=dict(self.outcomes.counts),
             pages_per_minute=round(pages * 60 / elapsed, 1) if pages else None,
-            refeed=self.refeed[-MAX_LISTED:], refused=self.refused[-MAX_LISTED:],
+            refeed=self.outcomes.refeed[-MAX_LISTED:],
+            refused=self.outcomes.refused[-MAX_LISTED:],
             error=self.error)
-
-    def note(self, result: IngestResult) -> None:
-        self.counts[result.outcome] += 1
-        if result.outcome == "unreadable":
-            self.refeed.append(f"{result.source}: {result.message}")
-        elif result.outcome == "refused":
-            self.refused.append(result.message)
 
 
 class Intake:
     """Runs intake jobs and publishes what they commit."""
 
     def __init__(self, store: Store, bus: EventBus, *, read_threads: int = 2,
-                 open_source: Callable[[str], Any] | None = None) -> None:
+                 open_source: Callable[[str], SheetSource] | None = None) -> None:
         self.store = store
         self.bus = bus
         self.read_threads = max(1, read_threads)
@@ -159,12 +121,12 @@ class Intake:
 
     # -- the one ingest step ---------------------------------------------------------------------
 
-    def ingest(self, batch: BatchContext, reading: Any, image: bytes | None,
-               job: Job | None = None) -> IngestResult:
-        result = ingest_page(self.store, batch, reading, image)
+    def ingest(self, batch: BatchContext, reading: Reading, image: bytes | None,
+               job: Job | None = None, *, printed_hash: str | None = None) -> IngestResult:
+        result = ingest_page(self.store, batch, reading, image, printed_hash=printed_hash)
         committed_at = time.time()
         if job is not None:
-            job.note(result)
+            job.outcomes.note(result)
         if result.outcome not in ("refused", "already"):
             self.bus.publish(batch.meeting_id, "sheet", {
                 "committed_at": committed_at, "page_id": result.page_id,
@@ -241,22 +203,22 @@ class Intake:
         def cleanup() -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
-        self._run(job, batch, StagedFiles(staged), cleanup)
+        self._run(job, batch, staged_files(staged), cleanup)
         return job
 
     def start_device(self, meeting_id: int, uri: str, *, operator: str,
                      category: str | None) -> Job:
-        """Acquire from a scanner or card reader (`scanner.uri.open_source`) until its feeder is
+        """Acquire from a scanner or card reader (`intake.devices.open_source`) until its feeder is
         empty, the operator stops, or the device reports an error (with the sheets to
         re-feed). DeviceUnavailable when the device cannot be opened, or is a card reader and
         the meeting has no (single) card-reader form."""
-        opener = self._open_source or _default_open_source()
+        opener = self._open_source or open_source
         try:
             source = opener(uri)
         except Exception as exc:  # a bad URI or an unreachable device: nothing is stored
             raise DeviceUnavailable(f"cannot open the device {uri!r}: {exc}") from None
         try:
-            if is_card_reader(source):
+            if source.kind == "cards":
                 with self.store.session(readonly=True) as s:
                     layouts = meeting_layouts(s, meeting_id)
                 try:
@@ -279,28 +241,33 @@ class Intake:
         """Run the pipeline over `source` in a thread; the job's stop event stops it."""
 
         def on_page(done: PageDone) -> None:
-            if done.last_of_sheet and done.metadata.get("last_of_file", True):
+            if done.last_of_sheet and done.sheet.last_of_file:
                 job.files_done += 1
 
         def work() -> None:
+            result: StackResult | None = None
+            failure = ""
             try:
-                options = IntakeOptions(workers=self.read_threads)
-                with IntakePipeline(
-                        self.store, batch, source, options=options, stop=job.stop,
-                        ingest=lambda reading, image: self.ingest(batch, reading, image, job),
-                        on_page=on_page) as pipeline:
-                    result = pipeline.run()
-                _note_end(job, result)
-            except Exception as exc:  # a missing module, a card form missing, a bug
-                job.state = "failed"
-                job.error = str(exc) or type(exc).__name__
+                _, result = scan(self.store, batch.meeting_id, source, batch=batch,
+                                 options=IntakeOptions(workers=self.read_threads),
+                                 ingest=lambda b, reading, image: self.ingest(b, reading, image,
+                                                                              job),
+                                 on_page=on_page, stop=job.stop)
+            except Exception as exc:  # a card form missing, a bug
+                failure = str(exc) or type(exc).__name__
             finally:
                 try:
                     close_batch(self.store, batch)
                 except Exception as exc:
-                    job.error = job.error or f"cannot close the batch: {exc}"
+                    failure = failure or f"cannot close the batch: {exc}"
                 with contextlib.suppress(Exception):
                     cleanup()
+                # the job ends (its state leaves "running") only once everything is released
+                if result is not None:
+                    _note_end(job, result)
+                if result is None:
+                    job.state = "failed"
+                job.error = job.error or failure
                 job.finished_at = time.time()
                 self._job_event(job, force=True)
 
@@ -325,15 +292,5 @@ def _note_end(job: Job, result: StackResult) -> None:
         job.error = "The feeder is empty; load the stack and start again."
 
 
-def _default_open_source() -> Callable[[str], Any]:
-    try:
-        from scanner.uri import open_source  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise DeviceUnavailable("acquiring from a device needs scanner.uri.open_source, which "
-                                f"is not available in this installation ({exc}); upload the "
-                                "scanned files instead") from None
-    return open_source  # type: ignore[no-any-return]
-
-
 class DeviceUnavailable(RuntimeError):
-    """No device support (scanner.uri) in this installation."""
+    """The device cannot be opened, or does not suit the meeting (no card-reader form)."""

@@ -2,5 +2,5 @@
 
 Owns persistence (SQLAlchemy: SQLite by default, PostgreSQL for several stations), the rules of
 DOMAIN.md, the review queue and the exports. Reads layouts from `forms` and readings from `omr`.
-Must not import `server`.
+Must not import `intake` (the pipeline that feeds it) or `server`; runs no worker processes.
 """

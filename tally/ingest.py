@@ -22,22 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from forms.text import TextError, clean_name, clean_text, find_control
+from omr.reading import STATUSES, Reading, Status
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
 from tally.images import sha256_hex
 from tally.meetings import MeetingError, categories_of, meeting_forms, meeting_specs
-from tally.model import PageStatus
 from tally.store import Store
 
 Outcome = Literal["ok", "review", "unreadable", "unknown_serial", "blank", "duplicate",
                   "already", "refused"]
-STATUSES: tuple[PageStatus, ...] = ("ok", "review", "unreadable", "unknown_form", "blank")
 #: reading statuses whose page can count (given a form, page and serial)
-COUNTABLE = ("ok", "review", "blank")
+COUNTABLE = (Status.OK, Status.REVIEW, Status.BLANK)
 
 
 class IngestRefused(ValueError):
@@ -132,47 +132,63 @@ def close_batch(store: Store, batch: BatchContext) -> None:
     store.write(work)
 
 
-def as_reading_dict(reading: Any) -> tuple[dict[str, Any], list[list[float]] | None]:
-    """A reading as its JSON dict plus the page's registration (3x3, page mm -> image px) when
-    known, from omr's `Reading`, a dict (a "page_to_image" key is taken out) or JSON text."""
-    matrix = None
-    if hasattr(reading, "to_dict"):
-        matrix = getattr(reading, "page_to_image", None)
-        reading = reading.to_dict()
-    if isinstance(reading, str | bytes):
+@dataclass(frozen=True)
+class ReadingIn:
+    """A reading that came from outside as JSON (a station's API call, a readings file),
+    parsed once, here at the edge: the `Reading`, and the layout hash its sheet code printed
+    (when the station sent one)."""
+
+    reading: Reading
+    layout_hash: str | None = None
+
+
+def parse_reading(doc: Any) -> ReadingIn:
+    """A reading JSON object (or its text) -> `ReadingIn`; IngestRefused when malformed.
+    A `"page_to_image"` key (3x3, page mm -> image px) is taken as the page's registration."""
+    if isinstance(doc, str | bytes):
         try:
-            reading = json.loads(reading)
+            doc = json.loads(doc)
         except ValueError as exc:
             raise IngestRefused(f"a reading must be JSON: {exc}") from None
-    if not isinstance(reading, Mapping):
-        raise IngestRefused(f"a reading must be a JSON object, not {type(reading).__name__}")
-    data = dict(reading)
-    matrix = data.pop("page_to_image", matrix)
-    if matrix is not None:
-        try:
-            matrix = [[float(v) for v in row] for row in matrix]
-        except (TypeError, ValueError):
-            raise IngestRefused("page_to_image must be a 3x3 matrix of numbers") from None
-        if len(matrix) != 3 or any(len(row) != 3 for row in matrix):
-            raise IngestRefused("page_to_image must be a 3x3 matrix of numbers")
-    return data, matrix
-
-
-def check_reading(batch: BatchContext, reading: dict[str, Any]) -> None:
-    """Refuse a reading that does not belong to this meeting or does not fit its layout."""
-    source = str(reading.get("source") or "(no source)")
-    bad = find_control(reading)
+    if not isinstance(doc, Mapping):
+        raise IngestRefused(f"a reading must be a JSON object, not {type(doc).__name__}")
+    source = str(doc.get("source") or "(no source)")
+    bad = find_control(doc)
     if bad is not None:  # PostgreSQL cannot store a NUL; no reading needs a control character
         raise IngestRefused(f"{source!r}: the reading's {'.'.join(map(str, bad))} holds a NUL "
                             "or another control character; fix the station's output")
-    status = reading.get("status")
+    status = doc.get("status")
     if status not in STATUSES:
-        detail = f" ({reading['reason']})" if reading.get("reason") else ""
+        detail = f" ({doc['reason']})" if doc.get("reason") else ""
         raise IngestRefused(f"{source}: not a Scantally reading: status {status!r} is not one "
                             f"of {', '.join(STATUSES)}{detail}")
-    form = reading.get("form")
+    marks = doc.get("marks") or {}
+    if not isinstance(marks, Mapping) or not all(isinstance(v, Mapping) for v in marks.values()):
+        raise IngestRefused(f"{source}: 'marks' must be an object of fields, each an object")
+    try:
+        reading = Reading.from_dict(dict(doc))
+    except ValueError as exc:
+        raise IngestRefused(f"{source}: {exc}") from None
+    matrix = doc.get("page_to_image")
+    if matrix is not None:
+        try:
+            grid = np.asarray(matrix, dtype=np.float64)
+        except (TypeError, ValueError):
+            grid = None
+        if grid is None or grid.shape != (3, 3):
+            raise IngestRefused("page_to_image must be a 3x3 matrix of numbers")
+        reading.page_to_image = grid
+    printed = doc.get("layout_hash")
+    return ReadingIn(reading, str(printed) if printed else None)
+
+
+def check_reading(batch: BatchContext, reading: Reading,
+                  printed_hash: str | None = None) -> None:
+    """Refuse a reading that does not belong to this meeting or does not fit its layout."""
+    source = reading.source or "(no source)"
+    status, form = reading.status, reading.form
     if form is None:
-        if status in ("ok", "review"):
+        if status in (Status.OK, Status.REVIEW):
             raise IngestRefused(f"{source}: a reading with status {status!r} must name its form")
         return
     check = batch.forms.get(form)
@@ -181,44 +197,38 @@ def check_reading(batch: BatchContext, reading: dict[str, Any]) -> None:
             f"{source}: this sheet is form {form!r}, which is not a form of meeting "
             f"{batch.meeting_name!r} (its forms: {', '.join(sorted(batch.forms))}); take it "
             "out of the stack, or ingest it into the meeting it belongs to")
-    if status == "unknown_form":  # the engine knows the form id but not this printing of it
+    if status == Status.UNKNOWN_FORM:  # the engine knows the form id but not this printing
         raise IngestRefused(
-            f"{source}: {reading.get('reason') or 'not a sheet of this meeting'}; it is not a "
+            f"{source}: {reading.reason or 'not a sheet of this meeting'}; it is not a "
             f"sheet of meeting {batch.meeting_name!r} — take it out of the stack")
-    printed_hash = reading.get("layout_hash")
-    if printed_hash and not check.layout_hash.startswith(str(printed_hash)):
+    if printed_hash and not check.layout_hash.startswith(printed_hash):
         raise IngestRefused(
             f"{source}: this sheet of form {form!r} was printed from another version of the form "
-            f"(layout {str(printed_hash)[:12]}, meeting {batch.meeting_name!r} has "
+            f"(layout {printed_hash[:12]}, meeting {batch.meeting_name!r} has "
             f"{check.layout_hash[:12]}); it belongs to another meeting — take it out")
-    page = reading.get("page")
+    page = reading.page
     if status in COUNTABLE and not (isinstance(page, int) and 1 <= page <= check.pages):
         raise IngestRefused(f"{source}: page {page!r} is not a page of form {form!r} "
                             f"(1-{check.pages})")
-    serial = reading.get("serial")
+    serial = reading.serial
     if serial is not None and not (isinstance(serial, str) and 0 < len(serial) <= 16):
         raise IngestRefused(f"{source}: serial {serial!r} is not a sheet serial")
-    marks = reading.get("marks") or {}
-    if not isinstance(marks, Mapping):
-        raise IngestRefused(f"{source}: 'marks' must be an object of fields")
-    for field, value in marks.items():
+    for field, value in reading.marks.items():
         where = check.fields.get(field)
         if where is None or (isinstance(page, int) and where[0] != page):
             raise IngestRefused(f"{source}: field {field!r} is not on page {page} of form "
                                 f"{form!r} in meeting {batch.meeting_name!r}; the reading was "
                                 "made with another layout — re-read it with this meeting's forms")
-        if not isinstance(value, Mapping):
-            raise IngestRefused(f"{source}: marks of field {field!r} must be an object")
-        for key in ("marked", "doubtful"):
-            bad = set(value.get(key) or ()) - where[1]
+        for options in (value.marked, value.doubtful):
+            bad = set(options) - where[1]
             if bad:
                 raise IngestRefused(f"{source}: field {field!r} of form {form!r} has no option "
                                     f"{sorted(bad)[0]!r}; re-read it with this meeting's forms")
 
 
-def _count_key(reading: dict[str, Any]) -> str | None:
-    form, page, serial = reading.get("form"), reading.get("page"), reading.get("serial")
-    if reading["status"] in COUNTABLE and form and page and serial:
+def _count_key(reading: Reading) -> str | None:
+    form, page, serial = reading.form, reading.page, reading.serial
+    if reading.status in COUNTABLE and form and page and serial:
         return f"{form}|{serial}|{page}"
     return None
 
@@ -230,22 +240,35 @@ def _already(existing: Page, source: str) -> IngestResult:
                         existing.form_id, existing.page_no, existing.serial)
 
 
-def ingest_page(store: Store, batch: BatchContext, reading: Any,
-                image: bytes | None) -> IngestResult:
-    """Store one page (see the module docstring). Never raises for a bad page: it comes back
-    `refused` with the reason."""
+def ingest_json(store: Store, batch: BatchContext, doc: Any, image: bytes | None, *,
+                image_ref: str | None = None) -> IngestResult:
+    """`ingest_page` for a reading that came as JSON (`parse_reading`); a malformed one comes
+    back `refused`. `image_ref` names the image file a readings file gave, for the message."""
     try:
-        data, page_to_image = as_reading_dict(reading)
-        image_ref = data.pop("image", None)
-        check_reading(batch, data)
+        given = parse_reading(doc)
     except IngestRefused as exc:
-        source = reading.get("source", "") if isinstance(reading, Mapping) else ""
+        source = doc.get("source", "") if isinstance(doc, Mapping) else ""
         return IngestResult(str(source), "refused", str(exc))
-    source = str(data.get("source") or "")[:500]
+    return ingest_page(store, batch, given.reading, image, printed_hash=given.layout_hash,
+                       image_ref=image_ref)
+
+
+def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: bytes | None, *,
+                printed_hash: str | None = None, image_ref: str | None = None) -> IngestResult:
+    """Store one page (see the module docstring). Never raises for a bad page: it comes back
+    `refused` with the reason. `printed_hash`: the layout hash the sheet's code printed."""
+    try:
+        check_reading(batch, reading, printed_hash)
+    except IngestRefused as exc:
+        return IngestResult(reading.source, "refused", str(exc))
+    source = reading.source[:500]
     if not image:
         missing = f" (image file {image_ref} not found or empty)" if image_ref else ""
         return IngestResult(source, "refused", f"{source}: no image came with this reading"
                             f"{missing}, so it cannot be kept for recount; re-scan the sheet")
+    data = reading.to_dict()
+    page_to_image = (None if reading.page_to_image is None else
+                     [[float(v) for v in row] for row in reading.page_to_image])
     digest = sha256_hex(image)
     if store.images.path(digest).exists():  # stored before: skip the write if its row is there
         with store.session(readonly=True) as s:
@@ -254,7 +277,7 @@ def ingest_page(store: Store, batch: BatchContext, reading: Any,
         if existing is not None:
             return _already(existing, source)
     store.images.put(image)
-    key = _count_key(data)
+    key = _count_key(reading)
     same_image_or_sheet = Page.sha256 == digest if key is None else or_(
         Page.sha256 == digest, Page.count_key == key)
 
@@ -267,9 +290,9 @@ def ingest_page(store: Store, batch: BatchContext, reading: Any,
         original = next((p for p in hits if key is not None and p.count_key == key), None)
         state = "duplicate" if original else ("counted" if key else "uncounted")
         page = Page(meeting_id=batch.meeting_id, batch_id=batch.batch_id, sha256=digest,
-                    image_bytes=len(image), source=source, form_id=data.get("form"),
-                    page_no=data.get("page"), serial=data.get("serial"), status=data["status"],
-                    reason=str(data.get("reason") or ""), reading=data,
+                    image_bytes=len(image), source=source, form_id=reading.form,
+                    page_no=reading.page, serial=reading.serial, status=str(reading.status),
+                    reason=reading.reason, reading=data,
                     page_to_image=page_to_image, state=state,
                     count_key=key if state == "counted" else None,
                     duplicate_of=original.id if original else None)
@@ -305,26 +328,27 @@ def _outcome(s: Session, batch: BatchContext, page: Page,
     return "ok", ""
 
 
-def iter_readings_file(path: str | Path) -> Iterator[tuple[dict[str, Any], bytes | None]]:
+def iter_readings_file(path: str | Path) -> Iterator[tuple[Any, bytes | None, str | None]]:
     """Pre-computed readings (JSON lines), each with `"image": "<file>"` relative to the file's
-    folder: the (reading, image bytes) pairs to ingest without re-reading."""
+    folder: (reading JSON, image bytes, image file named) to `ingest_json` without re-reading."""
     p = Path(path)
     with p.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                reading = json.loads(line)
+                doc = json.loads(line)
             except ValueError as exc:
-                yield {"source": f"{p}:{n}", "status": None, "reason": f"bad JSON: {exc}"}, None
+                yield {"source": f"{p}:{n}", "status": None, "reason": f"bad JSON: {exc}"}, None, \
+                    None
                 continue
-            image_path = reading.get("image") if isinstance(reading, dict) else None
+            image_path = doc.pop("image", None) if isinstance(doc, dict) else None
             data = None
             if image_path:
                 try:
                     data = (p.parent / image_path).read_bytes()
                 except OSError:
                     data = None
-            if isinstance(reading, dict):
-                reading.setdefault("source", image_path or f"{p}:{n}")
-            yield reading, data
+            if isinstance(doc, dict):
+                doc.setdefault("source", image_path or f"{p}:{n}")
+            yield doc, data, (str(image_path) if image_path else None)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.code import SERIAL_PATTERN
@@ -29,7 +29,7 @@ from forms.spec import FormSpec
 from forms.text import TextError, clean_name
 from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
-from tally.db import Batch, Meeting, MeetingForm, Page, PrintedSerial
+from tally.db import Meeting, MeetingForm, PrintedSerial
 from tally.model import MeetingFacts, Settings
 from tally.store import Store
 
@@ -291,42 +291,3 @@ def printed_serials(session: Session, meeting_id: int) -> set[str] | None:
         return None
     return set(session.scalars(select(PrintedSerial.serial)
                                .where(PrintedSerial.meeting_id == meeting_id)))
-
-
-def meeting_summary(session: Session, meeting_id: int) -> dict[str, Any]:
-    """Where a meeting stands (for `meeting show` and the console): forms, facts, settings,
-    printed serials (and how many came back), pages by state/status, ballots counted and
-    held, open review items, the audit head."""
-    from tally.ballots import stored_ballots  # these build on this module
-    from tally.review import review_queue
-
-    m = session.get(Meeting, meeting_id)
-    if m is None:
-        raise MeetingError(f"no meeting #{meeting_id}")
-    pages: dict[str, int] = {}
-    for state, status, n in session.execute(
-            select(Page.state, Page.status, func.count()).where(Page.meeting_id == meeting_id)
-            .group_by(Page.state, Page.status).order_by(Page.state, Page.status)):
-        pages[f"{state}/{status}"] = n
-    ballots = stored_ballots(session, meeting_id)
-    head = audit.head(session, meeting_id)
-    printed = printed_serials(session, meeting_id)
-    returned = {b.serial for b in ballots if b.counts}
-    return {
-        "id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
-        "forms": [{"id": f.form_id, "kind": f.kind, "title": f.title,
-                   "layout_hash": f.layout_hash}
-                  for f in meeting_forms(session, meeting_id).values()],
-        "expected": m.expected, "present": m.present, "issued": m.issued,
-        "printed_serials": len(printed) if printed is not None else None,
-        #: printed serials no counted sheet carries: sheets not returned (or not fed yet)
-        "printed_unreturned": len(printed - returned) if printed is not None else None,
-        "settings": m.settings,
-        "batches": session.scalar(select(func.count()).select_from(Batch)
-                                  .where(Batch.meeting_id == meeting_id)),
-        "pages": pages,
-        "ballots_counted": sum(b.counts for b in ballots),
-        "ballots_held": sum(not b.counts for b in ballots),
-        "review_open": len(review_queue(session, meeting_id)),
-        "audit_head": {"seq": head.seq, "hash": head.hash} if head else None,
-    }

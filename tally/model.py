@@ -13,8 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omr.reading import Status
+
 #: a page's status after reading and review
-PageStatus = Literal["ok", "review", "unreadable", "unknown_form", "blank"]
+PageStatus = Status
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """Recount and verify: is the stored count still what the images and the log say?
 
-- `recount` re-reads every stored image with the current engine (`omr.batch` / `omr.engine`;
-  a card reader's stored bitmap through its form's reader grid) and lists each difference from
-  the stored reading (status, sheet code, marked and doubtful options per field). It writes
-  nothing: a difference is for a person to look at.
+- `compare_readings` lists what differs between a stored reading and a new one (status, sheet
+  code, marked and doubtful options per field), for `intake.recount`, which re-reads every
+  stored image through the intake pool. A difference is for a person to look at.
 - `verify` checks every image file against its SHA-256 and walks the meeting's audit chain,
   comparing every meeting, batch, page, decision and display-token row with its logged record
   (`tally.audit.check_meeting`), the account log with every user and login session
@@ -14,25 +13,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scanner.images import decode_bytes
 from tally import accounts, anchors, audit
 from tally.audit import Problem
 from tally.db import AuditEntry, Page
-from tally.ingest import as_reading_dict
-from tally.intake_read import bitmap_from_png, card_form, card_identity, card_reading
-from tally.meetings import meeting_layouts
 from tally.store import Store
-
-#: (image, layouts by form id, source, dpi) -> a Reading (or its JSON dict)
-ReadPage = Callable[[np.ndarray, dict[str, dict[str, Any]], str, float | None], Any]
 
 
 @dataclass(frozen=True)
@@ -83,92 +73,6 @@ def _result_differences(stored: dict[str, Any], now: dict[str, Any]
                 out.append((f"{f} {key}", ",".join(a.get(f, [])) or "-",
                             ",".join(b.get(f, [])) or "-"))
     return out
-
-
-def recount(store: Store, session: Session, meeting_id: int, *,
-            read_page: ReadPage | None = None, workers: int = 2,
-            progress: Callable[[int, int], None] | None = None) -> RecountReport:
-    """Re-read every stored page of the meeting and compare (see the module docstring).
-
-    Every image is checked against its SHA-256 first; the intact ones are re-read by the
-    current engine in `workers` processes (`omr.batch.read_paths`), or one by one with
-    `read_page` when given."""
-    layouts = meeting_layouts(session, meeting_id)
-    rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
-                           .order_by(Page.id)).all()
-    report = RecountReport(pages=len(rows))
-    intact = []
-    for row in rows:
-        trouble = store.images.check(row.sha256)
-        if trouble:
-            report.problems.append(Problem("image", f"page #{row.id} ({row.source})", trouble))
-        else:
-            intact.append(row)
-    for n, (row, now) in enumerate(_reread(store, intact, layouts, read_page, workers), 1):
-        if now is None:
-            report.problems.append(Problem("image", f"page #{row.id} ({row.source})",
-                                           "the stored image cannot be decoded"))
-        else:
-            report.differences.extend(Difference(row.id, row.source, what, a, b)
-                                      for what, a, b in compare_readings(row.reading, now))
-        if progress:
-            progress(n, len(intact))
-    return report
-
-
-def _reread(store: Store, rows: list[Page], layouts: dict[str, dict[str, Any]],
-            read_page: ReadPage | None, workers: int
-            ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
-    images = []
-    for row in rows:
-        data = store.images.get(row.sha256)
-        identity = card_identity(data)
-        if identity is None:
-            images.append(row)
-        else:  # a card reader's sheet: its stored bitmap, read through the form's grid again
-            yield row, _reread_card(data, identity, layouts, row)
-    yield from _reread_images(store, images, layouts, read_page, workers)
-
-
-def _reread_card(data: bytes, identity: dict[str, str], layouts: dict[str, dict[str, Any]],
-                 row: Page) -> dict[str, Any] | None:
-    try:
-        form_id, page = card_form(layouts, identity["form"])
-        bitmap = bitmap_from_png(data)
-    except ValueError:
-        return None
-    reading = card_reading(bitmap, layouts[form_id], page, source=row.source,
-                           serial=identity["serial"])
-    return as_reading_dict(reading)[0]
-
-
-def _reread_images(store: Store, rows: list[Page], layouts: dict[str, dict[str, Any]],
-                   read_page: ReadPage | None, workers: int
-                   ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
-    if not rows:
-        return
-    if read_page is None:
-        try:
-            from omr.batch import read_paths
-        except ImportError as exc:
-            raise RuntimeError(f"the OMR engine (omr.batch) is not available: {exc}") from None
-        row_by_path = {str(store.images.path(r.sha256)): r for r in rows}
-        seen: set[str] = set()
-        for reading, _ in read_paths(list(row_by_path), layouts, workers, keep_data=False):
-            doc, _ = as_reading_dict(reading)
-            path = str(doc.get("source", "")).rsplit("#", 1)[0]
-            if path in row_by_path and path not in seen:  # one page per stored image
-                seen.add(path)
-                yield row_by_path[path], doc
-        return
-    for row in rows:
-        decoded = decode_bytes(store.images.get(row.sha256), row.source or row.sha256)
-        if not decoded or decoded[0].image is None:
-            yield row, None
-            continue
-        now, _ = as_reading_dict(read_page(decoded[0].image, layouts, row.source,
-                                           decoded[0].dpi))
-        yield row, now
 
 
 @dataclass

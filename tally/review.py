@@ -20,6 +20,7 @@ re-assembled from readings plus decisions (`tally.ballots`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from forms.spec import FormSpec
 from forms.text import TextError, clean_name, clean_text
-from scanner.images import decode_bytes
+from scanner.images import iter_bytes
 from tally import audit
 from tally.ballots import (
     CATEGORY_FIELD,
@@ -100,6 +101,20 @@ class ReviewItem:
     #: how sure the engine was of the box (0..1, `omr.decide`): the queue shows the least
     #: certain first
     certainty: float | None = None
+
+    def to_json(self, crop: Callable[[Crop], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The item as JSON (CLI and API); each crop as `crop(c)`, by default its label and
+        rect_mm (the API gives a URL instead)."""
+        def plain(c: Crop) -> dict[str, Any]:
+            return {"label": c.label, "rect_mm": c.rect_mm}
+
+        return {"id": self.id, "kind": self.kind, "page_id": self.page_id,
+                "source": self.source, "form": self.form_id, "page": self.page_no,
+                "serial": self.serial, "field": self.field, "option": self.option,
+                "label": self.label, "reason": self.reason, "choices": list(self.choices),
+                "state": self.state, "score": self.score, "certainty": self.certainty,
+                "resolved": self.resolved,
+                "crops": [(crop or plain)(c) for c in self.crops]}
 
 
 @dataclass
@@ -294,11 +309,11 @@ def render_crop(store: Store, session: Session, page_id: int,
     if row is None:
         raise ReviewError(f"no page #{page_id}")
     data = store.images.get(row.sha256, what=f"page #{row.id} ({row.source})")
-    decoded = decode_bytes(data, row.source or row.sha256)
-    if not decoded or decoded[0].image is None:
+    first = next(iter_bytes(data, row.source or row.sha256), None)  # a stored image is one page
+    if first is None or first.image is None:
         raise ReviewError(f"page #{row.id}: the stored image cannot be decoded "
-                          f"({decoded[0].error if decoded else 'empty'})")
-    image = decoded[0].image
+                          f"({first.error if first else 'empty'})")
+    image = first.image
     layouts = meeting_layouts(session, row.meeting_id)
     layout = layouts.get(row.form_id or "")
     page_w, page_h = (layout["page_size_mm"] if layout else

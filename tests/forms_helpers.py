@@ -258,7 +258,7 @@ def geometry_problems(img: np.ndarray, dpi: int, page: dict) -> list[str]:
         if mean_darkness(img, dpi, tuple(mark), inset_mm=0.2) < 0.95:
             problems.append(f"timing mark {i} is not printed solid")
     # the QR symbol fills code_mm less its 2-module quiet zone, and nothing else is printed
-    # within 0.8 mm around code_mm (CODE_CLEAR_MM is 1 mm; the serial line sits just beyond)
+    # within 0.8 mm around code_mm (1 mm kept clear; the serial line sits just beyond)
     x, y, size, _ = page["code_mm"]
     modules = qr_modules(img)
     if modules is None:

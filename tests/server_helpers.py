@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from server.app import ServerSettings, create_app
 from tally import accounts
-from tally.ingest import ingest_page, open_batch
+from tally.ingest import ingest_json, open_batch
 from tally.store import Store, open_store
 from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image
 
@@ -78,7 +78,7 @@ def client_for(store: Store, role: str | None = None, **settings: Any
 def ingest_readings(store: Store, meeting_id: int, readings: list[dict[str, Any]],
                     salt: str = "") -> list[Any]:
     batch = open_batch(store, meeting_id, operator="tester")
-    return [ingest_page(store, batch, r, tiny_image(n, salt + str(meeting_id)))
+    return [ingest_json(store, batch, r, tiny_image(n, salt + str(meeting_id)))
             for n, r in enumerate(readings)]
 
 

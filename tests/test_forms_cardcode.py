@@ -14,7 +14,7 @@ import pytest
 from forms import geometry as g
 from forms.cardcode import CODE_BITS, MAX_CHARS, SerialCodeError, decode_serial, encode_serial
 from forms.render import random_serials, render_pdf
-from hardware.grid import card_serial, grid_size, serial_code_cells
+from omr.grid import card_serial, grid_size, serial_code_cells
 from tests.forms_helpers import ROOT, compiled, mean_darkness, raster, run_form
 
 DPI = 200

@@ -20,15 +20,16 @@ from omr.handsim import bitonal
 from omr.handsim.blank import BlankFactory, composite_matches_full, load_form
 from omr.handsim.deck import DeckJob, generate, make_sheet
 from omr.handsim.encode import encode
-from omr.handsim.folder import load_truth_folder, read_folder
+from omr.handsim.folder import load_truth_folder
 from omr.handsim.placement import cut_corners, fiducials_off, lost
 from omr.handsim.scanner import KINDS, ScanSettings, draw_settings, scan
 from omr.handsim.score import score
 from omr.handsim.sheet import mark_sheet
 from omr.handsim.voters import MarkPlan, SheetPlan
 from omr.reading import FieldMarks, Reading
-from scanner.images import decode_bytes
+from scanner.images import iter_bytes
 from server.cli import app
+from server.cli.handbench import read_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "examples" / "evaluation.yaml"
@@ -103,7 +104,7 @@ def test_deck_truth_is_in_the_field_report_format(tmp_path):
         assert set(entry["boxes"]) == {f["id"] for f in layout["fields"]}
         for options in entry["boxes"].values():
             assert set(options.values()) <= {"clear", "empty", "cancel", "faint"}
-        pages = decode_bytes((tmp_path / entry["image"]).read_bytes(), entry["image"])
+        pages = list(iter_bytes((tmp_path / entry["image"]).read_bytes(), entry["image"]))
         assert pages[0].ok
 
 

@@ -174,7 +174,7 @@ def test_duplicate_frame_is_dropped_and_counted_once() -> None:
         assert reader.duplicates_dropped == 2
     assert [type(e) for e in errors] == [NoDocuments]
     assert_in_order(sheets, bitmaps)
-    assert [s.metadata["reader_seq"] for s in sheets] == [1, 2, 3, 4]
+    assert [s.device_info["reader_seq"] for s in sheets] == [1, 2, 3, 4]
     assert sim.commands.count(b"\x05") == 4 + 2 + 1  # sheets, duplicates, the empty hopper
 
 

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from hardware.grid import bitmap_to_marks, marks_to_bitmap
 from hardware.reader import ACCEPTED_FORM, open_card_reader, parse_reader_uri
 from hardware.sim import CardReaderSim, Faults, run_stack
+from omr.grid import bitmap_to_marks, marks_to_bitmap
 from scanner.errors import (
     CoverOpen,
     DeviceError,
@@ -127,8 +127,8 @@ def test_clean_stack(protocol: str) -> None:
         reader.close()
     assert_delivered_once_in_order(sheets, bitmaps)
     assert len(errors) == 1 and isinstance(errors[0], NoDocuments) and errors[0].refeed == []
-    assert sheets[0].metadata["protocol"] == protocol
-    assert sheets[0].metadata["timing_marks"] == 12
+    assert sheets[0].device_info["protocol"] == protocol
+    assert sheets[0].device_info["timing_marks"] == 12
     assert sheets[2].source == f"{sim.uri}&baud=38400&cols=80#3"
     assert sim.delivered == [1, 2, 3, 4, 5]
 

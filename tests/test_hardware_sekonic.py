@@ -139,5 +139,5 @@ def test_default_is_80_columns_of_48_rows() -> None:
         sheets, errors = run_stack(reader)
     assert [s.bitmap.shape for s in sheets if s.bitmap is not None] == [(48, 80)] * 3
     assert all(np.array_equal(s.bitmap, b) for s, b in zip(sheets, bitmaps, strict=True))
-    assert sheets[0].metadata == {"protocol": "sekonic", "timing_marks": 48}
+    assert sheets[0].device_info == {"protocol": "sekonic", "timing_marks": 48}
     assert len(errors) == 1

@@ -1,6 +1,6 @@
 """The intake pipeline with an OMR card reader on a real pty (hardware.sim), both protocols.
 
-Cards are the bitmaps `hardware.grid.marks_to_bitmap` makes for known marks on the layout of
+Cards are the bitmaps `omr.grid.marks_to_bitmap` makes for known marks on the layout of
 examples/evaluation-cardreader.yaml (timing track, reader grid, the serial printed as code
 cells); the stored readings hold exactly those marks and the printed serials, each card is
 counted once across a jam and its re-feed and across a whole stack fed twice, a card whose code
@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardware.grid import card_serial, marks_to_bitmap, serial_code_cells
 from hardware.reader import open_card_reader
 from hardware.sim import CardReaderSim, Faults
+from intake.pipeline import IntakeOptions, IntakePipeline, StackResult
+from intake.recount import recount
+from omr.card import bitmap_from_picture as bitmap_from_png
+from omr.card import read_card as card_reading
+from omr.grid import card_serial, marks_to_bitmap, serial_code_cells
 from scanner.errors import Jammed, TimingMarkError
 from tally.ballots import load_ballots
 from tally.ingest import close_batch, open_batch
-from tally.intake import IntakeOptions, IntakePipeline, StackResult
-from tally.intake_read import bitmap_from_png, card_reading
-from tally.recount import recount
 from tally.review import review_queue
 from tally.store import Store
 from tests.intake_helpers import counted_serials, meeting_store, pages

@@ -7,8 +7,8 @@ import json
 import socket
 from pathlib import Path
 
-from hardware.grid import marks_to_bitmap
 from hardware.sim import CardReaderSim
+from omr.grid import marks_to_bitmap
 from scanner.escl_sim import EsclSimulator
 from tally.store import open_store
 from tests.intake_helpers import ballot, counted_serials, meeting_store, serial

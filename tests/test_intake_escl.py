@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from intake.pipeline import IntakeOptions, IntakePipeline, IntakeStats
+from intake.run import scan
 from scanner.errors import DeviceIO, Jammed
 from scanner.escl import EsclSource
 from scanner.escl_sim import EsclSimulator
 from tally.ingest import close_batch, ingest_page, open_batch
-from tally.intake import IntakeOptions, IntakePipeline, IntakeStats, scan
 from tests.intake_helpers import (
     ballot,
     blank_back,

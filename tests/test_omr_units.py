@@ -22,8 +22,9 @@ def test_reading_json_has_exactly_the_interface_keys_and_round_trips() -> None:
                 marks={"q1": FieldMarks(["a"], ["b"])}, scores={"q1": {"a": 0.31234, "b": 0.05}},
                 page_to_image=np.eye(3), registration_error_mm=0.1)
     doc = json.loads(r.to_json())
-    assert list(doc) == ["source", "form", "page", "serial", "status", "reason", "marks",
-                         "scores"]
+    assert list(doc) == ["source", "form", "page", "serial", "status", "reason", "reason_code",
+                         "marks", "scores"]
+    assert doc["reason_code"] == "doubtful_marks"
     assert doc["marks"] == {"q1": {"marked": ["a"], "doubtful": ["b"]}}
     assert doc["scores"] == {"q1": {"a": 0.312, "b": 0.05}}
     back = Reading.from_dict(doc)

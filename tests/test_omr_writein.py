@@ -11,7 +11,7 @@ import pytest
 from omr.engine import read_page
 from omr.reading import Reading
 from omr.sim.corpus import render_page
-from tally.ingest import ingest_page, open_batch
+from tally.ingest import ingest_json, open_batch
 from tally.review import review_queue
 from tally.store import open_store
 from tests import omr_helpers as H
@@ -87,7 +87,7 @@ def test_the_review_queue_offers_the_line(tmp_path: Path) -> None:
     store = open_store(tmp_path / "data")
     try:
         mid = new_meeting(store)
-        result = ingest_page(store, open_batch(store, mid), reading.to_dict(),
+        result = ingest_json(store, open_batch(store, mid), reading.to_dict(),
                              H.encode_jpeg(page.image, DPI))
         assert result.outcome == "ok", result.message
         with store.session(readonly=True) as s:

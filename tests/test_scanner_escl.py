@@ -16,6 +16,7 @@ import pytest
 from scanner.errors import Busy, CoverOpen, DeviceIO, Jammed, NoDocuments
 from scanner.escl import EsclSource, http_base_url
 from scanner.escl_sim import EsclSimulator
+from scanner.pages import EncodedPage
 from scanner.source import Sheet, SheetSource
 
 
@@ -29,7 +30,10 @@ def _page(label: int, ext: str = ".jpg") -> bytes:
     return enc.tobytes()
 
 
-def _label(image: np.ndarray | None) -> int:
+def _label(page: EncodedPage | None) -> int:
+    """The label of a page as the source handed it over (encoded): decoded here."""
+    assert page is not None
+    image = page.decode().image
     assert image is not None
     dark = image[:, 50] < 128
     return int(np.count_nonzero(dark[1:] & ~dark[:-1]) + dark[0])
@@ -76,8 +80,8 @@ def test_simplex_stack_delivers_every_page_in_order() -> None:
         sheets = list(source)
         assert [s.sequence for s in sheets] == [1, 2, 3, 4, 5]
         assert [_label(s.front) for s in sheets] == [1, 2, 3, 4, 5]
-        assert [s.front_bytes for s in sheets] == pages
-        assert all(s.back is None and "error" not in s.metadata for s in sheets)
+        assert [s.front.data for s in sheets] == pages
+        assert all(s.back is None and s.front.error is None for s in sheets)
         assert sheets[0].source == f"{sim.uri}#1" and sheets[0].dpi == 300
         settings = sim.last_settings
         assert settings["InputSource"] == "Feeder" and settings["Duplex"] == "false"
@@ -99,7 +103,7 @@ def test_odd_duplex_stack_keeps_the_last_front() -> None:
     with EsclSimulator(_stack(3)) as sim, _source(sim, duplex=True) as source:
         sheets = list(source)
     assert [_label(s.front) for s in sheets] == [1, 3] and sheets[1].back is None
-    assert "without this sheet's back side" in sheets[1].metadata["warning"]
+    assert "without this sheet's back side" in (sheets[1].warning or "")
 
 
 def test_503_bursts_are_retried_and_nothing_is_lost() -> None:
@@ -243,8 +247,9 @@ def test_undecodable_page_is_delivered_with_an_error() -> None:
     with EsclSimulator(pages) as sim, _source(sim) as source:
         sheets = list(source)
     assert [s.sequence for s in sheets] == [1, 2, 3]
-    assert sheets[1].front is None and sheets[1].front_bytes == pages[1]
-    assert "front: JPEG image is damaged" in sheets[1].metadata["error"]
+    assert sheets[1].front is not None and sheets[1].front.data == pages[1]  # as delivered
+    bad = sheets[1].front.decode()
+    assert bad.image is None and "JPEG image is damaged" in (bad.error or "")
     assert _label(sheets[2].front) == 3
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from scanner.errors import DeviceIO
 from scanner.folder import FolderSource, natural_key
+from scanner.pages import EncodedPage
 from scanner.source import Sheet, SheetSource
 
 
@@ -26,7 +27,10 @@ def _page(label: int, height_px: int = 120, width_px: int = 90) -> np.ndarray:
     return page
 
 
-def _label(image: np.ndarray) -> int:
+def _label(page: EncodedPage | np.ndarray) -> int:
+    """The label of a page: a source hands pages over encoded, so decode it here."""
+    image = page.decode().image if isinstance(page, EncodedPage) else page
+    assert image is not None
     column = image[:, 45] if image.ndim == 2 else image[:, 45, 0]
     dark = column < 128
     return int(np.count_nonzero(dark[1:] & ~dark[:-1]) + dark[0])
@@ -74,17 +78,16 @@ def test_folder_yields_every_page_in_natural_order_with_errors_kept(tmp_path: Pa
         "scan-10.png#1",
     ]
     assert [s.sequence for s in sheets] == [1, 2, 3, 4, 5, 6]
-    good = [s for s in sheets if s.front is not None]
+    decoded = [s.front.decode() for s in sheets]
+    good = [s for s, d in zip(sheets, decoded, strict=True) if d.image is not None]
     assert [_label(s.front) for s in good] == [1, 7, 2, 5]
-    assert sheets[2].front_bytes == (tmp_path / "scan-2.jpg").read_bytes()
-    assert sheets[0].front_bytes is None  # a page of a multi-page TIFF
-    assert sheets[3].metadata == {
-        "file": "scan-3.png",
-        "page": 1,
-        "error": "file is empty (0 bytes); re-scan the sheet",
-    }
-    assert "damaged or incomplete" in sheets[4].metadata["error"]
-    assert all("error" not in s.metadata for s in good)
+    assert decoded[2].data == (tmp_path / "scan-2.jpg").read_bytes()
+    assert decoded[0].data is None and not sheets[0].front.whole  # a page of a multi-page TIFF
+    assert (sheets[3].file, sheets[3].member, sheets[3].front.error) == (
+        "scan-3.png", None, "file is empty (0 bytes); re-scan the sheet")
+    assert [s.last_of_file for s in sheets] == [False, True, True, True, True, True]
+    assert "damaged or incomplete" in (decoded[4].error or "")
+    assert all(s.front.error is None for s in good)
     assert sorted(source.skipped) == [".scan-5.jpg.part", "notes.txt"]
     assert source.taken == ["scan-1.tiff", "scan-2.jpg", "scan-3.png", "scan-4.JPG", "scan-10.png"]
 
@@ -117,16 +120,13 @@ def test_zip_members_in_name_order_and_unsafe_members_refused(tmp_path: Path) ->
         _label(by_source[f"batch.zip/{n}#1"].front)
         for n in ("a-first.jpg", "b/scan-9.png", "b/scan-10.png")
     ] == [1, 2, 3]
-    assert "outside the archive" in by_source["batch.zip/../escape.png#1"].metadata["error"]
-    assert "absolute path" in by_source["batch.zip//etc/abs.png#1"].metadata["error"]
-    assert "byte limit" in by_source["batch.zip/huge.png#1"].metadata["error"]
-    assert "itself a ZIP" in by_source["batch.zip/inner.zip#1"].metadata["error"]
-    assert by_source["batch.zip/b/scan-9.png#1"].metadata == {
-        "file": "batch.zip",
-        "member": "b/scan-9.png",
-        "page": 1,
-    }
-    assert "ZIP file cannot be opened" in by_source["broken.zip#1"].metadata["error"]
+    assert "outside the archive" in by_source["batch.zip/../escape.png#1"].front.error
+    assert "absolute path" in by_source["batch.zip//etc/abs.png#1"].front.error
+    assert "byte limit" in by_source["batch.zip/huge.png#1"].front.error
+    assert "itself a ZIP" in by_source["batch.zip/inner.zip#1"].front.error
+    scan_9 = by_source["batch.zip/b/scan-9.png#1"]
+    assert (scan_9.file, scan_9.member, scan_9.front.error) == ("batch.zip", "b/scan-9.png", None)
+    assert "ZIP file cannot be opened" in by_source["broken.zip#1"].front.error
     assert not (tmp_path.parent / "escape.png").exists()  # nothing was extracted anywhere
 
 
@@ -142,7 +142,8 @@ def test_pdf_pages_become_sheets_at_pdf_dpi(tmp_path: Path) -> None:
     (tmp_path / "stack.pdf").write_bytes(buf.getvalue())
     sheets = _collect(FolderSource(tmp_path, pdf_dpi=50))
     assert [s.source for s in sheets] == ["stack.pdf#1", "stack.pdf#2"]
-    assert all(s.front.shape == (150, 100) and s.dpi == 50 for s in sheets)
+    assert all(s.front.decode().image.shape == (150, 100) and s.front.decode().dpi == 50
+               for s in sheets)
 
 
 def test_watch_takes_a_file_only_once_its_size_is_stable(tmp_path: Path) -> None:
@@ -169,7 +170,7 @@ def test_watch_takes_a_file_only_once_its_size_is_stable(tmp_path: Path) -> None
     consumer.join(timeout=2)
     assert not consumer.is_alive() and time.monotonic() - started < 1.0
     assert sorted(s.source for s in got) == ["scan-0001.jpg#1", "scan-0002.png#1"]
-    assert all(s.front is not None for s in got), [s.metadata for s in got]
+    assert all(s.front.decode().image is not None for s in got), [s.front.error for s in got]
     assert sorted(_label(s.front) for s in got) == [1, 3]
     assert source.uri.endswith("?watch=1")
 

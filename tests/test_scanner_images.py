@@ -14,7 +14,12 @@ import pytest
 from PIL import Image
 from reportlab.pdfgen import canvas
 
-from scanner.images import Page, decode_bytes, iter_pages, sniff_format
+from scanner.images import Page, iter_bytes, iter_pages, sniff_format
+
+
+def decode_bytes(data: bytes, name: str, **limits: float) -> list[Page]:
+    """Every page of `data`, as a list (the pages come lazily, one at a time)."""
+    return list(iter_bytes(data, name, **limits))  # type: ignore[arg-type]
 
 
 def _sheet(height_px: int = 400, width_px: int = 300, seed: int = 0) -> np.ndarray:

@@ -101,15 +101,17 @@ def test_adf_stack_delivers_ten_grey_pages(sane_dir: Path, backend: str) -> None
     assert [s.sequence for s in sheets] == list(range(1, 11))  # the test ADF holds 10 sheets
     assert [s.source for s in sheets][:2] == ["sane:test:0#1", "sane:test:0#2"]
     for sheet in sheets:
-        assert sheet.front is not None and sheet.front.dtype == np.uint8
-        assert sheet.front.ndim == 2 and sheet.back is None
-        height_px, width_px = sheet.front.shape
+        assert sheet.front is not None and sheet.back is None
+        front = sheet.front.decode().image  # handed over encoded, decoded once by a worker
+        assert front is not None and front.dtype == np.uint8
+        assert front.ndim == 2
+        height_px, width_px = front.shape
         assert abs(height_px - 100 / 25.4 * 100) <= 1.5 and abs(width_px - 80 / 25.4 * 100) <= 1.5
-        dark = float((sheet.front < 128).mean())
+        dark = float((front < 128).mean())
         assert 0.2 < dark < 0.8  # the backend's black/white 10 mm grid, not a blank page
-        assert sheet.dpi == 100 and "error" not in sheet.metadata
+        assert sheet.dpi == 100 and sheet.front.error is None
     if backend == "scanimage":
-        assert all(s.front_bytes and s.front_bytes[:4] == b"\x89PNG" for s in sheets)
+        assert all(s.front and s.front.data and s.front.data[:4] == b"\x89PNG" for s in sheets)
 
 
 def test_max_sheets_and_flatbed(sane_dir: Path, backend: str) -> None:
@@ -124,6 +126,8 @@ def test_duplex_pairs_pages_into_sheets(sane_dir: Path, backend: str) -> None:
         sheets = list(source)
     assert [s.sequence for s in sheets] == [1, 2, 3, 4, 5]
     assert all(s.front is not None and s.back is not None for s in sheets)
+    assert all(s.front.decode().image is not None and s.back.decode().image is not None
+               for s in sheets)
 
 
 @pytest.mark.parametrize(

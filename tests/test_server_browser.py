@@ -15,7 +15,7 @@ import cv2
 import pytest
 
 from omr.sim.corpus import render_marked_page
-from tally.ingest import ingest_page, open_batch
+from tally.ingest import ingest_json, open_batch
 from tally.review import history
 from tally.store import Store, open_store
 from tests.server_helpers import PASSWORD, LiveServer, add_users, app_for, layout_of, reading
@@ -127,7 +127,7 @@ def test_console_and_hall_end_to_end(tmp_path: Path, browser) -> None:  # type: 
         expect(hall.locator("#status")).to_have_class("status lost", timeout=10_000)
         batch = open_batch(store, 1, operator="cli")
         doc = reading(layout_of("recommendation"), "B0003", marked={"category": ["leader"]})
-        assert ingest_page(store, batch, doc, scans[0].read_bytes() + b"x").outcome == "ok"
+        assert ingest_json(store, batch, doc, scans[0].read_bytes() + b"x").outcome == "ok"
         server = LiveServer(app_for(store), port=server.port).start()
         expect(hall.locator("#status")).to_have_class("status live", timeout=15_000)
         expect(hall.locator("#read")).to_have_text("3", timeout=15_000)

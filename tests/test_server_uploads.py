@@ -206,6 +206,8 @@ def test_bad_batch_category_stores_nothing(store: Store) -> None:
 
 def test_device_batch_reads_a_source_and_reports_refeeds(store: Store) -> None:
     from scanner.errors import Jammed
+    from scanner.images import encode_png
+    from scanner.pages import EncodedPage
     from scanner.source import Sheet
 
     mid = new_meeting(store, forms=("evaluation",))
@@ -214,12 +216,15 @@ def test_device_batch_reads_a_source_and_reports_refeeds(store: Store) -> None:
 
     class FakeScanner:
         uri = "fake://scanner"
+        kind = "images"
+        close_wakes = False
 
         def __iter__(self):
-            yield Sheet(1, "fake#1", front=cv2.imdecode(
-                __import__("numpy").frombuffer(png, "uint8"), cv2.IMREAD_GRAYSCALE),
-                front_bytes=png)
-            yield Sheet(2, "fake#2", front=image)
+            # a scanner hands pages over encoded: its own PNG, and a page it had only as pixels
+            # encoded losslessly (each is decoded once, by a worker)
+            yield Sheet(1, "fake#1", front=EncodedPage("fake#1", data=png, fmt="PNG"))
+            yield Sheet(2, "fake#2", front=EncodedPage("fake#2", data=encode_png(image),
+                                                       fmt="PNG"))
             raise Jammed("paper jam in the feeder", device="fake", refeed=[3])
 
         def close(self) -> None:

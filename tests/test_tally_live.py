@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tally.ingest import BatchContext, ingest_page, open_batch
+from tally.ingest import BatchContext, ingest_json, open_batch
 from tally.live import LiveResults
 from tally.meetings import update_meeting
 from tally.model import Settings
@@ -83,7 +83,7 @@ def run_meeting(store: Store, steps: int, seed: int) -> None:
             else:
                 image = tiny_image(step, f"live-{seed}")
                 images.append(image)
-            ingest_page(store, rng.choice(batches), doc, image)
+            ingest_json(store, rng.choice(batches), doc, image)
             expect_rebuilt = 1
             kinds_seen.add("ingest")
         elif roll < 0.9:
@@ -140,7 +140,7 @@ def test_a_live_tally_starts_afresh_after_a_refusal(tmp_path: Path) -> None:
         batch = open_batch(store, mid)
         layout = LAYOUTS["recommendation"]
         for k in range(5):
-            ingest_page(store, batch, reading(layout, f"{k:06d}",
+            ingest_json(store, batch, reading(layout, f"{k:06d}",
                                               marked={"pos.director": ["P310012"]}),
                         tiny_image(k, "fresh"))
         assert live.refresh().forms[0].result.reconciliation.returned == 5

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tally.ballots import load_ballots
 from tally.db import AuditEntry
-from tally.ingest import IngestResult, ingest_page, open_batch
+from tally.ingest import IngestResult, ingest_json, open_batch
 from tally.review import ReviewError, decide, history, render_crop, review_queue
 from tally.store import Store, open_store
 from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image
@@ -50,7 +50,7 @@ def _png(img: np.ndarray) -> bytes:
 
 
 def _ingest(store: Store, mid: int, doc: dict, image: bytes) -> IngestResult:
-    return ingest_page(store, open_batch(store, mid), doc, image)
+    return ingest_json(store, open_batch(store, mid), doc, image)
 
 
 def _ballots(store: Store, mid: int) -> list:
@@ -129,8 +129,8 @@ def test_void_a_whole_ballot_and_undo_it(store: Store) -> None:
 def test_decisions_that_do_not_fit_are_refused(store: Store) -> None:
     mid = new_meeting(store)
     batch = open_batch(store, mid)
-    page = ingest_page(store, batch, reading(REC, "S1"), tiny_image(1)).page_id
-    dup = ingest_page(store, batch, reading(REC, "S1"), tiny_image(2)).page_id
+    page = ingest_json(store, batch, reading(REC, "S1"), tiny_image(1)).page_id
+    dup = ingest_json(store, batch, reading(REC, "S1"), tiny_image(2)).page_id
     cases = [
         (f"{page}:pos.director:P310012", "marked", "", "", "signed"),
         (f"{page}:pos.director:P310012", "writein", "rev", "x", "not a write-in"),

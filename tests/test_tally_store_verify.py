@@ -1,4 +1,5 @@
-"""tally.recount.verify / recount: any edit of an image, a log entry or a row is found and named."""
+"""tally.recount.verify / intake.recount.recount: any edit of an image, a log entry or a row is
+found and named."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, text, update
 
+from intake.recount import recount
+from omr.reading import Reading
 from tally.db import AuditEntry, Decision, Page
-from tally.ingest import ingest_page, open_batch
-from tally.recount import recount, verify
+from tally.ingest import ingest_json, open_batch
+from tally.recount import verify
 from tally.review import decide
 from tally.store import Store
 from tests.tally_helpers import (
@@ -35,7 +38,7 @@ def filled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
     with any_store(request.param, tmp_path) as store:
         mid = new_meeting(store)
         batch = open_batch(store, mid, station="A")
-        pages = [ingest_page(store, batch, reading(REC, f"S{k}",
+        pages = [ingest_json(store, batch, reading(REC, f"S{k}",
                                                    doubtful={"pos.director": ["P310012"]}),
                              tiny_image(k)).page_id for k in range(3)]
         decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev")
@@ -149,19 +152,19 @@ def test_recount_lists_differences_and_image_problems(filled: tuple[Store, int, 
     with store.session(readonly=True) as s:
         stored = {p.source: p.reading for p in s.scalars(select(Page))}
 
-    def same(_image: Any, layouts: dict, source: str, _dpi: float | None) -> dict:
+    def same(_image: Any, layouts: dict, source: str, _dpi: float | None) -> Reading:
         assert set(layouts) == {"jt2026-rec"}
-        return stored[source]
+        return Reading.from_dict(stored[source])
 
     with store.session(readonly=True) as s:
         report = recount(store, s, mid, read_page=same)
     assert report.pages == 3 and report.differences == [] and report.problems == []
 
-    def changed(_image: Any, _layouts: dict, source: str, _dpi: float | None) -> dict:
+    def changed(_image: Any, _layouts: dict, source: str, _dpi: float | None) -> Reading:
         doc = dict(stored[source])
         if source.startswith("sheet-S1"):
             doc = reading(REC, "S1", marked={"pos.director": ["P310012"]}, source=source)
-        return doc
+        return Reading.from_dict(doc)
 
     with store.session(readonly=True) as s:
         row = s.get(Page, pages[2])

@@ -11,7 +11,7 @@ Use: `scantally simulate --model hand --form SPEC -o DIR --sheets N [--profile h
 `scantally bench truthdeck DIR` (any folder with a truth.json in this format, such as a field
 report); or both at once with `scantally bench accuracy --model hand --form SPEC`.
 
-Must never be imported by the engine (`omr.engine`, `omr.batch`, ...), and must not import
+Must never be imported by the engine (`omr.engine`, `intake`, ...), and must not import
 `omr.sim` or the engine's scoring modules (`omr.score`, `omr.decide`, `omr.register`): its
 independence is the point. It reads `forms` for geometry and `omr.reading` for the result type.
 """

@@ -1,7 +1,7 @@
 """A truth folder on disk: truth.json (field-report format), its images and form specs.
 
 `load_truth_folder(folder)` reads the truth and compiles every form it names (paths relative
-to the folder); `read_folder` reads the images with the engine's process pool (`omr.batch`)
+to the folder); the images are read by the intake's pool (`server.cli.handbench.read_folder`)
 and returns the readings keyed as `score.score` wants them; `deck_tags` gives, for a handsim
 deck, each image's scan kind, pens and mark style, to break the figures down by.
 """
@@ -9,13 +9,11 @@ deck, each image's scan kind, pens and mark style, to break the figures down by.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from omr.handsim.blank import load_form
 from omr.handsim.deck import DECK_FILE, TRUTH_FILE
-from omr.reading import Reading
 
 
 @dataclass
@@ -55,25 +53,6 @@ def load_truth_folder(folder: str | Path) -> TruthFolder:
         ids[fid] = form
         layouts[form] = doc
     return TruthFolder(folder, truth, layouts)
-
-
-def read_folder(tf: TruthFolder, workers: int | None = None,
-                progress: Callable[[int], None] | None = None
-                ) -> dict[tuple[str, int], Reading]:
-    """Read every image of the truth with the engine; (image, page index) -> reading."""
-    from omr.batch import read_paths
-
-    images = list(dict.fromkeys(e["image"] for e in tf.truth))
-    by_path = {str(tf.folder / name): name for name in images}
-    readings: dict[tuple[str, int], Reading] = {}
-    for reading, _ in read_paths(list(by_path), tf.layouts_by_id, workers, keep_data=False,
-                                 progress=progress):
-        name, sep, index = reading.source.rpartition("#")
-        if not sep or not index.isdigit():
-            name, index = reading.source, "1"
-        image = by_path.get(name, Path(name).name)
-        readings[(image, int(index))] = reading
-    return readings
 
 
 def deck_tags(folder: str | Path) -> dict[str, list[str]]:

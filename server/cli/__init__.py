@@ -1,13 +1,30 @@
 """The `scantally` command line: one Typer app, each subcommand a thin call into a package.
 
-Each module of this package registers its commands with `register(app)`.
+One command group per module (meeting, ingest/scan, review, tally, store: recount/verify/gc,
+report, bench, form, omr: read, serve, ...); each registers its commands with `register(app)`;
+the helpers they share are in `server.cli.common`.
 """
 
 from __future__ import annotations
 
 import typer
 
-from server.cli import demo, devices, form, keys, omr, report, scan, serve, simulate, tally
+from server.cli import (
+    bench,
+    demo,
+    devices,
+    form,
+    keys,
+    meeting,
+    omr,
+    report,
+    review,
+    scan,
+    serve,
+    simulate,
+    store,
+    tally,
+)
 
 app = typer.Typer(
     name="scantally",
@@ -17,7 +34,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (form, omr, devices, demo, tally, report, simulate, serve, scan, keys):
+for _module in (form, omr, devices, demo, meeting, scan, review, tally, store, report, simulate,
+                serve, bench, keys):
     _module.register(app)
 
 

@@ -1,10 +1,15 @@
 """Helpers shared by the CLI subcommands: clear errors with exit status 2, atomic writes
-(`write_atomic`, from `tally.files`)."""
+(`write_atomic`, from `tally.files`), opening the store and a meeting by name (the options
+that name them are in `server.cli.options`)."""
 
 from __future__ import annotations
 
+import getpass
 import sys
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -12,12 +17,16 @@ from rich.markup import escape
 
 from tally.files import write_atomic
 
+if TYPE_CHECKING:
+    from tally.store import Store
+
 console = Console()
 err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 
-__all__ = ["console", "err_console", "fail", "stdout_is_tty", "write_atomic"]
+__all__ = ["console", "err_console", "errors", "fail", "meeting_id", "open_or_fail",
+           "stdout_is_tty", "user", "write_atomic"]
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -28,3 +37,39 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn the store's expected errors into `fail` (exit 2) with their message."""
+    from tally.images import ImageError
+    from tally.ingest import IngestRefused
+    from tally.meetings import MeetingError
+    from tally.review import ReviewError
+    from tally.store import StoreError
+
+    try:
+        yield
+    except (MeetingError, StoreError, ReviewError, ImageError, IngestRefused) as exc:
+        fail(str(exc))
+
+
+def open_or_fail(data: Path, db: str | None) -> Store:
+    from tally.store import open_store
+
+    with errors():
+        return open_store(data, db)
+
+
+def meeting_id(store: Store, ref: str) -> int:
+    from tally.meetings import find_meeting
+
+    with store.session(readonly=True) as s, errors():
+        return find_meeting(s, ref).id

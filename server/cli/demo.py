@@ -3,7 +3,7 @@ tallied, the PDF report, and the console and hall screen served on localhost.
 
 Steps: make a data folder (SQLite store), create an example evaluation meeting (应到 per
 category, 发出), simulate N marked and scanned sheets (`omr.sim`), read and ingest them with a
-progress bar (`omr.batch` + `tally.ingest`), write the PDF report, add an admin user and a hall
+progress bar (`intake.run.scan`), write the PDF report, add an admin user and a hall
 display token, print the URLs and the login, and serve. `--no-serve` stops before serving (CI).
 """
 
@@ -54,13 +54,14 @@ def _bar() -> Progress:
 
 def build_demo(out: Path, sheets: int, workers: int, seed: int) -> dict[str, Any]:
     """Everything but serving; returns what to print (URLs are added by the caller)."""
-    from omr.batch import read_paths
+    from intake.pipeline import IntakeOptions
+    from intake.run import scan
     from omr.sim.corpus import generate
+    from scanner.folder import FileSource
     from server import reports
-    from server.cli.serve import open_or_fail
+    from server.cli.common import open_or_fail
     from tally import accounts
-    from tally.ingest import close_batch, ingest_page, open_batch
-    from tally.meetings import FormText, create_meeting, meeting_layouts
+    from tally.meetings import FormText, create_meeting
 
     _prepare(out)
     spec_path = EXAMPLES_DIR / DEMO_SPEC
@@ -80,19 +81,14 @@ def build_demo(out: Path, sheets: int, workers: int, seed: int) -> dict[str, Any
     paths = sorted(scans.glob("sheet-*.jpg"))
     console.print(f"[green]✓[/] simulated {len(paths)} scanned sheets in {scans}")
 
-    with store.session(readonly=True) as s:
-        layouts = meeting_layouts(s, meeting.id)
-    batch = open_batch(store, meeting.id, station="demo", device="simulator", operator="demo")
-    outcomes: Counter[str] = Counter()
     started = time.perf_counter()
-    try:
-        with _bar() as bar:
-            task = bar.add_task("reading and ingesting", total=len(paths))
-            for reading, image in read_paths(paths, layouts, workers):
-                outcomes[ingest_page(store, batch, reading, image).outcome] += 1
-                bar.advance(task)
-    finally:
-        close_batch(store, batch)
+    with _bar() as bar:
+        task = bar.add_task("reading and ingesting", total=len(paths))
+        _, result = scan(store, meeting.id, FileSource([(p, str(p)) for p in paths]),
+                         station="demo", device="simulator", operator="demo",
+                         options=IntakeOptions(workers=workers),
+                         on_page=lambda _done: bar.advance(task))
+    outcomes: Counter[str] = result.outcomes.counts
     seconds = time.perf_counter() - started
     console.print(f"[green]✓[/] ingested {sum(outcomes.values())} pages in {seconds:.0f} s "
                   f"({sum(outcomes.values()) * 60 / max(seconds, 1e-6):.0f}/min): "
@@ -142,7 +138,8 @@ def demo(
     if no_serve:
         return
     from server.app import ServerSettings, create_app
-    from server.cli.serve import open_or_fail, run_server
+    from server.cli.common import open_or_fail
+    from server.cli.serve import run_server
 
     store = open_or_fail(Path(info["data"]), None)
     console.print("\nServing; Ctrl-C to stop.")

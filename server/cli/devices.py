@@ -76,8 +76,8 @@ def _list_sane(timeout_s: float) -> None:
 
 
 def _check(uri: str) -> None:
+    from intake.devices import open_source
     from scanner.errors import DeviceError
-    from scanner.uri import open_source
 
     try:
         source = open_source(uri)

@@ -1,8 +1,8 @@
 """The hand model on the command line: `simulate --model hand`, `bench accuracy --model hand`
 and `bench truthdeck DIR` (score any folder with a truth.json in the field-report format).
 
-Thin calls into `omr.handsim`: generation (`deck.generate`), reading with the engine's pool
-(`folder.read_folder`) and the pure scorer (`score.score`); this module only prints.
+Thin calls into `omr.handsim`: generation (`deck.generate`), reading through the intake's one
+pool (`read_folder`) and the pure scorer (`score.score`); this module only prints.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ from rich.table import Table
 from server.cli.common import console, err_console, fail
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from omr.handsim.folder import TruthFolder
     from omr.handsim.score import TruthScore
+    from omr.reading import Reading
 
 HAND_OLD_FILES = ("hand-*.jpg", "hand-*.png", "hand-*.tif", "truth.json", "deck.json")
 EXIT_MISSED = 1
@@ -80,7 +84,7 @@ def simulate_hand(form: Path, output: Path, sheets: int, seed: int, profile: str
 
 def score_folder(folder: Path, workers: int | None) -> tuple[TruthScore, float]:
     """Read a truth folder's images with the engine and score them; (score, read seconds)."""
-    from omr.handsim.folder import deck_tags, load_truth_folder, read_folder
+    from omr.handsim.folder import deck_tags, load_truth_folder
     from omr.handsim.score import score
 
     try:
@@ -200,3 +204,22 @@ def bench_truthdeck(
     result, wall = score_folder(folder, workers)
     if not print_score(result, str(folder), wall, as_json):
         raise typer.Exit(EXIT_MISSED)
+
+
+def read_folder(tf: TruthFolder, workers: int | None = None,
+                progress: Callable[[int], None] | None = None
+                ) -> dict[tuple[str, int], Reading]:
+    """Read every image of the truth with the engine; (image, page index) -> reading."""
+    from intake.run import read_files
+
+    images = list(dict.fromkeys(e["image"] for e in tf.truth))
+    by_path = {str(tf.folder / name): name for name in images}
+    readings: dict[tuple[str, int], Reading] = {}
+    for reading, _ in read_files([Path(p) for p in by_path], tf.layouts_by_id, workers,
+                                 keep_image=False, progress=progress):
+        name, sep, index = reading.source.rpartition("#")
+        if not sep or not index.isdigit():
+            name, index = reading.source, "1"
+        image = by_path.get(name, Path(name).name)
+        readings[(image, int(index))] = reading
+    return readings

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,8 +29,9 @@ from server.cli.form import compile_spec
 from server.cli.handbench import bench_truthdeck
 
 if TYPE_CHECKING:  # the engine loads OpenCV: imported when a command runs, not at start-up
+    from intake.pool import ReaderPool
+    from intake.work import PageRead, ReadSettings
     from omr.accuracy import AccuracyReport
-    from omr.batch import ReaderPool, ReadOptions
     from omr.reading import Reading
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -97,7 +98,7 @@ def read(
     Exit status 0 when every page was read (ok, review or blank), 1 when some page was refused
     (unreadable, unknown form: its reading says why), 2 for a usage error.
     """
-    from omr.batch import read_paths
+    from intake.run import read_files
 
     layouts = load_layouts(forms)
     paths = expand_files(files)
@@ -106,7 +107,7 @@ def read(
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
                   transient=True) as bar:
         task = bar.add_task("reading", total=len(paths))
-        for reading, _ in read_paths(paths, layouts, workers, keep_data=False, pdf_dpi=pdf_dpi,
+        for reading, _ in read_files(paths, layouts, workers, keep_image=False, pdf_dpi=pdf_dpi,
                                      annotate_dir=annotate,
                                      progress=lambda n: bar.update(task, completed=n)):
             statuses[reading.status] += 1
@@ -226,10 +227,10 @@ class _bar:
         self.progress.stop()
 
 
-def _timed_cold(options: ReadOptions, workers: int, files: list[Path], decode_only: bool,
+def _timed_cold(options: ReadSettings, workers: int, files: list[Path], decode_only: bool,
                 label: str) -> tuple[float, list[float], int]:
     """As `_timed_run`, with the worker processes started (and their start timed) for it."""
-    from omr.batch import ReaderPool
+    from intake.pool import ReaderPool
 
     start = time.perf_counter()
     with ReaderPool(options, workers) as pool:
@@ -243,9 +244,20 @@ def _timed_run(pool: ReaderPool, files: list[Path], decode_only: bool, label: st
     start = time.perf_counter()
     times: list[float] = []
     with _bar(label, len(files)) as tick:
-        for timing in pool.time(files, decode_only=decode_only, progress=tick):
-            times.append(timing.seconds)
+        for read in _time_pages(pool, files, decode_only):
+            times.append(read.seconds)
+            tick(len(times))
     return time.perf_counter() - start, times, len(times)
+
+
+def _time_pages(pool: ReaderPool, files: Iterable[Path], decode_only: bool = False
+                ) -> Iterator[PageRead]:
+    """Every page of `files` through the pool, timed in the worker (decode only, or read)."""
+    from intake.work import time_work
+    from scanner.pages import plan_pages
+
+    pages = (page for f in files for page in plan_pages(str(f), path=f))
+    return pool.map(pages, time_work, decode_only)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -278,7 +290,8 @@ def bench_omr(
         "included, as `scantally read` runs)")] = False,
 ) -> None:
     """Engine vs decode-only speed on the same files in the same run, and memory."""
-    from omr.batch import ReaderPool, ReadOptions
+    from intake.pool import ReaderPool
+    from intake.work import ReadSettings
 
     layouts = load_layouts([form])
     tmp: Path | None = None
@@ -290,10 +303,10 @@ def bench_omr(
         (_mixed_corpus if mixed else _grey_corpus)(form, folder, sheets, dpi, 20261120,
                                                    workers)
         files = expand_files([folder])
-    options = ReadOptions(layouts, keep_data=False)
+    options = ReadSettings(layouts, keep_image=False)
     try:
         with RssSampler() as rss, ReaderPool(options, workers) as pool:
-            list(pool.time(files[: 2 * workers]))  # warm up: start and load the workers
+            list(_time_pages(pool, files[: 2 * workers]))  # warm up: start, load the workers
             decode_runs, engine_runs = [], []
             for k in range(rounds):
                 for decode_only, runs, label in ((True, decode_runs, "decode-only"),
@@ -346,7 +359,7 @@ def _long_run(pool: ReaderPool, files: list[Path], total: int, rss: RssSampler) 
     samples: list[tuple[int, float]] = []
     start = time.perf_counter()
     with _bar(f"long run: {total} sheets", total) as tick:
-        for done, _ in enumerate(pool.time(_cycle(files, total)), 1):
+        for done, _ in enumerate(_time_pages(pool, _cycle(files, total)), 1):
             if done % every == 0 or done == total:
                 tick(done)
                 samples.append((done, rss.now()[0] / 2**20))
@@ -394,7 +407,7 @@ def bench_accuracy(
         fail(f"--model {model!r}: use sim, hand or both")
     ok = True
     if model in ("hand", "both"):
-        from omr.batch import default_workers
+        from intake.pool import default_workers
         from server.cli.handbench import run_hand_accuracy
 
         if corpus is not None and model == "both":
@@ -413,8 +426,9 @@ def bench_accuracy(
 def _sim_accuracy(form: Path, sheets: int, seed: int, profile: str, fmt: str,
                   workers: int | None, corpus: Path | None, keep: Path | None, as_json: bool,
                   ok_before: bool = True) -> None:
+    from intake.pool import default_workers
+    from intake.run import read_files
     from omr.accuracy import compare
-    from omr.batch import default_workers, read_paths
     from omr.sim.truth import load_truth
 
     n_workers = workers or default_workers()
@@ -445,7 +459,7 @@ def _sim_accuracy(form: Path, sheets: int, seed: int, profile: str, fmt: str,
         readings = {}
         start = time.perf_counter()
         with _bar(f"reading {len(files)} files", len(files)) as tick:
-            for reading, _ in read_paths(files, layouts, n_workers, keep_data=False,
+            for reading, _ in read_files(files, layouts, n_workers, keep_image=False,
                                          progress=tick):
                 name, _, index = reading.source.rpartition("#")
                 readings[(Path(name).name, int(index or 1))] = reading
@@ -515,21 +529,12 @@ def _print_accuracy(r: AccuracyReport, label: str, wall: float, as_json: bool) -
     return all(targets.values())
 
 
-#: the `bench` group: other modules add their benchmarks to it (server.cli.report, .serve)
-bench_app = typer.Typer(help="Benchmarks: OMR speed and accuracy, reports, hall screen.",
-                        no_args_is_help=True)
-bench_app.command("omr")(bench_omr)
-bench_app.command("accuracy")(bench_accuracy)
-bench_app.command("truthdeck")(bench_truthdeck)
-
-
 def register(app: typer.Typer) -> None:
-    """Add `read` and the `bench` group (`bench omr`, `bench accuracy`, `bench truthdeck`)."""
+    """Add `read`, and `omr`, `accuracy` and `truthdeck` to the `bench` group
+    (`server.cli.bench`)."""
+    from server.cli.bench import bench_app
+
     app.command("read")(read)
-    for info in app.registered_groups:  # a `bench` group made by a module registered before
-        if info.name == "bench" and info.typer_instance is not None:
-            info.typer_instance.command("omr")(bench_omr)
-            info.typer_instance.command("accuracy")(bench_accuracy)
-            info.typer_instance.command("truthdeck")(bench_truthdeck)
-            return
-    app.add_typer(bench_app, name="bench")
+    bench_app.command("omr")(bench_omr)
+    bench_app.command("accuracy")(bench_accuracy)
+    bench_app.command("truthdeck")(bench_truthdeck)

@@ -8,17 +8,9 @@ from typing import Annotated
 
 import typer
 
-from server.cli.common import console, fail, write_atomic
-from server.cli.tally import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    MeetingArg,
-    _check_or_fail,
-    _meeting_id,
-    _open,
-    _user,
-)
+from server.cli.common import console, fail, meeting_id, open_or_fail, user, write_atomic
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingArg
+from server.cli.tally import check_or_fail
 
 
 def report_command(
@@ -43,9 +35,9 @@ def report_command(
     from tally.report.meeting import ReportError, meeting_report
     from tally.results import meeting_results
 
-    store = _open(data, db)
-    mid = _meeting_id(store, meeting)
-    _check_or_fail(store, mid, meeting)
+    store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
+    check_or_fail(store, mid, meeting)
     results = meeting_results(store, mid)
     wanted: list[tuple[str, Path]] = [("pdf", output)]
     wanted += [("xlsx", xlsx)] if xlsx else []
@@ -53,7 +45,7 @@ def report_command(
     made: list[tuple[Path, bytes]] = []
     try:
         for fmt, path in wanted:
-            _, content = meeting_report(store, mid, fmt, form_id=form, operator=_user(),
+            _, content = meeting_report(store, mid, fmt, form_id=form, operator=user(),
                                         station=station, results=results)  # type: ignore[arg-type]
             made.append((path, content))
     except ReportError as exc:
@@ -84,7 +76,7 @@ def bench_report(
 
 
 def register(app: typer.Typer) -> None:
-    from server.cli.omr import bench_app
+    from server.cli.bench import bench_app
 
     app.command("report")(report_command)
     bench_app.command("report")(bench_report)

@@ -1,8 +1,11 @@
-"""`scantally scan --meeting M --device URI`: feed a stack from a device into a meeting, and
-`scantally bench intake`: the pipeline's throughput against the eSCL simulator.
+"""`scantally ingest FILES` and `scantally scan --device URI`: feed a stack into a meeting
+through the intake pipeline (`intake.run.scan`),.
 
-`scan` opens the device (`scanner.uri.open_source`: dir:, sane:, escl://, serial://), opens a
-batch and runs `tally.intake` until the stack ends, with a progress bar (sheets/min, OMR queue
+`ingest` takes files, folders (every scan below them, a ZIP's members too; anything else is
+named as skipped) or pre-computed readings (--readings FILE.jsonl).
+
+`scan` opens the device (`intake.devices.open_source`: dir:, sane:, escl://, serial://), opens a
+batch and runs the intake pipeline until the stack ends, with a progress bar (sheets/min, OMR queue
 depth) on stderr, then a summary. With --json: one JSON line per page as it is committed, then a
 summary line. The first Ctrl-C stops after the sheets already fed (they are all stored); a
 second one aborts.
@@ -31,20 +34,12 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from server.cli.common import console, err_console, fail
-from server.cli.tally import (
-    DEFAULT_DATA,
-    DataOpt,
-    DbOpt,
-    MeetingOpt,
-    _errors,
-    _meeting_id,
-    _open,
-    _user,
-)
+from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingOpt
 
 if TYPE_CHECKING:
-    from tally.intake import IntakeStats, PageDone, StackResult
+    from intake.outcomes import Outcomes
+    from intake.pipeline import IntakeStats, PageDone, StackResult
 
 EXIT_DEVICE_ERROR = 3
 EXIT_STORE_FAILED = 1
@@ -74,12 +69,13 @@ def scan_command(
     db: DbOpt = None,
 ) -> None:
     """Feed a stack from a scanner or card reader into a meeting: read, store, count once."""
+    from intake.devices import ACCEPTED_FORMS, open_source
+    from intake.pipeline import IntakeOptions
+    from intake.run import scan
     from scanner.errors import DeviceError
-    from scanner.uri import ACCEPTED_FORMS, open_source
-    from tally.intake import IntakeOptions, scan
 
-    store = _open(data, db)
-    mid = _meeting_id(store, meeting)
+    store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
     try:
         source = open_source(device)
     except ValueError as exc:
@@ -101,10 +97,10 @@ def scan_command(
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
-        with _errors(), view:
+        with errors(), view:
             try:
                 batch, result = scan(
-                    store, mid, source, station=station, operator=operator or _user(),
+                    store, mid, source, station=station, operator=operator or user(),
                     category=category,
                     options=IntakeOptions(workers=workers, queue_size=queue, card_form=form),
                     on_page=view.page, progress=view.progress, on_start=handles.append)
@@ -152,13 +148,7 @@ class _View:
 
 
 def _summary(result: StackResult, batch_id: int) -> dict[str, Any]:
-    out = result.stats.outcomes
-    return {"batch": batch_id, "sheets": result.stats.ingested, "read": result.stats.pages,
-            "ok": out.get("ok", 0), "review": out.get("review", 0),
-            "unreadable": out.get("unreadable", 0), "blank": out.get("blank", 0),
-            "unknown_serial": out.get("unknown_serial", 0),
-            "duplicates": out.get("duplicate", 0), "already_stored": out.get("already", 0),
-            "refused": out.get("refused", 0)}
+    return {"sheets": result.stats.ingested, **result.outcomes.summary(batch_id)}
 
 
 def _error_message(device: str, result: StackResult) -> str:
@@ -186,8 +176,8 @@ def _error_message(device: str, result: StackResult) -> str:
 
 
 def _finish(device: str, batch_id: int, result: StackResult, as_json: bool) -> None:
+    from intake.devices import ACCEPTED_FORMS
     from scanner.errors import DeviceIO
-    from scanner.uri import ACCEPTED_FORMS
 
     summary = _summary(result, batch_id)
     unreachable = (result.ended == "device_error" and isinstance(result.error, DeviceIO)
@@ -230,12 +220,9 @@ def _print_summary(summary: dict[str, Any], result: StackResult) -> None:
     stats = result.stats
     table = Table(title=f"batch #{summary['batch']}: {summary['sheets']} sheet(s), "
                         f"{stats.sheets_per_min:.0f} sheets/min", show_header=False)
-    labels = {"read": "pages read", "ok": "ok, counted", "review": "counted, to review",
-              "unreadable": "unreadable (re-feed)", "blank": "blank pages",
-              "unknown_serial": "unknown serial (held)",
-              "duplicates": "duplicate sheets (not counted)",
-              "already_stored": "same image already stored", "refused": "refused"}
-    for key, label in labels.items():
+    from intake.outcomes import SUMMARY_LABELS
+
+    for key, label in SUMMARY_LABELS.items():
         if summary[key] or key in ("read", "ok", "review", "unreadable", "duplicates",
                                    "refused"):
             table.add_row(label, str(summary[key]))
@@ -247,64 +234,101 @@ def _print_summary(summary: dict[str, Any], result: StackResult) -> None:
             console.print(f"  sheet {sequence}: {escape(message)}", highlight=False)
 
 
-# -- bench intake ------------------------------------------------------------------------------
+# -- ingest ------------------------------------------------------------------------------------
 
-def bench_intake(
-    sheets: Annotated[int, typer.Option("--sheets", min=10, max=100_000)] = 1000,
-    pace: Annotated[float, typer.Option("--pace", min=0, help="scanner pace, sheets/min "
-                                        "(0 = as fast as the simulator serves)")] = 100.0,
+def ingest(
+    meeting: MeetingOpt,
+    files: Annotated[list[Path] | None, typer.Argument(help="scanned images, PDFs, ZIPs or "
+                                                       "folders", show_default=False)] = None,
+    readings: Annotated[list[Path] | None, typer.Option(
+        "--readings", help="pre-computed readings (JSON lines, each with \"image\": FILE)")
+    ] = None,
+    station: Annotated[str, typer.Option("--station", help="this station's name")] = "",
+    device: Annotated[str, typer.Option("--device", help="scanner / reader used")] = "",
+    operator: Annotated[str | None, typer.Option("--operator", help="who feeds")] = None,
+    category: Annotated[str | None, typer.Option(
+        "--category", help="voter category of this whole batch")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
-    queue: Annotated[int | None, typer.Option("--queue", min=1)] = None,
-    corpus: Annotated[Path | None, typer.Option(
-        "--corpus", help="keep (and reuse) the simulated sheets in this folder")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per page as it is "
+                                          "committed, then a summary line")] = False,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
 ) -> None:
-    """N simulated sheets through the eSCL simulator and the intake pipeline, at a pace."""
-    from tally.intake_bench import bench_intake as run
+    """Read sheets (or take pre-computed readings), store them, count each sheet once."""
+    from intake.outcomes import Outcomes
+    from intake.pipeline import IntakeOptions
+    from intake.run import scan
+    from scanner.folder import FileSource, scan_files
+    from tally.ingest import IngestResult, close_batch, ingest_json, iter_readings_file, open_batch
 
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                   TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                   console=err_console, transient=True, disable=as_json)
-    simulate = bar.add_task("simulating sheets", total=sheets, info="")
-    feed = bar.add_task("scanning", total=sheets, info="", visible=False)
+    if not files and not readings:
+        fail("give the scanned files to ingest, or --readings FILE.jsonl")
+    store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
+    for r in readings or []:
+        if not r.is_file():
+            fail(f"readings file {r} not found")
+    paths, skipped = scan_files(files or [])
+    for f in skipped:  # never left out without a line saying so
+        why = "not a scan (JPEG, PNG, TIFF, BMP, PDF or a ZIP of them)"
+        if as_json:
+            typer.echo(json.dumps({"source": str(f), "outcome": "skipped", "message": why},
+                                  ensure_ascii=False))
+        else:
+            err_console.print(f"skipped {f}: {why}", highlight=False)
+    with errors():
+        batch = open_batch(store, mid, station=station, device=device,
+                           operator=operator or user(), category=category)
+    outcomes = Outcomes()
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                      TextColumn("[bold]{task.completed}[/] pages"), TimeElapsedColumn(),
+                      console=err_console, transient=True, disable=as_json) as bar:
+            task = bar.add_task(f"ingesting into {batch.meeting_name}", total=None)
 
-    def on_stats(s: IntakeStats) -> None:
-        bar.update(feed, completed=s.ingested, visible=True, info=(
-            f"{s.sheets_per_min:.0f} sheets/min, queue {s.queue_depth}/{s.queue_bound}"))
+            def committed(result: IngestResult) -> None:
+                outcomes.note(result)
+                if as_json:
+                    sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                    sys.stdout.flush()
+                bar.advance(task)
 
-    with bar:
-        r = run(sheets, pace, workers, queue, corpus,
-                on_corpus=lambda n, _t: bar.update(simulate, completed=n), progress=on_stats)
+            for r in readings or []:
+                for doc, image, image_ref in iter_readings_file(r):
+                    committed(ingest_json(store, batch, doc, image, image_ref=image_ref))
+            if paths:
+                with errors():
+                    scan(store, mid, FileSource(paths), batch=batch,
+                         options=IntakeOptions(workers=workers),
+                         on_page=lambda done: committed(done.result))
+    finally:
+        close_batch(store, batch)
+    _print_ingested(outcomes, batch.batch_id, as_json)
+
+
+def _print_ingested(outcomes: Outcomes, batch_id: int, as_json: bool) -> None:
+    from intake.outcomes import SUMMARY_LABELS
+
+    summary = outcomes.summary(batch_id)
     if as_json:
-        typer.echo(json.dumps(r.to_json(), ensure_ascii=False))
-        return
-    s = r.stats
-    per = lambda key, n: s.stage_s.get(key, 0.0) / max(n, 1) * 1000  # noqa: E731
-    table = Table(title=f"intake: {s.ingested} of {r.sheets} sheets through eSCL at "
-                        f"{'max' if not r.pace_per_min else f'{r.pace_per_min:g}/min'} pace, "
-                        f"{r.workers} worker(s)", show_header=False)
-    table.add_row("achieved", f"{s.sheets_per_min:.1f} sheets/min over {s.elapsed_s:.1f} s "
-                  f"(ended: {r.ended}; simulator delivered {r.delivered})")
-    table.add_row("OMR queue", f"deepest {s.max_queue_depth} of bound {s.queue_bound} "
-                  f"(+ at most {s.in_flight_bound} in the workers)")
-    table.add_row("per sheet, ms", (
-        f"device wait {per('acquire', s.acquired):.0f}, blocked on full queue "
-        f"{per('backpressure', s.acquired):.0f}, encode {per('encode', s.acquired):.0f}, "
-        f"OMR (worker) {per('omr', s.pages):.0f}, ingest {per('ingest', s.pages):.0f}"))
-    if s.latency_s:
-        table.add_row("fed -> stored", f"p50 {s.latency_s[0]:.2f} s, p95 {s.latency_s[1]:.2f} s, "
-                      f"max {s.latency_s[2]:.2f} s")
-    table.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items())))
-    table.add_row("peak RSS", f"{r.peak_rss_mib:.0f} MiB (this process + workers; workers "
-                  f"{r.worker_rss_mib:.0f} MiB); simulator process not counted")
-    table.add_row("corpus", f"{r.corpus_s:.0f} s to simulate (not timed above)")
-    console.print(table)
+        typer.echo(json.dumps({"summary": summary, "refeed": outcomes.refeed,
+                               "refused": outcomes.refused}, ensure_ascii=False))
+    else:
+        table = Table(title=f"batch #{batch_id}", show_header=False)
+        for key, label in SUMMARY_LABELS.items():
+            table.add_row(label, str(summary[key]))
+        console.print(table)
+        if outcomes.refeed:
+            console.print("[yellow]re-feed these sheets:[/]")
+            for line in outcomes.refeed:
+                console.print(f"  {line}", highlight=False)
+        for line in outcomes.refused:
+            err_console.print(f"[bold red]refused:[/] {line}", highlight=False)
+    if outcomes.refused:
+        raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
-    """Add `scan`, and `intake` to the `bench` group."""
-    from server.cli.omr import bench_app
-
+    """Add `ingest` and `scan`."""
+    app.command("ingest")(ingest)
     app.command("scan")(scan_command)
-    bench_app.command("intake")(bench_intake)

@@ -1,4 +1,4 @@
-"""`scantally serve`, `scantally user add|list`, `scantally bench hall`: the web console.
+"""`scantally serve`, `scantally user add|list`: the web console.
 
 `serve` opens the store (`--data DIR`, or `--db URL` for PostgreSQL) and runs the console, the
 hall screen and the API with uvicorn. With no user yet it prints a one-time set-up URL for the
@@ -8,30 +8,14 @@ first administrator (or create one with `scantally user add --role admin`).
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from server.cli.common import console, fail
-
-DataOpt = Annotated[Path, typer.Option(
-    "--data", envvar="SCANTALLY_DATA", help="data folder: images (and the SQLite file)")]
-DbOpt = Annotated[str | None, typer.Option(
-    "--db", envvar="SCANTALLY_DB", help="database URL, e.g. postgresql://user@host/db "
-    "(default: a SQLite file in the data folder)")]
-DEFAULT_DATA = Path("data")
+from server.cli.common import console, fail, open_or_fail
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt
 
 user_app = typer.Typer(help="Console users (admin, operator, observer).", no_args_is_help=True)
-
-
-def open_or_fail(data: Path, db: str | None) -> Any:
-    from tally.store import StoreError, open_store
-
-    try:
-        return open_store(data, db)
-    except StoreError as exc:
-        fail(str(exc))
 
 
 def run_server(app: Any, host: str, port: int) -> None:
@@ -133,34 +117,6 @@ def user_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None) -> None:
         console.print(f"{u.id:>3}  {u.username:<20} {u.role:<9} {state}  {u.display_name}")
 
 
-def bench_hall(
-    sheets: Annotated[int, typer.Option("--sheets", min=10, max=100_000)] = 500,
-    rate: Annotated[float, typer.Option("--rate", min=1, max=1000, help="sheets per second")
-                    ] = 50.0,
-    data: Annotated[Path | None, typer.Option("--data", help="data folder (default: a "
-                                              "temporary one)")] = None,
-) -> None:
-    """Hall-screen update latency (p50/p95/max) while ingesting at --rate sheets/s."""
-    from server.bench import bench_hall as run
-
-    report = run(sheets=sheets, rate=rate, data_dir=data,
-                 progress=lambda msg: console.print(msg, highlight=False))
-    console.print(report.table(), highlight=False)
-    if report.aggregate.p95 > 1.0:
-        raise typer.Exit(1)
-
-
-def _bench_group(app: typer.Typer) -> typer.Typer:
-    """The `bench` group, shared with other modules that add benchmarks to it."""
-    for info in app.registered_groups:
-        if info.name == "bench" and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help="Benchmarks.", no_args_is_help=True)
-    app.add_typer(group, name="bench")
-    return group
-
-
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(user_app, name="user")
-    _bench_group(app).command("hall")(bench_hall)

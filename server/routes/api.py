@@ -31,6 +31,7 @@ from server.routes.review import decide_item, queue_json
 from tally import accounts
 from tally.accounts import Identity
 from tally.db import Meeting
+from tally.ingest import IngestRefused, parse_reading
 from tally.meetings import FormText, create_meeting, list_meetings, meeting_forms, update_meeting
 from tally.results import meeting_results
 from tally.rules import TallyResult
@@ -297,8 +298,13 @@ def add_page(request: Request, meeting_id: Id, batch_id: Id,
     found = find_control(parsed, ("body", "reading"))  # a "\u0000" escaped inside the JSON
     if found is not None:
         raise refused(found)
+    try:  # outside JSON is parsed once, here at the edge
+        given = parse_reading(parsed)
+    except IngestRefused as exc:
+        raise HTTPException(422, str(exc)) from None
     data = image.file.read()
-    result = request.app.state.intake.ingest(batch, parsed, data, job)
+    result = request.app.state.intake.ingest(batch, given.reading, data, job,
+                                             printed_hash=given.layout_hash)
     if result.outcome == "refused":
         raise HTTPException(422, result.message)
     return PageResult(**result.to_json())

@@ -194,7 +194,7 @@ def device_batch(request: Request, meeting_id: Id,
                  uri: Annotated[Text, Form(min_length=1, max_length=300)],
                  category: Annotated[Name, Form(max_length=40)] = "",
                  who: Identity = Depends(auth.operator)) -> Response:
-    """Acquire from a scanner in the background (scanner.uri.open_source)."""
+    """Acquire from a scanner in the background (intake.devices.open_source)."""
     meeting_or_404(request, meeting_id)
     job = request.app.state.intake.start_device(meeting_id, uri.strip(), operator=who.username,
                                                 category=category or None)

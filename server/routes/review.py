@@ -12,26 +12,21 @@ from server.fields import Name, Text
 from server.routes.common import Id, meeting_or_404, render, store_of
 from tally.accounts import Identity
 from tally.db import Page
-from tally.review import ReviewItem, decide, render_crop, review_queue
+from tally.review import Crop, ReviewItem, decide, render_crop, review_queue
 
 router = APIRouter(include_in_schema=False)
 MAX_MM = 1000.0
 
 
 def item_json(meeting_id: Id, i: ReviewItem) -> dict[str, Any]:
-    crops = []
-    for c in i.crops:
+    def crop(c: Crop) -> dict[str, Any]:
         url = f"/meetings/{meeting_id}/pages/{i.page_id}/crop.png"
         if c.rect_mm is not None:
             x, y, w, h = (round(v, 2) for v in c.rect_mm)
             url += f"?x={x}&y={y}&w={w}&h={h}"
-        crops.append({"label": c.label, "url": url})
-    return {"id": i.id, "kind": i.kind, "page_id": i.page_id, "source": i.source,
-            "form": i.form_id, "page": i.page_no, "serial": i.serial, "field": i.field,
-            "option": i.option, "label": i.label, "reason": i.reason,
-            "choices": list(i.choices), "state": i.state, "score": i.score,
-            "certainty": i.certainty,
-            "resolved": i.resolved, "crops": crops}
+        return {"label": c.label, "url": url}
+
+    return i.to_json(crop)
 
 
 def queue_json(request: Request, meeting_id: Id, include_resolved: bool = False

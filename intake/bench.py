@@ -3,7 +3,7 @@
 The simulator (`scanner.escl_sim.EsclSimulator`) runs in its own process on 127.0.0.1, as a
 network scanner would, serving grey 200 dpi JPEGs of `omr.sim.corpus.generate` sheets at a feeder
 pace (sheets/min; 0 = as fast as it can serve). This process runs the pipeline
-(`tally.intake.IntakePipeline`) into a fresh temporary store, and samples the resident memory of
+(`intake.pipeline.IntakePipeline`) into a fresh temporary store, and samples the resident memory of
 itself and its OMR workers (not the simulator's, which holds the whole stack in memory).
 """
 
@@ -20,9 +20,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from intake.pipeline import IntakeOptions, IntakePipeline, IntakeStats
 from scanner.escl import EsclSource
 from tally.ingest import close_batch, open_batch
-from tally.intake import IntakeOptions, IntakePipeline, IntakeStats
 from tally.meetings import FormText, create_meeting
 from tally.store import open_store
 

@@ -1,4 +1,5 @@
-"""omr.batch: files in, one reading per page out, in order; bad files refused, never fatal."""
+"""intake.pool / intake.run.read_files: files in, one reading per page out, in order; bad files
+refused, never fatal; a worker that dies costs only its page."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omr.batch import ReaderPool, ReadOptions, annotation_name, read_paths
+from intake.pool import ReaderPool
+from intake.run import read_files
+from intake.work import PageRead, ReadSettings, annotation_name
 from omr.reading import failed
+from scanner.pages import EncodedPage
 from tests import omr_helpers as H
 
 DOC = H.layout("evaluation")
@@ -95,32 +99,35 @@ def _check_stack(results: list, stack: dict[str, Path]) -> None:
     assert by["duplex2"].reason == "blank back"
     data = [d for _, d in results]
     assert data[0] == stack["good"].read_bytes()  # a one-image file's bytes, for the store
-    assert data[7] is None and data[8] is None  # pages of a multi-page file: no single file
+    # a page of a multi-page file is stored as a lossless PNG of that page
+    assert data[7] is not None and data[7].startswith(b"\x89PNG") and data[7] != data[8]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data[8]))), np.full_like(
+        np.asarray(Image.open(io.BytesIO(data[7]))), 246))
 
 
 def test_bad_files_never_stop_a_batch_in_process(stack: dict[str, Path]) -> None:
-    _check_stack(list(read_paths([stack[k] for k in ORDER], LAYOUTS, workers=1)), stack)
+    _check_stack(list(read_files([stack[k] for k in ORDER], LAYOUTS, workers=1)), stack)
 
 
 def test_bad_files_never_stop_a_batch_in_a_pool(stack: dict[str, Path]) -> None:
     done: list[int] = []
-    results = list(read_paths([stack[k] for k in ORDER], LAYOUTS, workers=2,
+    results = list(read_files([stack[k] for k in ORDER], LAYOUTS, workers=2,
                               progress=done.append))
     _check_stack(results, stack)
     assert done == list(range(1, len(ORDER) + 1))
 
 
 def test_a_missing_file_is_one_unreadable_page(tmp_path: Path, stack: dict[str, Path]) -> None:
-    results = list(read_paths([tmp_path / "gone.jpg", stack["good"]], LAYOUTS, workers=1,
-                              keep_data=False))
+    results = list(read_files([tmp_path / "gone.jpg", stack["good"]], LAYOUTS, workers=1,
+                              keep_image=False))
     assert [r.status for r, _ in results] == ["unreadable", "ok"]
     assert "cannot open the file" in results[0][0].reason
-    assert results[1][1] is None  # keep_data=False
+    assert results[1][1] is None  # keep_image=False
 
 
 def test_annotated_pages_are_written(tmp_path: Path, stack: dict[str, Path]) -> None:
     out = tmp_path / "annotated"
-    results = list(read_paths([stack["good"], stack["noise"]], LAYOUTS, workers=1,
+    results = list(read_files([stack["good"], stack["noise"]], LAYOUTS, workers=1,
                               annotate_dir=out))
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(annotation_name(r.source) for r, _ in results)
@@ -137,22 +144,23 @@ def test_every_page_of_a_pdf_is_read(tmp_path: Path) -> None:
     compiled = compile_layout(load_spec(H.EXAMPLES / "evaluation.yaml"))
     pdf = tmp_path / "deck.pdf"
     pdf.write_bytes(render_pdf(compiled, DOC["form"]["hash"], ["000001", "000002"]))
-    results = list(read_paths([pdf], LAYOUTS, workers=1))
+    results = list(read_files([pdf], LAYOUTS, workers=1))
     assert [(r.source, r.status, r.serial) for r, _ in results] == [
         (f"{pdf}#1", "blank", "000001"), (f"{pdf}#2", "blank", "000002")]
 
 
-def _dies_on_boom(path: str, options: ReadOptions) -> list:
-    """A task that kills its worker process on one file (as a crash in a C library would)."""
-    if path.endswith("boom.jpg"):
+def _dies_on_boom(page: EncodedPage, settings: ReadSettings) -> PageRead:
+    """A task that kills its worker process on one page (as a crash in a C library would)."""
+    if page.source.startswith("boom.jpg"):
         os._exit(3)
-    return [(failed(f"{path}#1", "blank", "fine"), None)]
+    return PageRead(failed(page.source, "blank", "fine"), None, 0.0)
 
 
-def test_a_worker_that_dies_costs_only_its_file() -> None:
-    with ReaderPool(ReadOptions(LAYOUTS), workers=2) as pool:
-        results = [r for batch in pool._map(_dies_on_boom, ["a.jpg", "boom.jpg", "b.jpg",
-                                                             "c.jpg"], None) for r, _ in batch]
+def test_a_worker_that_dies_costs_only_its_page() -> None:
+    pages = [EncodedPage(f"{name}#1", data=b"x") for name in ("a.jpg", "boom.jpg", "b.jpg",
+                                                               "c.jpg")]
+    with ReaderPool(ReadSettings(LAYOUTS), workers=2) as pool:
+        results = [r.reading for r in pool.map(pages, _dies_on_boom)]
     assert [r.source for r in results] == ["a.jpg#1", "boom.jpg#1", "b.jpg#1", "c.jpg#1"]
     assert [r.status for r in results] == ["blank", "unreadable", "blank", "blank"]
-    assert "crashed" in results[1].reason
+    assert "crashed" in results[1].reason and results[1].reason_code == "worker_crashed"

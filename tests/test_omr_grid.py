@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hardware.grid import bitmap_to_marks, grid_size, gridded_boxes, marks_to_bitmap
+from omr.grid import bitmap_to_marks, grid_size, gridded_boxes, marks_to_bitmap
 
 
 def box(field: str, option: str, row: int | None = None, col: int | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""scanner.uri: every URI form opens a working source over its real transport; bad URIs say why."""
+"""intake.devices: every URI form opens a working source over its real transport; bad URIs say
+why."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from intake.devices import ACCEPTED_FORMS, open_source
 from scanner.errors import DeviceIO, NoDocuments
 from scanner.escl import EsclSource
 from scanner.escl_sim import EsclSimulator
 from scanner.folder import FolderSource
 from scanner.source import SheetSource
-from scanner.uri import ACCEPTED_FORMS, open_source
 
 
 def _png(level: int) -> bytes:
@@ -29,7 +30,7 @@ def test_dir_uri_opens_a_folder(tmp_path: Path) -> None:
     with open_source(f"dir:{tmp_path}") as source:
         assert isinstance(source, FolderSource) and isinstance(source, SheetSource)
         assert not source.watch
-        assert [int(s.front[0, 0]) for s in source] == [100, 200]
+        assert [int(s.front.decode().image[0, 0]) for s in source] == [100, 200]
     with open_source(f"dir://{tmp_path}?watch=1&poll_s=0.2&settle_s=0.1") as watched:
         assert isinstance(watched, FolderSource) and watched.path == tmp_path
         assert (watched.watch, watched.poll_s, watched.settle_s) == (True, 0.2, 0.1)
@@ -43,7 +44,7 @@ def test_escl_uri_scans_from_the_simulator() -> None:
         source = open_source(sim.uri + "?dpi=300&duplex=0", busy_backoff_s=0.01)
         assert isinstance(source, EsclSource) and source.dpi == 300 and not source.duplex
         with source:
-            assert [int(s.front[0, 0]) for s in source] == [10, 20, 30]
+            assert [int(s.front.decode().image[0, 0]) for s in source] == [10, 20, 30]
         assert sim.last_settings["XResolution"] == "300"
 
 
@@ -57,7 +58,7 @@ def test_sane_uri_scans_from_the_test_backend(
         assert source.uri == "sane:test:0"
         sheets = list(source)
     assert [s.sequence for s in sheets] == [1, 2] and sheets[0].dpi == 75
-    assert sheets[0].front is not None and sheets[0].front.ndim == 2
+    assert sheets[0].front is not None and sheets[0].front.decode().image.ndim == 2
 
 
 def test_serial_uri_goes_to_the_card_reader_driver() -> None:

@@ -1,18 +1,19 @@
-"""The intake pipeline: one device -> a bounded queue -> OMR worker processes -> tally ingest.
+"""The intake pipeline: one source -> a bounded queue -> the OMR worker pool -> tally ingest.
 
     acquisition thread ──put──> queue (bound Q) ──> worker pool (≤ 2 × W sheets) ──> ingest
     (iterates the source)        blocks when full     decode + read_page              (this thread,
                                                                                       feed order)
 
 `IntakePipeline(store, batch, source).run()` takes one stack. The acquisition thread asks the
-device for a sheet, turns it into encoded pages (the scanner's own JPEG/PNG bytes; a page that
-came only as pixels is PNG-encoded once, here) and puts it on a `queue.Queue(Q)`. **Backpressure**:
+source for a sheet (its pages encoded, as the device or file delivered them: nothing is decoded
+here) and puts it on a `queue.Queue(Q)`. **Backpressure**:
 when the queue is full, `put` blocks, so the thread does not ask the device for the next sheet
 (eSCL: no NextDocument request; card reader: no feed command; folder: no file read) until the
 OMR side takes one. The consuming thread (the caller of `run`) takes sheets only while fewer than
 2 × W are in the pool, so at most Q + 2 × W + 1 sheets are held at once, and ingests them in feed
-order with `tally.ingest.ingest_page`. Pages travel to the workers as bytes and are decoded there
-(`tally.intake_read`); only readings come back.
+order with `tally.ingest.ingest_page` (or the caller's `ingest`). Pages travel to the workers
+(`intake.pool`) encoded and are decoded there, once (`intake.work`); readings and the image to
+store come back.
 
 **Stacks and errors.** A stack ends when the source stops iterating or raises `NoDocuments`
 (the card reader ends every stack that way; a scanner only when its feeder was empty from the
@@ -38,53 +39,32 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
 import queue
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import cv2
-import numpy as np
-
-from omr.batch import default_workers
-from omr.reading import Reading, failed
+from intake.outcomes import Outcomes
+from intake.pool import Job, ReaderPool, default_workers
+from intake.work import PageRead, ReadSettings
+from omr.card import card_form, card_picture, read_card
+from omr.reading import Reading
 from scanner.errors import DeviceError, DeviceIO, NoDocuments
-from scanner.images import sniff_format
+from scanner.pages import EncodedPage
 from scanner.source import Sheet, SheetSource
-from tally.ingest import BatchContext, IngestResult, close_batch, ingest_page, open_batch
-from tally.intake_read import (
-    PageRead,
-    PageTask,
-    bitmap_png,
-    card_form,
-    card_reading,
-    init_worker,
-    ping,
-    read_encoded,
-    read_in_worker,
-)
+from tally.ingest import BatchContext, IngestResult, ingest_page
 from tally.meetings import meeting_layouts
 from tally.store import Store
 
 Ended = Literal["end_of_stack", "empty", "device_error", "stopped", "failed"]
-#: formats sent to the workers as they came; anything else is PNG-encoded from its pixels
-KEPT_FORMATS = ("JPEG", "PNG", "TIFF")
 #: how long the threads wait before looking again (stop requests, a free slot)
 POLL_S = 0.02
 #: while waiting for the device, progress is reported this often (after each sheet otherwise)
 IDLE_REPORT_S = 0.5
-#: a file this large is not read back to keep an undecodable page's bytes
-MAX_RAW_FILE_BYTES = 256 * 1024 * 1024
-#: pool restarts in a row (no page read in between) before giving up
-MAX_POOL_RESTARTS = 3
 
 
 @dataclass(frozen=True)
@@ -136,7 +116,7 @@ class PageDone:
     reading: Reading
     result: IngestResult
     last_of_sheet: bool
-    metadata: dict[str, Any]
+    sheet: Sheet
 
 
 @dataclass(frozen=True)
@@ -148,6 +128,7 @@ class StackResult:
 
     ended: Ended
     stats: IntakeStats
+    outcomes: Outcomes
     error: BaseException | None = None
     refeed: list[int] = field(default_factory=list)
     unreadable: list[tuple[int, str]] = field(default_factory=list)
@@ -161,14 +142,15 @@ class StackResult:
 
 @dataclass
 class _Item:
-    """A sheet on its way: encoded pages (or a card's bitmap) and when it was acquired."""
+    """A sheet on its way: its encoded pages (or a card's bitmap) and when it was acquired."""
 
-    sequence: int
-    source: str
-    pages: list[PageTask]
-    bitmap: np.ndarray | None
-    metadata: dict[str, Any]
+    sheet: Sheet
+    pages: list[EncodedPage]
     acquired_at: float
+
+    @property
+    def sequence(self) -> int:
+        return self.sheet.sequence
 
 
 @dataclass
@@ -180,13 +162,7 @@ class _End:
 @dataclass
 class _Pending:
     item: _Item
-    reads: list[Future[PageRead] | PageRead]
-    images: list[bytes | None]
-    resubmits: int = 0
-
-    def wait(self, timeout_s: float) -> bool:
-        futures = [r for r in self.reads if isinstance(r, Future)]
-        return not futures or not wait_futures(futures, timeout=timeout_s).not_done
+    reads: list[Job | PageRead]
 
 
 @dataclass
@@ -203,11 +179,12 @@ class _Run:
 
 
 class IntakePipeline:
-    """One device's intake into one batch; use as a context manager (it owns the worker pool).
+    """One source's intake into one batch; use as a context manager (it owns the worker pool).
 
     `ingest(reading, image_bytes)` defaults to `ingest_page(store, batch, ...)` (the console
-    passes its own, which also publishes events). `on_page(PageDone)` and `progress(IntakeStats)`
-    are called from the thread running `run()`. `stop` (an Event) asks for a stop between sheets.
+    passes its own, which also publishes events; recount compares instead). `on_page(PageDone)`
+    and `progress(IntakeStats)` are called from the thread running `run()`. `stop` (an Event)
+    asks for a stop between sheets.
     """
 
     def __init__(self, store: Store, batch: BatchContext, source: SheetSource, *,
@@ -222,24 +199,23 @@ class IntakePipeline:
         self.workers = max(1, self.options.workers)
         self.queue_bound = max(1, self.options.queue_bound)
         self.in_flight_bound = 2 * self.workers if self.workers > 1 else 1
-        self.uri = str(getattr(source, "uri", "") or type(source).__name__)
+        self.uri = str(source.uri)
         if layouts is None:
             with store.session(readonly=True) as s:
                 layouts = meeting_layouts(s, batch.meeting_id)
         self.layouts = layouts
         self.card: tuple[str, int] | None = None
-        if is_card_reader(source):  # fail now, not at the first card
+        if source.kind == "cards":  # fail now, not at the first card
             self.card = card_form(layouts, self.options.card_form)
         self._ingest = ingest or (lambda reading, image: ingest_page(store, batch, reading, image))
         self._on_page, self._progress = on_page, progress
         self._stop = stop or threading.Event()
-        self._pool: ProcessPoolExecutor | None = None
-        self._restarts = 0
+        self.pool = ReaderPool(ReadSettings(layouts), self.workers)
         self._lock = threading.Lock()
         self._started: float | None = None
         self._depth = 0
         self._count: Counter[str] = Counter()
-        self._outcomes: Counter[str] = Counter()
+        self.outcomes = Outcomes()
         self._stage_s: Counter[str] = Counter()
         self._latencies_s: list[float] = []
         self._current: _Run | None = None
@@ -249,28 +225,20 @@ class IntakePipeline:
     # -- life cycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> IntakePipeline:
-        if self.workers > 1 and self._pool is None:
-            self._pool = _new_pool(self.workers, self.layouts)
-            for _ in range(self.workers):  # start the workers while the device feeds
-                self._pool.submit(ping)
+        self.pool.__enter__()
         return self
 
     def warm_up(self) -> None:
         """Start the worker processes now and wait until they are ready (a benchmark calls
         this so that timing starts with the first sheet; `run` does not need it)."""
-        self.__enter__()
-        if self._pool is not None:
-            for f in [self._pool.submit(ping) for _ in range(self.workers)]:
-                f.result()
+        self.pool.warm_up()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         """Shut the worker pool down (the source is the caller's to close)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.pool.close()
 
     def stop(self) -> None:
         """Ask the run to end between sheets: no further sheet is requested; those already
@@ -280,15 +248,12 @@ class IntakePipeline:
         self._wake_source()
 
     def _wake_source(self) -> None:
-        """A watched folder or a SANE scan may wait long for a sheet: close them (both may be
-        closed from another thread) so that a stop takes effect now."""
+        """A watched folder or a SANE scan may wait long for a sheet: a source that says its
+        `close()` ends that wait is closed, so that a stop takes effect now."""
         if self._woken:
             return
         self._woken = True
-        from scanner.folder import FolderSource
-        from scanner.sane import SaneSource
-
-        if isinstance(self.source, FolderSource | SaneSource):
+        if self.source.close_wakes:
             self.source.close()
 
     # -- one stack -------------------------------------------------------------------------------
@@ -311,11 +276,13 @@ class IntakePipeline:
             lost = self._not_stored(run)
             if not isinstance(exc, Exception):
                 raise
-            return StackResult("failed", self.stats(final=True), exc, lost, run.unreadable)
+            return StackResult("failed", self.stats(final=True), self.outcomes, exc, lost,
+                               run.unreadable)
         thread.join()
         error = end.error if end.how == "device_error" else None
         refeed = list(error.refeed) if isinstance(error, DeviceError) else []
-        return StackResult(end.how, self.stats(final=True), error, refeed, run.unreadable)
+        return StackResult(end.how, self.stats(final=True), self.outcomes, error, refeed,
+                           run.unreadable)
 
     def _not_stored(self, run: _Run) -> list[int]:
         lost = [p.item.sequence for p in run.pending]
@@ -386,47 +353,16 @@ class IntakePipeline:
     def _item(self, sheet: Sheet) -> _Item:
         now = time.monotonic()
         if sheet.bitmap is not None:
-            return _Item(sheet.sequence, sheet.source, [], np.asarray(sheet.bitmap),
-                         dict(sheet.metadata), now)
-        error = str(sheet.metadata.get("error") or "") or None
-        pages = [self._page(sheet.source, sheet.front, sheet.front_bytes, sheet, error)]
-        if sheet.back is not None or sheet.back_bytes is not None:
-            pages.append(self._page(f"{sheet.source}#back", sheet.back, sheet.back_bytes,
-                                    sheet, error))
-        return _Item(sheet.sequence, sheet.source, pages, None, dict(sheet.metadata), now)
-
-    def _page(self, label: str, image: np.ndarray | None, data: bytes | None, sheet: Sheet,
-              error: str | None) -> PageTask:
-        """The page as bytes for a worker: the scanner's own JPEG/PNG/TIFF, else a lossless PNG
-        of its pixels. A page the device or its decoder could not decode keeps its raw bytes
-        (stored as evidence) and the reason, and is not decoded again."""
-        if image is None and error:
-            return PageTask(label, data or self._raw_file(sheet), sheet.dpi, error)
-        if data is not None and sniff_format(data) in KEPT_FORMATS:
-            return PageTask(label, data, sheet.dpi)
-        if image is not None:
-            started = time.perf_counter()
-            try:
-                return PageTask(label, encode_png(image), sheet.dpi)
-            except Exception as exc:
-                return PageTask(label, data, sheet.dpi, f"cannot encode the page ({exc})")
-            finally:
-                self._add_time("encode", started)
-        return PageTask(label, data, sheet.dpi,
-                        None if data else "the device delivered no image for this page")
-
-    def _raw_file(self, sheet: Sheet) -> bytes | None:
-        """An undecodable file of a folder, read back so that it can be kept as evidence."""
-        folder, name = getattr(self.source, "path", None), sheet.metadata.get("file")
-        if not isinstance(folder, Path) or not name or "member" in sheet.metadata:
-            return None
-        try:
-            path = folder / str(name)
-            if path.stat().st_size > MAX_RAW_FILE_BYTES:
-                return None
-            return path.read_bytes() or None
-        except OSError:
-            return None
+            return _Item(sheet, [], now)
+        # pages are labelled by their sheet: "escl://host/eSCL#17", its back "...#17#back"
+        front = (dataclasses.replace(sheet.front, source=sheet.source) if sheet.front else
+                 EncodedPage(sheet.source, error="the device delivered no image for this page; "
+                             "re-scan the sheet"))
+        if sheet.back is None:
+            return _Item(sheet, [front], now)
+        back = dataclasses.replace(sheet.back, source=f"{sheet.source}#back")
+        pages = [front, back]
+        return _Item(sheet, pages, now)
 
     # -- the consuming thread -------------------------------------------------------------------
 
@@ -455,34 +391,29 @@ class IntakePipeline:
                 assert end is not None
                 return end
             head = pending[0]
-            if end is None and len(pending) < self.in_flight_bound and not head.wait(POLL_S):
+            if end is None and len(pending) < self.in_flight_bound and not self._ready(head):
                 continue  # room in the pool and the oldest sheet not read yet: look for more
             self._finish(head, run)
             pending.popleft()
 
+    def _ready(self, pending: _Pending) -> bool:
+        """Are the sheet's readings all there (waiting at most POLL_S for them)?"""
+        futures = [r.future for r in pending.reads if isinstance(r, Job) and r.future is not None]
+        return not futures or not wait_futures(futures, timeout=POLL_S).not_done
+
     def _submit(self, item: _Item) -> _Pending:
-        if item.bitmap is not None:
+        if item.sheet.bitmap is not None:
             reading, png = self._card(item)
             self._bump("read")
-            return _Pending(item, [PageRead(reading, 0.0)], [png])
-        reads: list[Future[PageRead] | PageRead] = []
-        for task in item.pages:
-            if self._pool is None or task.error is not None:  # known-bad pages need no worker
-                reads.append(read_encoded(task, self.layouts))
-            else:
-                try:
-                    reads.append(self._pool.submit(read_in_worker, task))
-                except BrokenProcessPool:  # a worker died since the last look: a new pool
-                    self._restart_pool()
-                    reads.append(self._pool.submit(read_in_worker, task))
-        pending = _Pending(item, reads, [t.data for t in item.pages])
-        futures = [r for r in reads if isinstance(r, Future)]
+            return _Pending(item, [PageRead(reading, png, 0.0)])
+        jobs = [self.pool.submit(page) for page in item.pages]
+        futures = [j.future for j in jobs if j.future is not None]
         if not futures:
             self._bump("read")
         else:
             left = [len(futures)]
 
-            def one_done(_: Future[PageRead]) -> None:
+            def one_done(_: object) -> None:
                 with self._lock:
                     left[0] -= 1
                     if left[0] == 0:
@@ -490,31 +421,33 @@ class IntakePipeline:
 
             for f in futures:
                 f.add_done_callback(one_done)
-        return pending
+        return _Pending(item, list(jobs))
 
     def _card(self, item: _Item) -> tuple[Reading, bytes]:
         assert self.card is not None, "a card reader's sheet, but no card form resolved"
         form_id, page = self.card
-        serial = f"R{self.batch.batch_id}S{item.sequence}"
-        reading = card_reading(item.bitmap, self.layouts[form_id], page,  # type: ignore[arg-type]
-                               source=item.source, serial=serial)
-        png = bitmap_png(item.bitmap, {  # type: ignore[arg-type]
+        sheet = item.sheet
+        assert sheet.bitmap is not None
+        serial = f"R{self.batch.batch_id}S{sheet.sequence}"
+        reading = read_card(sheet.bitmap, self.layouts[form_id], page, source=sheet.source,
+                            serial=serial)
+        png = card_picture(sheet.bitmap, {
             "device": self.uri, "batch": str(self.batch.batch_id),
-            "sequence": str(item.sequence), "serial": reading.serial or serial, "form": form_id})
+            "sequence": str(sheet.sequence), "serial": reading.serial or serial, "form": form_id})
         return reading, png
 
     def _finish(self, pending: _Pending, run: _Run) -> None:
         """Ingest the sheet's pages in order (waiting for their readings)."""
         item = pending.item
         sides: tuple[Literal["front", "back"], ...] = ("front", "back")
-        for k, (read, image) in enumerate(zip(pending.reads, pending.images, strict=True)):
-            page_read = self._result(pending, k) if isinstance(read, Future) else read
+        for k, read in enumerate(pending.reads):
+            page_read = self.pool.result(read) if isinstance(read, Job) else read
             with self._lock:
                 self._stage_s["omr"] += page_read.seconds
             started = time.perf_counter()
-            result = self._ingest(page_read.reading, image)
+            result = self._ingest(page_read.reading, page_read.image)
             self._add_time("ingest", started)
-            if result.outcome == "refused" and not image:  # say why there was no image
+            if result.outcome == "refused" and not page_read.image:  # say why there was none
                 result = dataclasses.replace(result, message=(
                     f"{result.source}: {page_read.reading.reason or 'no image'}; nothing could "
                     "be stored, re-feed this sheet"))
@@ -523,46 +456,15 @@ class IntakePipeline:
                 run.unreadable.append((item.sequence, result.message if result.outcome != "already"
                                        else f"{page_read.reading.reason} ({result.message})"))
             with self._lock:
-                self._outcomes[result.outcome] += 1
+                self.outcomes.note(result)
                 self._count["pages"] += 1
             if self._on_page is not None:
                 self._on_page(PageDone(item.sequence, sides[min(k, 1)], page_read.reading,
-                                       result, k == len(pending.reads) - 1, item.metadata))
+                                       result, k == len(pending.reads) - 1, item.sheet))
         with self._lock:
             self._count["ingested"] += 1
             self._latencies_s.append(time.monotonic() - item.acquired_at)
         self._report()
-
-    def _result(self, pending: _Pending, k: int) -> PageRead:
-        """A page's reading from the pool; a worker that died is replaced and the page retried
-        once; a page that kills a worker twice is unreadable."""
-        while True:
-            future = pending.reads[k]
-            assert isinstance(future, Future)
-            try:
-                read = future.result()
-                self._restarts = 0
-                return read
-            except BrokenProcessPool:
-                self._restart_pool()
-                pending.resubmits += 1
-                if pending.resubmits > 1:
-                    task = pending.item.pages[k]
-                    return PageRead(failed(task.source, "unreadable", "the reader process "
-                                           "crashed on this page; re-scan it or report it"), 0.0)
-
-    def _restart_pool(self) -> None:
-        self._restarts += 1
-        if self._restarts > MAX_POOL_RESTARTS:
-            raise RuntimeError("the OMR worker processes keep dying; check memory and the "
-                               "system log")
-        assert self._pool is not None
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = _new_pool(self.workers, self.layouts)
-        for p in self._current.pending if self._current is not None else ():
-            for k, read in enumerate(p.reads):
-                if isinstance(read, Future) and (not read.done() or read.exception() is not None):
-                    p.reads[k] = self._pool.submit(read_in_worker, p.item.pages[k])
 
     # -- figures ---------------------------------------------------------------------------------
 
@@ -593,65 +495,10 @@ class IntakePipeline:
                 latency = (round(pick(0.5), 3), round(pick(0.95), 3), round(ordered[-1], 3))
             return IntakeStats(
                 device=self.uri, acquired=self._count["acquired"], read=self._count["read"],
-                ingested=ingested, pages=self._count["pages"], outcomes=dict(self._outcomes),
+                ingested=ingested, pages=self._count["pages"], outcomes=dict(self.outcomes.counts),
                 elapsed_s=round(elapsed, 3),
                 sheets_per_min=round(ingested * 60 / elapsed, 1) if elapsed > 0 else 0.0,
                 queue_depth=self._current.queue.qsize() if self._current else 0,
                 max_queue_depth=self._depth, queue_bound=self.queue_bound,
                 in_flight_bound=self.in_flight_bound,
                 stage_s={k: round(v, 3) for k, v in self._stage_s.items()}, latency_s=latency)
-
-
-def is_card_reader(source: object) -> bool:
-    """Does this source send mark bitmaps (an OMR card reader) rather than images?"""
-    from hardware.base import SerialCardReader
-
-    return isinstance(source, SerialCardReader)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """Lossless PNG of a grey or RGB page (the stored image of a page that came as pixels)."""
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, png = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError("cannot encode the page as PNG")
-    return png.tobytes()
-
-
-def _new_pool(workers: int, layouts: dict[str, dict]) -> ProcessPoolExecutor:
-    # forkserver: workers start from a clean single-threaded server, not a copy of this process
-    # (which runs threads: the acquisition thread, a progress bar, a web server)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tally.intake_read"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=init_worker, initargs=(layouts,))
-
-
-def scan(store: Store, meeting_id: int, source: SheetSource, *, station: str = "",
-         operator: str = "", category: str | None = None,
-         options: IntakeOptions | None = None,
-         on_page: Callable[[PageDone], None] | None = None,
-         progress: Callable[[IntakeStats], None] | None = None,
-         stop: threading.Event | None = None,
-         on_start: Callable[[IntakePipeline], None] | None = None
-         ) -> tuple[BatchContext, StackResult]:
-    """Open a batch, take one stack from `source` through the pipeline, close the batch.
-
-    Raises MeetingError (bad category) or ValueError (no card-reader form) before any batch is
-    opened; `on_start(pipeline)` lets the caller keep a handle (to `stop()` it)."""
-    with store.session(readonly=True) as s:
-        layouts = meeting_layouts(s, meeting_id)
-    options = options or IntakeOptions()
-    if is_card_reader(source):
-        card_form(layouts, options.card_form)
-    batch = open_batch(store, meeting_id, station=station, device=str(source.uri)[:120],
-                       operator=operator, category=category)
-    try:
-        with IntakePipeline(store, batch, source, options=options, layouts=layouts,
-                            on_page=on_page, progress=progress, stop=stop) as pipeline:
-            if on_start is not None:
-                on_start(pipeline)
-            return batch, pipeline.run()
-    finally:
-        close_batch(store, batch)

@@ -1,0 +1,205 @@
+"""The one OMR worker pool: pages in, `PageRead`s out, a dying worker costs only its page.
+
+`ReaderPool(settings, workers)` starts `workers` processes (forkserver: they start from a clean,
+single-threaded server, not from a copy of a caller that runs threads - the acquisition thread,
+a progress bar, a web server) that keep `settings` from their start. `submit(page)` hands one
+page over and returns a `Job`; `result(job)` waits for it. When a worker dies (killed, out of
+memory, a crash in a C library) the pool is started again, the page being waited for is re-run
+alone in a pool of its own (a second crash makes it `unreadable`), and the other pages in flight
+are resubmitted. A pool that dies `MAX_POOL_RESTARTS` times in a row, with no page read in
+between, is not a bad page: RuntimeError. With workers == 1 everything runs in the caller.
+`map(pages)` yields results in input order with a bounded number in flight.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from intake.work import PageRead, ReadSettings, read_work
+from omr.reading import ReasonCode, Status, failed
+from scanner.pages import EncodedPage
+
+#: pages in flight per worker in `map` (bounds memory)
+QUEUE_PER_WORKER = 4
+#: a pool that dies this many times in a row, with no page read in between, is not a bad page
+MAX_POOL_RESTARTS = 3
+#: a worker's task: (page, settings, *args) -> PageRead; a module-level function
+Task = Callable[..., PageRead]
+#: the settings of this worker process, set once by `_init_worker` (never in the caller)
+_worker_settings: ReadSettings | None = None
+
+
+@dataclass
+class Job:
+    """One page handed to the pool: its task and, in a pool, its future."""
+
+    page: EncodedPage
+    task: Task
+    args: tuple[Any, ...] = ()
+    future: Future[PageRead] | None = None
+    value: PageRead | None = field(default=None, repr=False)
+
+
+class ReaderPool:
+    """Worker processes that keep the layouts loaded; use as a context manager."""
+
+    def __init__(self, settings: ReadSettings, workers: int | None = None) -> None:
+        self.settings = settings
+        self.workers = default_workers() if workers is None else max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: dict[int, Job] = {}
+        self._restarts = 0
+
+    def __enter__(self) -> ReaderPool:
+        if self.workers > 1 and self._pool is None:
+            self._pool = _new_pool(self.workers, self.settings)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def warm_up(self) -> None:
+        """Start the worker processes now and wait until they are ready."""
+        self.__enter__()
+        if self._pool is not None:
+            for f in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
+                f.result()
+
+    def submit(self, page: EncodedPage, task: Task = read_work, *args: Any) -> Job:
+        """Hand `page` over (a known-bad page, or workers == 1: read when its result is asked)."""
+        job = Job(page, task, args)
+        if self._pool is not None and page.error is None:
+            try:
+                job.future = self._pool.submit(_in_worker, task, page, *args)
+            except BrokenProcessPool:  # a worker died since the last look: a new pool
+                self._restart()
+                job.future = self._pool.submit(_in_worker, task, page, *args)
+            self._in_flight[id(job)] = job
+        return job
+
+    def result(self, job: Job) -> PageRead:
+        """The page's result, waiting for it; see the module docstring for crashes."""
+        if job.value is not None:
+            return job.value
+        if job.future is None:
+            job.value = _guarded(job.task, job.page, self.settings, *job.args)
+            return job.value
+        try:
+            job.value = job.future.result()
+            self._restarts = 0
+        except BrokenProcessPool:
+            self._in_flight.pop(id(job), None)
+            self._restart()
+            job.value = _retry_alone(job, self.settings)
+        self._in_flight.pop(id(job), None)
+        return job.value
+
+    def map(self, pages: Iterable[EncodedPage], task: Task = read_work,
+            *args: Any) -> Iterator[PageRead]:
+        """Results in the order of `pages`, at most QUEUE_PER_WORKER × workers in flight."""
+        pending: deque[Job] = deque()
+        bound = self.workers * QUEUE_PER_WORKER if self._pool is not None else 1
+        for page in pages:
+            pending.append(self.submit(page, task, *args))
+            while len(pending) >= bound:
+                yield self.result(pending.popleft())
+        while pending:
+            yield self.result(pending.popleft())
+
+    def _restart(self) -> None:
+        self._restarts += 1
+        if self._restarts > MAX_POOL_RESTARTS:
+            raise RuntimeError("the OMR worker processes keep dying; check memory and the "
+                               "system log")
+        assert self._pool is not None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = _new_pool(self.workers, self.settings)
+        for job in self._in_flight.values():
+            future = job.future
+            if future is not None and (not future.done() or future.exception() is not None):
+                job.future = self._pool.submit(_in_worker, job.task, job.page, *job.args)
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _new_pool(workers: int, settings: ReadSettings) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["intake.work"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_init_worker, initargs=(settings,))
+
+
+def _retry_alone(job: Job, settings: ReadSettings) -> PageRead:
+    with _new_pool(1, settings) as solo:
+        try:
+            return solo.submit(_in_worker, job.task, job.page, *job.args).result()
+        except BrokenProcessPool:
+            reading = failed(job.page.source, Status.UNREADABLE, "the reader process crashed "
+                             "on this page; re-scan it or report it",
+                             code=ReasonCode.WORKER_CRASHED)
+            return PageRead(reading, None, 0.0)
+
+
+def _init_worker(settings: ReadSettings) -> None:
+    import cv2
+
+    global _worker_settings
+    _worker_settings = settings
+    cv2.setNumThreads(1)  # one process per core already
+    _keep_freed_memory()
+
+
+#: glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: a page and its working copies stay below this: served from the heap, not mmap
+WORKER_MMAP_THRESHOLD_BYTES = 64 * 2**20
+#: free memory kept at the top of the heap before any is given back to the system
+WORKER_TRIM_THRESHOLD_BYTES = 256 * 2**20
+
+
+def _keep_freed_memory() -> None:
+    """A worker frees a page's buffers (a 200 dpi A4 page is ~4 MB each) and allocates the same
+    sizes for the next page. By default glibc hands such blocks back to the system and faults
+    them in again, zeroed: measured, decoding a page took ~50 % longer. Keep them in the worker
+    instead (its RSS then stays at its peak, as a pool worker's does anyway). glibc only."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # pragma: no cover - not glibc
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD_BYTES)
+    libc.mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD_BYTES)
+
+
+def _in_worker(task: Task, page: EncodedPage, *args: Any) -> PageRead:
+    assert _worker_settings is not None, "_init_worker was not run in this process"
+    return _guarded(task, page, _worker_settings, *args)
+
+
+def _guarded(task: Task, page: EncodedPage, settings: ReadSettings, *args: Any) -> PageRead:
+    """`task(page)`, with any unexpected error turned into an unreadable reading of the page."""
+    try:
+        return task(page, settings, *args)
+    except Exception as exc:  # a bug or an I/O error must not stop the batch
+        what = "cannot open the file" if isinstance(exc, OSError) else "internal error"
+        reading = failed(page.source, Status.UNREADABLE, f"{what}: {type(exc).__name__}: {exc}",
+                         code=ReasonCode.INTERNAL_ERROR)
+        return PageRead(reading, None, 0.0)

@@ -1,0 +1,179 @@
+"""`scantally meeting new|set|list|show`: create and inspect meetings (`tally.meetings`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from server.cli.common import console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
+
+meeting_app = typer.Typer(help="Create and inspect meetings.", no_args_is_help=True)
+
+
+def _counts(text: str | None, what: str) -> dict[str, int] | None:
+    """'leader=10,middle=30' (or a bare '100' for forms without categories) -> a dict."""
+    from tally.meetings import ALL_CATEGORIES
+
+    if text is None:
+        return None
+    if text.strip().isdigit():
+        return {ALL_CATEGORIES: int(text)}
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit():
+            fail(f"{what} {text!r}: write category=count pairs, e.g. leader=10,middle=30,"
+                 "staff=60")
+        out[key.strip()] = int(value)
+    return out
+
+
+def _serials(files: list[Path] | None) -> list[str] | None:
+    from tally.meetings import parse_serials
+
+    if not files:
+        return None
+    serials: list[str] = []
+    with errors():
+        for f in files:
+            try:
+                text = f.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                fail(f"cannot read the serials file {f}: {exc}")
+            serials.extend(parse_serials(text, str(f)))
+    if len(set(serials)) != len(serials):
+        fail("the serials files repeat a serial; give each printed set once")
+    return serials
+
+
+@meeting_app.command("new")
+def meeting_new(
+    name: Annotated[str, typer.Option("--name", help="meeting name (unique in the store)")],
+    form: Annotated[list[Path], typer.Option("--form", help="form spec (YAML); repeat for "
+                                             "several forms")],
+    expected: Annotated[str | None, typer.Option(
+        "--expected", help="应到 per category: leader=10,middle=30,staff=60")] = None,
+    present: Annotated[str | None, typer.Option(
+        "--present", help="实到 per category (default: the ballots returned)")] = None,
+    issued: Annotated[int | None, typer.Option("--issued", min=0, help="sheets issued (发出)")
+                      ] = None,
+    serials: Annotated[list[Path] | None, typer.Option(
+        "--serials", help="printed serials (from `form render --serials-out`); repeatable")
+    ] = None,
+    settings: Annotated[Path | None, typer.Option(
+        "--settings", help="settings file (JSON/YAML: denominator, weights, thresholds)")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="default: the spec's unit")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD; default: the "
+                                             "spec's date")] = None,
+    who: Annotated[str | None, typer.Option("--who", help="who sets it up")] = None,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """Create a meeting from its form spec(s)."""
+    from tally.meetings import FormText, create_meeting, load_settings_file
+
+    day = None
+    if date is not None:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            fail(f"--date {date!r} is not a date; write YYYY-MM-DD")
+    with errors():
+        forms = [FormText.read(p) for p in form]
+        chosen = load_settings_file(settings) if settings else None
+        printed = _serials(serials)
+        store = open_or_fail(data, db)
+        m = create_meeting(store, name=name, forms=forms, actor=who or user(), unit=unit,
+                           date=day, expected=_counts(expected, "--expected"),
+                           present=_counts(present, "--present"), issued=issued,
+                           serials=printed, settings=chosen)
+    console.print(f"[green]created[/] meeting {m.name!r} (#{m.id}) in {store.url}: "
+                  f"{len(forms)} form(s), "
+                  f"{len(printed) if printed else 'no'} printed serials recorded")
+
+
+@meeting_app.command("set")
+def meeting_set(
+    meeting: MeetingArg,
+    expected: Annotated[str | None, typer.Option("--expected")] = None,
+    present: Annotated[str | None, typer.Option("--present")] = None,
+    issued: Annotated[int | None, typer.Option("--issued", min=0)] = None,
+    serials: Annotated[list[Path] | None, typer.Option(
+        "--serials", help="add printed serials")] = None,
+    settings: Annotated[Path | None, typer.Option("--settings")] = None,
+    who: Annotated[str | None, typer.Option("--who")] = None,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """Change a meeting's facts (应到/实到/发出), printed serials or settings (logged)."""
+    from tally.meetings import load_settings_file, update_meeting
+
+    with errors():
+        chosen = load_settings_file(settings) if settings else None
+        printed = _serials(serials)
+        store = open_or_fail(data, db)
+        mid = meeting_id(store, meeting)
+        update_meeting(store, mid, actor=who or user(),
+                       expected=_counts(expected, "--expected"),
+                       present=_counts(present, "--present"), issued=issued, settings=chosen,
+                       add_serials=printed)
+    console.print(f"[green]updated[/] meeting {meeting!r}")
+
+
+@meeting_app.command("list")
+def meeting_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None, as_json: JsonOpt = False
+                 ) -> None:
+    """List the meetings in the store."""
+    from tally.meetings import list_meetings, meeting_forms
+
+    store = open_or_fail(data, db)
+    with store.session(readonly=True) as s:
+        rows = [{"id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
+                 "forms": sorted(meeting_forms(s, m.id))} for m in list_meetings(s)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"meetings in {store.url}")
+    for col in ("#", "name", "unit", "date", "forms"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["unit"], r["date"], ", ".join(r["forms"]))
+    console.print(table)
+
+
+@meeting_app.command("show")
+def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """A meeting's forms, facts, settings, counts and audit head."""
+    from tally.summary import meeting_summary
+
+    store = open_or_fail(data, db)
+    with store.session(readonly=True) as s:
+        info = meeting_summary(s, meeting_id(store, meeting))
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False, indent=1))
+        return
+    console.print(f"[bold]{info['name']}[/] (#{info['id']}) {info['unit']} {info['date']}")
+    for f in info["forms"]:
+        console.print(f"  form {f['id']}: {f['kind']} {f['title']} layout {f['layout_hash'][:12]}")
+    printed = (f"{info['printed_serials']} ({info['printed_unreturned']} not returned)"
+               if info["printed_serials"] is not None else "-")
+    console.print(f"  应到 {info['expected'] or '-'}  实到 {info['present'] or '-'}  "
+                  f"发出 {info['issued'] if info['issued'] is not None else '-'}  printed "
+                  f"serials {printed}")
+    console.print(f"  settings {json.dumps(info['settings'], ensure_ascii=False)}")
+    console.print(f"  batches {info['batches']}, pages {info['pages'] or '-'}")
+    console.print(f"  ballots counted {info['ballots_counted']}, held {info['ballots_held']}, "
+                  f"review items open {info['review_open']}")
+    if info["audit_head"]:
+        console.print(f"  audit head #{info['audit_head']['seq']} {info['audit_head']['hash']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(meeting_app, name="meeting")

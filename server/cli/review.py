@@ -1,0 +1,215 @@
+"""`scantally review [decide|crops|history]`: the review queue (`tally.review`): list items,
+decide them (signed, logged)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
+
+#: on `review` subcommands: when not given, the `review` group's --data / --db hold
+SubDataOpt = Annotated[Path | None, typer.Option("--data", envvar="SCANTALLY_DATA",
+                                                 help="data folder")]
+SubDbOpt = Annotated[str | None, typer.Option("--db", envvar="SCANTALLY_DB", help="database URL")]
+
+review_app = typer.Typer(help="The review queue: list items, decide them (signed, logged).",
+                         invoke_without_command=True)
+
+
+def _item_rows(items: list[Any]) -> Table:
+    table = Table()
+    for col in ("item", "kind", "what", "reason", "now"):
+        table.add_column(col)
+    for i in items:
+        state = ", ".join(f"{k}={v}" for k, v in i.state.items() if v not in (None, "", False))
+        table.add_row(i.id, i.kind, i.label, i.reason, state or "-")
+    return table
+
+
+@review_app.callback()
+def review(
+    ctx: typer.Context,
+    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="resolved items too")] = False,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i",
+                                              help="go through the items one by one")] = False,
+    who: Annotated[str | None, typer.Option("--who", help="reviewer (interactive)")] = None,
+    as_json: JsonOpt = False,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """List the review queue of a meeting (or decide with a subcommand)."""
+    ctx.obj = {"meeting": meeting, "data": data, "db": db}
+    if ctx.invoked_subcommand is not None:
+        return
+    if meeting is None:
+        fail("which meeting? give --meeting NAME")
+    from tally.review import review_queue
+
+    store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
+    with store.session(readonly=True) as s:
+        items = review_queue(s, mid, include_resolved=show_all)
+    if as_json:
+        typer.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1))
+        return
+    if not items:
+        console.print("nothing to review")
+        return
+    console.print(_item_rows(items))
+    if interactive:
+        _interactive(store, mid, items, who or user())
+
+
+_KEYS = {"m": "marked", "e": "empty", "w": "writein", "v": "void", "a": "accept",
+         "d": "dismiss", "u": "unvoid"}
+
+
+def _interactive(store: Any, mid: int, items: list[Any], who: str) -> None:
+    from tally.review import NEEDS_REASON, ReviewError, decide
+
+    folder = Path(tempfile.mkdtemp(prefix="scantally-review-"))
+    for n, item in enumerate(items, 1):
+        files = _write_crops(store, item, folder)
+        console.print(f"\n[bold]{n}/{len(items)} {item.id}[/] {item.label}: {item.reason}")
+        console.print(f"  crops: {', '.join(str(f) for f in files)}", highlight=False)
+        keys = "/".join(k for k, v in _KEYS.items() if v in item.choices)
+        answer = typer.prompt(f"  decide [{keys}], s=skip, q=quit", default="s").strip().lower()
+        if answer == "q":
+            return
+        kind = _KEYS.get(answer)
+        if kind is None:
+            continue
+        text = typer.prompt("  name on the line") if kind == "writein" else ""
+        why = typer.prompt("  why", default="" if kind not in NEEDS_REASON else None)
+        try:
+            decide(store, mid, item.id, kind, who=who, why=why or "", text=text)
+        except ReviewError as exc:
+            err_console.print(f"[red]{exc}[/]")
+
+
+def _write_crops(store: Any, item: Any, folder: Path) -> list[Path]:
+    from tally.review import render_crop
+
+    out = []
+    with store.session(readonly=True) as s, errors():
+        for k, crop in enumerate(item.crops):
+            png = render_crop(store, s, item.page_id, crop.rect_mm)
+            path = folder / f"{item.id.replace(':', '_')}-{k}-{crop.label.replace(' ', '-')}.png"
+            path.write_bytes(png)
+            out.append(path)
+    return out
+
+
+def _review_store(ctx: typer.Context, meeting: str | None, data: Path | None,
+                  db: str | None) -> tuple[Any, int]:
+    obj = ctx.obj or {}
+    ref = meeting or obj.get("meeting")
+    if ref is None:
+        fail("which meeting? give --meeting NAME")
+    store = open_or_fail(data or obj.get("data") or DEFAULT_DATA, db or obj.get("db"))
+    return store, meeting_id(store, ref)
+
+
+@review_app.command("decide")
+def review_decide(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="item id from the queue, e.g. 12:serial or "
+                                        "12:pos.deputy:writein1", show_default=False)],
+    who: Annotated[str, typer.Option("--who", help="who decides")],
+    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
+    mark: Annotated[bool, typer.Option("--mark", help="the box is marked")] = False,
+    empty: Annotated[bool, typer.Option("--empty", help="the box (or write-in) is empty")
+                     ] = False,
+    writein: Annotated[str | None, typer.Option("--writein", help="the name on the line")
+                       ] = None,
+    void: Annotated[bool, typer.Option("--void", help="the whole ballot is void")] = False,
+    unvoid: Annotated[bool, typer.Option("--unvoid", help="undo a void")] = False,
+    accept: Annotated[bool, typer.Option("--accept", help="count the sheet as it is")] = False,
+    dismiss: Annotated[bool, typer.Option("--dismiss", help="the sheet does not count")
+                       ] = False,
+    why: Annotated[str, typer.Option("--why", help="the reason (required for sheet "
+                                     "decisions)")] = "",
+    data: SubDataOpt = None,
+    db: SubDbOpt = None,
+) -> None:
+    """Decide one item (signed with --who, logged with before/after/why)."""
+    from tally.review import decide
+
+    chosen = [k for k, on in (("marked", mark), ("empty", empty), ("writein", writein is not None),
+                              ("void", void), ("unvoid", unvoid), ("accept", accept),
+                              ("dismiss", dismiss)) if on]
+    if len(chosen) != 1:
+        fail("give exactly one of --mark, --empty, --writein NAME, --void, --unvoid, --accept, "
+             "--dismiss")
+    store, mid = _review_store(ctx, meeting, data, db)
+    with errors():
+        d = decide(store, mid, item, chosen[0], who=who, why=why, text=writein or "")
+    console.print(f"[green]decided[/] {item}: {d.kind}{' ' + d.text if d.text else ''} "
+                  f"(was {d.before}, now {d.after}) by {d.who}", highlight=False)
+
+
+@review_app.command("crops")
+def review_crops(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="folder for the PNG crops")],
+    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
+    data: SubDataOpt = None,
+    db: SubDbOpt = None,
+) -> None:
+    """Write an item's image crops as PNG files (to look at before deciding)."""
+    from tally.review import review_queue
+
+    store, mid = _review_store(ctx, meeting, data, db)
+    with store.session(readonly=True) as s:
+        found = [i for i in review_queue(s, mid, include_resolved=True) if i.id == item]
+    if not found:
+        fail(f"no review item {item!r} in this meeting; see `scantally review --meeting M`")
+    output.mkdir(parents=True, exist_ok=True)
+    for path in _write_crops(store, found[0], output):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@review_app.command("history")
+def review_history(
+    ctx: typer.Context,
+    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
+    page: Annotated[int | None, typer.Option("--page", help="one page's decisions")] = None,
+    as_json: JsonOpt = False,
+    data: SubDataOpt = None,
+    db: SubDbOpt = None,
+) -> None:
+    """Every decision: who, when, before, after, why."""
+    from tally.db import iso_utc
+    from tally.review import history
+
+    store, mid = _review_store(ctx, meeting, data, db)
+    with store.session(readonly=True) as s:
+        rows = [{"id": d.id, "page": d.page_id, "field": d.field, "option": d.option,
+                 "kind": d.kind, "text": d.text, "before": d.before, "after": d.after,
+                 "who": d.who, "why": d.why, "at": iso_utc(d.at)} for d in history(s, mid, page)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table()
+    for col in ("#", "at", "who", "item", "decision", "before", "after", "why"):
+        table.add_column(col)
+    for r in rows:
+        target = f"{r['page']}" + (f":{r['field']}:{r['option']}" if r["field"] else "")
+        table.add_row(str(r["id"]), r["at"] or "", r["who"], target,
+                      r["kind"] + (f" {r['text']}" if r["text"] else ""),
+                      json.dumps(r["before"], ensure_ascii=False),
+                      json.dumps(r["after"], ensure_ascii=False), r["why"])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")
