@@ -52,6 +52,9 @@ class Reading:
     #: write-in lines ("<field>.<option>") holding handwriting while their box is not marked:
     #: no vote, but a person looks (`omr.writein`); serialised only when not empty
     writein_ink: list[str] = field(default_factory=list)
+    #: a foreign form's sheet (no printed serial): its voter's ink, coarse enough to survive a
+    #: re-scan (`omr.fingerprint`), so a sheet fed twice can be caught; serialised when set
+    fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The reading JSON object (plain dict, JSON-ready)."""
@@ -70,7 +73,8 @@ class Reading:
                 f: {o: round(float(s), SCORE_DIGITS) for o, s in opts.items()}
                 for f, opts in self.scores.items()
             },
-        } | ({"writein_ink": list(self.writein_ink)} if self.writein_ink else {})
+        } | ({"writein_ink": list(self.writein_ink)} if self.writein_ink else {}) | (
+            {"fingerprint": self.fingerprint} if self.fingerprint is not None else {})
 
     def to_json(self) -> str:
         """The reading as one JSON line (UTF-8 text, no newline)."""
@@ -96,6 +100,7 @@ class Reading:
                 form=doc.get("form"), page=doc.get("page"), serial=doc.get("serial"),
                 marks=marks, scores=scores,
                 writein_ink=[str(r) for r in doc.get("writein_ink") or []],
+                fingerprint=doc.get("fingerprint"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed reading: {exc}") from exc
