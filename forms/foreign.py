@@ -161,6 +161,8 @@ def foreign_layout(spec: FormSpec, targets: TargetsDoc) -> dict:
                     "dpi": dpi, "size_px": list(ref.size_px)}
     if spec.foreign.page_edges:
         registration["page_edges"] = True
+    if not spec.foreign.targets_shown:
+        registration["targets_shown"] = False
     doc = {
         "schema": LAYOUT_SCHEMA,
         "form": {"id": spec.id, "kind": spec.kind, "title": spec.title, "hash": ""},

@@ -78,6 +78,9 @@ class ReferenceRegistrationDoc(_M):
     size_px: list[int] = Field(min_length=2, max_length=2)
     #: the sheet lies on a dark background (a photo, a lid-open scan): find its edges first
     page_edges: bool = False
+    #: false when the reference does not show the answer targets (an imported template's
+    #: bubbles erased from a marked scan): what is printed in them is then estimated per page
+    targets_shown: bool = True
 
 
 class PageDoc(_M):

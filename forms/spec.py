@@ -162,6 +162,8 @@ class ForeignGeometry(_Model):
     targets: str = Field(default="targets.json", description="where each numbered target is")
     #: the sheet is read on a dark background (find its edges first)
     page_edges: bool = False
+    #: false when the reference image does not show the targets (erased on import)
+    targets_shown: bool = True
     #: field id (as in the layout: category, pos.<id>, team.<dim>, leader.<id>, q.<id>,
     #: item.<id>) -> its target numbers, one per option in the spec's option order
     fields: dict[str, list[int]] = Field(default_factory=dict)

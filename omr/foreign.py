@@ -21,6 +21,7 @@ in-memory `reference_model`); everything here is pure.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -37,9 +38,15 @@ from omr.reference import (
     page_features,
     prepare_reference,
     refine,
-    work_image,
 )
-from omr.score import ScoreSettings, box_fill, ink_threshold, sample_boxes
+from omr.score import (
+    BoxSamples,
+    PatchGroup,
+    ScoreSettings,
+    box_fill,
+    ink_threshold,
+    sample_boxes,
+)
 
 MODEL_KEY = "reference_model"
 #: printed matter of the blank is widened by this before it is lifted from the page
@@ -49,6 +56,16 @@ PRINT_MARGIN_MM = 0.35
 PRINT_CONTRAST = 60
 #: an ellipse is measured on this share of its bounding box's sides, centred (0.707: inscribed)
 ELLIPSE_SIDE_SHARE = 0.75
+#: an imported answer sheet (its reference does not show the bubbles, `targets_shown`) is made
+#: for shading, and its bubbles carry printed letters that are taken away only in part: a
+#: bubble is marked when shaded over much of it; the whole inside is measured (the outline is
+#: taken away with what its alike bubbles show), and a filled bubble is never a cancellation
+SHADED_THRESHOLDS = {"marginal_fill": 0.05, "definite_fill": 0.12, "covered_cell_fill": 1.01,
+                     "heavy_ratio": 1e9}
+#: fewest bubbles of unknown print whose median fill is taken as the print's own
+UNKNOWN_MIN_BOXES = 3
+SHADED_MARGIN_MM = 0.25
+SHADED_ELLIPSE_SHARE = 0.8
 #: a box whose strongest ink reaches this holds ink, for the voter's level
 INK_PEAK_MIN = 0.1
 INK_LEVEL_MIN = 0.3
@@ -97,30 +114,22 @@ def read_foreign(
     if want_edges and quad is None and _dark_border(grey):
         return failed(source, "unreadable", "the sheet's edges are not found on the dark "
                                             "background (a corner folded or cut off); re-scan")
-    model0: ReferenceModel = candidates[0][1][MODEL_KEY]
-    work, scale = work_image(grey, model0, dpi, quad)
-    quad_work = quad * scale if quad is not None else None
-    points, descriptors = page_features(work, limits, quad_work)
+    features: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
     matches = []
     for lay, page in candidates:
         model: ReferenceModel = page[MODEL_KEY]
-        if model.work_px_per_mm != model0.work_px_per_mm or model.page_size_mm != \
-                model0.page_size_mm:
-            w2, s2 = work_image(grey, model, dpi, quad)
-            q2 = quad * s2 if quad is not None else None
-            p2, d2 = page_features(w2, limits, q2)
-            m = match_reference(model, p2, d2, s2, limits)
-            matches.append((m, lay, page, w2))
-        else:
-            matches.append((match_reference(model, points, descriptors, scale, limits), lay,
-                            page, work))
+        if model.page_size_mm not in features:  # found once per page size
+            features[model.page_size_mm] = page_features(grey, model.page_size_mm, dpi, limits,
+                                                         quad)
+        points, descriptors = features[model.page_size_mm]
+        matches.append((match_reference(model, points, descriptors, limits), lay, page))
     found = sorted((x for x in matches if x[0] is not None), key=lambda x: -x[0].inliers)
     if not found:
         names = ", ".join(sorted({lay["form"]["id"] for lay, _ in candidates}))
         return failed(source, "unknown_form", f"the page matches none of the loaded foreign "
                                               f"forms ({names}); load its form, or check it is "
                                               "a ballot")
-    match, layout, page_layout, page_work = found[0]
+    match, layout, page_layout = found[0]
     who = {"form": layout["form"]["id"], "page": page_layout["page"],
            "serial": sheet_serial(source, page_layout["page"])}
     if len(found) > 1 and found[1][0].inliers >= limits.ambiguous_share * match.inliers:
@@ -130,7 +139,7 @@ def read_foreign(
                       f"{other!r} page {found[1][2]['page']} about as well; load only the "
                       "forms of this stack", **who)
     try:
-        reg = refine(page_layout[MODEL_KEY], page_work, match, limits)
+        reg = refine(page_layout[MODEL_KEY], grey, match, limits)
     except ReferenceError as exc:
         return failed(source, "unreadable", str(exc), **who)
     return read_boxes(grey, layout, page_layout, reg.page_to_image, reg.residual_mm, who,
@@ -142,29 +151,111 @@ def _dark_border(grey: np.ndarray) -> bool:
     return float(np.median(frame)) < float(np.percentile(grey, 90)) - 40
 
 
-def lift_print(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndarray) -> np.ndarray:
-    """`grey` with the blank's printed matter replaced by the paper's level."""
-    ref_to_image = page_to_image @ np.diag([1 / model.work_px_per_mm,
-                                            1 / model.work_px_per_mm, 1.0])
-    printed = (model.work < model.paper_level - PRINT_CONTRAST).astype(np.uint8) * 255
-    h, w = grey.shape
-    mapped = cv2.warpPerspective(printed, ref_to_image, (w, h), flags=cv2.INTER_LINEAR)
-    px_per_mm = abs(np.linalg.det(page_to_image[:2, :2])) ** 0.5
-    k = max(3, round(2 * PRINT_MARGIN_MM * px_per_mm) | 1)
-    mapped = cv2.dilate(mapped, np.ones((k, k), np.uint8))
-    out = grey.copy()
-    out[mapped > 64] = np.uint8(np.percentile(grey[::4, ::4], 90))  # the paper's level
-    return out
+def _printed(model: ReferenceModel) -> np.ndarray:
+    """The blank's printed matter at work resolution, as a grey image: 0 printed, 255 not."""
+    return np.where(model.work < model.paper_level - PRINT_CONTRAST, 0, 255).astype(np.uint8)
 
 
-def measured_rects(boxes: list[dict]) -> np.ndarray:
-    """(N, 4) page mm rectangles to measure: an ellipse's inscribed share of its box."""
+def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
+               options: list[str], settings: ScoreSettings, targets_shown: bool = True
+               ) -> tuple[BoxSamples, np.ndarray]:
+    """The box samples with the blank's printed matter (widened by `PRINT_MARGIN_MM`) taken as
+    paper; peak ink and paper noise measured again on what is left.
+
+    Printed matter is what the reference shows in a box (unless it shows the box mostly
+    dark: a mark on the reference), and what most boxes of the same option and size show (a
+    bubble's printed letter, even where the reference has no bubbles: `_printed_alike`). When
+    the reference does not show the targets, a box with too few alike is taken to hold a
+    printed glyph in its thin dark strokes (`_thin_strokes`): such sheets are made for shading,
+    and a thin tick in such a box is not seen. Also returns, per box, whether what is printed
+    in it is known (always, when the reference shows the targets)."""
+    ppm = model.work_px_per_mm
+    printed = sample_boxes(_printed(model), np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
+    grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
+    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    groups, spread = [], []
+    peak = samples.peak.copy()
+    known_all = np.ones(len(peak), bool)
+    for g, p in zip(samples.groups, printed.groups, strict=True):
+        ink = p.dark > 0.3
+        # a target the reference shows mostly dark was marked on it, not printed: keep it
+        marked_on_ref = ink[:, g.inner[0], g.inner[1]].mean((1, 2)) > 0.5
+        ink[marked_on_ref] = False
+        alike, known = _printed_alike(g, options)
+        if not targets_shown:
+            known_all[g.index] = known
+        ink = np.stack([cv2.dilate(m.view(np.uint8), kernel) > 0 for m in ink])
+        if not targets_shown:  # nothing known of what is printed in a lone box: its glyph
+            for j in np.nonzero(~known)[0]:
+                ink[j] |= cv2.dilate(_thin_strokes(g.dark[j], settings).view(np.uint8),
+                                     np.ones((3, 3), np.uint8)) > 0
+        dark = np.where(ink, 0.0, g.dark).astype(np.float32)
+        # what alike boxes all show is taken away; where it is a glyph, the page's strokes are
+        # thinned by a pixel first (registration), so only broad ink - a shading - stays
+        glyph = alike.reshape(len(alike), -1).max(1) > ALIKE_GLYPH_DARKNESS
+        for j in np.nonzero(glyph)[0]:
+            dark[j] = cv2.erode(dark[j], np.ones((3, 3), np.uint8))
+        dark = np.clip(dark - alike, 0.0, 1.0)
+        flat = dark[:, g.inner[0], g.inner[1]][:, ::3, ::3].reshape(len(g.index), -1)
+        k = int(0.95 * (flat.shape[1] - 1))
+        peak[g.index] = np.partition(flat, k, axis=1)[:, k]
+        spread.append(dark[:, g.inner[0], g.inner[1]][:, ::2, ::2].reshape(len(g.index), -1)
+                      .std(1))
+        groups.append(PatchGroup(g.index, g.size_mm, dark, g.inner))
+    noise = float(np.percentile(np.concatenate(spread), 25)) if spread else samples.noise
+    return BoxSamples(groups, samples.border_error_mm, samples.border_measured, peak,
+                      max(noise, 0.01)), known_all
+
+
+#: fewest boxes of one option and size whose median shows what is printed in them
+ALIKE_MIN_BOXES = 4
+#: darkness taken away beyond what the alike boxes show (their paper's noise)
+ALIKE_MARGIN = 0.05
+#: alike boxes showing ink this dark share a printed glyph
+ALIKE_GLYPH_DARKNESS = 0.3
+
+
+def _printed_alike(g: PatchGroup, options: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, hp, wp) float32: per box of the group, the darkness the median of the boxes with its
+    option label shows (printed in every such box; a voter marks only a few of them), widened
+    plus `ALIKE_MARGIN`; and per box whether it had enough alike to tell."""
+    out = np.zeros(g.dark.shape, np.float32)
+    known = np.zeros(len(g.index), bool)
+    labels = np.array([options[i] for i in g.index])
+    for label in np.unique(labels):
+        same = np.nonzero(labels == label)[0]
+        if len(same) >= ALIKE_MIN_BOXES:
+            out[same] = np.median(g.dark[same], axis=0) + ALIKE_MARGIN
+            known[same] = True
+    return out, known
+
+
+#: printed strokes are at most this wide; a shaded area is wider
+GLYPH_STROKE_MM = 0.7
+GLYPH_DARKNESS = 0.5
+
+
+def _thin_strokes(dark: np.ndarray, settings: ScoreSettings) -> np.ndarray:
+    """Dark pixels of thin strokes (a printed letter): dark, and gone after an opening as wide
+    as `GLYPH_STROKE_MM`."""
+    ink = (dark > GLYPH_DARKNESS).astype(np.uint8)
+    k = max(3, round(GLYPH_STROKE_MM * settings.sample_px_per_mm) | 1)
+    wide = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                           (k, k)))
+    return (ink > 0) & (wide == 0)
+
+
+def measured_rects(boxes: list[dict], margin_mm: float, share: float = ELLIPSE_SIDE_SHARE
+                   ) -> np.ndarray:
+    """(N, 4) page mm rectangles to sample: an ellipse's box is cut so that its measured area
+    (the rectangle shrunk by `margin_mm`) is the rectangle nearly inscribed in it."""
     rects = np.array([b["rect_mm"] for b in boxes], np.float64).reshape(-1, 4)
     for i, b in enumerate(boxes):
         if b.get("shape") == "ellipse":
             x, y, w, h = rects[i]
-            s = ELLIPSE_SIDE_SHARE
-            rects[i] = (x + w * (1 - s) / 2, y + h * (1 - s) / 2, w * s, h * s)
+            s = share
+            mw, mh = min(w * s + 2 * margin_mm, w), min(h * s + 2 * margin_mm, h)
+            rects[i] = (x + (w - mw) / 2, y + (h - mh) / 2, mw, mh)
     return rects
 
 
@@ -174,16 +265,26 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
     """Score and decide the boxes of a registered foreign page (the engine's own code)."""
     boxes = page_layout["boxes"]
     model: ReferenceModel = page_layout[MODEL_KEY]
-    clean = lift_print(grey, model, page_to_image)
-    rects = measured_rects(boxes)
+    targets_shown = page_layout["registration"].get("targets_shown", True)
+    share = ELLIPSE_SIDE_SHARE
+    if not targets_shown:  # an imported answer sheet: bubbles to shade, printed letters in them
+        settings = replace(settings, margin_mm=SHADED_MARGIN_MM)
+        thresholds = replace(thresholds, **SHADED_THRESHOLDS)
+        share = SHADED_ELLIPSE_SHARE
+    rects = measured_rects(boxes, settings.margin_mm, share)
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
-    samples = sample_boxes(clean, page_to_image, rects, black, settings)
+    samples, known = lift_print(sample_boxes(grey, page_to_image, rects, black, settings),
+                                model, rects, [b["option"] for b in boxes], settings,
+                                targets_shown)
     clear = samples.peak >= max(INK_PEAK_MIN, 6.0 * samples.noise)
     level = float(np.clip(np.median(samples.peak[clear]), INK_LEVEL_MIN, 1.0)) \
         if clear.any() else 1.0
     threshold = ink_threshold(level, samples.noise, settings)
     ink = box_fill(samples, threshold, settings)
+    if (~known).sum() >= UNKNOWN_MIN_BOXES:
+        # bubbles whose printed letter is unknown: their usual fill is the letter's
+        ink.fill[~known] = np.clip(ink.fill[~known] - np.median(ink.fill[~known]), 0.0, 1.0)
     calls = decide(ink, [b["field"] for b in boxes], thresholds)
     masks = {}
     for g in samples.groups:

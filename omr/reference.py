@@ -34,10 +34,12 @@ MM_PER_INCH = 25.4
 class ReferenceLimits:
     """Tolerances of reference registration, each named with its unit."""
 
-    #: resolution the reference and the page are matched at (4 px/mm is about 100 dpi)
+    #: resolution the features are matched at (2 px/mm is about 50 dpi), and the anchors
+    #: fitted at (4 px/mm, about 100 dpi)
+    feature_px_per_mm: float = 2.0
     work_px_per_mm: float = 4.0
     #: ORB features kept per image
-    max_features: int = 4000
+    max_features: int = 1500
     #: Lowe's ratio test between the best and second-best descriptor match
     match_ratio: float = 0.8
     #: RANSAC reprojection threshold of the coarse homography
@@ -51,8 +53,9 @@ class ReferenceLimits:
     refine_search_mm: float = 1.0
     #: a found anchor correlates at least this well with the reference
     anchor_min_correlation: float = 0.5
-    #: fewest anchors found for the fine fit
+    #: fewest anchors found for the fine fit, and the share of those found that must agree
     min_anchors: int = 8
+    min_anchor_share: float = 0.6
     #: the anchors may lie this far from the fitted homography (third-worst): more, refused
     max_residual_mm: float = 0.5
     #: keep anchors this far from any answer target (a mark must not move the fit)
@@ -65,10 +68,11 @@ class ReferenceModel:
 
     page_size_mm: tuple[float, float]
     work_px_per_mm: float
+    feature_px_per_mm: float
     #: the reference grey image at work resolution
     work: np.ndarray
-    #: ORB keypoint positions (N, 2) in work px, and their descriptors (N, 32) uint8
-    points_px: np.ndarray
+    #: ORB keypoint positions (N, 2) in page mm, and their descriptors (N, 32) uint8
+    points_mm: np.ndarray
     descriptors: np.ndarray
     #: anchor patch centres (M, 2) in work px
     anchors_px: np.ndarray
@@ -81,10 +85,8 @@ class ReferenceModel:
 class ReferenceMatch:
     """A page matched to a reference: the coarse homography and how well it holds."""
 
-    #: 3x3: reference work px -> page work px
-    ref_to_work: np.ndarray
-    #: page image px -> page work px scale
-    image_to_work: float
+    #: 3x3: page mm -> image px, from the matched features
+    page_to_image: np.ndarray
     inliers: int
 
 
@@ -134,12 +136,18 @@ def prepare_reference(reference: np.ndarray, dpi: float, targets_mm: np.ndarray 
         for x, y, w, h in np.asarray(targets_mm, np.float64):
             cv2.rectangle(keep, (int((x - pad) * ppm), int((y - pad) * ppm)),
                           (int((x + w + pad) * ppm), int((y + h + pad) * ppm)), 0, -1)
-    points, descriptors = _features(work, limits, keep)
+    fppm = limits.feature_px_per_mm
+    small = cv2.resize(reference, (round(size_mm[0] * fppm), round(size_mm[1] * fppm)),
+                       interpolation=cv2.INTER_AREA)
+    small_keep = cv2.resize(keep, (small.shape[1], small.shape[0]),
+                            interpolation=cv2.INTER_NEAREST)
+    points, descriptors = _features(small, limits, small_keep)
     anchors = _anchors(work, keep, limits)
     dark = work[work < 128]
     black = float(np.percentile(dark, 10)) if dark.size > 50 else 0.0
     paper = float(np.percentile(work, 90))
-    return ReferenceModel(size_mm, ppm, work, points, descriptors, anchors, black, paper)
+    return ReferenceModel(size_mm, ppm, fppm, work, points / fppm, descriptors, anchors, black,
+                          paper)
 
 
 def _anchors(work: np.ndarray, keep: np.ndarray, limits: ReferenceLimits) -> np.ndarray:
@@ -173,12 +181,14 @@ def _anchors(work: np.ndarray, keep: np.ndarray, limits: ReferenceLimits) -> np.
     return np.array(out, np.float64).reshape(-1, 2)
 
 
-def work_image(grey: np.ndarray, model: ReferenceModel, dpi: float | None,
-               quad_px: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """The page resampled near the reference's work resolution, and the scale used (image px
-    -> work px). The scale comes from the sheet's edges when found, else from `dpi`, else from
-    the image fitting the page."""
-    w_mm, h_mm = model.page_size_mm
+def page_features(grey: np.ndarray, page_size_mm: tuple[float, float], dpi: float | None,
+                  limits: ReferenceLimits = ReferenceLimits(),
+                  quad_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """ORB features of a page: positions (N, 2) in image px and descriptors, found on the page
+    resampled near `feature_px_per_mm` (the scale from the sheet's edges when found, else from
+    `dpi`, else from the image fitting the page) and inside the sheet when its edges are known.
+    """
+    w_mm, h_mm = page_size_mm
     if quad_px is not None:
         side_px = np.linalg.norm(quad_px[1] - quad_px[0]) + np.linalg.norm(quad_px[2] - quad_px[3])
         px_per_mm = side_px / 2 / w_mm
@@ -187,28 +197,22 @@ def work_image(grey: np.ndarray, model: ReferenceModel, dpi: float | None,
     else:
         h, w = grey.shape
         px_per_mm = min(w / w_mm, h / h_mm)
-    scale = model.work_px_per_mm / px_per_mm
-    work = cv2.resize(grey, None, fx=scale, fy=scale,
-                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    return work, scale
-
-
-def page_features(work: np.ndarray, limits: ReferenceLimits, quad_work: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """ORB features of a page at work resolution (kept inside the sheet when its edges are
-    known)."""
+    scale = limits.feature_px_per_mm / px_per_mm
+    small = cv2.resize(grey, None, fx=scale, fy=scale,
+                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     mask = None
-    if quad_work is not None:
-        mask = np.zeros(work.shape, np.uint8)
-        cv2.fillConvexPoly(mask, np.round(quad_work).astype(np.int32), 255)
-    return _features(work, limits, mask)
+    if quad_px is not None:
+        mask = np.zeros(small.shape, np.uint8)
+        cv2.fillConvexPoly(mask, np.round(quad_px * scale).astype(np.int32), 255)
+    points, descriptors = _features(small, limits, mask)
+    return points / scale, descriptors
 
 
 def match_reference(model: ReferenceModel, points_px: np.ndarray, descriptors: np.ndarray,
-                    image_to_work: float, limits: ReferenceLimits = ReferenceLimits()
-                    ) -> ReferenceMatch | None:
-    """The coarse homography reference -> page (both at work resolution) from matched ORB
-    features; None when fewer than `min_inliers` agree (the page is not this form)."""
+                    limits: ReferenceLimits = ReferenceLimits()) -> ReferenceMatch | None:
+    """The coarse homography page mm -> image px from the page's ORB features (`points_px`
+    image px, `descriptors`) matched to the reference's; None when fewer than `min_inliers`
+    agree (the page is not this form)."""
     if len(descriptors) < limits.min_inliers or len(model.descriptors) < limits.min_inliers:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -217,38 +221,48 @@ def match_reference(model: ReferenceModel, points_px: np.ndarray, descriptors: n
             * p[1].distance]
     if len(good) < limits.min_inliers:
         return None
-    src = model.points_px[[m.queryIdx for m in good]]
+    src = model.points_mm[[m.queryIdx for m in good]]
     dst = points_px[[m.trainIdx for m in good]]
-    h, inlier = cv2.findHomography(src, dst, cv2.RANSAC,
-                                   limits.ransac_mm * model.work_px_per_mm, maxIters=4000,
-                                   confidence=0.999)
+    # RANSAC's tolerance in image px: ransac_mm at the page's rough scale
+    span_px = np.ptp(dst, axis=0).max() / max(np.ptp(src, axis=0).max(), 1.0)
+    h, inlier = cv2.findHomography(src, dst, cv2.RANSAC, max(limits.ransac_mm * span_px, 1.0),
+                                   maxIters=4000, confidence=0.999)
     if h is None:
         return None
     count = int(inlier.sum())
     if count < limits.min_inliers or not _plausible(h, model):
         return None
-    return ReferenceMatch(h, image_to_work, count)
+    return ReferenceMatch(h / h[2, 2], count)
 
 
 def _plausible(h: np.ndarray, model: ReferenceModel) -> bool:
-    """A homography that keeps the page a convex quadrilateral of similar scale (0.5..2x)."""
-    hh, ww = model.work.shape
+    """A homography that keeps the page a convex quadrilateral whose sides keep their ratio
+    (within 25%): no reflection, no wild perspective."""
+    ww, hh = model.page_size_mm
     corners = np.array([[0, 0], [ww, 0], [ww, hh], [0, hh]], np.float64)
     q = apply(h, corners)
-    area = cv2.contourArea(q.astype(np.float32))
-    if not 0.25 * ww * hh < area < 4.0 * ww * hh:
+    if not cv2.isContourConvex(np.round(q * 8).astype(np.int32)):
         return False
-    return bool(cv2.isContourConvex(np.round(q).astype(np.int32)))
+    if np.cross(q[1] - q[0], q[3] - q[0]) <= 0:  # mirrored
+        return False
+    top, bottom = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[3])
+    left, right = np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[2] - q[1])
+    ratio = (left + right) / (top + bottom) / (hh / ww)
+    return bool(0.75 < ratio < 1.33 and 0.75 < top / bottom < 1.33 and 0.75 < left / right
+                < 1.33)
 
 
-def refine(model: ReferenceModel, work: np.ndarray, match: ReferenceMatch,
+def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
            limits: ReferenceLimits = ReferenceLimits()) -> ReferenceRegistration:
-    """Fit the page on the reference's anchors, each searched within +-`refine_search_mm`
-    of its coarse place; `ReferenceError` when too few are found or they do not agree."""
+    """Fit the page (`grey`, uint8) on the reference's anchors, each searched within
+    +-`refine_search_mm` of where the coarse homography puts it; `ReferenceError` when too
+    few are found or they do not agree."""
     ppm = model.work_px_per_mm
     half = round(limits.anchor_mm * ppm / 2)
     reach = max(1, round(limits.refine_search_mm * ppm))
     side = 2 * half + 1
+    big = side + 2 * reach
+    work_to_image = match.page_to_image @ np.diag([1 / ppm, 1 / ppm, 1.0])
     src, dst = [], []
     for cx, cy in model.anchors_px:
         x0, y0 = int(cx) - half, int(cy) - half
@@ -257,43 +271,48 @@ def refine(model: ReferenceModel, work: np.ndarray, match: ReferenceMatch,
             continue
         # the page around the anchor, resampled into the reference's frame by the coarse map
         shift = np.array([[1, 0, x0 - reach], [0, 1, y0 - reach], [0, 0, 1]], np.float64)
-        big = side + 2 * reach
-        win = cv2.warpPerspective(work, match.ref_to_work @ shift, (big, big),
+        win = cv2.warpPerspective(grey, work_to_image @ shift, (big, big),
                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderValue=255)
         score = cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED)
-        j = int(np.argmax(score))
-        sy, sx = divmod(j, score.shape[1])
+        sy, sx = divmod(int(np.argmax(score)), score.shape[1])
         if score[sy, sx] < limits.anchor_min_correlation:
             continue
-        dx = sx + _peak(score[sy, max(sx - 1, 0):sx + 2], sx) - reach
-        dy = sy + _peak(score[max(sy - 1, 0):sy + 2, sx], sy) - reach
+        dx = sx + _peak(score[sy, max(sx - 1, 0):sx + 2]) - reach
+        dy = sy + _peak(score[max(sy - 1, 0):sy + 2, sx]) - reach
         # the reference point (cx, cy) shows in the resampled page at (cx + dx, cy + dy)
-        src.append((cx, cy))
-        dst.append(apply(match.ref_to_work, np.array([[cx + dx, cy + dy]]))[0])
+        src.append((cx / ppm, cy / ppm))
+        dst.append(apply(work_to_image, np.array([[cx + dx, cy + dy]]))[0])
     if len(src) < limits.min_anchors:
         raise ReferenceError(
             f"only {len(src)} of {len(model.anchors_px)} reference patches found on the page "
             f"(at least {limits.min_anchors} needed): the sheet is damaged, covered or not this "
             "form; re-scan it")
     s, d = np.array(src), np.array(dst)
+    # anchors on what the voter wrote or a stain do not agree: RANSAC leaves them out
+    rough = _mean_scale(match.page_to_image, model.page_size_mm)
+    h, inlier = cv2.findHomography(s, d, cv2.RANSAC, limits.max_residual_mm * rough)
+    keep = inlier.ravel() > 0 if h is not None else np.zeros(len(s), bool)
+    if keep.sum() < max(limits.min_anchors, limits.min_anchor_share * len(s)):
+        raise ReferenceError(
+            f"only {int(keep.sum())} of {len(s)} reference patches agree on where the sheet "
+            f"lies (within {limits.max_residual_mm:g} mm): the sheet is warped, folded or "
+            "another print; re-scan it flat")
+    s, d = s[keep], d[keep]
     h, _ = cv2.findHomography(s, d, 0)
-    residual_px = np.linalg.norm(apply(h, s) - d, axis=1)
-    residual_mm = float(np.sort(residual_px)[-3] / ppm) if len(s) >= 3 else 0.0
+    h /= h[2, 2]
+    px_per_mm = _mean_scale(h, model.page_size_mm)
+    residual = np.sort(np.linalg.norm(apply(h, s) - d, axis=1)) / px_per_mm
+    residual_mm = float(residual[-3])
     if residual_mm > limits.max_residual_mm:
         raise ReferenceError(
             f"the sheet does not fit its reference: residual {residual_mm:.2f} mm over the "
             f"{limits.max_residual_mm:g} mm limit (warped, folded or another print); re-scan "
             "it flat")
-    mm_to_ref = np.diag([ppm, ppm, 1.0])
-    work_to_image = np.diag([1 / match.image_to_work, 1 / match.image_to_work, 1.0])
-    page_to_image = work_to_image @ h @ mm_to_ref
-    page_to_image /= page_to_image[2, 2]
-    return ReferenceRegistration(page_to_image, _mean_scale(page_to_image, model.page_size_mm),
-                                 residual_mm, len(s), match.inliers)
+    return ReferenceRegistration(h, px_per_mm, residual_mm, len(s), match.inliers)
 
 
-def _peak(values: np.ndarray, at: int) -> float:
+def _peak(values: np.ndarray) -> float:
     """Sub-pixel offset of a peak from three samples (parabola); 0 at an edge."""
     if len(values) != 3:
         return 0.0
@@ -319,13 +338,13 @@ def find_page_quad(grey: np.ndarray, min_share: float = 0.3) -> np.ndarray | Non
     """The sheet's corners (4, 2) image px, top-left first and clockwise, when it lies on a
     darker background; None when the image's border is paper (a flatbed scan) or no
     four-cornered sheet covering `min_share` of the image is found."""
-    small_scale = 800 / max(grey.shape)
-    small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
-    frame = np.concatenate([small[:4].ravel(), small[-4:].ravel(), small[:, :4].ravel(),
-                            small[:, -4:].ravel()])
-    paper = float(np.percentile(small, 90))
+    frame = np.concatenate([grey[:3, ::4].ravel(), grey[-3:, ::4].ravel(),
+                            grey[::4, :3].ravel(), grey[::4, -3:].ravel()])
+    paper = float(np.percentile(grey[::8, ::8], 90))
     if float(np.median(frame)) > paper - 40:
         return None  # the border is paper: nothing to find
+    small_scale = 800 / max(grey.shape)
+    small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
     blur = cv2.GaussianBlur(small, (5, 5), 0)
     _, bright = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
@@ -347,3 +366,32 @@ def order_corners(points: np.ndarray) -> np.ndarray:
     p = np.asarray(points, np.float64)
     s, d = p.sum(1), p[:, 1] - p[:, 0]
     return np.array([p[np.argmin(s)], p[np.argmin(d)], p[np.argmax(s)], p[np.argmax(d)]])
+
+
+def find_markers(grey: np.ndarray, marker: np.ndarray, marker_width_share: float
+                 ) -> np.ndarray | None:
+    """Centres (4, 2) image px of four corner markers (OMRChecker's `CropOnMarkers`), one per
+    quarter of the image, top-left first and clockwise: `marker` (uint8 grey) is searched at
+    0.6..1.4 x `marker_width_share` of the image's width. None when a quarter has no match
+    scoring 0.5."""
+    h, w = grey.shape
+    base = marker_width_share * w / marker.shape[1]
+    quarters = [(0, 0), (w // 2, 0), (w // 2, h // 2), (0, h // 2)]
+    out = []
+    for x0, y0 in quarters:
+        part = grey[y0:y0 + h // 2, x0:x0 + w // 2]
+        best = (-1.0, None)
+        for f in np.linspace(0.6, 1.4, 17):
+            size = max(8, round(marker.shape[1] * base * f))
+            tpl = cv2.resize(marker, (size, round(size * marker.shape[0] / marker.shape[1])),
+                             interpolation=cv2.INTER_AREA)
+            if tpl.shape[0] >= part.shape[0] or tpl.shape[1] >= part.shape[1]:
+                continue
+            score = cv2.matchTemplate(part, tpl, cv2.TM_CCOEFF_NORMED)
+            _, top, _, loc = cv2.minMaxLoc(score)
+            if top > best[0]:
+                best = (top, (x0 + loc[0] + tpl.shape[1] / 2, y0 + loc[1] + tpl.shape[0] / 2))
+        if best[0] < 0.5 or best[1] is None:
+            return None
+        out.append(best[1])
+    return np.array(out, np.float64)

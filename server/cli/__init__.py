@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from server.cli import demo, devices, form, omr, report, scan, serve, simulate, tally
+from server.cli import demo, devices, form, learn, omr, report, scan, serve, simulate, tally
 
 app = typer.Typer(
     name="scantally",
@@ -17,7 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (form, omr, devices, demo, tally, report, simulate, serve, scan):
+for _module in (form, learn, omr, devices, demo, tally, report, simulate, serve, scan):
     _module.register(app)
 
 
