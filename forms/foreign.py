@@ -210,3 +210,21 @@ def load_foreign(spec_path: Path, spec: FormSpec) -> ForeignForm:
         raise ForeignError(f"{reference}: the image changed since its targets were found; "
                            "learn the form again")
     return ForeignForm(spec, targets, foreign_layout(spec, targets), reference)
+
+
+def fields_from_layout(native: dict, targets: list[TargetDoc], page: int = 1,
+                       tolerance_mm: float = 1.5) -> dict[str, list[int]]:
+    """`foreign.fields` for a form we also lay out ourselves (printed by another printer, its
+    targets learned from that print): each box of our layout's `page` takes the target whose
+    rectangle is nearest (all four edges within `tolerance_mm`); ForeignError when a box has
+    none."""
+    out: dict[str, list[int]] = {}
+    rects = [(t.n, t.rect_mm) for t in targets]
+    for box in next(p for p in native["pages"] if p["page"] == page)["boxes"]:
+        best = min(rects, key=lambda r: max(abs(a - b) for a, b in zip(r[1], box["rect_mm"],
+                                                                       strict=True)))
+        if max(abs(a - b) for a, b in zip(best[1], box["rect_mm"], strict=True)) > tolerance_mm:
+            raise ForeignError(f"no target found for {box['field']}/{box['option']} at "
+                               f"{box['rect_mm']}")
+        out.setdefault(box["field"], []).append(best[0])
+    return out

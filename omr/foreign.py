@@ -49,6 +49,17 @@ from omr.score import (
 )
 
 MODEL_KEY = "reference_model"
+#: a box's printing (what the blank shows around it: its border) is seen on the page when this
+#: share of its printed pixels is darker than PRINT_SEEN_DARKNESS; judged on boxes with at
+#: least PRINT_MIN_PX printed patch pixels, on pages with at least PRINT_MIN_BOXES such boxes;
+#: more than PRINT_MISSING_MAX_SHARE of them unseen, the page is refused
+PRINT_SEEN_DARKNESS = 0.2
+PRINT_SEEN_SHARE = 0.5
+PRINT_MIN_PX = 20
+PRINT_MIN_BOXES = 4
+PRINT_MISSING_MAX_SHARE = 0.1
+#: fewer of the reference's patches than this share found on the page: it is another form
+NOT_THIS_FORM_ANCHOR_SHARE = 0.25
 #: printed matter of the blank is widened by this before it is lifted from the page
 #: (registration error, blur)
 PRINT_MARGIN_MM = 0.35
@@ -141,6 +152,10 @@ def read_foreign(
     try:
         reg = refine(page_layout[MODEL_KEY], grey, match, limits)
     except ReferenceError as exc:
+        if exc.anchors_found < NOT_THIS_FORM_ANCHOR_SHARE * len(page_layout[MODEL_KEY].anchors_px):
+            return failed(source, "unknown_form",
+                          f"the page does not hold the printing of {who['form']!r} (best "
+                          f"match): {exc}", **who)
         return failed(source, "unreadable", str(exc), **who)
     return read_boxes(grey, layout, page_layout, reg.page_to_image, reg.residual_mm, who,
                       source, thresholds, settings)
@@ -158,7 +173,7 @@ def _printed(model: ReferenceModel) -> np.ndarray:
 
 def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
                options: list[str], settings: ScoreSettings, targets_shown: bool = True
-               ) -> tuple[BoxSamples, np.ndarray]:
+               ) -> tuple[BoxSamples, np.ndarray, np.ndarray]:
     """The box samples with the blank's printed matter (widened by `PRINT_MARGIN_MM`) taken as
     paper; peak ink and paper noise measured again on what is left.
 
@@ -168,7 +183,8 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
     the reference does not show the targets, a box with too few alike is taken to hold a
     printed glyph in its thin dark strokes (`_thin_strokes`): such sheets are made for shading,
     and a thin tick in such a box is not seen. Also returns, per box, whether what is printed
-    in it is known (always, when the reference shows the targets)."""
+    in it is known (always, when the reference shows the targets), and the share of the
+    blank's printing in and around it that the page shows (NaN: too little printed there)."""
     ppm = model.work_px_per_mm
     printed = sample_boxes(_printed(model), np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
     grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
@@ -176,8 +192,14 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
     groups, spread = [], []
     peak = samples.peak.copy()
     known_all = np.ones(len(peak), bool)
+    seen = np.full(len(peak), np.nan)
     for g, p in zip(samples.groups, printed.groups, strict=True):
         ink = p.dark > 0.3
+        # is the blank's printing around each box (its border) on the page?
+        counts = ink.reshape(len(ink), -1).sum(1)
+        shows = (g.dark > PRINT_SEEN_DARKNESS) & ink
+        seen[g.index] = np.where(counts >= PRINT_MIN_PX, shows.reshape(len(ink), -1).sum(1)
+                                 / np.maximum(counts, 1), np.nan)
         # a target the reference shows mostly dark was marked on it, not printed: keep it
         marked_on_ref = ink[:, g.inner[0], g.inner[1]].mean((1, 2)) > 0.5
         ink[marked_on_ref] = False
@@ -204,7 +226,7 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
         groups.append(PatchGroup(g.index, g.size_mm, dark, g.inner))
     noise = float(np.percentile(np.concatenate(spread), 25)) if spread else samples.noise
     return BoxSamples(groups, samples.border_error_mm, samples.border_measured, peak,
-                      max(noise, 0.01)), known_all
+                      max(noise, 0.01)), known_all, seen
 
 
 #: fewest boxes of one option and size whose median shows what is printed in them
@@ -256,7 +278,16 @@ def measured_rects(boxes: list[dict], margin_mm: float, share: float = ELLIPSE_S
             s = share
             mw, mh = min(w * s + 2 * margin_mm, w), min(h * s + 2 * margin_mm, h)
             rects[i] = (x + (w - mw) / 2, y + (h - mh) / 2, mw, mh)
+    # learned sizes vary by a fraction of a millimetre: boxes of one size share their patch
+    # geometry in `omr.score`, so sizes are snapped to SIZE_STEP_MM about each box's centre
+    snapped = np.maximum(np.round(rects[:, 2:] / SIZE_STEP_MM) * SIZE_STEP_MM, SIZE_STEP_MM)
+    rects[:, :2] += (rects[:, 2:] - snapped) / 2
+    rects[:, 2:] = snapped
     return rects
+
+
+#: measured sizes are multiples of this
+SIZE_STEP_MM = 0.2
 
 
 def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image: np.ndarray,
@@ -274,9 +305,17 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
     rects = measured_rects(boxes, settings.margin_mm, share)
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
-    samples, known = lift_print(sample_boxes(grey, page_to_image, rects, black, settings),
+    samples, known, seen = lift_print(sample_boxes(grey, page_to_image, rects, black, settings),
                                 model, rects, [b["option"] for b in boxes], settings,
                                 targets_shown)
+    judged = np.isfinite(seen)
+    if judged.sum() >= PRINT_MIN_BOXES:
+        missing = float((seen[judged] < PRINT_SEEN_SHARE).mean())
+        if missing > PRINT_MISSING_MAX_SHARE:
+            return failed(source, "unreadable",
+                          f"the printed boxes are missing at {missing:.0%} of the places the "
+                          "reference puts them (part of the sheet torn off, folded over or "
+                          "covered); re-scan it whole and flat", **who)
     clear = samples.peak >= max(INK_PEAK_MIN, 6.0 * samples.noise)
     level = float(np.clip(np.median(samples.peak[clear]), INK_LEVEL_MIN, 1.0)) \
         if clear.any() else 1.0

@@ -55,7 +55,7 @@ def find_targets(grey: np.ndarray, dpi: float, settings: LearnSettings = LearnSe
     k = dpi / MM_PER_INCH
     if settings.ink_level is None:
         level, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        level = min(level, 200)
+        level = float(np.clip(level, 64, 200)) + 1  # a pure black-and-white page: 0
     else:
         level = settings.ink_level
     ink = (grey < level).astype(np.uint8)

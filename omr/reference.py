@@ -44,8 +44,9 @@ class ReferenceLimits:
     match_ratio: float = 0.8
     #: RANSAC reprojection threshold of the coarse homography
     ransac_mm: float = 1.0
-    #: fewest RANSAC inliers for a page to match a form at all
-    min_inliers: int = 30
+    #: fewest RANSAC inliers for a page to match a form at all (a page of the right form has
+    #: hundreds; another form set in the same house style, a few dozen: its title, its rules)
+    min_inliers: int = 80
     #: another form within this share of the best form's inliers makes the choice ambiguous
     ambiguous_share: float = 0.8
     #: side of an anchor patch, and how far it is searched around its coarse place
@@ -103,7 +104,12 @@ class ReferenceRegistration:
 
 
 class ReferenceError(ValueError):
-    """The page cannot be registered on the reference; `str(exc)` says why."""
+    """The page cannot be registered on the reference; `str(exc)` says why, `anchors_found`
+    how many of the reference's patches were seen on it."""
+
+    def __init__(self, message: str, anchors_found: int = 0) -> None:
+        super().__init__(message)
+        self.anchors_found = anchors_found
 
 
 def _orb(limits: ReferenceLimits) -> cv2.ORB:
@@ -243,7 +249,8 @@ def _plausible(h: np.ndarray, model: ReferenceModel) -> bool:
     q = apply(h, corners)
     if not cv2.isContourConvex(np.round(q * 8).astype(np.int32)):
         return False
-    if np.cross(q[1] - q[0], q[3] - q[0]) <= 0:  # mirrored
+    a, b = q[1] - q[0], q[3] - q[0]
+    if a[0] * b[1] - a[1] * b[0] <= 0:  # mirrored
         return False
     top, bottom = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[3])
     left, right = np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[2] - q[1])
@@ -287,7 +294,7 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
         raise ReferenceError(
             f"only {len(src)} of {len(model.anchors_px)} reference patches found on the page "
             f"(at least {limits.min_anchors} needed): the sheet is damaged, covered or not this "
-            "form; re-scan it")
+            "form; re-scan it", len(src))
     s, d = np.array(src), np.array(dst)
     # anchors on what the voter wrote or a stain do not agree: RANSAC leaves them out
     rough = _mean_scale(match.page_to_image, model.page_size_mm)
@@ -297,7 +304,7 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
         raise ReferenceError(
             f"only {int(keep.sum())} of {len(s)} reference patches agree on where the sheet "
             f"lies (within {limits.max_residual_mm:g} mm): the sheet is warped, folded or "
-            "another print; re-scan it flat")
+            "another print; re-scan it flat", int(keep.sum()))
     s, d = s[keep], d[keep]
     h, _ = cv2.findHomography(s, d, 0)
     h /= h[2, 2]
@@ -308,7 +315,7 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
         raise ReferenceError(
             f"the sheet does not fit its reference: residual {residual_mm:.2f} mm over the "
             f"{limits.max_residual_mm:g} mm limit (warped, folded or another print); re-scan "
-            "it flat")
+            "it flat", len(s))
     return ReferenceRegistration(h, px_per_mm, residual_mm, len(s), match.inliers)
 
 
