@@ -125,15 +125,9 @@ def read_foreign(
     if want_edges and quad is None and _dark_border(grey):
         return failed(source, "unreadable", "the sheet's edges are not found on the dark "
                                             "background (a corner folded or cut off); re-scan")
-    features: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
-    matches = []
-    for lay, page in candidates:
-        model: ReferenceModel = page[MODEL_KEY]
-        if model.page_size_mm not in features:  # found once per page size
-            features[model.page_size_mm] = page_features(grey, model.page_size_mm, dpi, limits,
-                                                         quad)
-        points, descriptors = features[model.page_size_mm]
-        matches.append((match_reference(model, points, descriptors, limits), lay, page))
+    matches = _matches(grey, candidates, dpi, quad, limits, fine=False)
+    if not any(m for m, _, _ in matches):  # small print, a low-resolution scan: look closer
+        matches = _matches(grey, candidates, dpi, quad, limits, fine=True)
     found = sorted((x for x in matches if x[0] is not None), key=lambda x: -x[0].inliers)
     if not found:
         names = ", ".join(sorted({lay["form"]["id"] for lay, _ in candidates}))
@@ -159,6 +153,21 @@ def read_foreign(
         return failed(source, "unreadable", str(exc), **who)
     return read_boxes(grey, layout, page_layout, reg.page_to_image, reg.residual_mm, who,
                       source, thresholds, settings)
+
+
+def _matches(grey: np.ndarray, candidates: list[tuple[dict, dict]], dpi: float | None,
+             quad: np.ndarray | None, limits: ReferenceLimits, fine: bool) -> list:
+    """(match or None, layout, page) for every candidate reference page."""
+    features: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+    out = []
+    for lay, page in candidates:
+        model: ReferenceModel = page[MODEL_KEY]
+        if model.page_size_mm not in features:  # found once per page size
+            features[model.page_size_mm] = page_features(grey, model.page_size_mm, dpi, limits,
+                                                         quad, fine)
+        points, descriptors = features[model.page_size_mm]
+        out.append((match_reference(model, points, descriptors, limits, fine), lay, page))
+    return out
 
 
 def _dark_border(grey: np.ndarray) -> bool:

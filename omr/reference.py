@@ -34,9 +34,11 @@ MM_PER_INCH = 25.4
 class ReferenceLimits:
     """Tolerances of reference registration, each named with its unit."""
 
-    #: resolution the features are matched at (2 px/mm is about 50 dpi), and the anchors
-    #: fitted at (4 px/mm, about 100 dpi)
+    #: resolution the features are matched at (2 px/mm is about 50 dpi; a page matching no
+    #: form there is tried again at `fine_feature_px_per_mm`: small print, a low-resolution
+    #: scan), and the anchors fitted at (4 px/mm, about 100 dpi)
     feature_px_per_mm: float = 2.0
+    fine_feature_px_per_mm: float = 4.0
     work_px_per_mm: float = 4.0
     #: ORB features kept per image
     max_features: int = 1500
@@ -72,9 +74,12 @@ class ReferenceModel:
     feature_px_per_mm: float
     #: the reference grey image at work resolution
     work: np.ndarray
-    #: ORB keypoint positions (N, 2) in page mm, and their descriptors (N, 32) uint8
+    #: ORB keypoint positions (N, 2) in page mm, and their descriptors (N, 32) uint8, at
+    #: feature_px_per_mm and at the fine resolution
     points_mm: np.ndarray
     descriptors: np.ndarray
+    fine_points_mm: np.ndarray
+    fine_descriptors: np.ndarray
     #: anchor patch centres (M, 2) in work px
     anchors_px: np.ndarray
     #: grey level of the printed black and of the paper in the reference
@@ -143,17 +148,19 @@ def prepare_reference(reference: np.ndarray, dpi: float, targets_mm: np.ndarray 
             cv2.rectangle(keep, (int((x - pad) * ppm), int((y - pad) * ppm)),
                           (int((x + w + pad) * ppm), int((y + h + pad) * ppm)), 0, -1)
     fppm = limits.feature_px_per_mm
-    small = cv2.resize(reference, (round(size_mm[0] * fppm), round(size_mm[1] * fppm)),
-                       interpolation=cv2.INTER_AREA)
-    small_keep = cv2.resize(keep, (small.shape[1], small.shape[0]),
-                            interpolation=cv2.INTER_NEAREST)
-    points, descriptors = _features(small, limits, small_keep)
+    found = []
+    for f in (fppm, limits.fine_feature_px_per_mm):
+        small = cv2.resize(reference, (round(size_mm[0] * f), round(size_mm[1] * f)),
+                           interpolation=cv2.INTER_AREA)
+        small_keep = cv2.resize(keep, (small.shape[1], small.shape[0]),
+                                interpolation=cv2.INTER_NEAREST)
+        points, descriptors = _features(small, limits, small_keep)
+        found += [points / f, descriptors]
     anchors = _anchors(work, keep, limits)
     dark = work[work < 128]
     black = float(np.percentile(dark, 10)) if dark.size > 50 else 0.0
     paper = float(np.percentile(work, 90))
-    return ReferenceModel(size_mm, ppm, fppm, work, points / fppm, descriptors, anchors, black,
-                          paper)
+    return ReferenceModel(size_mm, ppm, fppm, work, *found, anchors, black, paper)
 
 
 def _anchors(work: np.ndarray, keep: np.ndarray, limits: ReferenceLimits) -> np.ndarray:
@@ -189,7 +196,8 @@ def _anchors(work: np.ndarray, keep: np.ndarray, limits: ReferenceLimits) -> np.
 
 def page_features(grey: np.ndarray, page_size_mm: tuple[float, float], dpi: float | None,
                   limits: ReferenceLimits = ReferenceLimits(),
-                  quad_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  quad_px: np.ndarray | None = None, fine: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """ORB features of a page: positions (N, 2) in image px and descriptors, found on the page
     resampled near `feature_px_per_mm` (the scale from the sheet's edges when found, else from
     `dpi`, else from the image fitting the page) and inside the sheet when its edges are known.
@@ -203,7 +211,7 @@ def page_features(grey: np.ndarray, page_size_mm: tuple[float, float], dpi: floa
     else:
         h, w = grey.shape
         px_per_mm = min(w / w_mm, h / h_mm)
-    scale = limits.feature_px_per_mm / px_per_mm
+    scale = (limits.fine_feature_px_per_mm if fine else limits.feature_px_per_mm) / px_per_mm
     small = cv2.resize(grey, None, fx=scale, fy=scale,
                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     mask = None
@@ -215,19 +223,22 @@ def page_features(grey: np.ndarray, page_size_mm: tuple[float, float], dpi: floa
 
 
 def match_reference(model: ReferenceModel, points_px: np.ndarray, descriptors: np.ndarray,
-                    limits: ReferenceLimits = ReferenceLimits()) -> ReferenceMatch | None:
+                    limits: ReferenceLimits = ReferenceLimits(), fine: bool = False
+                    ) -> ReferenceMatch | None:
     """The coarse homography page mm -> image px from the page's ORB features (`points_px`
     image px, `descriptors`) matched to the reference's; None when fewer than `min_inliers`
-    agree (the page is not this form)."""
-    if len(descriptors) < limits.min_inliers or len(model.descriptors) < limits.min_inliers:
+    agree (the page is not this form). `fine`: the features found at the fine resolution."""
+    ref_points = model.fine_points_mm if fine else model.points_mm
+    ref_descriptors = model.fine_descriptors if fine else model.descriptors
+    if len(descriptors) < limits.min_inliers or len(ref_descriptors) < limits.min_inliers:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(model.descriptors, descriptors, k=2)
+    pairs = matcher.knnMatch(ref_descriptors, descriptors, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < limits.match_ratio
             * p[1].distance]
     if len(good) < limits.min_inliers:
         return None
-    src = model.points_mm[[m.queryIdx for m in good]]
+    src = ref_points[[m.queryIdx for m in good]]
     dst = points_px[[m.trainIdx for m in good]]
     # RANSAC's tolerance in image px: ransac_mm at the page's rough scale
     span_px = np.ptp(dst, axis=0).max() / max(np.ptp(src, axis=0).max(), 1.0)
@@ -379,7 +390,7 @@ def find_markers(grey: np.ndarray, marker: np.ndarray, marker_width_share: float
                  ) -> np.ndarray | None:
     """Centres (4, 2) image px of four corner markers (OMRChecker's `CropOnMarkers`), one per
     quarter of the image, top-left first and clockwise: `marker` (uint8 grey) is searched at
-    0.6..1.4 x `marker_width_share` of the image's width. None when a quarter has no match
+    0.4..1.4 x `marker_width_share` of the image's width. None when a quarter has no match
     scoring 0.5."""
     h, w = grey.shape
     base = marker_width_share * w / marker.shape[1]
@@ -388,7 +399,7 @@ def find_markers(grey: np.ndarray, marker: np.ndarray, marker_width_share: float
     for x0, y0 in quarters:
         part = grey[y0:y0 + h // 2, x0:x0 + w // 2]
         best = (-1.0, None)
-        for f in np.linspace(0.6, 1.4, 17):
+        for f in np.linspace(0.4, 1.4, 26):
             size = max(8, round(marker.shape[1] * base * f))
             tpl = cv2.resize(marker, (size, round(size * marker.shape[0] / marker.shape[1])),
                              interpolation=cv2.INTER_AREA)
