@@ -163,6 +163,11 @@ def foreign_layout(spec: FormSpec, targets: TargetsDoc) -> dict:
         registration["page_edges"] = True
     if not spec.foreign.targets_shown:
         registration["targets_shown"] = False
+    if spec.foreign.markers:
+        w, h = page_mm
+        registration["markers"] = {"image": spec.foreign.markers,
+                                   "width_share": spec.foreign.marker_width_share,
+                                   "centres_mm": [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]]}
     doc = {
         "schema": LAYOUT_SCHEMA,
         "form": {"id": spec.id, "kind": spec.kind, "title": spec.title, "hash": ""},

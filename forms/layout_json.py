@@ -66,6 +66,16 @@ class SerialCodeDoc(_M):
     rects_mm: list[Rect4]
 
 
+class MarkersDoc(_M):
+    """Four printed corner markers, one near each corner: `image` (a path relative to the
+    layout) shows one, `width_share` its width over the page image's width, `centres_mm` where
+    their centres lie on the page (top-left first, clockwise)."""
+
+    image: str
+    width_share: float = Field(gt=0, lt=0.5)
+    centres_mm: list[list[float]] = Field(min_length=4, max_length=4)
+
+
 class ReferenceRegistrationDoc(_M):
     """A foreign form's page is registered against a reference image of its blank (no marks of
     ours): `image` names it (a path relative to the layout file), `image_sha256` pins its
@@ -81,6 +91,8 @@ class ReferenceRegistrationDoc(_M):
     #: false when the reference does not show the answer targets (an imported template's
     #: bubbles erased from a marked scan): what is printed in them is then estimated per page
     targets_shown: bool = True
+    #: printed corner markers (OMRChecker's CropOnMarkers): found first, they place the page
+    markers: MarkersDoc | None = None
 
 
 class PageDoc(_M):

@@ -152,7 +152,7 @@ def field_id(label: str) -> str:
 
 
 def spec_doc(imported: ImportedTemplate, *, form_id: str, source: str, day: str,
-             reference: str, targets: str) -> dict:
+             reference: str, targets: str, markers: str | None = None) -> dict:
     """The spec (a dict for YAML) of an imported template: a position of quota 1 per field."""
     positions, fields, seen = [], {}, set()
     for f in imported.fields:
@@ -180,5 +180,7 @@ def spec_doc(imported: ImportedTemplate, *, form_id: str, source: str, day: str,
         "recommendation": {"title": "答题", "positions": positions},
         "foreign": {"reference": reference, "targets": targets,
                     "page_edges": imported.page_edges, "targets_shown": False,
-                    "fields": fields},
+                    "fields": fields} | ({"markers": markers, "marker_width_share": round(
+                        1.0 / float(imported.markers.get("sheetToMarkerWidthRatio", 17)), 6)}
+                        if markers and imported.markers else {}),
     }

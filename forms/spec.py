@@ -164,6 +164,10 @@ class ForeignGeometry(_Model):
     page_edges: bool = False
     #: false when the reference image does not show the targets (erased on import)
     targets_shown: bool = True
+    #: an image of the form's corner markers (their centres are the page's corners), and its
+    #: width over the page's
+    markers: str | None = None
+    marker_width_share: float = Field(default=1 / 17, gt=0, lt=0.5)
     #: field id (as in the layout: category, pos.<id>, team.<dim>, leader.<id>, q.<id>,
     #: item.<id>) -> its target numbers, one per option in the spec's option order
     fields: dict[str, list[int]] = Field(default_factory=dict)

@@ -32,7 +32,9 @@ from omr.reading import FieldMarks, Reading, failed
 from omr.reference import (
     ReferenceError,
     ReferenceLimits,
+    ReferenceMatch,
     ReferenceModel,
+    find_markers,
     find_page_quad,
     match_reference,
     page_features,
@@ -49,6 +51,7 @@ from omr.score import (
 )
 
 MODEL_KEY = "reference_model"
+MARKER_KEY = "marker_image"
 #: a box's printing (what the blank shows around it: its border) is seen on the page when this
 #: share of its printed pixels is darker than PRINT_SEEN_DARKNESS; judged on boxes with at
 #: least PRINT_MIN_PX printed patch pixels, on pages with at least PRINT_MIN_BOXES such boxes;
@@ -88,10 +91,12 @@ def is_foreign(layout: dict) -> bool:
 
 
 def attach_references(layout: dict, references: dict[int, np.ndarray],
-                      limits: ReferenceLimits = ReferenceLimits()) -> dict:
+                      limits: ReferenceLimits = ReferenceLimits(),
+                      markers: dict[int, np.ndarray] | None = None) -> dict:
     """A copy of `layout` whose reference pages carry their prepared `ReferenceModel`
     (in memory only: never serialise it). `references`: page number -> uint8 grey image of the
-    blank, at the dpi its layout says."""
+    blank, at the dpi its layout says; `markers`: page number -> the corner marker's image,
+    for a page whose registration names markers."""
     out = {**layout, "pages": []}
     for page in layout["pages"]:
         reg = page.get("registration") or {}
@@ -100,6 +105,8 @@ def attach_references(layout: dict, references: dict[int, np.ndarray],
             rects = np.array([b["rect_mm"] for b in page["boxes"]], np.float64).reshape(-1, 4)
             page[MODEL_KEY] = prepare_reference(references[page["page"]], float(reg["dpi"]),
                                                 rects, limits)
+            if reg.get("markers") and markers and page["page"] in markers:
+                page[MARKER_KEY] = markers[page["page"]]
         out["pages"].append(page)
     return out
 
@@ -125,7 +132,9 @@ def read_foreign(
     if want_edges and quad is None and _dark_border(grey):
         return failed(source, "unreadable", "the sheet's edges are not found on the dark "
                                             "background (a corner folded or cut off); re-scan")
-    matches = _matches(grey, candidates, dpi, quad, limits, fine=False)
+    matches = _by_markers(grey, candidates)
+    if not any(m for m, _, _ in matches):
+        matches = _matches(grey, candidates, dpi, quad, limits, fine=False)
     if not any(m for m, _, _ in matches):  # small print, a low-resolution scan: look closer
         matches = _matches(grey, candidates, dpi, quad, limits, fine=True)
     found = sorted((x for x in matches if x[0] is not None), key=lambda x: -x[0].inliers)
@@ -167,6 +176,28 @@ def _matches(grey: np.ndarray, candidates: list[tuple[dict, dict]], dpi: float |
                                                          quad, fine)
         points, descriptors = features[model.page_size_mm]
         out.append((match_reference(model, points, descriptors, limits, fine), lay, page))
+    return out
+
+
+#: a page placed by its four corner markers counts as this many matched features
+MARKER_INLIERS = 1000
+
+
+def _by_markers(grey: np.ndarray, candidates: list[tuple[dict, dict]]) -> list:
+    """(match or None, layout, page) for the candidates with printed corner markers: the
+    homography from the markers' page positions to their centres found on the page."""
+    out = []
+    for lay, page in candidates:
+        marker = page.get(MARKER_KEY)
+        reg = page["registration"].get("markers")
+        if marker is None or not reg:
+            continue
+        centres = find_markers(grey, marker, float(reg["width_share"]))
+        match = None
+        if centres is not None:
+            h = cv2.getPerspectiveTransform(np.float32(reg["centres_mm"]), np.float32(centres))
+            match = ReferenceMatch(h / h[2, 2], MARKER_INLIERS)
+        out.append((match, lay, page))
     return out
 
 

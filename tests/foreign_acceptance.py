@@ -44,7 +44,17 @@ def main() -> None:
     out = {k: v for k, v in vars(report).items() if k != "examples"}
     out |= {"seconds": round(wall, 1), "pages_per_s": round(len(readings) / wall, 1),
             "reading_statuses": dict(statuses), "examples": report.examples}
-    print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+    print(json.dumps(_plain(out), ensure_ascii=False, indent=1, default=str))
+
+
+def _plain(value: object) -> object:
+    """JSON-ready: tuple keys (a status pair) joined with '->'."""
+    if isinstance(value, dict):
+        return {("->".join(map(str, k)) if isinstance(k, tuple) else str(k)): _plain(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":

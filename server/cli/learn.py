@@ -53,7 +53,14 @@ def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
     grey = cv2.imread(str(form.reference_path), cv2.IMREAD_GRAYSCALE)
     if grey is None:
         fail(f"{form.reference_path}: cannot decode the reference image")
-    return attach_references(doc, {1: grey})
+    markers = {}
+    if spec.foreign and spec.foreign.markers:
+        path = spec_path.parent / spec.foreign.markers
+        marker = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if marker is None:
+            fail(f"{path}: cannot decode the marker image")
+        markers[1] = marker
+    return attach_references(doc, {1: grey}, markers=markers)
 
 
 def _load_blank(path: Path, dpi: float | None, page: int):

@@ -19,9 +19,10 @@ import typer
 from forms.foreign import TargetDoc
 from forms.omrchecker import TemplateError, convert, spec_doc
 from forms.skeleton import dump_yaml
-from server.cli.common import console, fail
+from server.cli.common import console, fail, write_atomic
 from server.cli.learn import REFERENCE_NAME, SPEC_NAME, TARGETS_NAME, write_form
 
+MARKER_NAME = "marker.png"
 #: bubbles are erased from the reference with this share of their size around them
 ERASE_MARGIN_SHARE = 0.2
 
@@ -91,6 +92,8 @@ def import_omrchecker(
     force: Annotated[bool, typer.Option("--force", help="replace a form in the folder")] = False,
 ) -> None:
     """Import an OMRChecker template.json as a foreign form (spec, targets, reference)."""
+    import cv2
+
     try:
         imported = convert(json.loads(template.read_text("utf-8")), dpi)
     except (OSError, ValueError) as exc:  # TemplateError and JSON errors are ValueErrors
@@ -99,9 +102,16 @@ def import_omrchecker(
     grey = template_reference(imported, template.parent, reference)
     targets = [TargetDoc(n=n, rect_mm=imported.rect_mm(x, y, w, h), shape="ellipse")
                for n, x, y, w, h in imported.bubbles]
+    markers = None
+    if imported.markers:  # the marker image goes with the form
+        output.mkdir(parents=True, exist_ok=True)
+        markers = MARKER_NAME
+        _, png = cv2.imencode(".png", _grey(template.parent / str(
+            imported.markers.get("relativePath", ""))))
+        write_atomic(output / MARKER_NAME, png.tobytes())
     doc = spec_doc(imported, form_id=form_id, source=template.parent.name,
                    day=dt.date.today().isoformat(), reference=REFERENCE_NAME,
-                   targets=TARGETS_NAME)
+                   targets=TARGETS_NAME, markers=markers)
     notes = [f"# 由 `scantally form import-omrchecker` 从 {template.name} 导入：每个 OMRChecker "
              "字段是一个限选 1 项的职位。",
              f"# Imported from OMRChecker {template.parent.name}/{template.name} at "
