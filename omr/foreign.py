@@ -219,7 +219,7 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
 
     Printed matter is what the reference shows in a box (unless it shows the box mostly
     dark: a mark on the reference), and what most boxes of the same option and size show (a
-    bubble's printed letter, even where the reference has no bubbles: `_printed_alike`). When
+    bubble's printed letter, where the reference does not show the targets: `_printed_alike`). When
     the reference does not show the targets, a box with too few alike is taken to hold a
     printed glyph in its thin dark strokes (`_thin_strokes`): such sheets are made for shading,
     and a thin tick in such a box is not seen. Also returns, per box, whether what is printed
@@ -252,12 +252,15 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
                 ink[j] |= cv2.dilate(_thin_strokes(g.dark[j], settings).view(np.uint8),
                                      np.ones((3, 3), np.uint8)) > 0
         dark = np.where(ink, 0.0, g.dark).astype(np.float32)
-        # what alike boxes all show is taken away; where it is a glyph, the page's strokes are
-        # thinned by a pixel first (registration), so only broad ink - a shading - stays
-        glyph = alike.reshape(len(alike), -1).max(1) > ALIKE_GLYPH_DARKNESS
-        for j in np.nonzero(glyph)[0]:
-            dark[j] = cv2.erode(dark[j], np.ones((3, 3), np.uint8))
-        dark = np.clip(dark - alike, 0.0, 1.0)
+        if not targets_shown:
+            # what alike boxes all show is taken away; where it is a glyph, the page's strokes
+            # are thinned by a pixel first (registration), so only broad ink - a shading -
+            # stays. Not on a form whose reference shows its boxes: that lift is exact, and a
+            # pen tick must keep its width
+            glyph = alike.reshape(len(alike), -1).max(1) > ALIKE_GLYPH_DARKNESS
+            for j in np.nonzero(glyph)[0]:
+                dark[j] = cv2.erode(dark[j], np.ones((3, 3), np.uint8))
+            dark = np.clip(dark - alike, 0.0, 1.0)
         flat = dark[:, g.inner[0], g.inner[1]][:, ::3, ::3].reshape(len(g.index), -1)
         k = int(0.95 * (flat.shape[1] - 1))
         peak[g.index] = np.partition(flat, k, axis=1)[:, k]
