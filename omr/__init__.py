@@ -7,5 +7,9 @@ a name on a write-in line whose box is empty is flagged for a person (`writein`)
 Pure functions over numpy arrays: no files, no database, no globals. The process pool that reads
 files in parallel sits at the edge (`batch`, the only module that imports `scanner`); `annotate`
 draws a reading for a person; `accuracy` scores readings against a simulated corpus's truth.
+Forms we did not print (no code, no corner marks): `foreign` registers a page on its blank's
+reference image (`reference`: ORB + RANSAC, anchor refinement; or printed corner markers) and
+reads it with the same scoring and decision code; `fingerprint` lets a sheet fed twice be
+caught without a serial; `learn` finds the answer targets on a scanned blank.
 Must not import `tally`, `server` or `hardware`; `omr.sim` is test tooling, not the engine.
 """

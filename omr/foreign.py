@@ -27,7 +27,9 @@ import cv2
 import numpy as np
 
 from omr.decide import Thresholds, decide
+from omr.engine import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL
 from omr.fingerprint import fingerprint
+from omr.lines import clear_lines
 from omr.reading import FieldMarks, Reading, failed
 from omr.reference import (
     ReferenceError,
@@ -348,9 +350,9 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
     rects = measured_rects(boxes, settings.margin_mm, share)
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
-    samples, known, seen = lift_print(sample_boxes(grey, page_to_image, rects, black, settings),
-                                model, rects, [b["option"] for b in boxes], settings,
-                                targets_shown)
+    raw = sample_boxes(grey, page_to_image, rects, black, settings)
+    options = [b["option"] for b in boxes]
+    samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown)
     judged = np.isfinite(seen)
     if judged.sum() >= PRINT_MIN_BOXES:
         missing = float((seen[judged] < PRINT_SEEN_SHARE).mean())
@@ -364,6 +366,17 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
         if clear.any() else 1.0
     threshold = ink_threshold(level, samples.noise, settings)
     ink = box_fill(samples, threshold, settings)
+    # scanner streaks and folds, erased as the engine does for our own forms: on the boxes as
+    # scanned (a line runs on across their printed borders), then the print is lifted again
+    light = (ink.fill >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
+    if light.any() and clear_lines(raw, np.nonzero(light)[0], grey, page_to_image, rects,
+                                   threshold, settings):
+        heavier = (ink.fill >= LINES_ONLY_LIGHT_FILL) & (ink.fill < LINES_ONLY_MAX_FILL)
+        if heavier.any():
+            clear_lines(raw, np.nonzero(heavier)[0], grey, page_to_image, rects, threshold,
+                        settings)
+        samples, _, _ = lift_print(raw, model, rects, options, settings, targets_shown)
+        ink = box_fill(samples, threshold, settings)
     if (~known).sum() >= UNKNOWN_MIN_BOXES:
         # bubbles whose printed letter is unknown: their usual fill is the letter's
         ink.fill[~known] = np.clip(ink.fill[~known] - np.median(ink.fill[~known]), 0.0, 1.0)
