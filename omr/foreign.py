@@ -63,6 +63,8 @@ PRINT_SEEN_SHARE = 0.5
 PRINT_MIN_PX = 20
 PRINT_MIN_BOXES = 4
 PRINT_MISSING_MAX_SHARE = 0.1
+#: nearly all of them unseen: the page is another form set in the same house style
+NOT_THIS_FORM_MISSING_SHARE = 0.8
 #: fewer of the reference's patches than this share found on the page: it is another form
 NOT_THIS_FORM_ANCHOR_SHARE = 0.25
 #: printed matter of the blank is widened by this before it is lifted from the page
@@ -356,6 +358,11 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
     judged = np.isfinite(seen)
     if judged.sum() >= PRINT_MIN_BOXES:
         missing = float((seen[judged] < PRINT_SEEN_SHARE).mean())
+        if missing > NOT_THIS_FORM_MISSING_SHARE:
+            return failed(source, "unknown_form",
+                          f"the page does not hold the boxes of {who['form']!r} (best match; "
+                          f"{missing:.0%} of them missing): it is another form, or not a "
+                          "ballot", **who)
         if missing > PRINT_MISSING_MAX_SHARE:
             return failed(source, "unreadable",
                           f"the printed boxes are missing at {missing:.0%} of the places the "
