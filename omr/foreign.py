@@ -70,8 +70,6 @@ NOT_THIS_FORM_ANCHOR_SHARE = 0.25
 #: printed matter of the blank is widened by this before it is lifted from the page
 #: (registration error, blur)
 PRINT_MARGIN_MM = 0.35
-#: a reference pixel this much darker than its paper is printed matter
-PRINT_CONTRAST = 60
 #: an ellipse is measured on this share of its bounding box's sides, centred (0.707: inscribed)
 ELLIPSE_SIDE_SHARE = 0.75
 #: an imported answer sheet (its reference does not show the bubbles, `targets_shown`) is made
@@ -210,11 +208,6 @@ def _dark_border(grey: np.ndarray) -> bool:
     return float(np.median(frame)) < float(np.percentile(grey, 90)) - 40
 
 
-def _printed(model: ReferenceModel) -> np.ndarray:
-    """The blank's printed matter at work resolution, as a grey image: 0 printed, 255 not."""
-    return np.where(model.work < model.paper_level - PRINT_CONTRAST, 0, 255).astype(np.uint8)
-
-
 def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
                options: list[str], settings: ScoreSettings, targets_shown: bool = True
                ) -> tuple[BoxSamples, np.ndarray, np.ndarray]:
@@ -230,7 +223,7 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
     in it is known (always, when the reference shows the targets), and the share of the
     blank's printing in and around it that the page shows (NaN: too little printed there)."""
     ppm = model.work_px_per_mm
-    printed = sample_boxes(_printed(model), np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
+    printed = sample_boxes(model.printed, np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
     grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
     kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
     groups, spread = [], []
@@ -429,11 +422,9 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
 def _black_level(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndarray) -> float:
     """Grey level of the printed black in this scan (10th percentile where the blank is
     darkest), sampled on a coarse grid of the reference."""
-    ys, xs = np.nonzero(model.work < model.black_level + 20)
-    if len(xs) < 20:
+    pts = model.black_points_mm
+    if len(pts) < 20:
         return 0.0
-    step = max(1, len(xs) // 4000)
-    pts = np.column_stack([xs[::step], ys[::step]]).astype(np.float64) / model.work_px_per_mm
     q = pts @ page_to_image[:, :2].T + page_to_image[:, 2]
     q = np.round(q[:, :2] / q[:, 2:3]).astype(int)
     h, w = grey.shape

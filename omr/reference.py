@@ -41,7 +41,7 @@ class ReferenceLimits:
     fine_feature_px_per_mm: float = 4.0
     work_px_per_mm: float = 4.0
     #: ORB features kept per image
-    max_features: int = 1500
+    max_features: int = 1000
     #: Lowe's ratio test between the best and second-best descriptor match
     match_ratio: float = 0.8
     #: RANSAC reprojection threshold of the coarse homography
@@ -85,6 +85,11 @@ class ReferenceModel:
     #: grey level of the printed black and of the paper in the reference
     black_level: float
     paper_level: float
+    #: the reference's printed matter at work resolution: 0 printed, 255 paper
+    printed: np.ndarray
+    #: up to 4000 places (page mm) where the reference is printed black, to measure the black
+    #: of a scan
+    black_points_mm: np.ndarray
 
 
 @dataclass
@@ -160,7 +165,16 @@ def prepare_reference(reference: np.ndarray, dpi: float, targets_mm: np.ndarray 
     dark = work[work < 128]
     black = float(np.percentile(dark, 10)) if dark.size > 50 else 0.0
     paper = float(np.percentile(work, 90))
-    return ReferenceModel(size_mm, ppm, fppm, work, *found, anchors, black, paper)
+    printed = np.where(work < paper - PRINT_CONTRAST, 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(work < black + 20)
+    step = max(1, len(xs) // 4000)
+    black_mm = np.column_stack([xs[::step], ys[::step]]).astype(np.float64) / ppm
+    return ReferenceModel(size_mm, ppm, fppm, work, *found, anchors, black, paper, printed,
+                          black_mm)
+
+
+#: a reference pixel this much darker than its paper is printed matter
+PRINT_CONTRAST = 60
 
 
 def _anchors(work: np.ndarray, keep: np.ndarray, limits: ReferenceLimits) -> np.ndarray:
@@ -212,14 +226,26 @@ def page_features(grey: np.ndarray, page_size_mm: tuple[float, float], dpi: floa
         h, w = grey.shape
         px_per_mm = min(w / w_mm, h / h_mm)
     scale = (limits.fine_feature_px_per_mm if fine else limits.feature_px_per_mm) / px_per_mm
-    small = cv2.resize(grey, None, fx=scale, fy=scale,
-                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    small, scale = shrink(grey, scale)
     mask = None
     if quad_px is not None:
         mask = np.zeros(small.shape, np.uint8)
         cv2.fillConvexPoly(mask, np.round(quad_px * scale).astype(np.int32), 255)
     points, descriptors = _features(small, limits, mask)
     return points / scale, descriptors
+
+
+def shrink(grey: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """`grey` resampled by about `scale` (halvings by pyrDown, fast, then a linear resize), and
+    the exact scale of the result."""
+    small, done = grey, 1.0
+    while scale / done <= 0.5:
+        small = cv2.pyrDown(small)
+        done *= small.shape[1] / (grey.shape[1] * done)
+    rest = scale / done
+    if abs(rest - 1.0) > 0.02:
+        small = cv2.resize(small, None, fx=rest, fy=rest, interpolation=cv2.INTER_LINEAR)
+    return small, small.shape[1] / grey.shape[1]
 
 
 def match_reference(model: ReferenceModel, points_px: np.ndarray, descriptors: np.ndarray,
