@@ -54,6 +54,7 @@ from omr.score import (
 
 MODEL_KEY = "reference_model"
 MARKER_KEY = "marker_image"
+MASKS_KEY = "print_masks"
 #: a box's printing (what the blank shows around it: its border) is seen on the page when this
 #: share of its printed pixels is darker than PRINT_SEEN_DARKNESS; judged on boxes with at
 #: least PRINT_MIN_PX printed patch pixels, on pages with at least PRINT_MIN_BOXES such boxes;
@@ -109,6 +110,9 @@ def attach_references(layout: dict, references: dict[int, np.ndarray],
                                                 rects, limits)
             if reg.get("markers") and markers and page["page"] in markers:
                 page[MARKER_KEY] = markers[page["page"]]
+            # the reference's print in every box, for the default settings
+            settings, _, rects = reading_geometry(page, ScoreSettings(), Thresholds())
+            page[MASKS_KEY] = (settings, print_masks(page[MODEL_KEY], rects, settings))
         out["pages"].append(page)
     return out
 
@@ -208,8 +212,40 @@ def _dark_border(grey: np.ndarray) -> bool:
     return float(np.median(frame)) < float(np.percentile(grey, 90)) - 40
 
 
+def print_masks(model: ReferenceModel, rects_mm: np.ndarray, settings: ScoreSettings
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per patch group of `omr.score.sample_boxes` (same rects, same settings): where the
+    reference is printed, and that widened by `PRINT_MARGIN_MM` - except in a target the
+    reference shows mostly dark (marked on it, not printed: kept). Page-independent: prepared
+    once (`attach_references`)."""
+    ppm = model.work_px_per_mm
+    printed = sample_boxes(model.printed, np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
+    grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
+    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    out = []
+    for p in printed.groups:
+        ink = p.dark > 0.3
+        lifted = ink.copy()
+        lifted[ink[:, p.inner[0], p.inner[1]].mean((1, 2)) > 0.5] = False
+        out.append((ink, np.stack([cv2.dilate(m.view(np.uint8), kernel) > 0 for m in lifted])))
+    return out
+
+
+def reading_geometry(page_layout: dict, settings: ScoreSettings, thresholds: Thresholds
+                     ) -> tuple[ScoreSettings, Thresholds, np.ndarray]:
+    """The settings, thresholds and measured rectangles a foreign page is read with (an
+    imported answer sheet is read for shading: `SHADED_THRESHOLDS`)."""
+    share = ELLIPSE_SIDE_SHARE
+    if not page_layout["registration"].get("targets_shown", True):
+        settings = replace(settings, margin_mm=SHADED_MARGIN_MM)
+        thresholds = replace(thresholds, **SHADED_THRESHOLDS)
+        share = SHADED_ELLIPSE_SHARE
+    return settings, thresholds, measured_rects(page_layout["boxes"], settings.margin_mm, share)
+
+
 def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
-               options: list[str], settings: ScoreSettings, targets_shown: bool = True
+               options: list[str], settings: ScoreSettings, targets_shown: bool = True,
+               prepared: list[tuple[np.ndarray, np.ndarray]] | None = None
                ) -> tuple[BoxSamples, np.ndarray, np.ndarray]:
     """The box samples with the blank's printed matter (widened by `PRINT_MARGIN_MM`) taken as
     paper; peak ink and paper noise measured again on what is left.
@@ -222,28 +258,21 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
     and a thin tick in such a box is not seen. Also returns, per box, whether what is printed
     in it is known (always, when the reference shows the targets), and the share of the
     blank's printing in and around it that the page shows (NaN: too little printed there)."""
-    ppm = model.work_px_per_mm
-    printed = sample_boxes(model.printed, np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
-    grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
-    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    masks = print_masks(model, rects_mm, settings) if prepared is None else prepared
     groups, spread = [], []
     peak = samples.peak.copy()
     known_all = np.ones(len(peak), bool)
     seen = np.full(len(peak), np.nan)
-    for g, p in zip(samples.groups, printed.groups, strict=True):
-        ink = p.dark > 0.3
+    for g, (printed, widened) in zip(samples.groups, masks, strict=True):
         # is the blank's printing around each box (its border) on the page?
-        counts = ink.reshape(len(ink), -1).sum(1)
-        shows = (g.dark > PRINT_SEEN_DARKNESS) & ink
-        seen[g.index] = np.where(counts >= PRINT_MIN_PX, shows.reshape(len(ink), -1).sum(1)
+        counts = printed.reshape(len(printed), -1).sum(1)
+        shows = (g.dark > PRINT_SEEN_DARKNESS) & printed
+        seen[g.index] = np.where(counts >= PRINT_MIN_PX, shows.reshape(len(printed), -1).sum(1)
                                  / np.maximum(counts, 1), np.nan)
-        # a target the reference shows mostly dark was marked on it, not printed: keep it
-        marked_on_ref = ink[:, g.inner[0], g.inner[1]].mean((1, 2)) > 0.5
-        ink[marked_on_ref] = False
         alike, known = _printed_alike(g, options)
         if not targets_shown:
             known_all[g.index] = known
-        ink = np.stack([cv2.dilate(m.view(np.uint8), kernel) > 0 for m in ink])
+        ink = widened.copy()
         if not targets_shown:  # nothing known of what is printed in a lone box: its glyph
             for j in np.nonzero(~known)[0]:
                 ink[j] |= cv2.dilate(_thin_strokes(g.dark[j], settings).view(np.uint8),
@@ -337,17 +366,15 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
     boxes = page_layout["boxes"]
     model: ReferenceModel = page_layout[MODEL_KEY]
     targets_shown = page_layout["registration"].get("targets_shown", True)
-    share = ELLIPSE_SIDE_SHARE
-    if not targets_shown:  # an imported answer sheet: bubbles to shade, printed letters in them
-        settings = replace(settings, margin_mm=SHADED_MARGIN_MM)
-        thresholds = replace(thresholds, **SHADED_THRESHOLDS)
-        share = SHADED_ELLIPSE_SHARE
-    rects = measured_rects(boxes, settings.margin_mm, share)
+    settings, thresholds, rects = reading_geometry(page_layout, settings, thresholds)
+    cached = page_layout.get(MASKS_KEY)
+    prepared = cached[1] if cached is not None and cached[0] == settings else None
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
     raw = sample_boxes(grey, page_to_image, rects, black, settings)
     options = [b["option"] for b in boxes]
-    samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown)
+    samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown,
+                                      prepared)
     judged = np.isfinite(seen)
     if judged.sum() >= PRINT_MIN_BOXES:
         missing = float((seen[judged] < PRINT_SEEN_SHARE).mean())
@@ -377,7 +404,8 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
         if heavier.any():
             clear_lines(raw, np.nonzero(heavier)[0], grey, page_to_image, rects, threshold,
                         settings)
-        samples, _, _ = lift_print(raw, model, rects, options, settings, targets_shown)
+        samples, _, _ = lift_print(raw, model, rects, options, settings, targets_shown,
+                                   prepared)
         ink = box_fill(samples, threshold, settings)
     if (~known).sum() >= UNKNOWN_MIN_BOXES:
         # bubbles whose printed letter is unknown: their usual fill is the letter's

@@ -123,7 +123,7 @@ class ReferenceError(ValueError):
 
 
 def _orb(limits: ReferenceLimits) -> cv2.ORB:
-    return cv2.ORB_create(nfeatures=limits.max_features, scaleFactor=1.2, nlevels=8,
+    return cv2.ORB_create(nfeatures=limits.max_features, scaleFactor=1.2, nlevels=6,
                           edgeThreshold=15, patchSize=31, fastThreshold=10)
 
 
