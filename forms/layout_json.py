@@ -6,6 +6,12 @@ from the top, column c spans c..c+1 column pitches from the page's left edge), `
 (write-in lines and the comment area, for review crops), `pages[].timing_mm`,
 `pages[].serial_code` (a card-reader form's serial as pre-printed grid cells, `forms.cardcode`),
 `fields[].group` and `fields[].person` (the stable person id of a candidate or leader).
+
+A form Scantally did not print (`forms.foreign`) has `pages[].registration` (kind `reference`:
+its reference image - the scanned blank - with the image's dpi and size; page mm = reference px
+x 25.4 / dpi) instead of `fiducials_mm` and `code_mm`, and its boxes may carry `shape`
+(`rectangle`, `ellipse`: an ellipse is inscribed in `rect_mm`). Our own forms never carry these
+keys, so their documents and hashes are unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forms import geometry as g
 from forms.layout import CompiledLayout
@@ -39,6 +45,8 @@ class BoxDoc(_M):
     option: str
     rect_mm: Rect4 = Field(min_length=4, max_length=4)
     grid: list[int] | None = Field(default=None, min_length=2, max_length=2)
+    shape: Literal["rectangle", "ellipse"] | None = Field(
+        default=None, description="printed target's shape (foreign forms); rectangle if absent")
 
 
 class RegionDoc(_M):
@@ -58,14 +66,52 @@ class SerialCodeDoc(_M):
     rects_mm: list[Rect4]
 
 
+class MarkersDoc(_M):
+    """Four printed corner markers, one near each corner: `image` (a path relative to the
+    layout) shows one, `width_share` its width over the page image's width, `centres_mm` where
+    their centres lie on the page (top-left first, clockwise)."""
+
+    image: str
+    width_share: float = Field(gt=0, lt=0.5)
+    centres_mm: list[list[float]] = Field(min_length=4, max_length=4)
+
+
+class ReferenceRegistrationDoc(_M):
+    """A foreign form's page is registered against a reference image of its blank (no marks of
+    ours): `image` names it (a path relative to the layout file), `image_sha256` pins its
+    content, `dpi` and `size_px` ([width, height]) tie its pixels to page millimetres."""
+
+    kind: Literal["reference"]
+    image: str
+    image_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    dpi: float = Field(gt=0)
+    size_px: list[int] = Field(min_length=2, max_length=2)
+    #: the sheet lies on a dark background (a photo, a lid-open scan): find its edges first
+    page_edges: bool = False
+    #: false when the reference does not show the answer targets (an imported template's
+    #: bubbles erased from a marked scan): what is printed in them is then estimated per page
+    targets_shown: bool = True
+    #: printed corner markers (OMRChecker's CropOnMarkers): found first, they place the page
+    markers: MarkersDoc | None = None
+
+
 class PageDoc(_M):
     page: int = Field(ge=1)
-    fiducials_mm: list[Rect4] = Field(min_length=4, max_length=4)
-    code_mm: Rect4 = Field(min_length=4, max_length=4)
+    fiducials_mm: list[Rect4] | None = Field(default=None, min_length=4, max_length=4)
+    code_mm: Rect4 | None = Field(default=None, min_length=4, max_length=4)
+    registration: ReferenceRegistrationDoc | None = None
     boxes: list[BoxDoc]
     regions: list[RegionDoc] = []
     timing_mm: list[Rect4] = []
     serial_code: SerialCodeDoc | None = None
+
+    @model_validator(mode="after")
+    def _registered(self) -> PageDoc:
+        ours = self.fiducials_mm is not None and self.code_mm is not None
+        if ours == (self.registration is not None):
+            raise ValueError(f"page {self.page}: give either fiducials_mm and code_mm (a form "
+                             "we print) or registration (a foreign form), not both or neither")
+        return self
 
 
 class FieldDoc(_M):

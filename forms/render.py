@@ -49,8 +49,13 @@ def render_pdf(
     layout_hash: str,
     serials: Iterable[str],
     progress: Callable[[int], None] | None = None,
+    *,
+    machine_marks: bool = True,
 ) -> bytes:
-    """One copy of every page per serial, in order; returns the PDF bytes."""
+    """One copy of every page per serial, in order; returns the PDF bytes.
+
+    `machine_marks=False` prints the sheet as another printer would: no corner marks, timing
+    track, QR code or serial (a foreign form, read by its reference image: `forms.foreign`)."""
     register_font()
     buf = io.BytesIO()
     w_mm, h_mm = compiled.pages[0].width_mm, compiled.pages[0].height_mm
@@ -68,10 +73,13 @@ def render_pdf(
             form_name = f"page{plan.page}"  # the static page, drawn once, reused by every copy
             if form_name not in made:
                 canvas.beginForm(form_name)
-                _paint_static(canvas, plan)
+                _paint_static(canvas, plan, machine_marks)
                 canvas.endForm()
                 made.add(form_name)
             canvas.doForm(form_name)
+            if not machine_marks:
+                canvas.showPage()
+                continue
             payload = make_payload(compiled.spec.id, layout_hash, plan.page, serial)
             _qr(canvas, plan, payload)
             _serial_text(canvas, plan, serial)
@@ -88,12 +96,10 @@ def _y(plan: PagePlan, y_mm: float) -> float:
     return (plan.height_mm - y_mm) * mm
 
 
-def _paint_static(c: Canvas, plan: PagePlan) -> None:
+def _paint_static(c: Canvas, plan: PagePlan, machine_marks: bool = True) -> None:
     c.setFillGray(0)
     c.setStrokeGray(0)
-    for x, y, w, h in plan.fiducials_mm:
-        c.rect(x * mm, _y(plan, y + h), w * mm, h * mm, stroke=0, fill=1)
-    for x, y, w, h in plan.timing_mm:
+    for x, y, w, h in (plan.fiducials_mm + plan.timing_mm) if machine_marks else []:
         c.rect(x * mm, _y(plan, y + h), w * mm, h * mm, stroke=0, fill=1)
     for item in plan.items:
         if isinstance(item, Rect):

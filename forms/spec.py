@@ -147,9 +147,33 @@ class Position(_Model):
         return self
 
 
+#: positions a form we print may have (a foreign form - an exam-style sheet - may have more)
+MAX_PRINTED_POSITIONS = 20
+
+
 class Recommendation(_Model):
     title: Label = "民主推荐"
-    positions: list[Position] = Field(min_length=1, max_length=20)
+    positions: list[Position] = Field(min_length=1, max_length=400)
+
+
+class ForeignGeometry(_Model):
+    """A form Scantally did not print (`forms.foreign`): its boxes are the numbered targets found
+    on a scanned blank (`scantally form learn`) or imported from another tool, and each field
+    lists its targets in option order. Paths are relative to the spec file."""
+
+    reference: str = Field(description="the blank's image (PNG), the reference for registration")
+    targets: str = Field(default="targets.json", description="where each numbered target is")
+    #: the sheet is read on a dark background (find its edges first)
+    page_edges: bool = False
+    #: false when the reference image does not show the targets (erased on import)
+    targets_shown: bool = True
+    #: an image of the form's corner markers (their centres are the page's corners), and its
+    #: width over the page's
+    markers: str | None = None
+    marker_width_share: float = Field(default=1 / 17, gt=0, lt=0.5)
+    #: field id (as in the layout: category, pos.<id>, team.<dim>, leader.<id>, q.<id>,
+    #: item.<id>) -> its target numbers, one per option in the spec's option order
+    fields: dict[str, list[int]] = Field(default_factory=dict)
 
 
 def _level(**values: object) -> Level:
@@ -311,6 +335,7 @@ class FormSpec(_Model):
     recommendation: Recommendation | None = None
     evaluation: Evaluation | None = None
     satisfaction: Satisfaction | None = None
+    foreign: ForeignGeometry | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -334,6 +359,11 @@ class FormSpec(_Model):
                 "one ballot kind per spec",
                 (extra[0],),
             )
+        if (self.recommendation and self.foreign is None
+                and len(self.recommendation.positions) > MAX_PRINTED_POSITIONS):
+            raise SpecRuleError(
+                f"{len(self.recommendation.positions)} positions; a form we print has at most "
+                f"{MAX_PRINTED_POSITIONS}", ("recommendation", "positions"))
         if self.recommendation:
             _check_unique("recommendation.positions",
                           [p.id for p in self.recommendation.positions],

@@ -13,4 +13,8 @@ reading for a person; `accuracy` scores readings against a simulated corpus's tr
 Must not import `scanner`, `hardware`, `tally`, `intake` or `server`; `omr.sim` and
 `omr.handsim` (an independent model of pens and scanners) are test tooling, not the engine, and
 the engine never imports them.
+Forms we did not print (no code, no corner marks): `foreign` registers a page on its blank's
+reference image (`reference`: ORB + RANSAC, anchor refinement; or printed corner markers) and
+reads it with the same scoring and decision code; `fingerprint` lets a sheet fed twice be
+caught without a serial; `learn` finds the answer targets on a scanned blank.
 """

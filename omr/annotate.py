@@ -33,7 +33,7 @@ def annotate(image: np.ndarray, reading: Reading, layouts: dict[str, dict], *,
         page = next((p for p in layout["pages"] if p["page"] == reading.page), None)
         if page is not None:
             _draw_boxes(bgr, h, page, reading)
-            for x, y, w, hh in page["fiducials_mm"]:
+            for x, y, w, hh in page.get("fiducials_mm") or []:  # none on a foreign form
                 centre_mm = np.array([x + w / 2, y + hh / 2])
                 c = apply(h, centre_mm[None])[0]
                 radius_px = max(4, round(0.8 * w * local_scale(h, centre_mm)))

@@ -75,7 +75,17 @@ def read_page(
         shape = "x".join(str(s) for s in np.shape(image))
         return failed(source, "unreadable", f"image is {shape} px: too small or not a page "
                                             "image; re-scan the sheet")
+    foreign = [f for f, lay in layouts.items() if lay.get("pages") and "registration" in
+               lay["pages"][0]]
+    if foreign and len(foreign) == len(layouts):  # forms without our marks: `omr.foreign`
+        from omr.foreign import read_foreign
+        return read_foreign(grey, layouts, source=source, dpi=dpi, thresholds=thresholds,
+                            settings=settings)
     hit = find_code(grey, px_per_mm=dpi / MM_PER_INCH if dpi else None)
+    if hit is None and foreign:
+        from omr.foreign import read_foreign
+        return read_foreign(grey, layouts, source=source, dpi=dpi, thresholds=thresholds,
+                            settings=settings)
     if hit is None:
         if looks_blank(grey):
             return failed(source, "blank", "blank back")

@@ -96,6 +96,9 @@ class Reading:
     #: the thresholds and ink levels this page was decided with (names as in `omr.decide`)
     thresholds: dict[str, float] = field(default_factory=dict)
     reason_code: ReasonCode | None = None
+    #: a foreign form's sheet (no printed serial): its voter's ink, coarse enough to survive a
+    #: re-scan (`omr.fingerprint`), so a sheet fed twice can be caught; serialised when set
+    fingerprint: str | None = None
 
     @property
     def least_certain(self) -> float:
@@ -129,7 +132,8 @@ class Reading:
             "certainty": {f: {o: round(float(c), SCORE_DIGITS) for o, c in opts.items()}
                           for f, opts in self.certainty.items()},
             "thresholds": dict(self.thresholds),
-        } if self.certainty else {})
+        } if self.certainty else {}) | (
+            {"fingerprint": self.fingerprint} if self.fingerprint is not None else {})
 
     def to_json(self) -> str:
         """The reading as one JSON line (UTF-8 text, no newline)."""
@@ -159,6 +163,7 @@ class Reading:
                            for f, opts in (doc.get("certainty") or {}).items()},
                 thresholds={str(k): float(v) for k, v in (doc.get("thresholds") or {}).items()},
                 reason_code=ReasonCode(doc["reason_code"]) if doc.get("reason_code") else None,
+                fingerprint=doc.get("fingerprint"),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"malformed reading: {exc}") from exc

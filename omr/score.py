@@ -314,8 +314,10 @@ def ink_levels(ink_level: float, noise: float, settings: ScoreSettings) -> InkLe
 
 
 def ink_threshold(ink_level: float, noise: float, settings: ScoreSettings) -> float:
-    """Darkness above which a pixel is ink of this voter's marks (`InkLevels.voter`)."""
-    return ink_levels(ink_level, noise, settings).voter
+    """One darkness above which a pixel is ink of this voter's marks, never under the absolute
+    `ink_floor` (for a reader that decides on one level, as the foreign forms' shading does)."""
+    return max(settings.ink_share * ink_level, settings.ink_floor,
+               settings.noise_sigmas * noise)
 
 
 class BoxInk:

@@ -15,6 +15,7 @@ from server.cli import (
     devices,
     form,
     keys,
+    learn,
     meeting,
     omr,
     report,
@@ -34,8 +35,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (form, omr, devices, demo, meeting, scan, review, tally, store, report, simulate,
-                serve, bench, keys):
+for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, store, report,
+                simulate, serve, bench, keys):
     _module.register(app)
 
 

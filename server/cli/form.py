@@ -29,12 +29,17 @@ SERIAL_MAX_DIGITS = 16
 SpecArg = Annotated[Path, typer.Argument(help="form spec (YAML)", show_default=False)]
 
 
-def compile_spec(path: Path) -> tuple[FormSpec, CompiledLayout, dict]:
-    """Load, validate and lay out a spec, or exit 2 with a message naming the problem."""
+def compile_spec(path: Path) -> tuple[FormSpec, CompiledLayout | None, dict]:
+    """Load, validate and lay out a spec, or exit 2 with a message naming the problem (a
+    foreign spec, `forms.foreign`, has no compiled layout: None)."""
     try:
         spec = load_spec(path)
     except SpecError as exc:
         fail(str(exc))  # `fail` escapes: a key, label or path may contain [brackets]
+    if spec.foreign is not None:  # a form we did not print: its boxes come from its targets
+        from server.cli.learn import foreign_doc
+
+        return spec, None, foreign_doc(path, spec)
     try:
         compiled = compile_layout(spec)
     except LayoutError as exc:
@@ -46,6 +51,11 @@ def compile_spec(path: Path) -> tuple[FormSpec, CompiledLayout, dict]:
 def check(spec_path: SpecArg) -> None:
     """Validate a spec and summarise what it prints."""
     spec, compiled, doc = compile_spec(spec_path)
+    if compiled is None:
+        from server.cli.learn import check_foreign
+
+        check_foreign(spec_path, spec)
+        return
     boxes = sum(len(p.boxes) for p in compiled.pages)
     table = Table(title=escape(f"{spec.title} ({spec.id})"), show_header=True)
     table.add_column("field")
@@ -95,6 +105,9 @@ def render(
         Path | None,
         typer.Option("--serials-out", help="write the printed serials here (one per line)"),
     ] = None,
+    without_marks: Annotated[bool, typer.Option(
+        "--without-marks", help="no corner marks, QR code or serial: print the form as another "
+                                "printer would (a foreign form, learned from its blank)")] = False,
 ) -> None:
     """Render N copies to a PDF, each with a unique serial in its QR code.
 
@@ -105,6 +118,9 @@ def render(
         fail(f"--serial-start {serial_start} with {copies} copies gives serials longer than "
              f"{SERIAL_MAX_DIGITS} digits; start lower")
     spec, compiled, doc = compile_spec(spec_path)
+    if compiled is None:
+        fail(f"{spec_path}: a foreign form is printed by its own printer; render its source "
+             "spec instead")
     if (spec.timing_track and serial_start is not None
             and serial_start + copies - 1 >= 10**CARD_SERIAL_MAX_CHARS):
         fail(f"{spec_path}: a card-reader form (timing_track) prints its serial in the reader "
@@ -120,7 +136,8 @@ def render(
                   transient=not console.is_terminal) as bar:
         task = bar.add_task(f"rendering {spec.id}", total=copies)
         pdf = render_pdf(compiled, doc["form"]["hash"], serials,
-                         progress=lambda n: bar.update(task, completed=n))
+                         progress=lambda n: bar.update(task, completed=n),
+                         machine_marks=not without_marks)
     if serials_out is not None:
         # sorted: the list says which tokens were printed, not in which order they were handed out
         write_atomic(serials_out, "\n".join(sorted(serials)) + "\n")

@@ -50,7 +50,11 @@ def load_layouts(specs: list[Path]) -> dict[str, dict]:
     """Layout JSON per form id from the given specs; exits 2 on a bad or conflicting spec."""
     layouts: dict[str, dict] = {}
     for spec_path in specs:
-        _, _, doc = compile_spec(spec_path)
+        spec, compiled, doc = compile_spec(spec_path)
+        if compiled is None:  # a foreign form: its reference image, prepared for the readers
+            from server.cli.learn import with_reference
+
+            doc = with_reference(spec_path, spec, doc)
         fid = doc["form"]["id"]
         if fid in layouts and layouts[fid]["form"]["hash"] != doc["form"]["hash"]:
             fail(f"{spec_path}: form id {fid!r} is given twice with different layouts; keep "

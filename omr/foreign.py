@@ -1,0 +1,472 @@
+"""Reading a page of a foreign form (a form Scantally did not print): no QR code, no corner marks.
+
+`read_foreign` is what `omr.engine.read_page` calls when the loaded layouts register by a
+reference image: the page is matched against every loaded reference (ORB + RANSAC, `reference`)
+- the best match names the form, none is `unknown_form` - then fitted on the reference's anchor
+patches within +-1 mm; a residual beyond tolerance refuses the page with the reason.
+
+The boxes are then read by the engine's own scoring and decision code (`score`, `decide`),
+through the same page mm -> image px homography, on the page with the blank's printing lifted
+away (the reference, mapped onto the page and thickened by `PRINT_MARGIN_MM`, marks what was
+printed: there the page is taken as paper, so printed borders, letters in bubbles and □
+characters are never counted as ink). An ellipse is measured on the rectangle inscribed in it.
+
+No code means no printed serial: the serial is made from the source and page, and the reading
+carries a fingerprint of the voter's ink (`omr.fingerprint`) so a sheet fed twice can be caught.
+
+The reference pixels are prepared at the edge (`attach_references`: the layout page gains an
+in-memory `reference_model`); everything here is pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from omr.decide import Thresholds, decide
+from omr.engine import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL
+from omr.fingerprint import fingerprint
+from omr.lines import clear_lines
+from omr.reading import FieldMarks, Reading, failed
+from omr.reference import (
+    ReferenceError,
+    ReferenceLimits,
+    ReferenceMatch,
+    ReferenceModel,
+    find_markers,
+    find_page_quad,
+    match_reference,
+    page_features,
+    prepare_reference,
+    refine,
+)
+from omr.score import (
+    BoxSamples,
+    PatchGroup,
+    ScoreSettings,
+    box_fill,
+    ink_threshold,
+    sample_boxes,
+)
+
+#: the engine's rules for small marks and circles round a border, off on foreign forms
+PRINT_IN_TARGETS = {"circled_sides": 5, "small_mark_fill": 2.0,
+                    "slash_length_share": float("inf")}
+
+
+MODEL_KEY = "reference_model"
+MARKER_KEY = "marker_image"
+MASKS_KEY = "print_masks"
+#: a box's printing (what the blank shows around it: its border) is seen on the page when this
+#: share of its printed pixels is darker than PRINT_SEEN_DARKNESS; judged on boxes with at
+#: least PRINT_MIN_PX printed patch pixels, on pages with at least PRINT_MIN_BOXES such boxes;
+#: more than PRINT_MISSING_MAX_SHARE of them unseen, the page is refused
+PRINT_SEEN_DARKNESS = 0.2
+PRINT_SEEN_SHARE = 0.5
+PRINT_MIN_PX = 20
+PRINT_MIN_BOXES = 4
+PRINT_MISSING_MAX_SHARE = 0.1
+#: nearly all of them unseen: the page is another form set in the same house style
+NOT_THIS_FORM_MISSING_SHARE = 0.8
+#: fewer of the reference's patches than this share found on the page: it is another form
+NOT_THIS_FORM_ANCHOR_SHARE = 0.25
+#: printed matter of the blank is widened by this before it is lifted from the page
+#: (registration error, blur)
+PRINT_MARGIN_MM = 0.35
+#: an ellipse is measured on this share of its bounding box's sides, centred (0.707: inscribed)
+ELLIPSE_SIDE_SHARE = 0.75
+#: an imported answer sheet (its reference does not show the bubbles, `targets_shown`) is made
+#: for shading, and its bubbles carry printed letters that are taken away only in part: a
+#: bubble is marked when shaded over much of it; the whole inside is measured (the outline is
+#: taken away with what its alike bubbles show), and a filled bubble is never a cancellation
+SHADED_THRESHOLDS = {"marginal_fill": 0.05, "definite_fill": 0.12, "covered_cell_fill": 1.01,
+                     "heavy_ratio": 1e9}
+#: fewest bubbles of unknown print whose median fill is taken as the print's own
+UNKNOWN_MIN_BOXES = 3
+SHADED_MARGIN_MM = 0.25
+SHADED_ELLIPSE_SHARE = 0.8
+#: a box whose strongest ink reaches this holds ink, for the voter's level
+INK_PEAK_MIN = 0.1
+INK_LEVEL_MIN = 0.3
+
+
+def is_foreign(layout: dict) -> bool:
+    """Does this layout register by a reference image (a foreign form)?"""
+    return any(p.get("registration", {}).get("kind") == "reference" for p in layout["pages"])
+
+
+def attach_references(layout: dict, references: dict[int, np.ndarray],
+                      limits: ReferenceLimits = ReferenceLimits(),
+                      markers: dict[int, np.ndarray] | None = None) -> dict:
+    """A copy of `layout` whose reference pages carry their prepared `ReferenceModel`
+    (in memory only: never serialise it). `references`: page number -> uint8 grey image of the
+    blank, at the dpi its layout says; `markers`: page number -> the corner marker's image,
+    for a page whose registration names markers."""
+    out = {**layout, "pages": []}
+    for page in layout["pages"]:
+        reg = page.get("registration") or {}
+        page = dict(page)
+        if reg.get("kind") == "reference" and page["page"] in references:
+            rects = np.array([b["rect_mm"] for b in page["boxes"]], np.float64).reshape(-1, 4)
+            page[MODEL_KEY] = prepare_reference(references[page["page"]], float(reg["dpi"]),
+                                                rects, limits)
+            if reg.get("markers") and markers and page["page"] in markers:
+                page[MARKER_KEY] = markers[page["page"]]
+            # the reference's print in every box, for the default settings
+            settings, _, rects = reading_geometry(page, ScoreSettings(), Thresholds())
+            page[MASKS_KEY] = (settings, print_masks(page[MODEL_KEY], rects, settings))
+        out["pages"].append(page)
+    return out
+
+
+def sheet_serial(source: str, page: int) -> str:
+    """The serial of a foreign sheet: from its source and page (16 hex digits)."""
+    return hashlib.sha256(f"{source}|{page}".encode()).hexdigest()[:16]
+
+
+def read_foreign(
+    grey: np.ndarray, layouts: dict[str, dict], *, source: str, dpi: float | None = None,
+    thresholds: Thresholds = Thresholds(), settings: ScoreSettings = ScoreSettings(),
+    limits: ReferenceLimits = ReferenceLimits(),
+) -> Reading:
+    """Read one page (`grey` uint8) against the foreign layouts among `layouts`."""
+    candidates = [(lay, p) for lay in layouts.values() if is_foreign(lay)
+                  for p in lay["pages"] if MODEL_KEY in p]
+    if not candidates:
+        return failed(source, "unknown_form", "no foreign form with its reference image is "
+                                              "loaded; load the form's layout and reference")
+    quad = find_page_quad(grey)
+    want_edges = any(p["registration"].get("page_edges") for _, p in candidates)
+    if want_edges and quad is None and _dark_border(grey):
+        return failed(source, "unreadable", "the sheet's edges are not found on the dark "
+                                            "background (a corner folded or cut off); re-scan")
+    matches = _by_markers(grey, candidates)
+    if not any(m for m, _, _ in matches):
+        matches = _matches(grey, candidates, dpi, quad, limits, fine=False)
+    if not any(m for m, _, _ in matches):  # small print, a low-resolution scan: look closer
+        matches = _matches(grey, candidates, dpi, quad, limits, fine=True)
+    found = sorted((x for x in matches if x[0] is not None), key=lambda x: -x[0].inliers)
+    if not found:
+        names = ", ".join(sorted({lay["form"]["id"] for lay, _ in candidates}))
+        return failed(source, "unknown_form", f"the page matches none of the loaded foreign "
+                                              f"forms ({names}); load its form, or check it is "
+                                              "a ballot")
+    match, layout, page_layout = found[0]
+    who = {"form": layout["form"]["id"], "page": page_layout["page"],
+           "serial": sheet_serial(source, page_layout["page"])}
+    if len(found) > 1 and found[1][0].inliers >= limits.ambiguous_share * match.inliers:
+        other = found[1][1]["form"]["id"]
+        return failed(source, "unknown_form",
+                      f"the page matches both {who['form']!r} page {who['page']} and "
+                      f"{other!r} page {found[1][2]['page']} about as well; load only the "
+                      "forms of this stack", **who)
+    try:
+        reg = refine(page_layout[MODEL_KEY], grey, match, limits)
+    except ReferenceError as exc:
+        if exc.anchors_found < NOT_THIS_FORM_ANCHOR_SHARE * len(page_layout[MODEL_KEY].anchors_px):
+            return failed(source, "unknown_form",
+                          f"the page does not hold the printing of {who['form']!r} (best "
+                          f"match): {exc}", **who)
+        return failed(source, "unreadable", str(exc), **who)
+    return read_boxes(grey, layout, page_layout, reg.page_to_image, reg.residual_mm, who,
+                      source, thresholds, settings)
+
+
+def _matches(grey: np.ndarray, candidates: list[tuple[dict, dict]], dpi: float | None,
+             quad: np.ndarray | None, limits: ReferenceLimits, fine: bool) -> list:
+    """(match or None, layout, page) for every candidate reference page."""
+    features: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+    out = []
+    for lay, page in candidates:
+        model: ReferenceModel = page[MODEL_KEY]
+        if model.page_size_mm not in features:  # found once per page size
+            features[model.page_size_mm] = page_features(grey, model.page_size_mm, dpi, limits,
+                                                         quad, fine)
+        points, descriptors = features[model.page_size_mm]
+        out.append((match_reference(model, points, descriptors, limits, fine), lay, page))
+    return out
+
+
+#: a page placed by its four corner markers counts as this many matched features
+MARKER_INLIERS = 1000
+
+
+def _by_markers(grey: np.ndarray, candidates: list[tuple[dict, dict]]) -> list:
+    """(match or None, layout, page) for the candidates with printed corner markers: the
+    homography from the markers' page positions to their centres found on the page."""
+    out = []
+    for lay, page in candidates:
+        marker = page.get(MARKER_KEY)
+        reg = page["registration"].get("markers")
+        if marker is None or not reg:
+            continue
+        centres = find_markers(grey, marker, float(reg["width_share"]))
+        match = None
+        if centres is not None:
+            h = cv2.getPerspectiveTransform(np.float32(reg["centres_mm"]), np.float32(centres))
+            match = ReferenceMatch(h / h[2, 2], MARKER_INLIERS)
+        out.append((match, lay, page))
+    return out
+
+
+def _dark_border(grey: np.ndarray) -> bool:
+    frame = np.concatenate([grey[:8].ravel(), grey[-8:].ravel()])
+    return float(np.median(frame)) < float(np.percentile(grey, 90)) - 40
+
+
+def print_masks(model: ReferenceModel, rects_mm: np.ndarray, settings: ScoreSettings
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per patch group of `omr.score.sample_boxes` (same rects, same settings): where the
+    reference is printed, and that widened by `PRINT_MARGIN_MM` - except in a target the
+    reference shows mostly dark (marked on it, not printed: kept). Page-independent: prepared
+    once (`attach_references`)."""
+    ppm = model.work_px_per_mm
+    printed = sample_boxes(model.printed, np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
+    grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
+    kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    out = []
+    for p in printed.groups:
+        ink = p.dark > 0.3
+        lifted = ink.copy()
+        lifted[ink[:, p.inner[0], p.inner[1]].mean((1, 2)) > 0.5] = False
+        out.append((ink, np.stack([cv2.dilate(m.view(np.uint8), kernel) > 0 for m in lifted])))
+    return out
+
+
+def reading_geometry(page_layout: dict, settings: ScoreSettings, thresholds: Thresholds
+                     ) -> tuple[ScoreSettings, Thresholds, np.ndarray]:
+    """The settings, thresholds and measured rectangles a foreign page is read with (an
+    imported answer sheet is read for shading: `SHADED_THRESHOLDS`)."""
+    share = ELLIPSE_SIDE_SHARE
+    if not page_layout["registration"].get("targets_shown", True):
+        settings = replace(settings, margin_mm=SHADED_MARGIN_MM)
+        thresholds = replace(thresholds, **SHADED_THRESHOLDS)
+        share = SHADED_ELLIPSE_SHARE
+    return settings, thresholds, measured_rects(page_layout["boxes"], settings.margin_mm, share)
+
+
+def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
+               options: list[str], settings: ScoreSettings, targets_shown: bool = True,
+               prepared: list[tuple[np.ndarray, np.ndarray]] | None = None
+               ) -> tuple[BoxSamples, np.ndarray, np.ndarray]:
+    """The box samples with the blank's printed matter (widened by `PRINT_MARGIN_MM`) taken as
+    paper; peak ink and paper noise measured again on what is left.
+
+    Printed matter is what the reference shows in a box (unless it shows the box mostly
+    dark: a mark on the reference), and what most boxes of the same option and size show (a
+    bubble's printed letter, where the reference does not show the targets: `_printed_alike`). When
+    the reference does not show the targets, a box with too few alike is taken to hold a
+    printed glyph in its thin dark strokes (`_thin_strokes`): such sheets are made for shading,
+    and a thin tick in such a box is not seen. Also returns, per box, whether what is printed
+    in it is known (always, when the reference shows the targets), and the share of the
+    blank's printing in and around it that the page shows (NaN: too little printed there)."""
+    masks = print_masks(model, rects_mm, settings) if prepared is None else prepared
+    groups, spread = [], []
+    peak = samples.peak.copy()
+    known_all = np.ones(len(peak), bool)
+    seen = np.full(len(peak), np.nan)
+    for g, (printed, widened) in zip(samples.groups, masks, strict=True):
+        # is the blank's printing around each box (its border) on the page?
+        counts = printed.reshape(len(printed), -1).sum(1)
+        shows = (g.dark > PRINT_SEEN_DARKNESS) & printed
+        seen[g.index] = np.where(counts >= PRINT_MIN_PX, shows.reshape(len(printed), -1).sum(1)
+                                 / np.maximum(counts, 1), np.nan)
+        alike, known = _printed_alike(g, options)
+        if not targets_shown:
+            known_all[g.index] = known
+        ink = widened.copy()
+        if not targets_shown:  # nothing known of what is printed in a lone box: its glyph
+            for j in np.nonzero(~known)[0]:
+                ink[j] |= cv2.dilate(_thin_strokes(g.dark[j], settings).view(np.uint8),
+                                     np.ones((3, 3), np.uint8)) > 0
+        dark = np.where(ink, 0.0, g.dark).astype(np.float32)
+        if not targets_shown:
+            # what alike boxes all show is taken away; where it is a glyph, the page's strokes
+            # are thinned by a pixel first (registration), so only broad ink - a shading -
+            # stays. Not on a form whose reference shows its boxes: that lift is exact, and a
+            # pen tick must keep its width
+            glyph = alike.reshape(len(alike), -1).max(1) > ALIKE_GLYPH_DARKNESS
+            for j in np.nonzero(glyph)[0]:
+                dark[j] = cv2.erode(dark[j], np.ones((3, 3), np.uint8))
+            dark = np.clip(dark - alike, 0.0, 1.0)
+        flat = dark[:, g.inner[0], g.inner[1]][:, ::3, ::3].reshape(len(g.index), -1)
+        k = int(0.95 * (flat.shape[1] - 1))
+        peak[g.index] = np.partition(flat, k, axis=1)[:, k]
+        spread.append(dark[:, g.inner[0], g.inner[1]][:, ::2, ::2].reshape(len(g.index), -1)
+                      .std(1))
+        groups.append(PatchGroup(g.index, g.size_mm, dark, g.inner))
+    noise = float(np.percentile(np.concatenate(spread), 25)) if spread else samples.noise
+    return BoxSamples(groups, samples.border_error_mm, samples.border_offset_mm,
+                      samples.border_measured, peak,
+                      max(noise, 0.01)), known_all, seen
+
+
+#: fewest boxes of one option and size whose median shows what is printed in them
+ALIKE_MIN_BOXES = 4
+#: darkness taken away beyond what the alike boxes show (their paper's noise)
+ALIKE_MARGIN = 0.05
+#: alike boxes showing ink this dark share a printed glyph
+ALIKE_GLYPH_DARKNESS = 0.3
+
+
+def _printed_alike(g: PatchGroup, options: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, hp, wp) float32: per box of the group, the darkness the median of the boxes with its
+    option label shows (printed in every such box; a voter marks only a few of them), widened
+    plus `ALIKE_MARGIN`; and per box whether it had enough alike to tell."""
+    out = np.zeros(g.dark.shape, np.float32)
+    known = np.zeros(len(g.index), bool)
+    labels = np.array([options[i] for i in g.index])
+    for label in np.unique(labels):
+        same = np.nonzero(labels == label)[0]
+        if len(same) >= ALIKE_MIN_BOXES:
+            out[same] = np.median(g.dark[same], axis=0) + ALIKE_MARGIN
+            known[same] = True
+    return out, known
+
+
+#: printed strokes are at most this wide; a shaded area is wider
+GLYPH_STROKE_MM = 0.7
+GLYPH_DARKNESS = 0.5
+
+
+def _thin_strokes(dark: np.ndarray, settings: ScoreSettings) -> np.ndarray:
+    """Dark pixels of thin strokes (a printed letter): dark, and gone after an opening as wide
+    as `GLYPH_STROKE_MM`."""
+    ink = (dark > GLYPH_DARKNESS).astype(np.uint8)
+    k = max(3, round(GLYPH_STROKE_MM * settings.sample_px_per_mm) | 1)
+    wide = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                           (k, k)))
+    return (ink > 0) & (wide == 0)
+
+
+def measured_rects(boxes: list[dict], margin_mm: float, share: float = ELLIPSE_SIDE_SHARE
+                   ) -> np.ndarray:
+    """(N, 4) page mm rectangles to sample: an ellipse's box is cut so that its measured area
+    (the rectangle shrunk by `margin_mm`) is the rectangle nearly inscribed in it."""
+    rects = np.array([b["rect_mm"] for b in boxes], np.float64).reshape(-1, 4)
+    for i, b in enumerate(boxes):
+        if b.get("shape") == "ellipse":
+            x, y, w, h = rects[i]
+            s = share
+            mw, mh = min(w * s + 2 * margin_mm, w), min(h * s + 2 * margin_mm, h)
+            rects[i] = (x + (w - mw) / 2, y + (h - mh) / 2, mw, mh)
+    # learned sizes vary by a fraction of a millimetre: boxes of one size share their patch
+    # geometry in `omr.score`, so sizes are snapped to SIZE_STEP_MM about each box's centre
+    snapped = np.maximum(np.round(rects[:, 2:] / SIZE_STEP_MM) * SIZE_STEP_MM, SIZE_STEP_MM)
+    rects[:, :2] += (rects[:, 2:] - snapped) / 2
+    rects[:, 2:] = snapped
+    return rects
+
+
+#: measured sizes are multiples of this
+SIZE_STEP_MM = 0.2
+
+
+def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image: np.ndarray,
+               residual_mm: float, who: dict, source: str, thresholds: Thresholds,
+               settings: ScoreSettings) -> Reading:
+    """Score and decide the boxes of a registered foreign page (the engine's own code)."""
+    boxes = page_layout["boxes"]
+    model: ReferenceModel = page_layout[MODEL_KEY]
+    targets_shown = page_layout["registration"].get("targets_shown", True)
+    settings, thresholds, rects = reading_geometry(page_layout, settings, thresholds)
+    cached = page_layout.get(MASKS_KEY)
+    prepared = cached[1] if cached is not None and cached[0] == settings else None
+    # the printed black of this scan: the darkest of what the blank printed
+    black = _black_level(grey, model, page_to_image)
+    raw = sample_boxes(grey, page_to_image, rects, black, settings)
+    options = [b["option"] for b in boxes]
+    samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown,
+                                      prepared)
+    judged = np.isfinite(seen)
+    if judged.sum() >= PRINT_MIN_BOXES:
+        missing = float((seen[judged] < PRINT_SEEN_SHARE).mean())
+        if missing > NOT_THIS_FORM_MISSING_SHARE:
+            return failed(source, "unknown_form",
+                          f"the page does not hold the boxes of {who['form']!r} (best match; "
+                          f"{missing:.0%} of them missing): it is another form, or not a "
+                          "ballot", **who)
+        if missing > PRINT_MISSING_MAX_SHARE:
+            return failed(source, "unreadable",
+                          f"the printed boxes are missing at {missing:.0%} of the places the "
+                          "reference puts them (part of the sheet torn off, folded over or "
+                          "covered); re-scan it whole and flat", **who)
+    clear = samples.peak >= max(INK_PEAK_MIN, 6.0 * samples.noise)
+    level = float(np.clip(np.median(samples.peak[clear]), INK_LEVEL_MIN, 1.0)) \
+        if clear.any() else 1.0
+    threshold = ink_threshold(level, samples.noise, settings)
+    ink = box_fill(samples, threshold, settings)
+    # scanner streaks and folds, erased as the engine does for our own forms: on the boxes as
+    # scanned (a line runs on across their printed borders), then the print is lifted again.
+    # Not on an imported answer sheet: a row of shaded bubbles there passes for a band
+    light = (ink.fill >= thresholds.marginal_fill) & (ink.fill < LINES_ONLY_LIGHT_FILL)
+    light &= targets_shown
+    if light.any() and clear_lines(raw, np.nonzero(light)[0], grey, page_to_image, rects,
+                                   threshold, settings):
+        heavier = (ink.fill >= LINES_ONLY_LIGHT_FILL) & (ink.fill < LINES_ONLY_MAX_FILL)
+        if heavier.any():
+            clear_lines(raw, np.nonzero(heavier)[0], grey, page_to_image, rects, threshold,
+                        settings)
+        samples, _, _ = lift_print(raw, model, rects, options, settings, targets_shown,
+                                   prepared)
+        ink = box_fill(samples, threshold, settings)
+    if (~known).sum() >= UNKNOWN_MIN_BOXES:
+        # bubbles whose printed letter is unknown: their usual fill is the letter's
+        ink.fill[~known] = np.clip(ink.fill[~known] - np.median(ink.fill[~known]), 0.0, 1.0)
+        ink.visible[~known] = np.clip(ink.visible[~known] - np.median(ink.visible[~known]),
+                                      0.0, 1.0)
+    # a foreign target may hold printed letters (an answer sheet's bubbles): what remains of
+    # them once the print is lifted is not a voter's dot, slash or circle; only fills decide
+    calls = decide(ink, [b["field"] for b in boxes], replace(thresholds, **PRINT_IN_TARGETS))
+    masks = {}
+    for g in samples.groups:
+        for j, index in enumerate(g.index):
+            if ink.fill[index] >= thresholds.marginal_fill:
+                masks[int(index)] = g.dark[j, g.inner[0], g.inner[1]] > threshold
+    page_fields = [f for f in layout["fields"] if f["page"] == page_layout["page"]]
+    marks = {f["id"]: FieldMarks() for f in page_fields}
+    scores: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
+    doubts = []
+    for box, fill, call in zip(boxes, ink.fill, calls, strict=True):
+        field, option = box["field"], box["option"]
+        marks.setdefault(field, FieldMarks())
+        scores.setdefault(field, {})[option] = float(fill)
+        if call.decision == "marked":
+            marks[field].marked.append(option)
+        elif call.decision == "doubtful":
+            marks[field].doubtful.append(option)
+            doubts.append(f"{field}/{option}: {call.why}")
+    order = {f["id"]: f["options"] for f in page_fields}
+    for field, m in marks.items():
+        if field in order:
+            m.marked.sort(key=order[field].index)
+            m.doubtful.sort(key=order[field].index)
+    if doubts:
+        status, reason = "review", f"{len(doubts)} doubtful box(es): " + "; ".join(doubts[:5])
+        if len(doubts) > 5:
+            reason += f"; and {len(doubts) - 5} more"
+    elif not any(c.decision != "empty" for c in calls):
+        status, reason = "blank", "no marks"
+    else:
+        status, reason = "ok", ""
+    return Reading(source, status, reason, **who, marks=marks, scores=scores,
+                   page_to_image=page_to_image, registration_error_mm=residual_mm,
+                   fingerprint=fingerprint(masks))
+
+
+def _black_level(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndarray) -> float:
+    """Grey level of the printed black in this scan (10th percentile where the blank is
+    darkest), sampled on a coarse grid of the reference."""
+    pts = model.black_points_mm
+    if len(pts) < 20:
+        return 0.0
+    q = pts @ page_to_image[:, :2].T + page_to_image[:, 2]
+    q = np.round(q[:, :2] / q[:, 2:3]).astype(int)
+    h, w = grey.shape
+    ok = (q[:, 0] >= 0) & (q[:, 0] < w) & (q[:, 1] >= 0) & (q[:, 1] < h)
+    if ok.sum() < 20:
+        return 0.0
+    return float(np.percentile(grey[q[ok, 1], q[ok, 0]], 10))

@@ -1,0 +1,187 @@
+"""`scantally form learn|import-omrchecker`: forms Scantally did not print (`forms.foreign`).
+
+`form learn BLANK -o DIR` finds the answer targets on a scanned blank and writes DIR/form.yaml
+(a spec skeleton, every target numbered), DIR/targets.json, DIR/reference.png (the blank, grey),
+DIR/layout.json and DIR/overlay.png. `form check DIR/form.yaml` (in `server.cli.form`) validates
+a foreign spec through `check_foreign` and draws the overlay again. The readers load a foreign
+spec through `foreign_doc` and `with_reference` (the reference image prepared for `omr`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from forms.foreign import (
+    ForeignError,
+    ReferenceDoc,
+    TargetDoc,
+    TargetsDoc,
+    file_sha256,
+    load_foreign,
+    unused_targets,
+)
+from forms.spec import FormSpec
+from server.cli.common import console, fail, write_atomic
+
+SPEC_NAME = "form.yaml"
+REFERENCE_NAME = "reference.png"
+TARGETS_NAME = "targets.json"
+LAYOUT_NAME = "layout.json"
+OVERLAY_NAME = "overlay.png"
+
+
+def foreign_doc(spec_path: Path, spec: FormSpec) -> dict:
+    """The layout JSON of a foreign spec, or exit 2 naming what to fix."""
+    try:
+        return load_foreign(spec_path, spec).layout
+    except ForeignError as exc:
+        fail(f"{spec_path}: {exc}")
+
+
+def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
+    """The layout with its reference image prepared for the readers (in memory only)."""
+    import cv2
+
+    from omr.foreign import attach_references
+
+    form = load_foreign(spec_path, spec)
+    grey = cv2.imread(str(form.reference_path), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        fail(f"{form.reference_path}: cannot decode the reference image")
+    markers = {}
+    if spec.foreign and spec.foreign.markers:
+        path = spec_path.parent / spec.foreign.markers
+        marker = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if marker is None:
+            fail(f"{path}: cannot decode the marker image")
+        markers[1] = marker
+    return attach_references(doc, {1: grey}, markers=markers)
+
+
+def _load_blank(path: Path, dpi: float | None, page: int):
+    from omr.engine import as_grey
+    from scanner.images import iter_pages
+
+    try:
+        pages = list(iter_pages(path, pdf_dpi=dpi or 200))
+    except OSError as exc:
+        fail(f"{path}: cannot read it: {exc}")
+    if not 1 <= page <= len(pages):
+        fail(f"{path}: has {len(pages)} page(s); --page {page} is not one of them")
+    p = pages[page - 1]
+    if not p.ok:
+        fail(f"{p.source}: {p.error}")
+    grey = as_grey(p.image)
+    if grey is None:
+        fail(f"{p.source}: not a grey or colour image")
+    use_dpi = dpi or p.dpi
+    if not use_dpi:
+        fail(f"{path}: the image does not say its resolution; give --dpi")
+    return grey, float(use_dpi)
+
+
+def write_form(out: Path, grey, dpi: float, targets: list[TargetDoc], spec_text: str,
+               force: bool) -> None:
+    """Write reference, targets, spec, layout and overlay of a foreign form into `out`."""
+    import cv2
+
+    from forms.load import parse_spec
+
+    if (out / SPEC_NAME).exists() and not force:
+        fail(f"{out / SPEC_NAME} exists; choose another folder or pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+    ok, png = cv2.imencode(".png", grey)
+    assert ok
+    write_atomic(out / REFERENCE_NAME, png.tobytes())
+    doc = TargetsDoc(reference=ReferenceDoc(
+        image=REFERENCE_NAME, sha256=file_sha256(out / REFERENCE_NAME), dpi=dpi,
+        size_px=[grey.shape[1], grey.shape[0]]), targets=targets)
+    write_atomic(out / TARGETS_NAME, doc.dump())
+    write_atomic(out / SPEC_NAME, spec_text)
+    spec = parse_spec(spec_text, str(out / SPEC_NAME))
+    check_foreign(out / SPEC_NAME, spec)
+
+
+def check_foreign(spec_path: Path, spec: FormSpec) -> dict:
+    """Validate a foreign spec against its targets, write its layout.json and overlay.png, and
+    summarise; exit 2 naming what to fix."""
+    import cv2
+
+    from omr.learn import overlay
+
+    try:
+        form = load_foreign(spec_path, spec)
+    except ForeignError as exc:
+        fail(f"{spec_path}: {exc}")
+    grey = cv2.imread(str(form.reference_path), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        fail(f"{form.reference_path}: cannot decode the reference image")
+    named = {}
+    for box in form.layout["pages"][0]["boxes"]:
+        named[tuple(box["rect_mm"])] = f"{box['field'].split('.')[-1]}/{box['option']}"
+    ts = form.targets.targets
+    labels = [f"{t.n} " + named.get(tuple(round(v, 3) for v in t.rect_mm), "") for t in ts]
+    unused = set(unused_targets(spec, form.targets))
+    image = overlay(grey, form.targets.reference.dpi, [tuple(t.rect_mm) for t in ts], labels,
+                    [t.shape for t in ts], {i for i, t in enumerate(ts) if t.n in unused})
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    base = spec_path.parent
+    write_atomic(base / OVERLAY_NAME, png.tobytes())
+    write_atomic(base / LAYOUT_NAME, json.dumps(form.layout, ensure_ascii=False, indent=1) + "\n")
+    fields = form.layout["fields"]
+    console.print(
+        f"[green]ok[/] {escape(str(spec_path))}: foreign {spec.kind} form, {len(fields)} fields, "
+        f"{len(form.layout['pages'][0]['boxes'])} boxes of {len(ts)} targets, layout "
+        f"{form.layout['form']['hash'][:12]}; wrote {base / LAYOUT_NAME}, {base / OVERLAY_NAME}")
+    if unused:
+        console.print(f"[yellow]note[/]: targets {', '.join(map(str, sorted(unused)))} belong to "
+                      "no field (orange in the overlay): add them to foreign.fields, or ignore "
+                      "them if they are not answer boxes")
+    return form.layout
+
+
+def learn(
+    blank: Annotated[Path, typer.Argument(help="scanned blank: image or PDF", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="folder to write the form to")],
+    dpi: Annotated[float | None, typer.Option("--dpi", help="the blank's resolution, when its "
+                                                            "file does not say")] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="page of a PDF or TIFF")] = 1,
+    form_id: Annotated[str, typer.Option("--id", help="form id of the spec")] = "learned-form",
+    page_edges: Annotated[bool, typer.Option(
+        "--page-edges", help="sheets will be read on a dark background")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace a form in the folder")] = False,
+) -> None:
+    """Learn a form from a scanned blank: find its answer targets, write a spec skeleton."""
+    from forms.skeleton import skeleton_spec
+    from omr.learn import find_targets
+
+    grey, use_dpi = _load_blank(blank, dpi, page)
+    found = find_targets(grey, use_dpi)
+    if not found:
+        fail(f"{blank}: no answer targets found (squares, rectangles, circles, ovals with an "
+             "empty inside); check the scan is a blank form at its real resolution")
+    targets = [TargetDoc(n=i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row, col=t.col)
+               for i, t in enumerate(found, 1)]
+    rows: dict[int, list[int]] = {}
+    for t in targets:
+        rows.setdefault(t.row or 0, []).append(t.n)
+    text = skeleton_spec(list(rows.values()), form_id=form_id, source=blank.name,
+                         page_edges=page_edges)
+    write_form(output, grey, use_dpi, targets, text, force)
+    shapes = sorted({t.shape for t in targets})
+    console.print(f"learned {len(targets)} targets ({', '.join(shapes)}) in {len(rows)} rows; "
+                  f"edit {output / SPEC_NAME} and run `scantally form check` on it")
+
+
+def register(app: typer.Typer) -> None:
+    from server.cli.form import form_app
+    from server.cli.omrchecker import import_omrchecker
+
+    form_app.command("learn")(learn)
+    form_app.command("import-omrchecker")(import_omrchecker)

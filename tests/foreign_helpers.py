@@ -1,0 +1,65 @@
+"""Test helpers for foreign forms: our example forms printed without our marks, learned back.
+
+`foreign_form(name)` renders examples/<name>.yaml with no corner marks, QR code or serial,
+learns its targets from that blank (`omr.learn`), names them after our own layout's boxes
+(`forms.foreign.fields_from_layout`) and returns the foreign layout with its reference prepared.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pypdfium2 as pdfium
+
+from forms.foreign import ReferenceDoc, TargetDoc, TargetsDoc, fields_from_layout, foreign_layout
+from forms.layout import compile_layout
+from forms.load import load_spec
+from forms.render import render_pdf
+from forms.spec import ForeignGeometry
+from omr.foreign import attach_references
+from omr.learn import find_targets
+from tests.omr_helpers import EXAMPLES, layout
+
+DPI = 200
+
+
+@lru_cache(maxsize=4)
+def _blank(name: str, dpi: int) -> np.ndarray:
+    compiled = compile_layout(load_spec(EXAMPLES / f"{name}.yaml"))
+    pdf = pdfium.PdfDocument(render_pdf(compiled, "0" * 64, ["x"], machine_marks=False))
+    try:
+        return np.array(pdf[0].render(scale=dpi / 72.0, grayscale=True).to_pil().convert("L"))
+    finally:
+        pdf.close()
+
+
+def foreign_blank(name: str, dpi: int = DPI) -> np.ndarray:
+    """Page 1 of examples/<name>.yaml printed as another printer would (grey uint8)."""
+    return _blank(name, dpi).copy()
+
+
+@lru_cache(maxsize=4)
+def _form(name: str) -> tuple[dict, dict]:
+    blank = _blank(name, DPI)
+    targets = [TargetDoc(n=i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row, col=t.col)
+               for i, t in enumerate(find_targets(blank, DPI), 1)]
+    native = layout(name)
+    spec = load_spec(EXAMPLES / f"{name}.yaml")
+    spec = spec.model_copy(update={"foreign": ForeignGeometry(
+        reference="reference.png", fields=fields_from_layout(native, targets))})
+    doc = TargetsDoc(reference=ReferenceDoc(image="reference.png", sha256="0" * 64, dpi=DPI,
+                                            size_px=[blank.shape[1], blank.shape[0]]),
+                     targets=targets)
+    plain = foreign_layout(spec, doc)
+    return plain, attach_references(plain, {1: blank})
+
+
+def foreign_layout_of(name: str) -> dict:
+    """The foreign layout (JSON-ready, no reference model) of examples/<name>.yaml."""
+    return _form(name)[0]
+
+
+def foreign_form(name: str) -> dict:
+    """The foreign layout of examples/<name>.yaml with its reference prepared for reading."""
+    return _form(name)[1]

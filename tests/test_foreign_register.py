@@ -1,0 +1,113 @@
+"""Reading foreign forms: registration on the reference, form choice, fingerprints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omr.engine import read_page
+from omr.fingerprint import distance, same_sheet
+from omr.reference import apply
+from tests import foreign_helpers as F
+from tests import omr_helpers as H
+
+MM_PER_INCH = 25.4
+TOLERANCE_MM = 0.3
+
+
+def _layouts(*names: str) -> dict[str, dict]:
+    out = {}
+    for name in names:
+        doc = F.foreign_form(name)
+        out[doc["form"]["id"]] = doc
+    return out
+
+
+def _marked(name: str, votes: list[tuple[str, str]], seed: int = 0, kind: str = "tick",
+            size: float = 1.0) -> np.ndarray:
+    page = F.foreign_blank(name)
+    doc = F.foreign_layout_of(name)
+    for i, (field, option) in enumerate(votes):
+        H.draw_mark(page, H.box_rect(doc, field, option), kind, dpi=F.DPI, seed=seed * 100 + i,
+                    size=size)
+    return page
+
+
+VOTES = [("category", "middle"), ("team.politics", "good"), ("leader.P310012", "competent"),
+         ("leader.P310031", "excellent")]
+
+
+@pytest.mark.parametrize(("angle", "scale", "shift"), [
+    (0.0, 1.0, (0.0, 0.0)), (1.5, 1.0, (4.0, -3.0)), (-2.5, 0.97, (-6.0, 5.0)),
+    (0.7, 1.03, (2.0, 8.0))])
+def test_registration_recovers_a_known_transform(angle: float, scale: float,
+                                                 shift: tuple[float, float]) -> None:
+    page = _marked("evaluation", VOTES)
+    scan = H.scan(page, angle_deg=angle, scale=scale, shift_mm=shift, blur_px=0.7, noise=3,
+                  jpeg_quality=85, dpi=F.DPI)
+    layouts = _layouts("evaluation")
+    reading = read_page(scan, layouts, source="t.jpg#1")
+    assert reading.status == "ok", reading.reason
+    for field, option in VOTES:
+        assert reading.marks[field].marked == [option]
+    assert sum(len(m.marked) for m in reading.marks.values()) == len(VOTES)
+    # where the truth puts every box corner (page mm -> page px -> scan px)
+    m = H.scan_matrix(page.shape, angle_deg=angle, scale=scale, shift_mm=shift, dpi=F.DPI)
+    k = F.DPI / MM_PER_INCH
+    boxes = np.array([b["rect_mm"] for b in F.foreign_layout_of("evaluation")["pages"][0]["boxes"]])
+    corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]])
+    truth = (corners * k) @ m[:, :2].T + m[:, 2]
+    got = apply(reading.page_to_image, corners)
+    error_mm = np.linalg.norm(got - truth, axis=1).max() / (k * scale)
+    assert error_mm <= TOLERANCE_MM
+
+
+def test_a_page_of_another_form_is_unknown_form() -> None:
+    scan = H.scan(_marked("evaluation", VOTES), angle_deg=0.8, dpi=F.DPI)
+    reading = read_page(scan, _layouts("satisfaction", "recommendation"), source="t.jpg#1")
+    assert reading.status == "unknown_form", reading.reason
+    assert "matches none" in reading.reason or "does not hold" in reading.reason
+
+
+def test_a_mixed_stack_sorts_itself() -> None:
+    layouts = _layouts("satisfaction", "evaluation")
+    scan = H.scan(_marked("evaluation", VOTES), angle_deg=-1.0, dpi=F.DPI)
+    reading = read_page(scan, layouts, source="t.jpg#1")
+    assert reading.form == F.foreign_layout_of("evaluation")["form"]["id"]
+    blank = H.scan(F.foreign_blank("satisfaction"), angle_deg=0.5, dpi=F.DPI)
+    reading = read_page(blank, layouts, source="u.jpg#1")
+    assert reading.form == F.foreign_layout_of("satisfaction")["form"]["id"]
+    assert reading.status == "blank"
+
+
+def test_a_rescanned_sheet_keeps_its_fingerprint_and_another_sheet_does_not() -> None:
+    layouts = _layouts("evaluation")
+    sheet = _marked("evaluation", VOTES, seed=1)
+    # the same choices by another voter: a tick of another size, or a cross
+    other_voters = [_marked("evaluation", VOTES, seed=2, size=0.75),
+                    _marked("evaluation", VOTES, seed=3, kind="cross")]
+    first = read_page(H.scan(sheet, angle_deg=0.4, shift_mm=(1, 2), noise=3, jpeg_quality=85,
+                             dpi=F.DPI, seed=1), layouts, source="a.jpg#1")
+    again = read_page(H.scan(sheet, angle_deg=-1.1, scale=1.01, shift_mm=(-3, 1), noise=3,
+                             blur_px=0.6, jpeg_quality=80, dpi=F.DPI, seed=2), layouts,
+                      source="b.jpg#1")
+    assert first.fingerprint and again.fingerprint
+    assert first.marks == again.marks
+    assert same_sheet(first.fingerprint, again.fingerprint), distance(first.fingerprint,
+                                                                      again.fingerprint)
+    for image in other_voters:
+        other = read_page(H.scan(image, angle_deg=0.4, shift_mm=(1, 2), noise=3,
+                                 jpeg_quality=85, dpi=F.DPI, seed=1), layouts, source="c.jpg#1")
+        assert other.marks == first.marks and other.fingerprint
+        assert not same_sheet(first.fingerprint, other.fingerprint), distance(
+            first.fingerprint, other.fingerprint)
+    assert first.serial != again.serial  # the serial is the source and page
+    assert "fingerprint" in first.to_dict()
+
+
+def test_a_torn_off_half_is_refused_with_the_reason() -> None:
+    page = _marked("evaluation", VOTES)
+    page[page.shape[0] // 3:, :] = 255  # two thirds of the sheet missing
+    reading = read_page(H.scan(page, dpi=F.DPI), _layouts("evaluation"), source="t.jpg#1")
+    assert reading.status in ("unreadable", "unknown_form")
+    assert reading.reason
