@@ -439,14 +439,14 @@ def test_schemathesis_with_nul_and_invisible_characters(backend: str, tmp_path: 
 
 def test_a_reading_with_a_nul_is_refused_by_ingest(store: Store) -> None:
     """The road of `scantally ingest --readings` and of every station: refused, saying where."""
-    from tally.ingest import ingest_page, open_batch
+    from tally.ingest import ingest_json, open_batch
     from tally.meetings import MeetingError
 
     mid = new_meeting(store, "m1")
     batch = open_batch(store, mid, operator="tester")
     doc = reading(layout_of("recommendation"), "N1", marked={"category": ["staff"]},
                   reason="stain\x00")
-    result = ingest_page(store, batch, doc, tiny_image(5))
+    result = ingest_json(store, batch, doc, tiny_image(5))
     assert result.outcome == "refused" and "reason" in result.message
     assert "NUL" in result.message
     with pytest.raises(MeetingError, match="control character"):
