@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from tally import anchors, keys
-from tally.ingest import close_batch, ingest_page, open_batch
+from tally.ingest import close_batch, ingest_json, open_batch
 from tally.report.meeting import meeting_report
 from tally.store import open_store
 from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image
@@ -24,7 +24,7 @@ def test_the_pdf_report_prints_the_newest_anchor(tmp_path: Path) -> None:
         mid = new_meeting(store)
         batch = open_batch(store, mid, station="A")
         for k in range(3):
-            ingest_page(store, batch, reading(REC, f"S{k}", marked={
+            ingest_json(store, batch, reading(REC, f"S{k}", marked={
                 "category": ["leader"], "pos.director": ["P310012"]}), tiny_image(k))
         close_batch(store, batch)  # anchored after this
         newest = anchors.last(store.data_dir)

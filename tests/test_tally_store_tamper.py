@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from tally import accounts, anchors, audit, keys
 from tally.accounts import AccountEvent, DisplayToken, User
 from tally.db import AuditEntry, Decision, Page, utc_now
-from tally.ingest import ingest_page, open_batch
+from tally.ingest import ingest_json, open_batch
 from tally.recount import verify
 from tally.review import decide
 from tally.store import Store
@@ -56,7 +56,7 @@ def filled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Filled]:
         mid = new_meeting(store)
         accounts.create_display_token(store, mid, actor="admin", label="hall")
         batch = open_batch(store, mid, station="A")
-        pages = [ingest_page(store, batch, reading(REC, f"S{k}", marked={
+        pages = [ingest_json(store, batch, reading(REC, f"S{k}", marked={
             "pos.director": ["P310012"]} if k else {}, doubtful={} if k else {
             "pos.director": ["P310012"]}), image(k)).page_id for k in range(3)]
         decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev")
@@ -120,7 +120,7 @@ def test_the_newest_page_deleted_with_its_entries_is_found(filled: Filled) -> No
     store, mid = filled.store, filled.meeting
     with store.session(readonly=True) as s:
         before = audit.head(s, mid).seq  # type: ignore[union-attr]
-    newest = ingest_page(store, filled.batch, reading(REC, "S9", doubtful={
+    newest = ingest_json(store, filled.batch, reading(REC, "S9", doubtful={
         "pos.director": ["P310012"]}), image(9)).page_id
     decide(store, mid, f"{newest}", "void", who="rev", why="torn")  # anchored after this
     with store.transaction() as s:
