@@ -80,7 +80,7 @@ class Thresholds:
     #: pressed stroke: a mark of it is sure though small ...
     sure_ink_dark: float = 0.3
     #: ... a dot pressed on the spot of at least `dot_min_fill` of the box (a speck of dust
-    #: is smaller), or a stroke across the box (a tick, a cross) of at least `small_mark_fill`
+    #: is smaller); nothing under `small_mark_fill` is a mark however dark
     dot_min_fill: float = 0.06
     #: ... at least this wide either way (mm): a speck of dust, blurred, is well under
     dot_min_mm: float = 1.0
@@ -98,7 +98,7 @@ class Thresholds:
     #: outside it, what is printed there left out) was scribbled out: cancelled?
     cancel_outside_sides: int = 3
     #: a box with ink on at least this many sides of the band just round its border (and
-    #: little inside) was circled round: a vote
+    #: little inside) was circled round: never read empty, a person decides
     circled_sides: int = 3
     #: a covered box is a ticking voter's cancellation only if such boxes are this few (a voter
     #: who mixes ticks and fills fills several)
@@ -152,19 +152,19 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     ink_dark = np.asarray(ink.ink_dark)
     long = (np.asarray(ink.length_mm) >= t.slash_length_share * np.asarray(ink.diagonal_mm))
     small = (fill >= t.small_mark_fill) & ~thin
-    # a small mark is sure when its ink is surely ink (a dot pressed on the spot), or when it
-    # runs across the box as a tick or a cross does, however light the pencil
+    # a small mark is sure when it is a dot of surely-ink pressed on the spot; any other small
+    # ink (a short stroke, a circle round the border with nothing inside) goes to a person
     round_ = spread >= t.dot_roundness * np.asarray(ink.length_mm)
-    dot = small & (((ink_dark >= t.sure_ink_dark) & (fill >= t.dot_min_fill) & round_
-                    & (spread >= t.dot_min_mm))
-                   | (long & ~unsure_light))
+    dot = (small & (ink_dark >= t.sure_ink_dark) & (fill >= t.dot_min_fill) & round_
+           & (spread >= t.dot_min_mm))
     slash = (~unsure_light & thin & (np.asarray(ink.peak) >= t.light_peak_min) & long
              & (np.asarray(ink.off_centre) <= t.slash_off_centre)
              & (np.abs(np.asarray(ink.angle_deg) - 45.0) <= t.slash_angle_deg))
     circled = np.asarray(ink.halo_sides) >= t.circled_sides
     for i, value in enumerate(fill):
         if circled[i] and value < t.definite_fill:
-            calls.append(BoxCall("marked", certainty=0.5))
+            calls.append(BoxCall("doubtful", "circled round its border, not marked inside?",
+                                 0.0))
         elif visible[i] < t.marginal_fill:
             calls.append(BoxCall("empty", certainty=_distance(visible[i], t.marginal_fill)))
         elif value < t.definite_fill and dot[i]:
