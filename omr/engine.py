@@ -174,7 +174,8 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
     lines = [r for r in page_layout.get("regions", []) if r.get("kind") == "writein"
              and (r.get("field"), r.get("option")) not in called]
     names = writein_ink(grey, reg.page_to_image, lines, reg.black_level, levels.mark)
-    reading = _reading(layout, page_layout, boxes, ink.fill, calls, reg, error_mm, source, who)
+    reading = assemble_reading(layout, page_layout, boxes, ink.fill, calls, reg.page_to_image,
+                               error_mm, source, who)
     reading.thresholds = {**asdict(thresholds), **{f"ink_{k}": v for k, v in
                                                    levels.as_dict().items()}}
     if names:
@@ -184,9 +185,12 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
     return reading
 
 
-def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarray,
-             calls: list[BoxCall], reg: Registration, error_mm: float | None, source: str,
-             who: dict) -> Reading:
+def assemble_reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarray,
+                     calls: list[BoxCall], page_to_image: np.ndarray,
+                     error_mm: float | None, source: str, who: dict) -> Reading:
+    """The page's `Reading` from its boxes' decisions: marked and doubtful options per field in
+    the field's order, scores and certainty per box, and the status with its reason (review
+    when any box is doubtful, blank when none holds ink). Every reader of a page ends here."""
     page_fields = [f for f in layout["fields"] if f["page"] == page_layout["page"]]
     marks = {f["id"]: FieldMarks() for f in page_fields}
     scores: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
@@ -216,7 +220,7 @@ def _reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarr
     else:
         status, reason = "ok", ""
     return Reading(source, status, reason, **who, marks=marks, scores=scores,
-                   page_to_image=reg.page_to_image, registration_error_mm=error_mm,
+                   page_to_image=page_to_image, registration_error_mm=error_mm,
                    certainty=certainty)
 
 

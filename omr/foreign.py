@@ -27,10 +27,10 @@ import cv2
 import numpy as np
 
 from omr.decide import Thresholds, decide
-from omr.engine import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL
+from omr.engine import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL, assemble_reading
 from omr.fingerprint import fingerprint
 from omr.lines import clear_lines
-from omr.reading import FieldMarks, Reading, failed
+from omr.reading import Reading, failed
 from omr.reference import (
     ReferenceError,
     ReferenceLimits,
@@ -426,35 +426,10 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
         for j, index in enumerate(g.index):
             if ink.fill[index] >= thresholds.marginal_fill:
                 masks[int(index)] = g.dark[j, g.inner[0], g.inner[1]] > threshold
-    page_fields = [f for f in layout["fields"] if f["page"] == page_layout["page"]]
-    marks = {f["id"]: FieldMarks() for f in page_fields}
-    scores: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
-    doubts = []
-    for box, fill, call in zip(boxes, ink.fill, calls, strict=True):
-        field, option = box["field"], box["option"]
-        marks.setdefault(field, FieldMarks())
-        scores.setdefault(field, {})[option] = float(fill)
-        if call.decision == "marked":
-            marks[field].marked.append(option)
-        elif call.decision == "doubtful":
-            marks[field].doubtful.append(option)
-            doubts.append(f"{field}/{option}: {call.why}")
-    order = {f["id"]: f["options"] for f in page_fields}
-    for field, m in marks.items():
-        if field in order:
-            m.marked.sort(key=order[field].index)
-            m.doubtful.sort(key=order[field].index)
-    if doubts:
-        status, reason = "review", f"{len(doubts)} doubtful box(es): " + "; ".join(doubts[:5])
-        if len(doubts) > 5:
-            reason += f"; and {len(doubts) - 5} more"
-    elif not any(c.decision != "empty" for c in calls):
-        status, reason = "blank", "no marks"
-    else:
-        status, reason = "ok", ""
-    return Reading(source, status, reason, **who, marks=marks, scores=scores,
-                   page_to_image=page_to_image, registration_error_mm=residual_mm,
-                   fingerprint=fingerprint(masks))
+    reading = assemble_reading(layout, page_layout, boxes, ink.fill, calls, page_to_image,
+                               residual_mm, source, who)
+    reading.fingerprint = fingerprint(masks)
+    return reading
 
 
 def _black_level(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndarray) -> float:
