@@ -319,6 +319,7 @@ def bench_omr(
                     runs.append(_timed_cold(options, workers, files, decode_only, name) if cold
                                 else _timed_run(pool, files, decode_only, name))
             _report_speed(decode_runs, engine_runs, workers, dpi, rss,
+                          f"the files of {from_dir}" if from_dir is not None else
                           "mixed stack" if mixed else f"{dpi} dpi grey JPEG", cold)
             if long_run:
                 _long_run(pool, files, long_run, rss)
