@@ -67,14 +67,9 @@ def generate_hand(form: Path, output: Path, sheets: int, seed: int, profile: str
 def simulate_hand(form: Path, output: Path, sheets: int, seed: int, profile: str,
                   serial_start: int, workers: int, force: bool) -> None:
     """`scantally simulate --model hand`: the deck, then one line of what was written."""
-    if output.exists() and not output.is_dir():
-        fail(f"{output} is a file; give a folder for -o")
-    old = [p for pat in HAND_OLD_FILES for p in output.glob(pat)] if output.is_dir() else []
-    if old and not force:
-        fail(f"{output} already holds {len(old)} sheet or truth file(s); choose an empty "
-             "folder or pass --force to replace them")
-    for p in old:
-        p.unlink()
+    from server.cli.simulate import clear_output
+
+    clear_output(output, HAND_OLD_FILES, force)
     truth, seconds = generate_hand(form, output, sheets, seed, profile, serial_start, workers)
     refused = sum(1 for e in truth if e.get("refuse"))
     console.print(f"wrote {sheets} hand sheet(s), {len(truth)} image(s) to {output} in "

@@ -86,14 +86,7 @@ def simulate(
     compile_spec(form)  # exits 2 with the spec's problems
     if other_form is not None:
         compile_spec(other_form)
-    if output.exists() and not output.is_dir():
-        fail(f"{output} is a file; give a folder for -o")
-    old = [p for pattern in OLD_FILES for p in output.glob(pattern)] if output.is_dir() else []
-    if old and not force:
-        fail(f"{output} already holds {len(old)} sheet or truth file(s); choose an empty "
-             "folder or pass --force to replace them")
-    for p in old:
-        p.unlink()
+    clear_output(output, OLD_FILES, force)
     started = time.perf_counter()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn(),
@@ -119,3 +112,16 @@ def simulate(
 
 def register(app: typer.Typer) -> None:
     app.command("simulate", help=HELP)(simulate)
+
+
+def clear_output(output: Path, patterns: tuple[str, ...], force: bool) -> None:
+    """Make `output` ready for a deck: refuse a file, or old sheets without --force; remove
+    the old sheets and truth files matching `patterns` with it."""
+    if output.exists() and not output.is_dir():
+        fail(f"{output} is a file; give a folder for -o")
+    old = [p for pattern in patterns for p in output.glob(pattern)] if output.is_dir() else []
+    if old and not force:
+        fail(f"{output} already holds {len(old)} sheet or truth file(s); choose an empty "
+             "folder or pass --force to replace them")
+    for p in old:
+        p.unlink()
