@@ -417,28 +417,35 @@ def _differs(now: dict[str, Any], then: dict[str, Any]) -> str:
     return ", ".join(f"{k} {then.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
 
 
+def _against_log(rows: dict[int, tuple[str, dict[str, Any]]], logged: dict[int, dict[str, Any]],
+                 what: str, log: str, record: str, added: str) -> list[audit.Problem]:
+    """Rows (id -> (subject, record now)) against the last record a log holds for each: one
+    not logged was added, one that differs was edited, one logged but gone was deleted."""
+    problems: list[audit.Problem] = []
+    for rid, (subject, now) in sorted(rows.items()):
+        if rid not in logged:
+            problems.append(audit.Problem("record", subject, f"is not in the {log}: {added}"))
+            continue
+        detail = _differs(now, logged[rid])
+        if detail:
+            problems.append(audit.Problem("record", subject, f"differs from its {record} "
+                                          f"({detail}): edited outside Scantally"))
+    for rid in sorted(set(logged) - set(rows)):
+        problems.append(audit.Problem("record", f"{what} #{rid}", f"is in the {log} but "
+                                      "gone from the database: deleted"))
+    return problems
+
+
 def check_users(s: Session, entries: list[AccountEvent]) -> list[audit.Problem]:
     """Every user row against the last record the account log holds for it."""
     logged: dict[int, dict[str, Any]] = {}
     for e in entries:
         if e.action.startswith("user.") and isinstance(e.payload, dict) and "id" in e.payload:
             logged[int(e.payload["id"])] = e.payload
-    problems: list[audit.Problem] = []
     rows = {u.id: u for u in s.scalars(select(User))}
-    for uid, u in sorted(rows.items()):
-        subject = f"user #{uid} ({u.username!r})"
-        if uid not in logged:
-            problems.append(audit.Problem("record", subject, "is not in the account log: "
-                                          "added outside Scantally"))
-            continue
-        detail = _differs(_user_record(u), logged[uid])
-        if detail:
-            problems.append(audit.Problem("record", subject, f"differs from its account-log "
-                                          f"record ({detail}): edited outside Scantally"))
-    for uid in sorted(set(logged) - set(rows)):
-        problems.append(audit.Problem("record", f"user #{uid}", "is in the account log but "
-                                      "gone from the database: deleted"))
-    return problems
+    return _against_log(
+        {uid: (f"user #{uid} ({u.username!r})", _user_record(u)) for uid, u in rows.items()},
+        logged, "user", "account log", "account-log record", "added outside Scantally")
 
 
 def check_sessions(s: Session, entries: list[AccountEvent]) -> list[audit.Problem]:
@@ -489,20 +496,10 @@ def check_display_tokens(s: Session, meeting_id: int,
         p = e.payload
         if isinstance(p, dict) and p.get("kind") == "display_token" and "id" in p:
             logged[int(p["id"])] = p
-    problems: list[audit.Problem] = []
     rows = {t.id: t for t in s.scalars(select(DisplayToken)
                                        .where(DisplayToken.meeting_id == meeting_id))}
-    for tid, t in sorted(rows.items()):
-        subject = f"display token #{tid} ({t.label!r})"
-        if tid not in logged:
-            problems.append(audit.Problem("record", subject, "is not in the audit log: added "
-                                          "outside Scantally (it would open the hall screen)"))
-            continue
-        detail = _differs(_token_record(t), logged[tid])
-        if detail:
-            problems.append(audit.Problem("record", subject, f"differs from its audit record "
-                                          f"({detail}): edited outside Scantally"))
-    for tid in sorted(set(logged) - set(rows)):
-        problems.append(audit.Problem("record", f"display token #{tid}", "is in the audit log "
-                                      "but gone from the database: deleted"))
-    return problems
+    return _against_log(
+        {tid: (f"display token #{tid} ({t.label!r})", _token_record(t))
+         for tid, t in rows.items()},
+        logged, "display token", "audit log", "audit record",
+        "added outside Scantally (it would open the hall screen)")
