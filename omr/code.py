@@ -2,8 +2,10 @@
 
 Tried in order until one decodes: the corners of a half-size copy (the code's corner of an upright
 page first: about 1 ms at 200 dpi), the whole half-size copy, the full image, the
-full image closed (a grey closing thinner than a module: a hair or a thin line across a finder
-pattern is wiped out), and the same with scanner streaks (dark image columns running through the
+full image averaged over less than half a module (an error-diffusion bitonal scan's dither
+becomes the grey it encodes, which the decoder's binarizer can read), the full image closed
+(a grey closing thinner than a module: a hair or a thin line across a finder pattern is wiped
+out), and the same with scanner streaks (dark image columns running through the
 code) painted over from their neighbours first. The corner points orient the page:
 `CodeHit.corners_px` are the symbol's own top-left, top-right, bottom-right and bottom-left
 corners (quiet zone excluded), wherever the page was turned.
@@ -30,6 +32,8 @@ CORNER_SHARE = (0.5, 0.33)
 #: an image column darker than the paper over this share of its height is a scanner streak
 STREAK_COLUMN_SHARE = 0.8
 SCANTALLY_PREFIX = "ST1|"
+#: a dithered scan is averaged over this share of a module before decoding again
+DITHER_BLUR_MODULES = 0.4
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ def _attempts(grey: np.ndarray, px_per_mm: float
     if half:
         yield shrink(grey), scale, (0, 0)
     yield grey, 1.0, (0, 0)
+    # dither averaged into grey: less than half a module, so modules stay apart
+    dither = max(3, int(MODULE_MM * px_per_mm * DITHER_BLUR_MODULES) | 1)
+    yield cv2.blur(grey, (dither, dither)), 1.0, (0, 0)
     # a grey closing thinner than a module wipes out hairs and thin lines, keeps the modules
     size = max(3, int(MODULE_MM * px_per_mm * 0.75) | 1)
     kernel = np.ones((size, size), np.uint8)

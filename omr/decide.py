@@ -76,6 +76,16 @@ class Thresholds:
     #: person looks
     light_peak_min: float = 0.2
     light_spread_mm: float = 1.2
+    #: ... and when its ink is on average at least this many times as dark as the faintest
+    #: ink a person sees on this scan (`InkLevels.visible`, raised by the scan's own noise):
+    #: on a dithered or noisy scan, a box of the paper's own grain, a shade denser than the
+    #: paper round it, is no sure mark however much of the box it covers
+    light_ink_ratio: float = 1.5
+    #: a box with less fill than `speck_max_fill` whose largest piece of ink holds under
+    #: `speck_clump` of it is specks scattered over the box (a bitonal scan's grain, dust, a
+    #: hollowed fill's remains), not one stroke: never a sure mark, a person looks
+    speck_clump: float = 0.4
+    speck_max_fill: float = 0.15
     #: ink this dark on average (0 paper .. 1 printed black) is surely a pen's or a pencil's
     #: pressed stroke: a mark of it is sure though small ...
     sure_ink_dark: float = 0.3
@@ -133,9 +143,11 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     spread = np.asarray(ink.spread_mm)
     thin = spread <= t.line_spread_mm
     # a mark lighter than the voter's others that is not surely ink, or only one stroke wide
-    unsure_light = np.asarray(ink.light) & ((np.asarray(ink.peak) < t.light_peak_min)
-                                            | (spread < t.light_spread_mm))
-    inked = (fill >= t.definite_fill) & ~thin & ~unsure_light
+    unsure_light = np.asarray(ink.light) & (
+        (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm)
+        | (np.asarray(ink.ink_dark) < t.light_ink_ratio * ink.visible_level))
+    specks = (np.asarray(ink.clump) < t.speck_clump) & (fill < t.speck_max_fill)
+    inked = (fill >= t.definite_fill) & ~thin & ~unsure_light & ~specks
     covered = inked & (np.asarray(ink.cover) >= t.covered_cell_fill)
     open_marks = inked & ~covered
     # this voter's style: a covered box is a cancellation when their marks are mostly strokes
@@ -193,6 +205,9 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif _heavy(i, fill, by_field[fields[i]], open_marks, t):
             calls.append(BoxCall("doubtful", "far more ink than the mark beside it: crossed "
                                              "out?", 0.0))
+        elif specks[i]:
+            calls.append(BoxCall("doubtful", "specks scattered over the box, not one stroke",
+                                 0.0))
         elif unsure_light[i]:
             calls.append(BoxCall("doubtful", "a light mark, lighter than the voter's others",
                                  0.0))

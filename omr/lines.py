@@ -212,7 +212,18 @@ def _crossings(signal: np.ndarray, threshold: float, max_run: int) -> np.ndarray
     return (signal > 0.6 * threshold) & (signal - floor > max(0.4 * threshold, 0.06))
 
 
-_NEAR_DY, _NEAR_DX = (a.ravel() for a in np.mgrid[-2:3, -2:3])
+#: a bitonal scan is averaged over this square (mm) before a line is followed in it
+CONTINUE_MEAN_MM = 0.3
+#: pixels this close to black or white...
+BITONAL_EDGE = 16
+#: ...over this share of those looked at: a bitonal scan (a G4 TIFF's 0 and 255)
+BITONAL_SHARE = 0.98
+
+
+def _bitonal(pixels: np.ndarray) -> bool:
+    """Are these uint8 pixels (nearly) all black or white?"""
+    extreme = (pixels < BITONAL_EDGE) | (pixels > 255 - BITONAL_EDGE)
+    return bool(extreme.mean() >= BITONAL_SHARE)
 
 
 def _continues(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.ndarray,
@@ -231,9 +242,25 @@ def _continues(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.ndarr
     xi = np.clip(np.rint(pts[:, 0]).astype(int), 0, gw - 1)
     yi = np.clip(np.rint(pts[:, 1]).astype(int), 0, gh - 1)
     # the darkest within 2 px: a 1 px streak, a slightly bent line
-    ny = np.clip(yi[:, None] + _NEAR_DY[None], 0, gh - 1)
-    nx = np.clip(xi[:, None] + _NEAR_DX[None], 0, gw - 1)
-    darkest = grey[ny, nx].min(1).astype(np.int32)
+    r = 2
+    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    ny = np.clip(yi[:, None, None] + dy[None], 0, gh - 1)
+    nx = np.clip(xi[:, None, None] + dx[None], 0, gw - 1)
+    window = grey[ny, nx]  # (P, 5, 5)
+    if _bitonal(window):
+        # a bitonal scan encodes grey as a density of black dots (dither, speckle): one dot
+        # of the paper's own is no line going on, so its pixels are averaged first
+        px_per_mm = float(np.hypot(*(pts[1] - pts[0]))) / 0.5
+        k = max(3, int(CONTINUE_MEAN_MM * px_per_mm) | 1)
+        r = 2 + k // 2
+        dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+        ny = np.clip(yi[:, None, None] + dy[None], 0, gh - 1)
+        nx = np.clip(xi[:, None, None] + dx[None], 0, gw - 1)
+        wide = grey[ny, nx].astype(np.float32)
+        mean = cv2.blur(wide.reshape(-1, 2 * r + 1), (k, k)).reshape(wide.shape)
+        darkest = mean[:, k // 2:-(k // 2), k // 2:-(k // 2)].reshape(len(pts), -1).min(1)
+    else:
+        darkest = window.reshape(len(pts), -1).min(1).astype(np.float32)
     n = len(reach)
     line_grey = float(np.median(darkest[2 * n:]))
     paper = float(np.percentile(grey[yi[:2 * n], xi[:2 * n]], 90))
