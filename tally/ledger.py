@@ -104,6 +104,11 @@ class Ledger:
     def open_pages(self) -> list[LedgerPage]:
         return [p for p in self.pages if p.unresolved]
 
+    def refused_serials(self) -> set[str]:
+        """Serials read on pages refused and not resolved: sheets that came back (they are
+        not 未收回) but do not count yet."""
+        return {p.serial for p in self.pages if p.state == "refused" and p.serial}
+
     def to_json(self) -> dict[str, Any]:
         def row(r: LedgerRow) -> dict[str, Any]:
             return {**asdict(r), "balanced": r.balanced}

@@ -256,3 +256,49 @@ def test_a_batch_without_its_category_is_warned(store: Store, tmp_path: Path) ->
     result = meeting_results(store, m.id).forms[0].result
     [warning] = [w for w in result.warnings if w.code == "batch_without_category"]
     assert warning.value == 1 and "类别" in warning.message
+
+
+def _pdf_text(content: bytes) -> str:
+    import re
+
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(content)
+    return re.sub(r"\s+", "", "".join(doc[i].get_textpage().get_text_range()
+                                      for i in range(len(doc))))
+
+
+def test_the_report_shows_a_refused_sheet_until_it_is_resolved(store: Store) -> None:
+    import io
+
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    from forms.fonts import register_font
+    from tally.report.ledger import ledger_section
+    from tally.report.meeting import meeting_report
+    from tally.review import render_crop
+
+    mid = new_meeting(store)
+    batch = open_batch(store, mid, operator="alice")
+    ingest_json(store, batch, reading(REC, "S1", marked={"pos.director": ["P310012"]}),
+                tiny_image(1))
+    torn = ingest_json(store, batch, _unreadable("S2", "s2-jam.png"), tiny_image(2)).page_id
+    # nothing waits in review: only the refused page makes the figures provisional
+    _, pdf = meeting_report(store, mid, "pdf", operator="alice")
+    assert "临时结果" in _pdf_text(pdf)
+
+    register_font()
+    with store.session(readonly=True) as s:
+        ledger = meeting_ledger(s, mid)
+        crop = render_crop(store, s, torn, None)
+    buf = io.BytesIO()
+    SimpleDocTemplate(buf, pagesize=(210 * mm, 297 * mm)).build(
+        ledger_section(ledger, crops={torn: crop}))
+    text = _pdf_text(buf.getvalue())
+    assert "选票台账" in text and "送入2页" in text and "拒收待处理" in text and "S2" in text
+    assert "临时结果" in text and "s2-jam.png" in text
+
+    decide(store, mid, f"{torn}:unreadable", "dismiss", who="alice", why="voter took it back")
+    _, pdf = meeting_report(store, mid, "pdf", operator="alice")
+    assert "临时结果" not in _pdf_text(pdf)
