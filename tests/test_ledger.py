@@ -67,6 +67,7 @@ def test_refused_then_refed_duplicate_and_dismissed_balance(store: Store) -> Non
     by_id = {p.page_id: p for p in ledger.pages}
     assert by_id[refused.page_id].serial == "S2" and by_id[refused.page_id].code == "not_read"
     assert "corner" in by_id[refused.page_id].reason and by_id[refused.page_id].unresolved
+    assert ledger.refused_serials() == {"S2"}  # it came back: not 未收回, but not counted yet
     result = meeting_results(store, mid).forms[0].result
     assert result.provisional and any(w.code == "pages_unresolved" and w.value == 2
                                       for w in result.warnings)

@@ -13,6 +13,7 @@ import cv2
 import pytest
 
 from omr.sim.corpus import render_marked_page
+from tally import accounts
 from tally.ingest import ingest_json, open_batch
 from tally.results import meeting_results
 from tally.store import Store, open_store
@@ -71,8 +72,13 @@ def test_manual_entry_is_confirmed_by_a_second_login(tmp_path: Path, browser) ->
     torn["marks"], torn["scores"] = {}, {}
     page_id = ingest_json(store, batch, torn, _png("M0002", {
         "category": ["middle"], "pos.director": ["P310027"], "pos.deputy": ["P310061"]})).page_id
+    token, _ = accounts.create_display_token(store, mid, actor="test")
     server = LiveServer(app_for(store)).start()
     try:
+        hall = browser.new_page(viewport={"width": 1280, "height": 720})
+        hall.goto(f"{server.url}/hall/{mid}?token={token}")
+        expect(hall.locator("#pending")).to_have_text("1")  # 待处理: the refused sheet
+        expect(hall.locator("#provisional")).to_be_visible()
         first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         first.set_default_timeout(30_000)
         _log_in(first, server.url, "operator")
@@ -110,6 +116,8 @@ def test_manual_entry_is_confirmed_by_a_second_login(tmp_path: Path, browser) ->
         second.screenshot(path=str(SHOTS / "confirmed.png"), full_page=True)
         second.goto(f"{server.url}/meetings/{mid}")
         expect(second.locator("#ledger-provisional")).to_have_count(0)
+        expect(hall.locator("#read")).to_have_text("2", timeout=10_000)  # no reload
+        expect(hall.locator("#provisional")).to_be_hidden()
         expect(second.locator("#ledger-sum")).to_contain_text("手工录入")
         result = meeting_results(store, mid).forms[0].result
         assert result.reconciliation.returned == 2 and not result.provisional

@@ -34,8 +34,8 @@ review_app = typer.Typer(help="The review queue: list items, decide them (signed
 
 def _item_rows(items: list[Any]) -> Table:
     table = Table()
-    for col in ("item", "kind", "what", "reason", "now"):
-        table.add_column(col)
+    for col in ("item", "kind", "what", "reason", "now"):  # ids whole: `decide` needs them
+        table.add_column(col, no_wrap=col == "item", overflow="fold")
     for i in items:
         state = ", ".join(f"{k}={v}" for k, v in i.state.items() if v not in (None, "", False))
         table.add_row(i.id, i.kind, i.label, i.reason, state or "-")
