@@ -194,6 +194,14 @@ def _check_marks(s: Session, meeting_id: int, row: Page,
     return marks, writeins
 
 
+def _record(s: Session, d: Decision, action: str) -> Decision:
+    """Store a decision with its audit entry (in the caller's transaction)."""
+    s.add(d)
+    s.flush()
+    audit.record(s, "decision", d, d.who, action)
+    return d
+
+
 def enter(store: Store, meeting_id: int, page_id: int, hand: HandMarks, *, who: str,
           why: str) -> Decision:
     """Record the marks keyed from a page's image (they count once another login confirms)."""
@@ -230,10 +238,7 @@ def enter(store: Store, meeting_id: int, page_id: int, hand: HandMarks, *, who: 
                      after={"form": hand.form_id, "serial": serial, "page": hand.page_no,
                             "marks": marks, "writeins": writeins},
                      who=who, why=why)
-        s.add(d)
-        s.flush()
-        audit.record(s, "decision", d, who, "manual.enter")
-        return d
+        return _record(s, d, "manual.enter")
 
     return store.write(work)
 
@@ -265,10 +270,7 @@ def confirm(store: Store, meeting_id: int, page_id: int, *, who: str, why: str) 
                      after={"confirmed": True, "form": entry.form_id, "serial": entry.serial,
                             "page": entry.page_no, "marks": entry.marks},
                      who=who, why=why)
-        s.add(d)
-        s.flush()
-        audit.record(s, "decision", d, who, "manual.confirm")
-        return d
+        return _record(s, d, "manual.confirm")
 
     return store.write(work)
 

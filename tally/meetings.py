@@ -133,14 +133,18 @@ def load_settings_file(path: str | Path) -> Settings:
 
 def _check_counts(what: str, counts: Mapping[str, int] | None,
                   categories: set[str]) -> dict[str, int]:
-    if not counts:
-        return {}
-    allowed = categories | {ALL_CATEGORIES}
+    return _whole_counts(what, counts, categories | {ALL_CATEGORIES},
+                         "a voter category of this meeting's forms")
+
+
+def _whole_counts(what: str, counts: Mapping[str, int] | None, allowed: set[str],
+                  noun: str) -> dict[str, int]:
+    """Counts keyed by one of `allowed` (`noun` says what a key is), each a whole number ≥ 0."""
     out: dict[str, int] = {}
-    for key, value in counts.items():
+    for key, value in (counts or {}).items():
         if key not in allowed:
-            raise MeetingError(f"{what}: {key!r} is not a voter category of this meeting's "
-                               f"forms; use {', '.join(sorted(allowed))}")
+            raise MeetingError(f"{what}: {key!r} is not {noun}; use "
+                               f"{', '.join(sorted(allowed))}")
         if not isinstance(value, int) or value < 0:
             raise MeetingError(f"{what}: {key}={value!r} must be a whole number ≥ 0")
         out[key] = value
@@ -251,15 +255,7 @@ def update_meeting(store: Store, meeting_id: int, *, actor: str,
 
 def _check_forms(what: str, counts: Mapping[str, int] | None, forms: set[str]) -> dict[str, int]:
     """发出 per form: every key a form of the meeting, every value a whole number ≥ 0."""
-    out: dict[str, int] = {}
-    for key, value in (counts or {}).items():
-        if key not in forms:
-            raise MeetingError(f"{what}: {key!r} is not a form of this meeting; use "
-                               f"{', '.join(sorted(forms))}")
-        if not isinstance(value, int) or value < 0:
-            raise MeetingError(f"{what}: {key}={value!r} must be a whole number ≥ 0")
-        out[key] = value
-    return out
+    return _whole_counts(what, counts, forms, "a form of this meeting")
 
 
 def _check_forms_of(what: str, by_form: Mapping[str, list[str]] | None,

@@ -6,47 +6,29 @@ confirm, a second login confirms, and the ledger and the figures follow. Screens
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import pytest
 
-from omr.sim.corpus import render_marked_page
 from tally import accounts
 from tally.ingest import ingest_json, open_batch
 from tally.results import meeting_results
 from tally.store import Store, open_store
 from tests.server_helpers import PASSWORD, LiveServer, add_users, app_for, layout_of, new_meeting
 from tests.server_helpers import reading as make_reading
+from tests.test_server_browser import CHROMIUM, sheet
+from tests.test_server_browser import browser as chromium_browser
 
-CHROMIUM = "/usr/bin/chromium"
+browser = chromium_browser  # the same Playwright chromium fixture
+
 SHOTS = Path("/tmp/server-look")
-REC_SPEC = Path("examples/recommendation.yaml")
 REC = layout_of("recommendation")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")]
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
-def _png(serial: str, marks: dict[str, list[str]]) -> bytes:
-    image = render_marked_page(REC_SPEC, marks, serial=serial)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, enc = cv2.imencode(".png", image)
-    assert ok
-    return enc.tobytes()
+def _png(tmp: Path, serial: str, marks: dict[str, list[str]]) -> bytes:
+    return sheet(tmp, serial, marks).read_bytes()
 
 
 def _log_in(page, url: str, user: str) -> None:  # type: ignore[no-untyped-def]
@@ -66,11 +48,11 @@ def test_manual_entry_is_confirmed_by_a_second_login(tmp_path: Path, browser) ->
     batch = open_batch(store, mid, operator="operator")
     ingest_json(store, batch, make_reading(REC, "M0001", marked={"category": ["staff"],
                                                                   "pos.director": ["P310012"]}),
-                _png("M0001", {"category": ["staff"], "pos.director": ["P310012"]}))
+                _png(tmp_path, "M0001", {"category": ["staff"], "pos.director": ["P310012"]}))
     torn = make_reading(REC, "M0002", status="unreadable", source="M0002-torn.png",
                         reason="two corner marks cut off; re-feed the sheet")
     torn["marks"], torn["scores"] = {}, {}
-    page_id = ingest_json(store, batch, torn, _png("M0002", {
+    page_id = ingest_json(store, batch, torn, _png(tmp_path, "M0002", {
         "category": ["middle"], "pos.director": ["P310027"], "pos.deputy": ["P310061"]})).page_id
     token, _ = accounts.create_display_token(store, mid, actor="test")
     server = LiveServer(app_for(store)).start()

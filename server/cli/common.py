@@ -49,18 +49,19 @@ def user() -> str:
         return "operator"
 
 
-def operator_name(given: str | None = None) -> str:
+def operator_name(given: str | None = None, *, note: bool = True) -> str:
     """Who signs what this command does: --operator, else the station's configured operator
-    ($SCANTALLY_OPERATOR), else the OS user, saying so on stderr (a report's 计票操作员 and a
-    decision's signature should be a person, not "root")."""
+    ($SCANTALLY_OPERATOR), else the OS user, saying so on stderr unless `note` is off (JSON
+    output) (a report's 计票操作员 and a decision's signature should be a person, not "root")."""
     import os
 
     for name in (given, os.environ.get(OPERATOR_ENV)):
         if name and name.strip():
             return name.strip()
     fallback = user()
-    err_console.print(f"[yellow]note:[/] no --operator given and ${OPERATOR_ENV} is not set: "
-                      f"signing as the OS user {fallback!r}", highlight=False)
+    if note:
+        err_console.print(f"[yellow]note:[/] no --operator given and ${OPERATOR_ENV} is not set: "
+                          f"signing as the OS user {fallback!r}", highlight=False)
     return fallback
 
 

@@ -108,7 +108,8 @@ def scan_command(
         with errors(), view:
             try:
                 batch, result = scan(
-                    store, mid, source, station=station, operator=operator_name(operator),
+                    store, mid, source, station=station,
+                    operator=operator_name(operator, note=not as_json),
                     category=category,
                     options=IntakeOptions(workers=workers, queue_size=queue, card_form=form),
                     on_page=view.page, progress=view.progress, on_start=handles.append)
@@ -286,7 +287,7 @@ def ingest(
             err_console.print(f"skipped {f}: {why}", highlight=False)
     with errors():
         batch = open_batch(store, mid, station=station, device=device,
-                           operator=operator_name(operator), category=category)
+                           operator=operator_name(operator, note=not as_json), category=category)
     outcomes = Outcomes()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"),
