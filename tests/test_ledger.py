@@ -13,13 +13,25 @@ from tally import audit
 from tally.ballots import load_ballots
 from tally.ingest import SERIAL_OTHER_FORM, ingest_json, open_batch
 from tally.ledger import Ledger, find_sheet, meeting_ledger
+from tally.live import LiveResults
 from tally.manual import HandMarks, confirm, enter, entry_form
 from tally.meetings import FormText, create_meeting
 from tally.results import meeting_results
 from tally.review import ReviewError, decide, review_queue
 from tally.store import Store, open_store
-from tests.tally_helpers import layout_of, new_meeting, reading, spec_path, tiny_image
+from tests.tally_helpers import (
+    any_store,
+    layout_of,
+    new_meeting,
+    pg_unreachable,
+    reading,
+    spec_path,
+    tiny_image,
+)
 
+PG_SKIP = pg_unreachable()
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")])]
 REC = layout_of("recommendation")
 EVAL = layout_of("evaluation")
 REC_ID, EVAL_ID = REC["form"]["id"], EVAL["form"]["id"]
@@ -95,8 +107,15 @@ def test_refused_then_refed_duplicate_and_dismissed_balance(store: Store) -> Non
     assert not _provisional(store, mid)
 
 
-def test_manual_entry_needs_a_second_login_and_then_counts(store: Store) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_manual_entry_needs_a_second_login_and_then_counts(backend: str, tmp_path: Path) -> None:
+    with any_store(backend, tmp_path) as store:
+        _manual_entry(store)
+
+
+def _manual_entry(store: Store) -> None:
     mid = new_meeting(store)
+    live = LiveResults(store, mid)
     batch = open_batch(store, mid)
     page = ingest_json(store, batch, _unreadable("S7", "s7.png"), tiny_image(7)).page_id
     with store.session(readonly=True) as s:
@@ -121,6 +140,8 @@ def test_manual_entry_needs_a_second_login_and_then_counts(store: Store) -> None
     with store.session(readonly=True) as s:
         assert load_ballots(s, mid) == []  # an entry counts only once confirmed
     assert _provisional(store, mid)
+    assert live.refresh().forms[0].result.sha256 == \
+        meeting_results(store, mid).forms[0].result.sha256
 
     with pytest.raises(ReviewError, match="second, different login"):
         confirm(store, mid, page, who="alice", why="checked")
@@ -141,6 +162,7 @@ def test_manual_entry_needs_a_second_login_and_then_counts(store: Store) -> None
     assert {"manual.enter", "manual.confirm"} <= set(actions)
     result = meeting_results(store, mid).forms[0].result
     assert not result.provisional and result.reconciliation.returned == 1
+    assert live.refresh().forms[0].result.sha256 == result.sha256  # the hall's figures too
     director_votes = next(c for p in result.recommendation.positions
                           for c in p.candidates if c.id == "P310012")
     assert director_votes.votes["_all"] == 1
@@ -303,3 +325,26 @@ def test_the_report_shows_a_refused_sheet_until_it_is_resolved(store: Store) -> 
     decide(store, mid, f"{torn}:unreadable", "dismiss", who="alice", why="voter took it back")
     _, pdf = meeting_report(store, mid, "pdf", operator="alice")
     assert "临时结果" not in _pdf_text(pdf)
+
+
+def test_a_page_whose_code_was_not_read_is_entered_as_the_form_chosen(store: Store) -> None:
+    m = create_meeting(store, name="nocode", actor="t",
+                       forms=[FormText.read(spec_path("recommendation")),
+                              FormText.read(spec_path("evaluation"))],
+                       serials_by_form={REC_ID: ["R1"], EVAL_ID: ["E1"]})
+    doc = _unreadable(None, "no-code.png")
+    doc["form"], doc["page"] = None, None
+    page = ingest_json(store, open_batch(store, m.id), doc, tiny_image(1)).page_id
+    with store.session(readonly=True) as s:
+        assert entry_form(s, m.id, page).form_id == REC_ID  # the first form by default
+        chosen = entry_form(s, m.id, page, form_id=EVAL_ID)
+    assert chosen.form_id == EVAL_ID and any(f.id.startswith("leader.") for f in chosen.fields)
+    with pytest.raises(ReviewError, match="printed on form"):
+        enter(store, m.id, page, HandMarks(EVAL_ID, "R1", 1, {}), who="a", why="no code")
+    enter(store, m.id, page, HandMarks(EVAL_ID, "E1", 1, {"category": ["staff"]}),
+          who="a", why="QR code torn off")
+    confirm(store, m.id, page, who="b", why="checked")
+    ledger = _ledger(store, m.id)
+    [row] = [r for r in ledger.by_form if r.key == EVAL_ID]
+    assert (row.fed, row.states["manual"], row.unresolved) == (1, 1, 0)
+    assert meeting_results(store, m.id).forms[1].result.reconciliation.returned == 1
