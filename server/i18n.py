@@ -206,6 +206,7 @@ EN: dict[str, str] = {
     "已计入": "counted",
     "拒收待处理": "refused, unresolved",
     "已排除": "dismissed",
+    "确认录入": "Entry confirmed",
 }
 
 

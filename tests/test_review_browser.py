@@ -103,6 +103,14 @@ def test_manual_entry_is_confirmed_by_a_second_login(tmp_path: Path, browser) ->
         expect(second.locator("#ledger-sum")).to_contain_text("手工录入")
         result = meeting_results(store, mid).forms[0].result
         assert result.reconciliation.returned == 2 and not result.provisional
+        # the sheet found by its serial: its page, state and both decisions
+        second.fill("#find-form input[name=serial]", "M0002")
+        second.click("#find-form button[type=submit]")
+        expect(second.locator("#sheet-pages")).to_contain_text("手工录入")
+        expect(second.locator("#sheet-decisions")).to_contain_text("与图像核对一致")
+        expect(second.locator("#sheet-decisions")).to_contain_text("确认录入")
+        expect(second.locator("#sheet-image")).to_be_visible()
+        second.screenshot(path=str(SHOTS / "find.png"), full_page=True)
     finally:
         server.stop()
         store.close()
