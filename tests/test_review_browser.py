@@ -82,6 +82,7 @@ def test_manual_entry_is_confirmed_by_a_second_login(tmp_path: Path, browser) ->
         expect(first.locator("#entry-state")).to_have_text("待确认")
         expect(first.locator("#confirm-hint")).to_be_visible()  # not for the one who keyed it
         expect(first.locator("#entered-by")).to_have_text("operator")
+        expect(first.locator("#entry-image")).to_be_visible()  # loaded beside the fields
         first.screenshot(path=str(SHOTS / "enter.png"), full_page=True)
         assert meeting_results(store, mid).forms[0].result.reconciliation.returned == 1
 
@@ -95,6 +96,7 @@ def test_manual_entry_is_confirmed_by_a_second_login(tmp_path: Path, browser) ->
         second.locator("#confirm-form button[type=submit]").click()
         expect(second.locator("#entry-state")).to_have_text("已确认")
         expect(second.locator("#confirmed-by")).to_have_text("admin")
+        expect(second.locator("#entry-image")).to_be_visible()
         second.screenshot(path=str(SHOTS / "confirmed.png"), full_page=True)
         second.goto(f"{server.url}/meetings/{mid}")
         expect(second.locator("#ledger-provisional")).to_have_count(0)
