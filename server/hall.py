@@ -98,6 +98,9 @@ class HallAggregate(BaseModel):
     vote_void: bool
     participation_low: bool
     forms: list[HallForm]
+    #: 待处理: pages refused, entered and not confirmed or held, plus sheets awaiting review
+    #: (a count only: the hall never shows which)
+    pending: int = 0
     through_page_id: int
     computed_at: float
 
@@ -177,6 +180,7 @@ def hall_aggregate(results: MeetingResults) -> HallAggregate:
         issued=facts.issued,
         vote_void=any(f.result.reconciliation.vote_void for f in results.forms),
         participation_low=any(r.participation_low for r in rows), forms=forms,
+        pending=sum(results.unresolved.values()) + sum(r.pending_review for r in rows),
         through_page_id=results.through_page_id, computed_at=time.time())
 
 

@@ -1,4 +1,5 @@
-"""Tally: meetings, the store, the ballot rules, review, recount and reports.
+"""Tally: meetings, the store, the ballot rules, review, the sheet ledger, manual entry, recount
+and reports.
 
 Owns persistence (SQLAlchemy: SQLite by default, PostgreSQL for several stations), the rules of
 DOMAIN.md, the review queue and the exports. Reads layouts from `forms` and readings from `omr`.

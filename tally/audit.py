@@ -100,10 +100,12 @@ def meeting_record(session: Session, m: Meeting) -> dict[str, Any]:
     forms = session.scalars(
         select(MeetingForm).where(MeetingForm.meeting_id == m.id).order_by(MeetingForm.form_id)
     ).all()
-    serials = sorted(session.scalars(
-        select(PrintedSerial.serial).where(PrintedSerial.meeting_id == m.id)
-    ).all())
-    return {
+    # a serial tied to a form is hashed with it ("serial form"); one recorded for any form alone
+    serials = sorted(s if f is None else f"{s} {f}" for s, f in session.execute(
+        select(PrintedSerial.serial, PrintedSerial.form_id)
+        .where(PrintedSerial.meeting_id == m.id)))
+    per_form = {"issued_by_form": m.issued_by_form} if m.issued_by_form else {}
+    return {**per_form,
         "name": m.name, "unit": m.unit, "date": m.date.isoformat() if m.date else None,
         "expected": m.expected, "present": m.present, "issued": m.issued,
         "settings": m.settings, "created_at": iso_utc(m.created_at),
@@ -128,7 +130,8 @@ def page_record(_session: Session, p: Page) -> dict[str, Any]:
             "reading_sha256": _sha(canonical_json(p.reading)),
             "page_to_image": p.page_to_image, "state": p.state,
             "count_key": p.count_key, "duplicate_of": p.duplicate_of,
-            "ingested_at": iso_utc(p.ingested_at)}
+            "ingested_at": iso_utc(p.ingested_at),
+            **({"refusal": p.refusal} if p.refusal else {})}
 
 
 def decision_record(_session: Session, d: Decision) -> dict[str, Any]:

@@ -6,9 +6,12 @@ figure can be recomputed. Which pages count:
 - grouped into one ballot per (form, serial), pages in page order;
 - a ballot whose serial was not printed for the meeting (when the printed set is recorded) is
   left out until a reviewer accepts it; a dismissed ballot is left out for good.
+- a page that could not be counted as read (unreadable, refused) whose marks an operator keyed
+  from its image (`enter`) and a second, different login confirmed (`confirm`): it counts as
+  a page of its sheet, unless that sheet page was re-fed and counted since (`tally.manual`).
 Decisions apply in the order they were made, the latest winning: on a mark (`marked`,
-`empty`, `writein` with the name typed from the image) or on the whole ballot (`void` /
-`unvoid`, `accept` / `dismiss`, made on any of its pages).
+`empty`, `cancel` — a 涂改作废 box: no vote, `writein` with the name typed from the image) or
+on the whole ballot (`void` / `unvoid`, `accept` / `dismiss`, made on any of its pages).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class PageView:
     writeins: dict[str, dict[str, str]] = field(default_factory=dict)
     #: (field, option) pairs a reviewer decided
     decided: set[tuple[str, str]] = field(default_factory=set)
+    #: (field, option) pairs a reviewer called a cancellation (涂改作废): not a vote
+    cancelled: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def unnamed_writeins(self) -> list[tuple[str, str]]:
@@ -89,14 +94,93 @@ def page_view(row: Page, decisions: list[Decision]) -> PageView:
             unsure.remove(o)
         if d.kind in ("marked", "writein") and o not in marked:
             marked.append(o)
-        if d.kind == "empty" and o in marked:
+        if d.kind in ("empty", "cancel") and o in marked:
             marked.remove(o)
         if d.kind == "writein":
             view.writeins.setdefault(f, {})[o] = d.text
-        elif d.kind == "empty":
+        elif d.kind in ("empty", "cancel"):
             view.writeins.get(f, {}).pop(o, None)
+        if d.kind == "cancel":
+            view.cancelled.add((f, o))
+        else:
+            view.cancelled.discard((f, o))
         view.decided.add((f, o))
     return view
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    """The marks of a page keyed by hand from its image (the latest `enter` decision on it),
+    and the second login that confirmed them (None: not confirmed yet, it does not count)."""
+
+    page_id: int
+    entry_id: int
+    form_id: str
+    serial: str
+    page_no: int
+    #: field -> options marked
+    marks: dict[str, list[str]]
+    #: field -> write-in option -> name
+    writeins: dict[str, dict[str, str]]
+    entered_by: str
+    why: str
+    confirmed_by: str | None = None
+    confirm_id: int | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_by is not None
+
+
+def manual_entries(decisions: dict[int, list[Decision]]) -> dict[int, ManualEntry]:
+    """Each page's latest manual entry with its confirmation (a confirm names the entry it
+    checked; a newer entry needs a new confirmation)."""
+    out: dict[int, ManualEntry] = {}
+    for page_id, ds in decisions.items():
+        for d in sorted(ds, key=lambda d: d.id):
+            if d.field is not None:
+                continue
+            if d.kind == "enter":
+                a = d.after
+                out[page_id] = ManualEntry(
+                    page_id, d.id, str(a["form"]), str(a["serial"]), int(a["page"]),
+                    {f: list(o) for f, o in a["marks"].items()},
+                    {f: dict(n) for f, n in a.get("writeins", {}).items()}, d.who, d.why)
+            elif d.kind == "confirm" and page_id in out and \
+                    d.before.get("entry") == out[page_id].entry_id:
+                e = out[page_id]
+                out[page_id] = ManualEntry(e.page_id, e.entry_id, e.form_id, e.serial, e.page_no,
+                                           e.marks, e.writeins, e.entered_by, e.why, d.who, d.id)
+    return out
+
+
+def manual_page(row: Page, entry: ManualEntry) -> Page:
+    """A page as its confirmed manual entry reads it: the stored page's image and batch, the
+    entry's form, serial, page and marks (a transient row, never added to a session)."""
+    return Page(id=row.id, meeting_id=row.meeting_id, batch_id=row.batch_id, sha256=row.sha256,
+                image_bytes=row.image_bytes, source=row.source, form_id=entry.form_id,
+                page_no=entry.page_no, serial=entry.serial, status="ok",
+                reason="entered by hand", page_to_image=row.page_to_image, state="manual",
+                reading={"marks": {f: {"marked": list(o), "doubtful": []}
+                                   for f, o in entry.marks.items()}},
+                count_key=None, duplicate_of=None, refusal=None)
+
+
+def manual_pages(session: Session, meeting_id: int, decisions: dict[int, list[Decision]],
+                 counted_keys: set[tuple[str | None, str | None, int | None]]) -> list[Page]:
+    """The confirmed manual entries of the meeting as pages, except those whose sheet page was
+    counted from a scan (a re-feed wins over a hand entry)."""
+    entries = {k: e for k, e in manual_entries(decisions).items() if e.confirmed}
+    if not entries:
+        return []
+    rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id,
+                                              Page.id.in_(list(entries)))).all()
+    out = []
+    for row in rows:
+        e = entries[row.id]
+        if (e.form_id, e.serial, e.page_no) not in counted_keys:
+            out.append(manual_page(row, e))
+    return sorted(out, key=lambda p: p.id)
 
 
 def sheet_state(decisions: list[Decision]) -> SheetState:
@@ -159,11 +243,14 @@ class StoredBallot:
 
 def stored_ballots(session: Session, meeting_id: int) -> list[StoredBallot]:
     """Every ballot with a counted page, counting or not (held, dismissed), in ingest order."""
-    rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id,
-                                              Page.state == "counted").order_by(Page.id)).all()
+    rows = list(session.scalars(select(Page).where(Page.meeting_id == meeting_id,
+                                                   Page.state == "counted").order_by(Page.id)))
     batches = {b.id: b.category for b in session.scalars(
         select(Batch).where(Batch.meeting_id == meeting_id))}
     decisions = decisions_by_page(session, meeting_id)
+    counted = {(r.form_id, r.serial, r.page_no) for r in rows}
+    rows = sorted(rows + manual_pages(session, meeting_id, decisions, counted),
+                  key=lambda p: p.id)
     printed = printed_serials(session, meeting_id)
     groups: dict[tuple[str, str], list[Page]] = {}
     for row in rows:
@@ -178,7 +265,13 @@ def stored_ballot(form_id: str, serial: str, pages: list[Page],
     """One ballot from its counted pages, the decisions by page id, the printed serial set (None:
     not recorded) and the batches' categories."""
     pages = sorted(pages, key=lambda p: p.page_no or 0)
+    entries = manual_entries({p.id: decisions.get(p.id, []) for p in pages if p.state == "manual"})
     views = [page_view(p, decisions.get(p.id, [])) for p in pages]
+    for v in views:  # the names of a hand entry's write-ins were typed with it
+        e = entries.get(v.row.id)
+        if e is not None:
+            v.writeins = {f: dict(n) for f, n in e.writeins.items()}
+            v.decided |= {(f, o) for f, n in e.writeins.items() for o in n}
     sheet = sheet_state([d for p in pages for d in decisions.get(p.id, [])])
     return StoredBallot(form_id, serial, views, sheet,
                         printed is not None and serial not in printed,

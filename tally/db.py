@@ -36,9 +36,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SHA256_HEX_LEN = 64
 #: page states fixed at ingest (see `tally.ingest`)
-PAGE_STATES = ("counted", "duplicate", "uncounted")
+PAGE_STATES = ("counted", "duplicate", "uncounted", "refused")
 #: review decision kinds (see `tally.review`)
-DECISION_KINDS = ("marked", "empty", "writein", "void", "unvoid", "accept", "dismiss")
+DECISION_KINDS = ("marked", "empty", "writein", "cancel", "void", "unvoid", "accept", "dismiss",
+                  "enter", "confirm")
 
 
 def canonical_json(value: Any) -> str:
@@ -100,6 +101,8 @@ class Meeting(Base):
     present: Mapped[dict[str, int]] = mapped_column(CanonicalJSON, default=dict)
     #: sheets issued (发出)
     issued: Mapped[int | None] = mapped_column(Integer)
+    #: sheets issued (发出) per form id, when the forms were handed out in different numbers
+    issued_by_form: Mapped[dict[str, int]] = mapped_column(CanonicalJSON, default=dict)
     #: True once the printed serial set is recorded (`PrintedSerial`)
     serials_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     #: a `tally.model.Settings` as JSON
@@ -130,6 +133,8 @@ class PrintedSerial(Base):
 
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
     serial: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: the form it was printed on; None: recorded without a form (any form of the meeting)
+    form_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class Batch(Base):
@@ -174,8 +179,11 @@ class Page(Base):
     reading: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON)
     #: the registration the engine found: 3x3 homography, page millimetres -> image pixels
     page_to_image: Mapped[list[list[float]] | None] = mapped_column(CanonicalJSON)
-    #: counted | duplicate | uncounted (see `PAGE_STATES`)
+    #: counted | duplicate | uncounted | refused (see `PAGE_STATES`): `refused` is a page that
+    #: read but that ingest would not count (`refusal` says why, `reason` in words)
     state: Mapped[str] = mapped_column(String(16))
+    #: ingest's refusal code for a `refused` page (`tally.ingest.Refusal`), else None
+    refusal: Mapped[str | None] = mapped_column(String(40))
     #: "form|serial|page" for a counted page, NULL otherwise (see the module docstring)
     count_key: Mapped[str | None] = mapped_column(String(80))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("pages.id"))

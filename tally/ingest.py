@@ -5,7 +5,9 @@ web console, the kill -9 test). For one page it
 1. checks the reading against the meeting (another meeting's form, another version of the
    form, fields the layout does not have → `refused`, nothing written);
 2. writes the image to the content-addressed store, durably, BEFORE any row names it;
-3. in one transaction inserts the page row and its audit entry. The unique constraints decide
+3. in one transaction inserts the page row and its audit entry (a page that read but breaks a
+   rule of the meeting, such as a serial printed for another form, is kept as `refused`, with
+   its code and reason, so the ledger shows it). The unique constraints decide
    what counts: an image already stored (same SHA-256) is reported `already` and nothing is
    added; a second image of a sheet page already counted (same form, serial, page) is kept as a
    `duplicate` row pointing at the original and never counted. A lost race between stations is
@@ -38,6 +40,19 @@ Outcome = Literal["ok", "review", "unreadable", "unknown_serial", "blank", "dupl
                   "already", "refused"]
 #: reading statuses whose page can count (given a form, page and serial)
 COUNTABLE = (Status.OK, Status.REVIEW, Status.BLANK)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why ingest keeps a page that read but must not count (stored as a `refused` page, so it
+    stays in the meeting's ledger with its image): a code for programs, a sentence for people."""
+
+    code: str
+    sentence: str
+
+
+#: a printed serial of another form of the meeting on this sheet
+SERIAL_OTHER_FORM = "serial_other_form"
 
 
 class IngestRefused(ValueError):
@@ -289,13 +304,17 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
             return _already(same, source)
         original = next((p for p in hits if key is not None and p.count_key == key), None)
         state = "duplicate" if original else ("counted" if key else "uncounted")
+        refusal = _refusal(s, batch, reading) if state == "counted" else None
+        if refusal is not None:
+            state = "refused"
         page = Page(meeting_id=batch.meeting_id, batch_id=batch.batch_id, sha256=digest,
                     image_bytes=len(image), source=source, form_id=reading.form,
                     page_no=reading.page, serial=reading.serial, status=str(reading.status),
-                    reason=reading.reason, reading=data,
+                    reason=refusal.sentence if refusal else reading.reason, reading=data,
                     page_to_image=page_to_image, state=state,
                     count_key=key if state == "counted" else None,
-                    duplicate_of=original.id if original else None)
+                    duplicate_of=original.id if original else None,
+                    refusal=refusal.code if refusal else None)
         s.add(page)
         s.flush()
         audit.record(s, "page", page, batch.actor, "page.ingest")
@@ -306,8 +325,23 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
     return store.write(work)
 
 
+def _refusal(s: Session, batch: BatchContext, reading: Reading) -> Refusal | None:
+    """A page that read and would count, refused by a rule of the meeting (kept, not counted)."""
+    if batch.serials_recorded and reading.serial:
+        printed = s.get(PrintedSerial, (batch.meeting_id, reading.serial))
+        if printed is not None and printed.form_id not in (None, reading.form):
+            return Refusal(SERIAL_OTHER_FORM,
+                           f"serial {reading.serial} was printed on form {printed.form_id!r}, "
+                           f"but this is a sheet of form {reading.form!r}: a copied or misprinted "
+                           "sheet; not counted — set it aside for the team, or dismiss it with "
+                           "a reason")
+    return None
+
+
 def _outcome(s: Session, batch: BatchContext, page: Page,
              original: Page | None) -> tuple[Outcome, str]:
+    if page.state == "refused":
+        return "refused", page.reason
     if original is not None:
         return "duplicate", (f"sheet {page.serial} page {page.page_no} was already read "
                              f"(page #{original.id}, {original.source}); kept as a duplicate, "

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from forms.layout import FieldInfo
 from forms.spec import FormSpec
-from tally.ballots import stored_ballot
+from tally.ballots import manual_pages, stored_ballot
 from tally.db import Batch, Decision, Page
 from tally.meetings import printed_serials
 from tally.model import Ballot
@@ -77,6 +77,8 @@ class LiveResults:
         self._lock = threading.Lock()
         #: ballots rebuilt by the last refresh (for the tests and the bench)
         self.last_rebuilt = 0
+        #: the confirmed hand entries read by the last refresh, as pages (`tally.manual`)
+        self._manual: dict[int, Page] = {}
 
     def refresh(self) -> MeetingResults:
         """The meeting's figures now. Raises LookupError for a meeting that does not exist and
@@ -127,6 +129,14 @@ class LiveResults:
                            .order_by(Decision.id)):
             decisions[d.page_id].append(d)
         printed = printed_serials(s, mid)
+        self._manual = {}
+        if any(d.kind == "confirm" for ds in decisions.values() for d in ds):  # hand entries
+            keys = {(f, sr, n) for f, sr, n in s.execute(
+                select(Page.form_id, Page.serial, Page.page_no)
+                .where(Page.meeting_id == mid, Page.state == "counted"))}
+            self._manual = {p.id: p for p in manual_pages(s, mid, decisions, keys)}
+            light = sorted(light + [_LightPage(p.id, p.form_id or "", p.serial or "", p.batch_id)
+                                    for p in self._manual.values()], key=lambda p: p.id)
 
         groups: dict[tuple[str, str], list[_LightPage]] = {}
         for p in light:
@@ -167,6 +177,7 @@ class LiveResults:
         for k in range(0, len(ids), _CHUNK):
             for row in s.scalars(select(Page).where(Page.id.in_(ids[k:k + _CHUNK]))):
                 rows[row.id] = row
+        rows.update({i: self._manual[i] for i in ids if i in self._manual})
         out: dict[tuple[str, str], _Entry] = {}
         for key in stale:
             fid, serial = key

@@ -133,14 +133,18 @@ def load_settings_file(path: str | Path) -> Settings:
 
 def _check_counts(what: str, counts: Mapping[str, int] | None,
                   categories: set[str]) -> dict[str, int]:
-    if not counts:
-        return {}
-    allowed = categories | {ALL_CATEGORIES}
+    return _whole_counts(what, counts, categories | {ALL_CATEGORIES},
+                         "a voter category of this meeting's forms")
+
+
+def _whole_counts(what: str, counts: Mapping[str, int] | None, allowed: set[str],
+                  noun: str) -> dict[str, int]:
+    """Counts keyed by one of `allowed` (`noun` says what a key is), each a whole number ≥ 0."""
     out: dict[str, int] = {}
-    for key, value in counts.items():
+    for key, value in (counts or {}).items():
         if key not in allowed:
-            raise MeetingError(f"{what}: {key!r} is not a voter category of this meeting's "
-                               f"forms; use {', '.join(sorted(allowed))}")
+            raise MeetingError(f"{what}: {key!r} is not {noun}; use "
+                               f"{', '.join(sorted(allowed))}")
         if not isinstance(value, int) or value < 0:
             raise MeetingError(f"{what}: {key}={value!r} must be a whole number ≥ 0")
         out[key] = value
@@ -155,9 +159,12 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                    unit: str | None = None, date: dt.date | None = None,
                    expected: Mapping[str, int] | None = None,
                    present: Mapping[str, int] | None = None, issued: int | None = None,
-                   serials: list[str] | None = None, settings: Settings | None = None) -> Meeting:
+                   serials: list[str] | None = None, settings: Settings | None = None,
+                   issued_by_form: Mapping[str, int] | None = None,
+                   serials_by_form: Mapping[str, list[str]] | None = None) -> Meeting:
     """Create a meeting with its forms (all or nothing). Unit and date default to the first
-    spec's header."""
+    spec's header. `serials` are printed for any form; `serials_by_form` each for one form (a
+    sheet of another form bearing one is refused at ingest); `issued_by_form`: 发出 per form."""
     try:  # no NUL (PostgreSQL cannot store it), NFC, no invisible characters
         name = clean_name(name)
         unit = clean_name(unit) if unit is not None else None
@@ -195,7 +202,10 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
             s.add(MeetingForm(meeting_id=m.id, form_id=spec.id, kind=spec.kind,
                               title=spec.title, spec_yaml=f.yaml_text, layout=layout,
                               layout_hash=layout["form"]["hash"]))
-        s.add_all(PrintedSerial(meeting_id=m.id, serial=x) for x in serials or [])
+        m.issued_by_form = _check_forms("--issued", issued_by_form, set(seen))
+        _add_serials(s, m, [(x, None) for x in serials or []] + [
+            (x, fid) for fid, xs in _check_forms_of("--serials", serials_by_form,
+                                                     set(seen)).items() for x in xs])
         s.flush()
         audit.record(s, "meeting", m, actor, "meeting.create")
         return m
@@ -207,8 +217,11 @@ def update_meeting(store: Store, meeting_id: int, *, actor: str,
                    expected: Mapping[str, int] | None = None,
                    present: Mapping[str, int] | None = None, issued: int | None = None,
                    settings: Settings | None = None,
-                   add_serials: list[str] | None = None) -> Meeting:
-    """Change what the team records (only the arguments given), logged in the audit chain."""
+                   add_serials: list[str] | None = None, serials_form: str | None = None,
+                   issued_by_form: Mapping[str, int] | None = None) -> Meeting:
+    """Change what the team records (only the arguments given), logged in the audit chain.
+    `add_serials` are printed for `serials_form` (None: for any form of the meeting);
+    `issued_by_form` replaces the 发出 per form."""
 
     def work(s: Session) -> Meeting:
         m = s.get(Meeting, meeting_id)
@@ -225,17 +238,55 @@ def update_meeting(store: Store, meeting_id: int, *, actor: str,
             m.issued = issued
         if settings is not None:
             m.settings = settings.model_dump(mode="json")
+        forms = set(meeting_forms(s, meeting_id))
+        if issued_by_form is not None:
+            m.issued_by_form = _check_forms("--issued", issued_by_form, forms)
         if add_serials:
-            known = set(s.scalars(select(PrintedSerial.serial)
-                                  .where(PrintedSerial.meeting_id == meeting_id)))
-            s.add_all(PrintedSerial(meeting_id=meeting_id, serial=x)
-                      for x in add_serials if x not in known)
-            m.serials_recorded = True
+            if serials_form is not None and serials_form not in forms:
+                raise MeetingError(f"--serials: {serials_form!r} is not a form of this "
+                                   f"meeting; use one of {', '.join(sorted(forms))}")
+            _add_serials(s, m, [(x, serials_form) for x in add_serials])
         s.flush()
         audit.record(s, "meeting", m, actor, "meeting.update")
         return m
 
     return store.write(work)
+
+
+def _check_forms(what: str, counts: Mapping[str, int] | None, forms: set[str]) -> dict[str, int]:
+    """发出 per form: every key a form of the meeting, every value a whole number ≥ 0."""
+    return _whole_counts(what, counts, forms, "a form of this meeting")
+
+
+def _check_forms_of(what: str, by_form: Mapping[str, list[str]] | None,
+                    forms: set[str]) -> dict[str, list[str]]:
+    for key in by_form or {}:
+        if key not in forms:
+            raise MeetingError(f"{what}: {key!r} is not a form of this meeting; use "
+                               f"{', '.join(sorted(forms))}")
+    return dict(by_form or {})
+
+
+def _add_serials(s: Session, m: Meeting, serials: list[tuple[str, str | None]]) -> None:
+    """Record printed serials (each with its form, or None for any form); a serial already
+    recorded for another form is an error (a serial names one sheet)."""
+    if not serials:
+        return
+    known: dict[str, str | None] = {serial: form for serial, form in s.execute(
+        select(PrintedSerial.serial, PrintedSerial.form_id)
+        .where(PrintedSerial.meeting_id == m.id))}
+    for serial, form_id in serials:
+        if serial in known:
+            if known[serial] != form_id:
+                raise MeetingError(
+                    f"serial {serial!r} is already recorded for "
+                    f"{'form ' + repr(known[serial]) if known[serial] else 'any form'}, not "
+                    f"{'form ' + repr(form_id) if form_id else 'any form'}; each printed "
+                    "serial belongs to one form — check the serials files")
+            continue
+        s.add(PrintedSerial(meeting_id=m.id, serial=serial, form_id=form_id))
+        known[serial] = form_id
+    m.serials_recorded = True
 
 
 def find_meeting(session: Session, ref: str | int) -> Meeting:
@@ -274,7 +325,8 @@ def meeting_facts(session: Session, meeting_id: int) -> MeetingFacts:
     m = session.get(Meeting, meeting_id)
     if m is None:
         raise MeetingError(f"no meeting #{meeting_id}")
-    return MeetingFacts(expected=m.expected, present=m.present, issued=m.issued)
+    return MeetingFacts(expected=m.expected, present=m.present, issued=m.issued,
+                        issued_by_form=m.issued_by_form or {})
 
 
 def meeting_settings(session: Session, meeting_id: int) -> Settings:
@@ -282,6 +334,13 @@ def meeting_settings(session: Session, meeting_id: int) -> Settings:
     if m is None:
         raise MeetingError(f"no meeting #{meeting_id}")
     return Settings.model_validate(m.settings)
+
+
+def printed_serial_forms(session: Session, meeting_id: int) -> dict[str, str | None]:
+    """Each printed serial with the form it was printed for (None: any form)."""
+    return {serial: form for serial, form in session.execute(
+        select(PrintedSerial.serial, PrintedSerial.form_id)
+        .where(PrintedSerial.meeting_id == meeting_id))}
 
 
 def printed_serials(session: Session, meeting_id: int) -> set[str] | None:

@@ -94,3 +94,11 @@ class MeetingFacts(BaseModel):
     present: dict[str, int] = Field(default_factory=dict)
     #: sheets issued (发出)
     issued: int | None = None
+    #: sheets issued (发出) per form id; a form not listed has `issued`
+    issued_by_form: dict[str, int] = Field(default_factory=dict)
+
+    def for_form(self, form_id: str) -> MeetingFacts:
+        """The facts one form is tallied with: its own 发出 when the team recorded one."""
+        if form_id not in self.issued_by_form:
+            return self
+        return self.model_copy(update={"issued": self.issued_by_form[form_id]})

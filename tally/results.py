@@ -7,7 +7,7 @@ Nothing is decided here: the ballots come from `tally.ballots.load_ballots`, the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from sqlalchemy import func, select
@@ -18,6 +18,7 @@ from forms.spec import FormSpec
 from tally import audit
 from tally.ballots import load_ballots
 from tally.db import Meeting, Page
+from tally.ledger import unresolved_for, unresolved_pages, with_ledger
 from tally.meetings import meeting_facts, meeting_forms, meeting_settings
 from tally.model import Ballot, MeetingFacts, Settings
 from tally.rules import TallyResult, compute
@@ -45,6 +46,9 @@ class MeetingResults:
     audit_seq: int
     pages: int
     facts: MeetingFacts
+    #: unresolved pages of the ledger per form id (`tally.ledger.unresolved_pages`): while any
+    #: remain, the figures are provisional (临时结果)
+    unresolved: dict[str, int] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=64)
@@ -76,6 +80,7 @@ class MeetingSnapshot:
     specs: dict[str, FormSpec]
     facts: MeetingFacts
     settings: Settings
+    unresolved: dict[str, int] = field(default_factory=dict)
 
 
 def meeting_snapshot(s: Session, meeting_id: int) -> MeetingSnapshot:
@@ -89,7 +94,7 @@ def meeting_snapshot(s: Session, meeting_id: int) -> MeetingSnapshot:
     return MeetingSnapshot(m.name, m.unit, str(m.date or ""), through,
                            audit_seq(s, meeting_id), pages,
                            meeting_specs_cached(s, meeting_id), meeting_facts(s, meeting_id),
-                           meeting_settings(s, meeting_id))
+                           meeting_settings(s, meeting_id), unresolved_pages(s, meeting_id))
 
 
 def meeting_results(store: Store, meeting_id: int) -> MeetingResults:
@@ -108,9 +113,14 @@ def meeting_results(store: Store, meeting_id: int) -> MeetingResults:
 
 def results_of(meeting_id: int, snap: MeetingSnapshot,
                forms: list[FormResult]) -> MeetingResults:
-    """The meeting's results: its forms' figures with what the snapshot read."""
+    """The meeting's results: its forms' figures with what the snapshot read, provisional
+    while the ledger has unresolved pages (`tally.ledger.with_ledger`)."""
+    forms = [replace(f, result=with_ledger(f.result, unresolved_for(snap.unresolved,
+                                                                     f.form_id)))
+             for f in forms]
     return MeetingResults(meeting_id, snap.name, snap.unit, snap.date, forms,
-                          snap.through_page_id, snap.audit_seq, snap.pages, snap.facts)
+                          snap.through_page_id, snap.audit_seq, snap.pages, snap.facts,
+                          snap.unresolved)
 
 
 def image_set_sha256(store: Store, meeting_id: int) -> str:

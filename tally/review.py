@@ -1,7 +1,8 @@
 """The review queue: what a person must look at, with image crops, and their decisions.
 
 Items (`review_queue`), each with a stable id:
-- `<page>:<field>:<option>` kind `mark`: a doubtful mark -> decide `marked` or `empty`;
+- `<page>:<field>:<option>` kind `mark`: a doubtful mark -> decide `marked` (已标记), `empty`
+  (空白) or `cancel` (涂改作废: the voter marked and struck it out; not a vote, logged as such);
 - `<page>:<field>:writeinK` kind `writein`: a marked (or doubtful) write-in box whose name is not
   typed yet, or a write-in line with ink and no mark (when the reading says so, key
   `writein_ink`) -> type the name from the image (`writein`, which also counts the mark) or
@@ -11,9 +12,14 @@ Items (`review_queue`), each with a stable id:
 - `<page>:missing` kind `missing_page`: a ballot with a page never read -> re-feed it, or
   `accept` / `void` / `dismiss`;
 - `<page>:unreadable` kind `unreadable`: a page that could not be read -> re-feed the sheet (the
-  item clears itself once that page is counted), or `dismiss`.
+  item clears itself once that page is counted), key its marks by hand (`tally.manual`: it
+  clears once a second login confirms them), or `dismiss`;
+- `<page>:refused` kind `refused`: a page that read but that a rule of the meeting refused at
+  ingest (a serial printed for another form) -> `dismiss` with a reason.
 A decision on a whole ballot (`void` with a reason, `unvoid`, `accept`, `dismiss`) may be made on
-any `<page>` item. Every decision is a new row (never an edit) with who, when, before, after
+any `<page>` item, also on a sheet that read OK (`<page>` alone). A decision that changes a mark
+(a box becomes counted or stops counting), a cancellation, and every decision on a whole sheet
+must say why. Every decision is a new row (never an edit) with who, when, before, after
 and why, written with its audit entry in one transaction; the figures follow because ballots are
 re-assembled from readings plus decisions (`tally.ballots`).
 """
@@ -39,6 +45,7 @@ from tally.ballots import (
     StoredBallot,
     decisions_by_page,
     is_writein,
+    manual_entries,
     page_view,
     sheet_state,
     stored_ballots,
@@ -47,15 +54,19 @@ from tally.db import DECISION_KINDS, Decision, Page
 from tally.meetings import meeting_layouts, meeting_specs
 from tally.store import Store
 
-ItemKind = Literal["mark", "writein", "unknown_serial", "sheet", "missing_page", "unreadable"]
-DecisionKind = Literal["marked", "empty", "writein", "void", "unvoid", "accept", "dismiss"]
-MARK_DECISIONS = ("marked", "empty", "writein")
+ItemKind = Literal["mark", "writein", "unknown_serial", "sheet", "missing_page", "unreadable",
+                   "refused"]
+DecisionKind = Literal["marked", "empty", "writein", "cancel", "void", "unvoid", "accept",
+                       "dismiss"]
+MARK_DECISIONS = ("marked", "empty", "writein", "cancel")
 SHEET_DECISIONS = ("void", "unvoid", "accept", "dismiss")
-#: sheet decisions that must say why
-NEEDS_REASON = ("void", "unvoid", "accept", "dismiss")
+#: decisions that must always say why (a mark decision must too when it changes the mark)
+NEEDS_REASON = ("cancel", "void", "unvoid", "accept", "dismiss")
+#: decisions made through `tally.manual`, not `decide`
+MANUAL_DECISIONS = ("enter", "confirm")
 #: the id of the not-yet-stored decision when computing its "after" (sorts after every real one)
 _PROBE_ID = 2**62
-SHEET_SUFFIXES = ("sheet", "serial", "missing", "unreadable")
+SHEET_SUFFIXES = ("sheet", "serial", "missing", "unreadable", "refused")
 MAX_WRITEIN_CHARS = 40
 #: margins around a crop, and the resolution crops are rendered at
 BOX_MARGIN_MM = 4.0
@@ -136,16 +147,34 @@ def review_queue(session: Session, meeting_id: int, *,
     for b in ballots:
         items.extend(_ballot_items(ctx, b))
     counted_keys = {(v.row.form_id, v.row.serial, v.row.page_no)
-                    for b in ballots for v in b.pages}
+                    for b in ballots for v in b.pages if v.row.state == "counted"}
+    entries = manual_entries(ctx.decisions)
     for row in session.scalars(select(Page).where(Page.meeting_id == meeting_id,
-                                                  Page.state == "uncounted",
+                                                  Page.state.in_(("uncounted", "refused")),
                                                   Page.status != "blank").order_by(Page.id)):
         refed = row.serial is not None and (row.form_id, row.serial, row.page_no) in counted_keys
         sheet = sheet_state(ctx.decisions.get(row.id, []))
-        resolved = refed or sheet.accepted is False
-        why = "re-fed and read since" if refed else "re-feed the sheet, or dismiss the page"
+        entry = entries.get(row.id)
+        resolved = refed or sheet.accepted is False or (entry is not None and entry.confirmed)
+        if row.state == "refused":
+            items.append(_sheet_item(ctx, row, "refused", f"{row.reason}; dismiss it with a "
+                                     "reason", ("dismiss",),
+                                     {"dismissed": sheet.accepted is False}, resolved))
+            continue
+        if refed:
+            why = "re-fed and read since"
+        elif entry is not None and entry.confirmed:
+            why = f"entered by {entry.entered_by}, confirmed by {entry.confirmed_by}"
+        elif entry is not None:
+            why = (f"entered by hand by {entry.entered_by}: a second login must confirm the "
+                   "entry against the image")
+        else:
+            why = "re-feed the sheet, enter its marks by hand, or dismiss the page"
         items.append(_sheet_item(ctx, row, "unreadable", f"{row.reason or row.status}; {why}",
-                                 ("dismiss",), {"dismissed": sheet.accepted is False}, resolved))
+                                 ("dismiss",), {"dismissed": sheet.accepted is False,
+                                                "entered": entry is not None,
+                                                "confirmed": bool(entry and entry.confirmed)},
+                                 resolved))
     # the least certain marks first (as SDAPS' correction view), then the rest in page order
     items.sort(key=lambda i: (0, i.certainty) if i.certainty is not None else (1, 0.0))
     return [i for i in items if include_resolved or not i.resolved]
@@ -203,8 +232,10 @@ def _page_items(ctx: _Context, v: PageView, sheet: dict[str, Any],
 
 
 def _mark_state(v: PageView, f: str, o: str) -> dict[str, Any]:
-    return {"marked": o in v.marks.get(f, []), "doubtful": o in v.doubtful.get(f, []),
-            "name": v.writeins.get(f, {}).get(o)}
+    """A box as the decisions leave it; `cancelled` (涂改作废) only when it is one."""
+    state = {"marked": o in v.marks.get(f, []), "doubtful": o in v.doubtful.get(f, []),
+             "name": v.writeins.get(f, {}).get(o)}
+    return {**state, "cancelled": True} if (f, o) in v.cancelled else state
 
 
 def _mark_item(ctx: _Context, v: PageView, f: str, o: str, reason: str) -> ReviewItem:
@@ -219,7 +250,8 @@ def _mark_item(ctx: _Context, v: PageView, f: str, o: str, reason: str) -> Revie
         id=f"{row.id}:{f}:{o}", kind="writein" if writein else "mark", page_id=row.id,
         source=row.source, form_id=row.form_id, page_no=row.page_no, serial=row.serial,
         field=f, option=o, label=_label(ctx, row.form_id, f, o), reason=reason,
-        choices=("writein", "empty") if writein else ("marked", "empty"), state=state,
+        choices=("writein", "empty", "cancel") if writein else ("marked", "empty", "cancel"),
+        state=state,
         crops=_mark_crops(ctx, row, f, o), score=score, resolved=resolved,
         certainty=certainty)
 
@@ -370,8 +402,11 @@ def decide(store: Store, meeting_id: int, item_id: str, kind: str, *, who: str, 
         who, why, text = clean_name(who), clean_text(why).strip(), clean_name(text)
     except TextError as exc:
         raise ReviewError(f"the decision's text {exc}") from None
-    if kind not in DECISION_KINDS:
-        raise ReviewError(f"unknown decision {kind!r}; use one of {', '.join(DECISION_KINDS)}")
+    if kind not in DECISION_KINDS or kind in MANUAL_DECISIONS:
+        usable = [k for k in DECISION_KINDS if k not in MANUAL_DECISIONS]
+        raise ReviewError(f"unknown decision {kind!r}; use one of {', '.join(usable)}"
+                          + (" (a manual entry is made with `scantally review enter`)"
+                             if kind in MANUAL_DECISIONS else ""))
     if not who:
         raise ReviewError("say who decides (--who NAME): every decision is signed")
     if kind in NEEDS_REASON and not why:
@@ -389,6 +424,10 @@ def decide(store: Store, meeting_id: int, item_id: str, kind: str, *, who: str, 
             before, after = _decide_sheet(s, row, kind, why)
         else:
             before, after = _decide_mark(s, row, target, kind, text)
+            if not why and kind != "writein" and before.get("marked") != after.get("marked"):
+                raise ReviewError(f"a '{kind}' decision changes whether {target.field}:"
+                                  f"{target.option} counts, so it needs a reason (原因（必填）, "
+                                  "--why \"…\")")
         d = Decision(meeting_id=meeting_id, page_id=row.id, field=target.field,
                      option=target.option, kind=kind, text=text if kind == "writein" else "",
                      before=before, after=after, who=who, why=why)
@@ -417,9 +456,13 @@ def _decide_sheet(s: Session, row: Page, kind: str,
     if kind in MARK_DECISIONS:
         raise ReviewError(f"'{kind}' is a decision on one box: give an item id like "
                           f"'{row.id}:<field>:<option>'")
-    if row.state == "uncounted" and kind != "dismiss":
-        raise ReviewError(f"page #{row.id} could not be read ({row.reason or row.status}); it "
-                          "cannot be counted as it is: re-feed the sheet, or dismiss the page")
+    if row.state in ("uncounted", "refused") and kind != "dismiss":
+        entry = manual_entries({row.id: list(s.scalars(
+            select(Decision).where(Decision.page_id == row.id)))}).get(row.id)
+        if not (kind in ("void", "unvoid") and entry is not None and entry.confirmed):
+            why_not = row.reason or row.status
+            raise ReviewError(f"page #{row.id} could not be counted as read ({why_not}): "
+                              "re-feed the sheet, enter its marks by hand, or dismiss the page")
     pages = _ballot_pages(s, row)
     decisions = [d for p in pages for d in s.scalars(select(Decision)
                                                       .where(Decision.page_id == p.id))]

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from tally import audit
 from tally.ballots import stored_ballots
 from tally.db import Batch, Meeting, Page
-from tally.meetings import MeetingError, meeting_forms, printed_serials
+from tally.ledger import meeting_ledger
+from tally.meetings import MeetingError, meeting_forms, printed_serial_forms, printed_serials
 from tally.review import review_queue
 
 
@@ -31,6 +32,12 @@ def meeting_summary(session: Session, meeting_id: int) -> dict[str, Any]:
     head = audit.head(session, meeting_id)
     printed = printed_serials(session, meeting_id)
     returned = {b.serial for b in ballots if b.counts}
+    by_form: dict[str, dict[str, int]] = {}
+    for serial, form_id in sorted(printed_serial_forms(session, meeting_id).items()):
+        row = by_form.setdefault(form_id or "", {"printed": 0, "unreturned": 0})
+        row["printed"] += 1
+        row["unreturned"] += serial not in returned
+    ledger = meeting_ledger(session, meeting_id)
     return {
         "id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
         "forms": [{"id": f.form_id, "kind": f.kind, "title": f.title,
@@ -40,6 +47,9 @@ def meeting_summary(session: Session, meeting_id: int) -> dict[str, Any]:
         "printed_serials": len(printed) if printed is not None else None,
         #: printed serials no counted sheet carries: sheets not returned (or not fed yet)
         "printed_unreturned": len(printed - returned) if printed is not None else None,
+        #: printed serials per form ("": recorded for any form) and how many did not come back
+        "printed_by_form": by_form if any(by_form) else {},
+        "issued_by_form": m.issued_by_form or {},
         "settings": m.settings,
         "batches": session.scalar(select(func.count()).select_from(Batch)
                                   .where(Batch.meeting_id == meeting_id)),
@@ -47,5 +57,7 @@ def meeting_summary(session: Session, meeting_id: int) -> dict[str, Any]:
         "ballots_counted": sum(b.counts for b in ballots),
         "ballots_held": sum(not b.counts for b in ballots),
         "review_open": len(review_queue(session, meeting_id)),
+        "ledger": {"fed": ledger.fed, "states": ledger.states, "unresolved": ledger.unresolved,
+                   "balanced": ledger.balanced},
         "audit_head": {"seq": head.seq, "hash": head.hash} if head else None,
     }

@@ -221,7 +221,8 @@ def test_simulated_stack_through_the_real_engine(run: Run, tmp_path: Path) -> No
             decision = ("--mark",) if option in marks[serial].get(field, []) else ("--empty",)
         else:
             decision = ("--dismiss", "--why", "re-fed by hand")
-        run("review", "decide", item["id"], "--meeting", "m", *decision, "--who", "测试")
+        run("review", "decide", item["id"], "--meeting", "m", *decision, "--who", "测试",
+            *(() if "--why" in decision else ("--why", "照图像核对")))
 
     figures = json.loads(run("tally", "m", "--json").output)
     assert figures["reconciliation"]["returned"] == len(counted)

@@ -59,7 +59,8 @@ def filled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Filled]:
         pages = [ingest_json(store, batch, reading(REC, f"S{k}", marked={
             "pos.director": ["P310012"]} if k else {}, doubtful={} if k else {
             "pos.director": ["P310012"]}), image(k)).page_id for k in range(3)]
-        decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev")
+        decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev",
+               why="ink visible in the crop")
         yield Filled(store, mid, pages, batch)
 
 

@@ -41,7 +41,8 @@ def filled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
         pages = [ingest_json(store, batch, reading(REC, f"S{k}",
                                                    doubtful={"pos.director": ["P310012"]}),
                              tiny_image(k)).page_id for k in range(3)]
-        decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev")
+        decide(store, mid, f"{pages[0]}:pos.director:P310012", "marked", who="rev",
+               why="ink visible in the crop")
         decide(store, mid, f"{pages[1]}", "void", who="rev", why="torn in half")
         yield store, mid, pages
 

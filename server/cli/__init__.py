@@ -16,6 +16,7 @@ from server.cli import (
     form,
     keys,
     learn,
+    ledger,
     meeting,
     omr,
     report,
@@ -35,8 +36,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, store, report,
-                simulate, serve, bench, keys):
+for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, ledger, store,
+                report, simulate, serve, bench, keys):
     _module.register(app)
 
 

@@ -26,7 +26,10 @@ err_console = Console(stderr=True)
 EXIT_BAD_INPUT = 2
 
 __all__ = ["console", "err_console", "errors", "fail", "meeting_id", "open_or_fail",
-           "stdout_is_tty", "user", "write_atomic"]
+           "operator_name", "stdout_is_tty", "user", "write_atomic"]
+
+#: the station's operator when no --operator is given (set it once per station)
+OPERATOR_ENV = "SCANTALLY_OPERATOR"
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -44,6 +47,22 @@ def user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "operator"
+
+
+def operator_name(given: str | None = None, *, note: bool = True) -> str:
+    """Who signs what this command does: --operator, else the station's configured operator
+    ($SCANTALLY_OPERATOR), else the OS user, saying so on stderr unless `note` is off (JSON
+    output) (a report's 计票操作员 and a decision's signature should be a person, not "root")."""
+    import os
+
+    for name in (given, os.environ.get(OPERATOR_ENV)):
+        if name and name.strip():
+            return name.strip()
+    fallback = user()
+    if note:
+        err_console.print(f"[yellow]note:[/] no --operator given and ${OPERATOR_ENV} is not set: "
+                          f"signing as the OS user {fallback!r}", highlight=False)
+    return fallback
 
 
 @contextmanager

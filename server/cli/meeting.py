@@ -34,22 +34,46 @@ def _counts(text: str | None, what: str) -> dict[str, int] | None:
     return out
 
 
-def _serials(files: list[Path] | None) -> list[str] | None:
+def _serials(files: list[str] | None) -> tuple[list[str] | None, dict[str, list[str]]]:
+    """`--serials FILE` (printed for any form) and `--serials FORM=FILE` (for that form):
+    (serials of any form or None, serials per form)."""
     from tally.meetings import parse_serials
 
     if not files:
-        return None
-    serials: list[str] = []
+        return None, {}
+    anyform: list[str] = []
+    by_form: dict[str, list[str]] = {}
     with errors():
-        for f in files:
+        for given in files:
+            form_id, sep, name = given.partition("=")
+            f, form = ((Path(name), form_id.strip()) if sep and not Path(given).exists()
+                       else (Path(given), None))
             try:
                 text = f.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 fail(f"cannot read the serials file {f}: {exc}")
-            serials.extend(parse_serials(text, str(f)))
-    if len(set(serials)) != len(serials):
-        fail("the serials files repeat a serial; give each printed set once")
-    return serials
+            target = anyform if form is None else by_form.setdefault(form, [])
+            target.extend(parse_serials(text, str(f)))
+    every = anyform + [x for xs in by_form.values() for x in xs]
+    if len(set(every)) != len(every):
+        fail("the serials files repeat a serial; give each printed set once, each for one form")
+    return anyform or None, by_form
+
+
+def _issued(text: str | None) -> tuple[int | None, dict[str, int] | None]:
+    """`--issued 130` (the meeting) or `--issued jt2026-rec=130,jt2026-eval=129` (per form)."""
+    if text is None:
+        return None, None
+    if text.strip().isdigit():
+        return int(text.strip()), None
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.replace("，", ",").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit() or not key.strip():
+            fail(f"--issued {text!r}: one number, or form=count pairs such as "
+                 "jt2026-rec=130,jt2026-eval=129")
+        out[key.strip()] = int(value)
+    return None, out
 
 
 @meeting_app.command("new")
@@ -61,11 +85,11 @@ def meeting_new(
         "--expected", help="应到 per category: leader=10,middle=30,staff=60")] = None,
     present: Annotated[str | None, typer.Option(
         "--present", help="实到 per category (default: the ballots returned)")] = None,
-    issued: Annotated[int | None, typer.Option("--issued", min=0, help="sheets issued (发出)")
-                      ] = None,
-    serials: Annotated[list[Path] | None, typer.Option(
-        "--serials", help="printed serials (from `form render --serials-out`); repeatable")
-    ] = None,
+    issued: Annotated[str | None, typer.Option(
+        "--issued", help="sheets issued (发出): a number, or per form: FORM=N,FORM=N")] = None,
+    serials: Annotated[list[str] | None, typer.Option(
+        "--serials", help="printed serials (from `form render --serials-out`): FILE, or "
+        "FORM=FILE for the serials of one form; repeatable")] = None,
     settings: Annotated[Path | None, typer.Option(
         "--settings", help="settings file (JSON/YAML: denominator, weights, thresholds)")] = None,
     unit: Annotated[str | None, typer.Option("--unit", help="default: the spec's unit")] = None,
@@ -87,15 +111,18 @@ def meeting_new(
     with errors():
         forms = [FormText.read(p) for p in form]
         chosen = load_settings_file(settings) if settings else None
-        printed = _serials(serials)
+        printed, by_form = _serials(serials)
+        total, per_form = _issued(issued)
         store = open_or_fail(data, db)
         m = create_meeting(store, name=name, forms=forms, actor=who or user(), unit=unit,
                            date=day, expected=_counts(expected, "--expected"),
-                           present=_counts(present, "--present"), issued=issued,
-                           serials=printed, settings=chosen)
+                           present=_counts(present, "--present"), issued=total,
+                           serials=printed, settings=chosen, issued_by_form=per_form,
+                           serials_by_form=by_form)
+    n = len(printed or []) + sum(len(x) for x in by_form.values())
     console.print(f"[green]created[/] meeting {m.name!r} (#{m.id}) in {store.url}: "
-                  f"{len(forms)} form(s), "
-                  f"{len(printed) if printed else 'no'} printed serials recorded")
+                  f"{len(forms)} form(s), {n or 'no'} printed serials recorded"
+                  + "".join(f"; {fid}: {len(x)}" for fid, x in by_form.items()))
 
 
 @meeting_app.command("set")
@@ -103,9 +130,10 @@ def meeting_set(
     meeting: MeetingArg,
     expected: Annotated[str | None, typer.Option("--expected")] = None,
     present: Annotated[str | None, typer.Option("--present")] = None,
-    issued: Annotated[int | None, typer.Option("--issued", min=0)] = None,
-    serials: Annotated[list[Path] | None, typer.Option(
-        "--serials", help="add printed serials")] = None,
+    issued: Annotated[str | None, typer.Option(
+        "--issued", help="发出: a number, or per form: FORM=N,FORM=N")] = None,
+    serials: Annotated[list[str] | None, typer.Option(
+        "--serials", help="add printed serials: FILE, or FORM=FILE")] = None,
     settings: Annotated[Path | None, typer.Option("--settings")] = None,
     who: Annotated[str | None, typer.Option("--who")] = None,
     data: DataOpt = DEFAULT_DATA,
@@ -116,13 +144,16 @@ def meeting_set(
 
     with errors():
         chosen = load_settings_file(settings) if settings else None
-        printed = _serials(serials)
+        printed, by_form = _serials(serials)
+        total, per_form = _issued(issued)
         store = open_or_fail(data, db)
         mid = meeting_id(store, meeting)
         update_meeting(store, mid, actor=who or user(),
                        expected=_counts(expected, "--expected"),
-                       present=_counts(present, "--present"), issued=issued, settings=chosen,
-                       add_serials=printed)
+                       present=_counts(present, "--present"), issued=total, settings=chosen,
+                       add_serials=printed, issued_by_form=per_form)
+        for fid, xs in by_form.items():
+            update_meeting(store, mid, actor=who or user(), add_serials=xs, serials_form=fid)
     console.print(f"[green]updated[/] meeting {meeting!r}")
 
 
@@ -167,10 +198,20 @@ def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = 
     console.print(f"  应到 {info['expected'] or '-'}  实到 {info['present'] or '-'}  "
                   f"发出 {info['issued'] if info['issued'] is not None else '-'}  printed "
                   f"serials {printed}")
+    for fid, n in info["issued_by_form"].items():
+        console.print(f"  form {fid}: 发出 {n}")
+    for fid, n in info["printed_by_form"].items():
+        console.print(f"  form {fid or '(any form)'}: printed serials {n['printed']} "
+                      f"({n['unreturned']} not returned)")
     console.print(f"  settings {json.dumps(info['settings'], ensure_ascii=False)}")
     console.print(f"  batches {info['batches']}, pages {info['pages'] or '-'}")
     console.print(f"  ballots counted {info['ballots_counted']}, held {info['ballots_held']}, "
                   f"review items open {info['review_open']}")
+    ledger = info["ledger"]
+    console.print(f"  ledger: fed {ledger['fed']} = " + " + ".join(
+        f"{n} {s}" for s, n in ledger["states"].items() if n) + (
+        f"; [yellow]{ledger['unresolved']} unresolved (临时结果)[/] — `scantally ledger "
+        f"{info['name']}`" if ledger["unresolved"] else "; every page resolved"))
     if info["audit_head"]:
         console.print(f"  audit head #{info['audit_head']['seq']} {info['audit_head']['hash']}")
 

@@ -16,3 +16,5 @@ MeetingOpt = Annotated[str, typer.Option("--meeting", "-m", help="meeting name o
 MeetingArg = Annotated[str, typer.Argument(help="meeting name or number", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 DEFAULT_DATA = Path("data")
+OperatorOpt = Annotated[str | None, typer.Option(
+    "--operator", help="who does it (default: $SCANTALLY_OPERATOR, else the OS user)")]

@@ -8,8 +8,15 @@ from typing import Annotated
 
 import typer
 
-from server.cli.common import console, fail, meeting_id, open_or_fail, user, write_atomic
-from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingArg
+from server.cli.common import (
+    console,
+    fail,
+    meeting_id,
+    open_or_fail,
+    operator_name,
+    write_atomic,
+)
+from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingArg, OperatorOpt
 from server.cli.tally import check_or_fail
 
 
@@ -24,6 +31,7 @@ def report_command(
     ),
     form: Annotated[str | None, typer.Option("--form", help="which form of the meeting")] = None,
     station: Annotated[str, typer.Option("--station", help="printed on the cover")] = "",
+    operator: OperatorOpt = None,
     data: DataOpt = DEFAULT_DATA,
     db: DbOpt = None,
 ) -> None:
@@ -39,13 +47,14 @@ def report_command(
     mid = meeting_id(store, meeting)
     check_or_fail(store, mid, meeting)
     results = meeting_results(store, mid)
+    who = operator_name(operator)  # printed as 计票操作员
     wanted: list[tuple[str, Path]] = [("pdf", output)]
     wanted += [("xlsx", xlsx)] if xlsx else []
     wanted += [("csv", csv)] if csv else []
     made: list[tuple[Path, bytes]] = []
     try:
         for fmt, path in wanted:
-            _, content = meeting_report(store, mid, fmt, form_id=form, operator=user(),
+            _, content = meeting_report(store, mid, fmt, form_id=form, operator=who,
                                         station=station, results=results)  # type: ignore[arg-type]
             made.append((path, content))
     except ReportError as exc:

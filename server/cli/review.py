@@ -1,5 +1,6 @@
-"""`scantally review [decide|crops|history]`: the review queue (`tally.review`): list items,
-decide them (signed, logged)."""
+"""`scantally review [decide|crops|history|enter|confirm|find|void]`: the review queue
+(`tally.review`): list items, decide them (signed, logged), key a sheet by hand and confirm it
+with a second login (`tally.manual`), find a sheet by serial, void any sheet."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.common import (
+    console,
+    err_console,
+    errors,
+    fail,
+    meeting_id,
+    open_or_fail,
+    operator_name,
+)
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
 
 #: on `review` subcommands: when not given, the `review` group's --data / --db hold
@@ -25,8 +34,8 @@ review_app = typer.Typer(help="The review queue: list items, decide them (signed
 
 def _item_rows(items: list[Any]) -> Table:
     table = Table()
-    for col in ("item", "kind", "what", "reason", "now"):
-        table.add_column(col)
+    for col in ("item", "kind", "what", "reason", "now"):  # ids whole: `decide` needs them
+        table.add_column(col, no_wrap=col == "item", overflow="fold")
     for i in items:
         state = ", ".join(f"{k}={v}" for k, v in i.state.items() if v not in (None, "", False))
         table.add_row(i.id, i.kind, i.label, i.reason, state or "-")
@@ -65,10 +74,10 @@ def review(
         return
     console.print(_item_rows(items))
     if interactive:
-        _interactive(store, mid, items, who or user())
+        _interactive(store, mid, items, operator_name(who))
 
 
-_KEYS = {"m": "marked", "e": "empty", "w": "writein", "v": "void", "a": "accept",
+_KEYS = {"m": "marked", "e": "empty", "c": "cancel", "w": "writein", "v": "void", "a": "accept",
          "d": "dismiss", "u": "unvoid"}
 
 
@@ -88,7 +97,7 @@ def _interactive(store: Any, mid: int, items: list[Any], who: str) -> None:
         if kind is None:
             continue
         text = typer.prompt("  name on the line") if kind == "writein" else ""
-        why = typer.prompt("  why", default="" if kind not in NEEDS_REASON else None)
+        why = typer.prompt("  why (原因)", default="" if kind not in NEEDS_REASON else None)
         try:
             decide(store, mid, item.id, kind, who=who, why=why or "", text=text)
         except ReviewError as exc:
@@ -108,7 +117,7 @@ def _write_crops(store: Any, item: Any, folder: Path) -> list[Path]:
     return out
 
 
-def _review_store(ctx: typer.Context, meeting: str | None, data: Path | None,
+def review_store(ctx: typer.Context, meeting: str | None, data: Path | None,
                   db: str | None) -> tuple[Any, int]:
     obj = ctx.obj or {}
     ref = meeting or obj.get("meeting")
@@ -123,11 +132,15 @@ def review_decide(
     ctx: typer.Context,
     item: Annotated[str, typer.Argument(help="item id from the queue, e.g. 12:serial or "
                                         "12:pos.deputy:writein1", show_default=False)],
-    who: Annotated[str, typer.Option("--who", help="who decides")],
+    who: Annotated[str | None, typer.Option(
+        "--who", "--operator", help="who decides (default: $SCANTALLY_OPERATOR, else the OS "
+        "user)")] = None,
     meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
-    mark: Annotated[bool, typer.Option("--mark", help="the box is marked")] = False,
-    empty: Annotated[bool, typer.Option("--empty", help="the box (or write-in) is empty")
+    mark: Annotated[bool, typer.Option("--mark", help="the box is marked (已标记)")] = False,
+    empty: Annotated[bool, typer.Option("--empty", help="the box (or write-in) is empty (空白)")
                      ] = False,
+    cancel: Annotated[bool, typer.Option(
+        "--cancel", help="the voter marked and struck it out (涂改作废): not a vote")] = False,
     writein: Annotated[str | None, typer.Option("--writein", help="the name on the line")
                        ] = None,
     void: Annotated[bool, typer.Option("--void", help="the whole ballot is void")] = False,
@@ -135,23 +148,24 @@ def review_decide(
     accept: Annotated[bool, typer.Option("--accept", help="count the sheet as it is")] = False,
     dismiss: Annotated[bool, typer.Option("--dismiss", help="the sheet does not count")
                        ] = False,
-    why: Annotated[str, typer.Option("--why", help="the reason (required for sheet "
-                                     "decisions)")] = "",
+    why: Annotated[str, typer.Option("--why", help="the reason (原因; required for sheet "
+                                     "decisions, cancellations and any change of a mark)")] = "",
     data: SubDataOpt = None,
     db: SubDbOpt = None,
 ) -> None:
     """Decide one item (signed with --who, logged with before/after/why)."""
     from tally.review import decide
 
-    chosen = [k for k, on in (("marked", mark), ("empty", empty), ("writein", writein is not None),
-                              ("void", void), ("unvoid", unvoid), ("accept", accept),
-                              ("dismiss", dismiss)) if on]
+    chosen = [k for k, on in (("marked", mark), ("empty", empty), ("cancel", cancel),
+                              ("writein", writein is not None), ("void", void),
+                              ("unvoid", unvoid), ("accept", accept), ("dismiss", dismiss)) if on]
     if len(chosen) != 1:
-        fail("give exactly one of --mark, --empty, --writein NAME, --void, --unvoid, --accept, "
-             "--dismiss")
-    store, mid = _review_store(ctx, meeting, data, db)
+        fail("give exactly one of --mark, --empty, --cancel, --writein NAME, --void, --unvoid, "
+             "--accept, --dismiss")
+    store, mid = review_store(ctx, meeting, data, db)
     with errors():
-        d = decide(store, mid, item, chosen[0], who=who, why=why, text=writein or "")
+        d = decide(store, mid, item, chosen[0], who=operator_name(who), why=why,
+                   text=writein or "")
     console.print(f"[green]decided[/] {item}: {d.kind}{' ' + d.text if d.text else ''} "
                   f"(was {d.before}, now {d.after}) by {d.who}", highlight=False)
 
@@ -168,7 +182,7 @@ def review_crops(
     """Write an item's image crops as PNG files (to look at before deciding)."""
     from tally.review import review_queue
 
-    store, mid = _review_store(ctx, meeting, data, db)
+    store, mid = review_store(ctx, meeting, data, db)
     with store.session(readonly=True) as s:
         found = [i for i in review_queue(s, mid, include_resolved=True) if i.id == item]
     if not found:
@@ -191,7 +205,7 @@ def review_history(
     from tally.db import iso_utc
     from tally.review import history
 
-    store, mid = _review_store(ctx, meeting, data, db)
+    store, mid = review_store(ctx, meeting, data, db)
     with store.session(readonly=True) as s:
         rows = [{"id": d.id, "page": d.page_id, "field": d.field, "option": d.option,
                  "kind": d.kind, "text": d.text, "before": d.before, "after": d.after,
@@ -212,4 +226,7 @@ def review_history(
 
 
 def register(app: typer.Typer) -> None:
+    from server.cli import review_manual
+
+    review_manual.register(review_app)
     app.add_typer(review_app, name="review")

@@ -34,7 +34,15 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.common import (
+    console,
+    err_console,
+    errors,
+    fail,
+    meeting_id,
+    open_or_fail,
+    operator_name,
+)
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingOpt
 
 if TYPE_CHECKING:
@@ -100,7 +108,8 @@ def scan_command(
         with errors(), view:
             try:
                 batch, result = scan(
-                    store, mid, source, station=station, operator=operator or user(),
+                    store, mid, source, station=station,
+                    operator=operator_name(operator, note=not as_json),
                     category=category,
                     options=IntakeOptions(workers=workers, queue_size=queue, card_form=form),
                     on_page=view.page, progress=view.progress, on_start=handles.append)
@@ -278,7 +287,7 @@ def ingest(
             err_console.print(f"skipped {f}: {why}", highlight=False)
     with errors():
         batch = open_batch(store, mid, station=station, device=device,
-                           operator=operator or user(), category=category)
+                           operator=operator_name(operator, note=not as_json), category=category)
     outcomes = Outcomes()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"),

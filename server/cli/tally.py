@@ -35,8 +35,10 @@ def tally_command(
 ) -> None:
     """The meeting's figures, from the stored readings and review decisions."""
     from tally.ballots import load_ballots
+    from tally.ledger import unresolved_for, unresolved_pages, with_ledger
     from tally.meetings import load_settings_file, meeting_facts, meeting_settings, meeting_specs
-    from tally.rules import TallyInputError, compute
+    from tally.rules import MeetingResult, TallyInputError, compute
+    from tally.rules.compute import result_sha256
 
     store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
@@ -48,10 +50,18 @@ def tally_command(
         specs = meeting_specs(s, mid)
         facts = meeting_facts(s, mid)
         chosen = chosen or meeting_settings(s, mid)
+        unresolved = unresolved_pages(s, mid)
     try:
         result = compute(ballots, specs, facts, chosen)
     except TallyInputError as exc:
         fail(f"meeting {meeting!r} cannot be tallied: {exc}")
+    # provisional (临时结果) while the ledger has pages refused, entered unconfirmed or held
+    if isinstance(result, MeetingResult):
+        body = MeetingResult(forms=[with_ledger(f, unresolved_for(unresolved, f.form.id))
+                                    for f in result.forms])
+        result = body.model_copy(update={"sha256": result_sha256(body.model_dump(mode="json"))})
+    else:
+        result = with_ledger(result, unresolved_for(unresolved, result.form.id))
     doc = result.model_dump(mode="json", by_alias=True)
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
@@ -63,8 +73,8 @@ def tally_command(
                       f"{rec['issued'] if rec['issued'] is not None else '-'}, 收回 "
                       f"{rec['returned']}, 有效 {overall['valid']}, 无效 {overall['invalid']}, "
                       f"弃权 {overall['abstain']}, 待审 {overall['pending_review']}"
-                      + ("  [yellow](provisional: review pending)[/]" if form["provisional"]
-                         else ""))
+                      + ("  [yellow](provisional 临时结果: pages unresolved or review "
+                         "pending; see `scantally ledger`)[/]" if form["provisional"] else ""))
         for notice in form["alarms"] + form["warnings"]:
             colour = "bold red" if notice["severity"] == "alarm" else "yellow"
             console.print(f"  [{colour}]{notice['severity']}:[/] {notice['message']}")

@@ -95,7 +95,8 @@ class FactsUpdate(_In):
 
 
 class DecisionIn(_In):
-    kind: Literal["marked", "empty", "writein", "void", "unvoid", "accept", "dismiss"]
+    #: `cancel`: 涂改作废, the voter marked the box and struck it out (not a vote)
+    kind: Literal["marked", "empty", "writein", "cancel", "void", "unvoid", "accept", "dismiss"]
     text: Name = Field(default="", max_length=80, description="the write-in name (writein)")
     why: Text = Field(default="", max_length=500, description="the reason")
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from server import auth, reports
 from server.fields import Name, Text
@@ -16,6 +17,8 @@ from server.routes.common import Id, meeting_or_404, render, store_of
 from server.uploads import UploadRefused, stage_uploads
 from tally import accounts
 from tally.accounts import Identity
+from tally.db import Batch
+from tally.ledger import meeting_ledger
 from tally.meetings import (
     ALL_CATEGORIES,
     FormText,
@@ -58,6 +61,13 @@ def parse_int(text: str | None, what: str) -> int | None:
     if not text.strip().isdigit():
         raise MeetingError(f"{what} {text!r} must be a whole number ≥ 0")
     return int(text.strip())
+
+
+def parse_issued(text: str | None) -> tuple[int | None, dict[str, int] | None]:
+    """发出: one number for the meeting, or form=count pairs (one 发出 per form)."""
+    if text is None or not text.strip() or text.strip().isdigit():
+        return parse_int(text, "发出 / issued"), None
+    return None, parse_counts(text, "发出 / issued")
 
 
 async def read_specs(files: list[UploadFile]) -> list[FormText]:
@@ -118,11 +128,17 @@ def meeting_context(request: Request, meeting_id: Id) -> dict[str, object]:
     with store.session(readonly=True) as s:
         open_items = len(review_queue(s, meeting_id))
         specs = meeting_specs(s, meeting_id)
-    categories = sorted({c.id: c.label for sp in specs.values() if sp.categories
-                         for c in sp.categories.options}.items())
+        ledger = meeting_ledger(s, meeting_id)
+    # in the specs' order (the order printed on the sheets), each category once
+    categories = list({c.id: c.label for sp in specs.values() if sp.categories
+                       for c in sp.categories.options}.items())
+    with store.session(readonly=True) as s:  # the select keeps the stack's category
+        last_category = s.scalars(select(Batch.category).where(Batch.meeting_id == meeting_id)
+                                  .order_by(Batch.id.desc()).limit(1)).first()
     intake = request.app.state.intake
     jobs = sorted(intake.jobs(meeting_id), key=lambda j: j.started_at, reverse=True)
     return {"m": m, "results": results, "open_items": open_items, "categories": categories,
+            "ledger": ledger, "last_category": last_category,
             "jobs": [j.view() for j in jobs],
             "jobs_json": [j.view().model_dump(mode="json") for j in jobs],
             "tokens": accounts.display_tokens(store, meeting_id),
@@ -141,12 +157,14 @@ def update_facts(request: Request, meeting_id: Id,
                  present: Annotated[Text, Form(max_length=500)] = "",
                  issued: Annotated[Text, Form(max_length=20)] = "",
                  who: Identity = Depends(auth.operator)) -> Response:
-    """Record 应到 / 实到 / 发出 (logged in the meeting's audit chain)."""
+    """Record 应到 / 实到 / 发出 (one number, or per form: form=count,…), logged in the
+    meeting's audit chain."""
     meeting_or_404(request, meeting_id)
+    total, per_form = parse_issued(issued)
     update_meeting(store_of(request), meeting_id, actor=who.username,
                    expected=parse_counts(expected, "应到 / expected"),
                    present=parse_counts(present, "实到 / present"),
-                   issued=parse_int(issued, "发出 / issued"))
+                   issued=total, issued_by_form=per_form)
     request.app.state.bus.publish(meeting_id, "meeting", {"by": who.username})
     return RedirectResponse(f"/meetings/{meeting_id}", status_code=303)
 

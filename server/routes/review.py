@@ -1,18 +1,23 @@
-"""The review queue: items with image crops, decided one by one (keyboard-driven page)."""
+"""The review queue: items with image crops, decided one by one (keyboard-driven page); a
+sheet found by serial (its pages, states, decisions, image) and voided with a reason; a page
+keyed by hand from its image and confirmed by a second login (`tally.manual`); the ledger."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from server import auth
 from server.fields import Name, Text
 from server.routes.common import Id, meeting_or_404, render, store_of
 from tally.accounts import Identity
 from tally.db import Page
-from tally.review import Crop, ReviewItem, decide, render_crop, review_queue
+from tally.ledger import find_sheet, meeting_ledger
+from tally.manual import HandMarks, confirm, enter, entry_form, marks_from_form
+from tally.meetings import MeetingError
+from tally.review import Crop, ReviewError, ReviewItem, decide, render_crop, review_queue
 
 router = APIRouter(include_in_schema=False)
 MAX_MM = 1000.0
@@ -89,3 +94,108 @@ def crop(request: Request, meeting_id: Id, page_id: Id,
             raise HTTPException(404, f"no page #{page_id} in this meeting")
         png = render_crop(store, s, page_id, rect)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+# -- the ledger, a sheet by serial, void, manual entry -------------------------------------------
+
+@router.get("/meetings/{meeting_id}/ledger.json")
+def ledger_json(request: Request, meeting_id: Id,
+                who: Identity = Depends(auth.viewer)) -> Response:
+    """The sheet ledger (`tally.ledger.Ledger.to_json`): fed = the sum of the states."""
+    meeting_or_404(request, meeting_id)
+    with store_of(request).session(readonly=True) as s:
+        return JSONResponse(meeting_ledger(s, meeting_id).to_json())
+
+
+@router.get("/meetings/{meeting_id}/find")
+def find_page(request: Request, meeting_id: Id,
+              serial: Annotated[Name, Query(max_length=16)] = "",
+              who: Identity = Depends(auth.viewer)) -> Response:
+    """A sheet by its serial: pages, states, decisions, the image; void / unvoid it."""
+    m = meeting_or_404(request, meeting_id)
+    found, error = None, None
+    if serial:
+        with store_of(request).session(readonly=True) as s:
+            try:
+                found = find_sheet(s, meeting_id, serial)
+            except MeetingError as exc:
+                error = str(exc)
+    return render(request, "sheet.html", status_code=404 if error else 200, m=m,
+                  serial=serial, found=found, error=error,
+                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
+
+
+@router.post("/meetings/{meeting_id}/pages/{page_id}/void")
+def void_sheet(request: Request, meeting_id: Id, page_id: Id,
+               why: Annotated[Text, Form(max_length=500)] = "",
+               kind: Annotated[Name, Form(max_length=8)] = "void",
+               serial: Annotated[Name, Form(max_length=16)] = "",
+               who: Identity = Depends(auth.operator)) -> Response:
+    """Void (or unvoid) the sheet of a page, also one that read OK; a reason is required."""
+    meeting_or_404(request, meeting_id)
+    if kind not in ("void", "unvoid"):
+        raise HTTPException(422, "kind must be void or unvoid")
+    decide_item(request, meeting_id, str(page_id), kind, "", why, who)
+    return RedirectResponse(f"/meetings/{meeting_id}/find?serial={serial}", status_code=303)
+
+
+def _entry_page(request: Request, meeting_id: Id, page_id: Id, who: Identity, *,
+                form_id: str | None = None, page_no: int | None = None,
+                error: str | None = None, values: dict[str, Any] | None = None) -> Response:
+    m = meeting_or_404(request, meeting_id)
+    with store_of(request).session(readonly=True) as s:
+        shown = entry_form(s, meeting_id, page_id, form_id=form_id, page_no=page_no)
+    entry = shown.entry
+    return render(request, "enter.html", status_code=400 if error else 200, m=m, f=shown,
+                  entry=entry, error=error, values=values or {},
+                  can_confirm=entry is not None and not entry.confirmed
+                  and entry.entered_by != who.username,
+                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
+
+
+@router.get("/meetings/{meeting_id}/pages/{page_id}/enter")
+def enter_page(request: Request, meeting_id: Id, page_id: Id,
+               form: Annotated[Name | None, Query(max_length=40)] = None,
+               page: Annotated[int | None, Query(ge=1, le=100)] = None,
+               who: Identity = Depends(auth.viewer)) -> Response:
+    """The page's image beside its form's fields as inputs, to key its marks by hand; an entry
+    awaiting confirmation is shown with its marks for a second login to confirm."""
+    return _entry_page(request, meeting_id, page_id, who, form_id=form, page_no=page)
+
+
+@router.post("/meetings/{meeting_id}/pages/{page_id}/enter")
+async def enter_marks(request: Request, meeting_id: Id, page_id: Id,
+                      who: Identity = Depends(auth.operator)) -> Response:
+    """Record the marks keyed from the image (fields `mark:<field>`, `name:<field>:<option>`,
+    `form`, `page`, `serial`, `why`); they count once another login confirms them."""
+    posted = await request.form()
+    values: dict[str, Any] = {k: posted.getlist(k) for k in posted}
+    one = {k: str(v[0]) if v else "" for k, v in values.items()}
+    marks, names = marks_from_form(values)
+    form_id, page_text = one.get("form", ""), one.get("page", "1")
+    try:
+        if not page_text.isdigit():
+            raise ReviewError(f"page {page_text!r} must be a number")
+        enter(store_of(request), meeting_id, page_id,
+              HandMarks(form_id, one.get("serial", ""), int(page_text), marks, names),
+              who=who.username, why=one.get("why", ""))
+    except ReviewError as exc:
+        return _entry_page(request, meeting_id, page_id, who, form_id=form_id or None,
+                           page_no=int(page_text) if page_text.isdigit() else None,
+                           error=str(exc), values=one | {"marks": marks})
+    request.app.state.bus.publish(meeting_id, "decision", {"item": f"{page_id}:enter"})
+    return RedirectResponse(f"/meetings/{meeting_id}/pages/{page_id}/enter", status_code=303)
+
+
+@router.post("/meetings/{meeting_id}/pages/{page_id}/confirm")
+def confirm_marks(request: Request, meeting_id: Id, page_id: Id,
+                  why: Annotated[Text, Form(max_length=500)] = "",
+                  who: Identity = Depends(auth.operator)) -> Response:
+    """A second, different login confirms the entry against the image: it counts from now."""
+    meeting_or_404(request, meeting_id)
+    try:
+        confirm(store_of(request), meeting_id, page_id, who=who.username, why=why)
+    except ReviewError as exc:
+        return _entry_page(request, meeting_id, page_id, who, error=str(exc))
+    request.app.state.bus.publish(meeting_id, "decision", {"item": f"{page_id}:confirm"})
+    return RedirectResponse(f"/meetings/{meeting_id}/pages/{page_id}/enter", status_code=303)

@@ -70,8 +70,8 @@ def compute_meeting(ballots: list[Ballot], specs: Mapping[str, FormSpec],
 
 def compute_form(ballots: list[Ballot], spec: FormSpec, facts: MeetingFacts | None = None,
                  settings: Settings | None = None) -> TallyResult:
-    """`compute` for one form."""
-    facts = facts or MeetingFacts()
+    """`compute` for one form (with its own 发出 when the facts give one per form)."""
+    facts = (facts or MeetingFacts()).for_form(spec.id)
     settings = settings or Settings()
     fields = form_fields(spec)
     seen: set[str] = set()
@@ -100,7 +100,7 @@ def result_of(spec: FormSpec, verdicts: Iterable[BallotVerdict], t: Tallies,
               settings: Settings | None = None) -> TallyResult:
     """The figures of `spec` from its ballots' verdicts and their tallies (`count`, or tallies
     kept up to date verdict by verdict: `tally.live`)."""
-    facts = facts or MeetingFacts()
+    facts = (facts or MeetingFacts()).for_form(spec.id)
     settings = settings or Settings()
     buckets = t.buckets
     labels = _labels(spec)
@@ -109,7 +109,9 @@ def result_of(spec: FormSpec, verdicts: Iterable[BallotVerdict], t: Tallies,
         for b in buckets
     ]
     all_labels = {b.id: b.label for b in bucket_models}
-    recon, alarms, warnings = reconcile(t, facts, settings, all_labels)
+    recon, alarms, warnings = reconcile(
+        t, facts, settings, all_labels,
+        categories_by_batch=spec.categories is not None and spec.categories.mode == "batch")
     rec = ev = sat = None
     if spec.recommendation:
         rec = recommendation_figures(spec.recommendation, t, settings)

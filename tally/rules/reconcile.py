@@ -5,19 +5,25 @@
 - participation = 实到 / 应到; a warning below `Settings.participation_warn_rate` (2/3);
 - more sheets returned than issued (发出) → an alarm: the vote is void and must be held again;
 - more sheets returned than people present (实到) → a warning;
+- more people present (实到) than expected (应到) in a category → a warning (a figure mistyped,
+  or sheets counted under the wrong category);
+- a form whose category is assigned per batch with sheets under 未标明类别 → a warning: a batch
+  was ingested without its category (they count in the total only);
 - sheets with doubtful marks not yet reviewed → a warning (the figures are provisional).
 """
 
 from __future__ import annotations
 
 from tally.model import MeetingFacts, Settings
-from tally.rules.result import ALL, Notice, Reconciliation, ReconRow
+from tally.rules.result import ALL, UNMARKED, Notice, Reconciliation, ReconRow
 from tally.rules.tallies import Tallies
 
 
 def reconcile(t: Tallies, facts: MeetingFacts, settings: Settings,
-              labels: dict[str, str]) -> tuple[Reconciliation, list[Notice], list[Notice]]:
-    """Returns the reconciliation, the alarms and the warnings."""
+              labels: dict[str, str], *, categories_by_batch: bool = False
+              ) -> tuple[Reconciliation, list[Notice], list[Notice]]:
+    """Returns the reconciliation, the alarms and the warnings. `categories_by_batch`: the
+    form's voter category is assigned per batch (not marked on the sheet)."""
     alarms: list[Notice] = []
     warnings: list[Notice] = []
     rows = [_row(t, facts, settings, b, labels[b]) for b in [*t.buckets, ALL]]
@@ -30,12 +36,27 @@ def reconcile(t: Tallies, facts: MeetingFacts, settings: Settings,
                 message=f"{where}实到 {row.present} 人、应到 {row.expected} 人，到会率 "
                         f"{_pct(row.participation)}，低于 {_pct(settings.participation_warn_rate)}",
             ))
+        by_category = row.bucket != ALL or not t.buckets  # per category (the meeting if none)
+        if by_category and row.expected is not None and row.present > row.expected:
+            warnings.append(Notice(
+                severity="warning", code="present_exceeds_expected", bucket=row.bucket,
+                value=row.present, threshold=row.expected,
+                message=f"{where}实到 {row.present} 人，多于应到 {row.expected} 人，请核对应到、"
+                        "实到人数或选票的类别",
+            ))
         if row.returned > row.present:
             warnings.append(Notice(
                 severity="warning", code="returned_exceeds_present", bucket=row.bucket,
                 value=row.returned, threshold=row.present,
                 message=f"{where}收回 {row.returned} 张，多于实到 {row.present} 人，请核查",
             ))
+    unmarked = t.ballots.get(UNMARKED, 0) if UNMARKED in t.buckets else 0
+    if categories_by_batch and unmarked:
+        warnings.append(Notice(
+            severity="warning", code="batch_without_category", bucket=UNMARKED, value=unmarked,
+            message=f"{unmarked} 张选票所在批次未指定参加人员类别（本表按批次分类），只计入"
+                    "全体，未计入任何类别：请按类别重新读入该批次",
+        ))
     returned = t.ballots[ALL]
     vote_void = facts.issued is not None and returned > facts.issued
     if vote_void:

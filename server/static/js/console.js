@@ -65,7 +65,8 @@
           `⚠ ${r.form.title}：${L.vote_void} (${L.issued} ${rec.issued}, ${L.returned} ${rec.returned})`));
       }
       for (const n of r.alarms) if (n.code !== "returned_exceeds_issued") alarms.append(el("div", { class: "alarm", role: "alert" }, "⚠ " + n.message));
-      const recon = ["participation_low", "returned_exceeds_present", "pending_review"];
+      const recon = ["participation_low", "returned_exceeds_present", "pending_review",
+        "pages_unresolved", "present_exceeds_expected", "batch_without_category"];
       for (const n of r.warnings) if (recon.includes(n.code)) alarms.append(el("div", { class: "warning", "data-code": n.code }, "⚠ " + n.message));
       const notes = r.warnings.filter((n) => !recon.includes(n.code));
       if (notes.length) {

@@ -137,7 +137,8 @@
     document.getElementById("of").textContent = of ? `/ ${of[1]} ${of[0]}` : "";
     document.getElementById("read-bar").style.width = of && of[1] ? `${Math.min(100, (100 * agg.read) / of[1])}%` : "0";
     document.getElementById("alarm").hidden = !agg.vote_void;
-    document.getElementById("provisional").hidden = !agg.forms.some((f) => f.provisional);
+    document.getElementById("provisional").hidden = !(agg.pending > 0 || agg.forms.some((f) => f.provisional));
+    document.getElementById("pending").textContent = String(agg.pending || 0);  // 待处理 N (a count only)
     const list = panels(agg);
     layout(list);
     for (const p of list) {

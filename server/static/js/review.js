@@ -1,12 +1,12 @@
 // The review queue: one item at a time, decided with the keyboard.
-// M marked · E empty · W write-in (type the name first) · V void · U unvoid · A accept ·
+// M marked · E empty · C cancelled (涂改作废: no vote) · W write-in (type the name first) · V void · U unvoid · A accept ·
 // D dismiss · J next · K previous. Every decision carries the reason typed in its field.
 "use strict";
 (function () {
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const csrf = document.body.dataset.csrf;
   const items = Array.from(document.querySelectorAll("section.item"));
-  const KEYS = { m: "marked", e: "empty", w: "writein", v: "void", u: "unvoid", a: "accept", d: "dismiss" };
+  const KEYS = { m: "marked", e: "empty", c: "cancel", w: "writein", v: "void", u: "unvoid", a: "accept", d: "dismiss" };
   let current = 0;
 
   function select(i) {
@@ -39,7 +39,7 @@
     if (!res.ok) {
       out.textContent = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
       out.className = "result error";
-      if (/reason|why/.test(out.textContent)) form.querySelector(".why").focus();
+      if (/reason|why|原因/.test(out.textContent)) form.querySelector(".why").focus();
       return;
     }
     out.textContent = `✓ ${kind}`;
