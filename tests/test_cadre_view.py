@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from forms.layout import compile_layout
+from forms.layout_json import layout_to_dict
+from forms.load import parse_spec
 from tally.cadre.entries import EntryError, HandEntry, check_entries, enter
 from tally.cadre.people import search
 from tally.cadre.view import CadreNotFound, cadre_view
@@ -16,7 +19,8 @@ from tally.db import CadreEntry, CadreMeeting
 from tally.results import meeting_results
 from tally.rules.result import ALL
 from tally.store import Store
-from tests.cadre_helpers import ZHAO, ZHAO_PID, evaluation_marks, meeting_with
+from tests.cadre_helpers import ZHAO, ZHAO_PID, evaluation_marks, meeting_with, spec_text
+from tests.server_helpers import ingest_readings, reading
 from tests.tally_helpers import any_store, pg_unreachable
 
 PG_SKIP = pg_unreachable()
@@ -78,11 +82,6 @@ def test_cached_figures_follow_the_meeting(backend: str, tmp_path: Path) -> None
             assert cached is not None and cached.figures is not None
         assert cadre_view(store, ZHAO_PID) == first  # from the cache
         # one more sheet moves the audit head: the figures are recomputed, not stale
-        from tests.cadre_helpers import spec_text
-        from tests.server_helpers import ingest_readings, reading
-        from forms.layout import compile_layout
-        from forms.layout_json import layout_to_dict
-        from forms.load import parse_spec
         layout = layout_to_dict(compile_layout(parse_spec(
             spec_text("evaluation", year=2025, form_id="eva2025b"), "x")))
         ingest_readings(store, ev25, [reading(layout, "S0099", marked={
