@@ -11,6 +11,7 @@ import typer
 
 from server.cli import (
     bench,
+    cadre,
     demo,
     devices,
     form,
@@ -36,7 +37,7 @@ app = typer.Typer(
 )
 
 for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, store, report,
-                simulate, serve, bench, keys):
+                simulate, serve, bench, keys, cadre):
     _module.register(app)
 
 
