@@ -1,0 +1,251 @@
+"""`scantally bench store`: a department PostgreSQL store of synthetic readings, and its figures.
+
+`build(store, plan)` makes `plan.meetings` meetings (evaluation and recommendation forms whose
+people come from one pool of cadres with stable person ids, dated over five years) through the
+real `create_meeting` and `open_batch`, then bulk-loads each meeting's sheets with COPY: one
+page row per sheet with a reading the rules can tally (`tally.report.synthetic` ballots), its
+audit entry chained as `tally.ingest` chains it, no image (the image columns name a synthetic
+digest). Meeting k is the same whatever the store, so `build_one` puts exactly that meeting in
+a store of its own, to compare one meeting's tally and report in the big store and alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select, text
+
+from forms.spec import FormSpec
+from tally import audit
+from tally.db import Meeting, canonical_json, iso_utc
+from tally.ingest import open_batch
+from tally.meetings import FormText, create_meeting
+from tally.model import Ballot
+from tally.report.synthetic import person_name, synthetic_ballots
+from tally.rules.compute import layout_fields
+from tally.store import Store
+
+FIRST_YEAR = 2022
+YEARS = 5
+LEADERS_PER_EVALUATION = 12
+POSITIONS, CANDIDATES_PER_POSITION = 2, 5
+#: every how many meetings is a recommendation (the others are evaluations)
+RECOMMENDATION_EVERY = 4
+UNITS = ["交通运输局", "财政局", "教育局", "卫生健康委", "自然资源局", "住房城乡建设局",
+         "农业农村局", "商务局", "文化旅游局", "应急管理局"]
+PAGE_COLUMNS = ("id", "meeting_id", "batch_id", "sha256", "image_bytes", "source", "form_id",
+                "page_no", "serial", "status", "reason", "reading", "page_to_image", "state",
+                "count_key", "duplicate_of", "ingested_at")
+AUDIT_COLUMNS = ("id", "meeting_id", "seq", "at", "actor", "action", "payload", "prev_hash",
+                 "hash")
+ACTOR = "bench"
+#: the synthetic size recorded for a page image that is not stored (a 150 dpi PNG)
+IMAGE_BYTES = 180_000
+
+
+class BenchError(ValueError):
+    """The bench cannot run on this store; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    sheets: int
+    meetings: int
+    seed: int = 11
+
+    @property
+    def people(self) -> int:
+        """The cadre pool: each appears in about five meetings."""
+        slots = self.meetings * LEADERS_PER_EVALUATION
+        return max(slots // 5, LEADERS_PER_EVALUATION * 2)
+
+    def sheets_of(self, k: int) -> int:
+        base, extra = divmod(self.sheets, self.meetings)
+        return base + (1 if k < extra else 0)
+
+
+@dataclass
+class BuildStats:
+    meetings: int = 0
+    sheets: int = 0
+    seconds: float = 0.0
+    meeting_ids: dict[int, int] = field(default_factory=dict)
+
+
+def person_pool(plan: Plan) -> list[tuple[str, str]]:
+    rng = random.Random(plan.seed)
+    return [(f"BJ{n:06d}", person_name(rng)) for n in range(plan.people)]
+
+
+def meeting_spec(plan: Plan, k: int) -> dict[str, Any]:
+    """Meeting k's form spec (a dict, as its YAML says), the same in every store."""
+    rng = random.Random(plan.seed * 100_003 + k)
+    pool = person_pool(plan)
+    year = FIRST_YEAR + k % YEARS
+    unit = f"江州市{UNITS[k % len(UNITS)]}"
+    header = {"unit": unit, "meeting": f"{year}年度考核（基准{k:04d}）",
+              "date": f"{year}-{1 + k % 12:02d}-{1 + k % 28:02d}"}
+    cats = {"mode": "sheet", "options": [{"id": "leader", "label": "班子成员"},
+                                         {"id": "middle", "label": "中层干部"},
+                                         {"id": "staff", "label": "一般干部"}]}
+    def person(n: int, post_key: str, post: str) -> dict[str, str]:
+        pid, name = pool[n]
+        return {"id": f"p{pid}", "name": name, post_key: post, "person_id": pid}
+
+    if k % RECOMMENDATION_EVERY == RECOMMENDATION_EVERY - 1:
+        picks = rng.sample(range(len(pool)), POSITIONS * CANDIDATES_PER_POSITION)
+        positions = [{"id": f"pos{j}", "title": f"副局长人选{j + 1}", "quota": 1,
+                      "writein_lines": 0,
+                      "candidates": [person(n, "profile", "现任科长")
+                                     for n in picks[j * CANDIDATES_PER_POSITION:
+                                                    (j + 1) * CANDIDATES_PER_POSITION]]}
+                     for j in range(POSITIONS)]
+        return {"schema": "scantally.form/1", "id": f"bench-rec-{k:04d}",
+                "kind": "recommendation", "title": "领导干部民主推荐票", "header": header,
+                "categories": cats, "recommendation": {"positions": positions}}
+    picks = rng.sample(range(len(pool)), LEADERS_PER_EVALUATION)
+    return {"schema": "scantally.form/1", "id": f"bench-eval-{k:04d}", "kind": "evaluation",
+            "title": "领导干部民主测评表", "header": header, "categories": cats,
+            "evaluation": {"individual": {"include_unknown": True, "leaders": [
+                person(n, "post", "副局长") for n in picks]}}}
+
+
+def _reading(spec: FormSpec, ballot: Ballot, page: int, fields: dict[int, list[str]],
+             rng: random.Random) -> dict[str, Any]:
+    marks_of = next(p.marks for p in ballot.pages if p.page == page)
+    marks: dict[str, Any] = {}
+    scores: dict[str, dict[str, float]] = {}
+    for fid in fields[page]:
+        chosen = [o for o in (marks_of.get(fid) or ()) if not o.startswith("writein")]
+        if fid == "category":
+            chosen = [ballot.category] if ballot.category else []
+        marks[fid] = {"marked": chosen, "doubtful": []}
+        scores[fid] = {o: round(0.9 + rng.random() * 0.09, 2) for o in chosen}
+    return {"source": f"bench/{ballot.serial}.png#{page}", "form": spec.id, "page": page,
+            "serial": ballot.serial, "status": "ok", "reason": "", "marks": marks,
+            "scores": scores}
+
+
+def meeting_rows(plan: Plan, k: int, spec: FormSpec, meeting_id: int, batch_id: int,
+                 first_page_id: int, first_audit_id: int, first_seq: int, prev_hash: str,
+                 ) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """(page row, audit row) for every sheet page of meeting k, chained from `prev_hash`."""
+    rng = random.Random(plan.seed * 7_919 + k)
+    fields: dict[int, list[str]] = {}
+    for f in layout_fields(spec):
+        fields.setdefault(f.page, []).append(f.id)
+    ballots = synthetic_ballots(spec, plan.sheets_of(k), seed=plan.seed * 31 + k)
+    at0 = dt.datetime(FIRST_YEAR + k % YEARS, 1 + k % 12, 1 + k % 28, 9, tzinfo=dt.UTC)
+    page_id, audit_id, seq, prev = first_page_id, first_audit_id, first_seq, prev_hash
+    for n, b in enumerate(ballots):
+        for page in sorted(fields):
+            reading = _reading(spec, b, page, fields, rng)
+            digest = hashlib.sha256(f"{plan.seed}/{k}/{b.serial}/{page}".encode()).hexdigest()
+            when = at0 + dt.timedelta(milliseconds=600 * n)
+            row = SimpleNamespace(
+                id=page_id, batch_id=batch_id, sha256=digest, image_bytes=IMAGE_BYTES,
+                source=reading["source"], form_id=spec.id, page_no=page, serial=b.serial,
+                status="ok", reason="", reading=reading, page_to_image=None, state="counted",
+                count_key=f"{spec.id}|{b.serial}|{page}", duplicate_of=None, ingested_at=when)
+            payload = {"kind": "page", "id": page_id, "record": audit.page_record(None, row)}  # type: ignore[arg-type]
+            at = iso_utc(when) or ""
+            h = audit.entry_hash(meeting_id, seq, at, ACTOR, "page.ingest", payload, prev)
+            yield ((page_id, meeting_id, batch_id, digest, IMAGE_BYTES, row.source, spec.id,
+                    page, b.serial, "ok", "", canonical_json(reading), None, "counted",
+                    row.count_key, None, when),
+                   (audit_id, meeting_id, seq, at, ACTOR, "page.ingest", canonical_json(payload),
+                    prev, h))
+            page_id, audit_id, seq, prev = page_id + 1, audit_id + 1, seq + 1, h
+
+
+def _next_ids(store: Store) -> tuple[int, int]:
+    with store.session(readonly=True) as s:
+        pages = s.scalar(text("SELECT coalesce(max(id), 0) FROM pages")) or 0
+        entries = s.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log")) or 0
+    return int(pages) + 1, int(entries) + 1
+
+
+def add_meeting(store: Store, plan: Plan, k: int) -> tuple[int, int]:
+    """Meeting k with its sheets; returns (meeting id, sheets)."""
+    doc = meeting_spec(plan, k)
+    spec_yaml = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    m = create_meeting(store, name=f"bench-{k:04d}", actor=ACTOR,
+                       forms=[FormText(spec_yaml, f"bench-{k:04d}.yaml")])
+    batch = open_batch(store, m.id, station="bench", operator=ACTOR)
+    with store.session(readonly=True) as s:
+        head = audit.head(s, m.id)
+        assert head is not None
+    spec = FormSpec.model_validate(doc)
+    page_id, audit_id = _next_ids(store)
+    rows = meeting_rows(plan, k, spec, m.id, batch.batch_id, page_id, audit_id, head.seq + 1,
+                        head.hash)
+    raw = store.engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        pages: list[tuple[Any, ...]] = []
+        entries: list[tuple[Any, ...]] = []
+        for p, e in rows:
+            pages.append(p)
+            entries.append(e)
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY pages ({', '.join(PAGE_COLUMNS)}) FROM STDIN") as copy:
+                for p in pages:
+                    copy.write_row(p)
+            with cur.copy(f"COPY audit_log ({', '.join(AUDIT_COLUMNS)}) FROM STDIN") as copy:
+                for e in entries:
+                    copy.write_row(e)
+            for table in ("pages", "audit_log"):  # ids given: the sequences continue after
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"(SELECT coalesce(max(id), 1) FROM {table}))")
+        conn.commit()
+    finally:
+        raw.close()
+    return m.id, plan.sheets_of(k)
+
+
+def check_empty(store: Store) -> None:
+    if store.dialect != "postgresql":
+        raise BenchError(f"--pg must be a PostgreSQL URL (got {store.url})")
+    with store.session(readonly=True) as s:
+        n = s.scalar(select(func.count()).select_from(Meeting)) or 0
+    if n:
+        raise BenchError(f"{store.url} already holds {n} meetings: give an empty database "
+                         "(e.g. `createdb bench_store`), the bench fills it")
+
+
+def build(store: Store, plan: Plan, only: int | None = None,
+          progress: Callable[[int, int], None] | None = None) -> BuildStats:
+    """Fill an empty PostgreSQL store with the plan's meetings (or only meeting `only`)."""
+    import time
+
+    check_empty(store)
+    ks = [only] if only is not None else list(range(plan.meetings))
+    stats = BuildStats()
+    t0 = time.perf_counter()
+    for k in ks:
+        mid, n = add_meeting(store, plan, k)
+        stats.meeting_ids[k] = mid
+        stats.meetings += 1
+        stats.sheets += n
+        if progress:
+            progress(stats.meetings, stats.sheets)
+    with store.transaction() as s:
+        s.execute(text("ANALYZE"))
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def store_bytes(store: Store) -> int:
+    """The bytes of every table and index in the store's schema (search_path)."""
+    with store.session(readonly=True) as s:
+        return int(s.scalar(text(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'")) or 0)
