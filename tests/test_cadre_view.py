@@ -138,3 +138,20 @@ def test_people_without_person_id_stay_in_their_meeting(tmp_path: Path) -> None:
         assert view.local_only and [x.meeting_id for x in view.appearances] == [a]
         with pytest.raises(CadreNotFound, match="cadre list"):
             cadre_view(store, "GB3101-9999")
+
+
+def test_a_spec_gives_one_person_id_to_one_row_only() -> None:
+    import yaml
+
+    from forms.load import SpecError, parse_spec
+
+    doc = yaml.safe_load(spec_text("evaluation", year=2026, form_id="e1"))
+    leaders = doc["evaluation"]["individual"]["leaders"]
+    assert parse_spec(yaml.safe_dump(doc, allow_unicode=True), "ok.yaml").evaluation
+    leaders[3]["person_id"] = leaders[1]["person_id"]
+    with pytest.raises(SpecError, match=r"person_id 'GB3101-0031' is given to both") as err:
+        parse_spec(yaml.safe_dump(doc, allow_unicode=True), "dup.yaml")
+    assert "leaders" in str(err.value) and "dup.yaml" in str(err.value)
+    leaders[3]["person_id"] = "has space"
+    with pytest.raises(SpecError, match="person_id"):
+        parse_spec(yaml.safe_dump(doc, allow_unicode=True), "bad.yaml")
