@@ -62,18 +62,18 @@ async def cadres_page(request: Request, q: Annotated[Name, Query(max_length=60)]
     return render(request, "cadres.html", cadres=found, q=q)
 
 
-@router.get("/cadres/{key}")
-async def cadre_page(request: Request, key: str, who: Identity = Depends(auth.operator)
-                     ) -> Response:
-    view = await asyncio.to_thread(_view, request, key)
+@router.get("/cadres/{person_key}")
+async def cadre_page(request: Request, person_key: str,
+                     who: Identity = Depends(auth.operator)) -> Response:
+    view = await asyncio.to_thread(_view, request, person_key)
     return render(request, "cadre.html", view=view, rows=[row(a) for a in view.appearances],
                   labels=FIGURE_LABELS, stages=STAGES, error=None)
 
 
-@router.get("/cadres/{key}/report.pdf")
-async def cadre_pdf(request: Request, key: str, who: Identity = Depends(auth.operator)
-                    ) -> Response:
-    view = await asyncio.to_thread(_view, request, key)
+@router.get("/cadres/{person_key}/report.pdf")
+async def cadre_pdf(request: Request, person_key: str,
+                    who: Identity = Depends(auth.operator)) -> Response:
+    view = await asyncio.to_thread(_view, request, person_key)
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     pdf = await asyncio.to_thread(render_cadre, view, generated=when)
     name = f"cadre-{view.person_id or 'local'}.pdf"
@@ -95,8 +95,9 @@ def _values(text: str) -> dict[str, float]:
     return out
 
 
-@router.post("/cadres/{key}/entries")
-async def add_entry(request: Request, key: str, stage: Annotated[Name, Form(max_length=20)],
+@router.post("/cadres/{person_key}/entries")
+async def add_entry(request: Request, person_key: str,
+                    stage: Annotated[Name, Form(max_length=20)],
                     year: Annotated[int, Form(ge=1950, le=2100)],
                     meeting_label: Annotated[Name, Form(max_length=120)],
                     values: Annotated[Name, Form(max_length=200)],
@@ -104,11 +105,11 @@ async def add_entry(request: Request, key: str, stage: Annotated[Name, Form(max_
                     who: Identity = Depends(auth.operator)) -> Response:
     store = store_of(request)
     try:
-        entry = HandEntry(_key(key), stage, year, meeting_label, _values(values), why=why)
+        entry = HandEntry(_key(person_key), stage, year, meeting_label, _values(values), why=why)
         await asyncio.to_thread(enter, store, entry, who=who.username)
     except EntryError as exc:
-        view = await asyncio.to_thread(_view, request, key)
+        view = await asyncio.to_thread(_view, request, person_key)
         return render(request, "cadre.html", status_code=400, view=view,
                       rows=[row(a) for a in view.appearances], labels=FIGURE_LABELS,
                       stages=STAGES, error=str(exc))
-    return RedirectResponse(f"/cadres/{key}", status_code=303)
+    return RedirectResponse(f"/cadres/{person_key}", status_code=303)
