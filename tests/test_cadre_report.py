@@ -89,3 +89,30 @@ def test_cadres_xlsx_lists_each_cadre_and_keeps_text_as_text(tmp_path: Path) -> 
                   data=data)
     assert missing.returncode == 2 and "NOPE-9" in missing.stderr
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_cadre_cli_lists_shows_refreshes_and_verifies(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    from tally.cadre.model import CadreView
+
+    data = tmp_path / "data"
+    build(data)
+    r = cli("cadre", "refresh", data=data)
+    assert r.returncode == 0 and "3 meetings indexed" in r.stdout, r.stderr
+    r = cli("cadre", "list", "--search", "赵志", "--json", data=data)
+    assert ZHAO_PID in [c["key"] for c in json.loads(r.stdout)]
+    r = cli("cadre", "show", ZHAO_PID, "--json", data=data)
+    view = CadreView.model_validate_json(r.stdout)
+    assert [a.meeting_label for a in view.appearances] == ["推荐2025a", "测评2025b", "测评2026c"]
+    r = cli("cadre", "enter", ZHAO_PID, "--stage", "民意调查", "--year", "2026",
+            "--meeting-label", "民意调查2026", "--value", "satisfied=7", "--value", "of=10",
+            data=data)
+    assert r.returncode == 0, r.stderr
+    assert cli("cadre", "verify", data=data).returncode == 0
+    with sqlite3.connect(data / "scantally.sqlite") as conn:  # an entry edited behind its back
+        conn.execute("UPDATE cadre_entries SET \"values\" = '{\"of\":10,\"satisfied\":9}'")
+    r = cli("cadre", "verify", data=data)
+    assert r.returncode == 1 and "edited" in r.stderr
+    assert cli("cadre", "show", "NOPE-1", data=data).returncode == 2

@@ -159,23 +159,14 @@ def xlsx_command(people: Annotated[list[str], typer.Argument(help="person ids",
 @cadre_app.command("refresh")
 def refresh_command(data: DataOpt = DEFAULT_DATA, db: DbOpt = None) -> None:
     """Index every meeting's people and bring each meeting's cached figures up to date."""
-    from sqlalchemy import select
-
-    from tally.cadre.figures import figures_of_meetings
-    from tally.cadre.people import index_meetings
-    from tally.db import CadreMeeting
+    from tally.cadre.view import refresh_all
 
     store = open_or_fail(data, db)
-    index_meetings(store)
-    with store.session(readonly=True) as s:
-        ids = list(s.scalars(select(CadreMeeting.meeting_id).order_by(CadreMeeting.meeting_id)))
     with Progress(TextColumn("figures"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task("", total=len(ids))
-        for mid in ids:
-            figures_of_meetings(store, [mid])
-            bar.advance(task)
-    console.print(f"{len(ids)} meetings indexed, their figures up to date")
+        task = bar.add_task("", total=None)
+        n = refresh_all(store, lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"{n} meetings indexed, their figures up to date")
 
 
 @cadre_app.command("verify")

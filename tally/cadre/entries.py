@@ -21,7 +21,7 @@ from tally import audit
 from tally.cadre.model import Appearance
 from tally.cadre.people import index_meetings
 from tally.cadre.stages import HandValueError, Stage, check_hand_values, hand_figures
-from tally.db import CadreEntry, iso_utc, utc_now
+from tally.db import CadreEntry, CadrePerson, iso_utc, utc_now
 from tally.store import Store
 
 #: the chain's "meeting" in `audit.entry_hash` (meetings are ≥ 1, the account log is 0)
@@ -102,8 +102,6 @@ def enter(store: Store, entry: HandEntry, *, who: str) -> CadreEntry:
 
 
 def _known(s: Session, person_id: str) -> bool:
-    from tally.db import CadrePerson
-
     return (s.scalars(select(CadrePerson.id).where(CadrePerson.person_key == person_id)
                       .limit(1)).first() is not None
             or s.scalars(select(CadreEntry.id).where(CadreEntry.person_id == person_id)

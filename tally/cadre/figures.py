@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tally.cadre.model import Appearance, CategoryFigures, Figures, MeetingFigures
@@ -29,8 +29,6 @@ FIGURES_VERSION = 1
 
 def audit_heads(s: Session, meeting_ids: Iterable[int]) -> dict[int, int]:
     """The audit head (seq) of each meeting, in one query."""
-    from sqlalchemy import func
-
     ids = list(meeting_ids)
     if not ids:
         return {}

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from forms.spec import FormSpec, Person
 from tally.cadre.model import CadreSummary
 from tally.cadre.stages import STAGE_OF_ROLE
-from tally.db import CadreMeeting, CadrePerson, Meeting
+from tally.db import CadreEntry, CadreMeeting, CadrePerson, Meeting
 from tally.results import meeting_specs_cached
 from tally.store import Store
 
@@ -126,8 +126,6 @@ def search(store: Store, query: str = "", *, limit: int = 200) -> list[CadreSumm
 
 def entry_people(s: Session, query: str) -> list[CadreSummary]:
     """People known only from hand entries (on no stored ballot), matching `query`."""
-    from tally.db import CadreEntry
-
     stmt = select(CadreEntry.person_id, func.max(CadreEntry.name), func.max(CadreEntry.post),
                   func.count()).group_by(CadreEntry.person_id)
     if query:

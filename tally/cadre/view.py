@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import select
+
 from tally.cadre.entries import appearance_of, entries_of
 from tally.cadre.figures import figures_of_meetings
 from tally.cadre.model import Appearance, CadreView
 from tally.cadre.people import index_meetings, is_local, rows_of
 from tally.cadre.stages import STAGES
+from tally.db import CadreMeeting
 from tally.store import Store
 
 
@@ -45,14 +50,14 @@ def cadre_view(store: Store, key: str) -> CadreView:
                      stages=[s for s in STAGES if any(a.stage == s for a in apps)])
 
 
-def refresh_all(store: Store) -> int:
-    """Index every meeting and bring every meeting's cached figures up to date."""
-    from sqlalchemy import select
-
-    from tally.db import CadreMeeting
-
+def refresh_all(store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+    """Index every meeting and bring every meeting's cached figures up to date, one meeting
+    at a time (`progress(done, total)` after each); returns how many meetings there are."""
     index_meetings(store)
     with store.session(readonly=True) as s:
-        ids = list(s.scalars(select(CadreMeeting.meeting_id)))
-    figures_of_meetings(store, ids)
+        ids = list(s.scalars(select(CadreMeeting.meeting_id).order_by(CadreMeeting.meeting_id)))
+    for done, mid in enumerate(ids, 1):
+        figures_of_meetings(store, [mid])
+        if progress:
+            progress(done, len(ids))
     return len(ids)
