@@ -155,3 +155,17 @@ def test_a_spec_gives_one_person_id_to_one_row_only() -> None:
     leaders[3]["person_id"] = "has space"
     with pytest.raises(SpecError, match="person_id"):
         parse_spec(yaml.safe_dump(doc, allow_unicode=True), "bad.yaml")
+
+
+def test_a_promoted_cadre_in_a_satisfaction_review(tmp_path: Path) -> None:
+    with any_store("sqlite", tmp_path) as store:
+        levels = ["agree", "agree", "basic", "disagree", "unknown"]
+        mid = meeting_with(store, "评议2026a", "satisfaction", 2026, [
+            {"category": ["staff"], "item.P310401": [lv]} for lv in levels])
+        view = cadre_view(store, "GB3101-0401")
+        (a,) = view.appearances
+        assert (a.meeting_id, a.stage, a.role, a.name) == (mid, "满意度评议", "item", "杨明")
+        # 认同率 = (认同 + 基本认同) / 5 with 不了解 in the denominator (the default)
+        assert a.figures["agree"] == pytest.approx(3 / 5)
+        assert a.figures["disagree"] == pytest.approx(1 / 5)
+        assert a.figures["unknown"] == pytest.approx(1 / 5)
