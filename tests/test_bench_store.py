@@ -36,7 +36,7 @@ def test_bench_store_builds_a_real_store_and_prints_sane_figures(tmp_path: Path)
         assert code == 0, err
         f = json.loads(out)
         assert (f["sheets"], f["meetings"], f["meeting_sheets"]) == (2000, 5, 400)
-        assert f["build_s"] > 0 and f["store_bytes"] > 1_000_000
+        assert f["build_s"] > 0 and f["store_bytes"] > 1_000_000 and f["cpu_ratio"] > 0
         for key in ("meeting_big", "meeting_alone", "cadre_cold", "cadre_warm"):
             assert f[key]["wall_s"] > 0 and f[key]["cpu_s"] >= 0
         assert f["ratio"] == pytest.approx(f["meeting_big"]["wall_s"]
@@ -65,3 +65,13 @@ def test_bench_store_builds_a_real_store_and_prints_sane_figures(tmp_path: Path)
         assert left == (0,)
         code, _, err = run("--sheets", "100", "--meetings", "2", "--pg", url)
         assert code == 2 and "already holds 5 meetings" in err
+        # measured again without building: the derived cadre tables are rebuilt from scratch
+        code, out, err = run("--sheets", "2000", "--meetings", "5", "--pg", url, "--reuse",
+                             "--json")
+        assert code == 0, err
+        again = json.loads(out)
+        assert again["build_s"] == 0 and again["index_s"] > 0
+        assert (again["cadre"], again["cadre_appearances"]) == (f["cadre"],
+                                                                f["cadre_appearances"])
+        code, _, err = run("--sheets", "3000", "--meetings", "5", "--pg", url, "--reuse")
+        assert code == 2 and "not a bench store of 5 meetings and 3,000 sheets" in err

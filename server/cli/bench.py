@@ -101,13 +101,15 @@ def bench_store(
     sheets: Annotated[int, typer.Option("--sheets", min=10, max=10_000_000)] = 1_000_000,
     meetings: Annotated[int, typer.Option("--meetings", min=2, max=10_000)] = 500,
     seed: Annotated[int, typer.Option("--seed")] = 11,
+    reuse: Annotated[bool, typer.Option("--reuse", help="measure a bench store built before "
+                                        "with the same --sheets/--meetings/--seed")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A department store of synthetic readings (no images) on PostgreSQL, and its figures:
     one meeting's tally + report there vs alone, a cadre's comprehensive view, the size."""
     from server.cli.store_bench import run_store_bench
 
-    figures = run_store_bench(pg, sheets, meetings, seed, quiet=as_json)
+    figures = run_store_bench(pg, sheets, meetings, seed, quiet=as_json, reuse=reuse)
     if as_json:
         typer.echo(figures.dumps())
 

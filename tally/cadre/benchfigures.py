@@ -1,6 +1,7 @@
 """The figures `scantally bench store` prints, measured on a built bench store
 (`tally.cadre.benchstore`): one meeting's tally + report in the big store and alone (the same
-meeting, alternating runs, medians), a cadre's comprehensive view (cold: the meetings' figures
+meeting, runs alternating; the best run of each, as the one least disturbed by other load on
+the machine, and the median CPU time), a cadre's comprehensive view (cold: the meetings' figures
 computed; warm: from the cache), the person index build, the store's size and the index the
 meeting's page read uses. Wall-clock (`time.perf_counter`) and this process's CPU time."""
 
@@ -49,8 +50,12 @@ class StoreFigures:
     def ratio(self) -> float:
         return self.meeting_big.wall_s / self.meeting_alone.wall_s
 
+    @property
+    def cpu_ratio(self) -> float:
+        return self.meeting_big.cpu_s / max(self.meeting_alone.cpu_s, 1e-9)
+
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio}
+        return {**asdict(self), "ratio": self.ratio, "cpu_ratio": self.cpu_ratio}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False)
@@ -67,6 +72,11 @@ def median(runs: list[Timing]) -> Timing:
                   statistics.median(r.cpu_s for r in runs))
 
 
+def best(runs: list[Timing]) -> Timing:
+    """The fastest wall time (the run least disturbed by other load) and the median CPU."""
+    return Timing(min(r.wall_s for r in runs), statistics.median(r.cpu_s for r in runs))
+
+
 def tally_and_report(store: Store, meeting_id: int) -> bytes:
     """What `scantally report` does for the meeting: tally it, render its PDF."""
     results = meeting_results(store, meeting_id)
@@ -74,14 +84,15 @@ def tally_and_report(store: Store, meeting_id: int) -> bytes:
 
 
 def compare_meeting(big: Store, big_id: int, alone: Store, alone_id: int,
-                    rounds: int = 3) -> tuple[Timing, Timing]:
-    """Median tally + report time of the same meeting in both stores, runs alternating."""
+                    rounds: int = 5) -> tuple[Timing, Timing]:
+    """Tally + report time of the same meeting in both stores (`best` of `rounds`), runs
+    alternating so that load from elsewhere falls on both alike."""
     assert tally_and_report(big, big_id) and tally_and_report(alone, alone_id)  # warm caches
     in_big, by_itself = [], []
     for _ in range(rounds):
         in_big.append(timed(lambda: tally_and_report(big, big_id)))
         by_itself.append(timed(lambda: tally_and_report(alone, alone_id)))
-    return median(in_big), median(by_itself)
+    return best(in_big), best(by_itself)
 
 
 def busiest_cadre(store: Store) -> tuple[str, int]:

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 
 from forms.spec import FormSpec
 from tally import audit
-from tally.db import Meeting, canonical_json, iso_utc
+from tally.db import Meeting, Page, canonical_json, iso_utc
 from tally.ingest import open_batch
 from tally.meetings import FormText, create_meeting
 from tally.model import Ballot
@@ -210,6 +210,32 @@ def add_meeting(store: Store, plan: Plan, k: int) -> tuple[int, int]:
     return m.id, plan.sheets_of(k)
 
 
+def existing_bench(store: Store, plan: Plan) -> BuildStats:
+    """The meetings of a bench store built before with the same plan (`--reuse`); its person
+    index and cached figures (derived data) are cleared, so they are measured from scratch."""
+    if store.dialect != "postgresql":
+        raise BenchError(f"--pg must be a PostgreSQL URL (got {store.url})")
+    with store.session(readonly=True) as s:
+        ids = {name: mid for mid, name in s.execute(select(Meeting.id, Meeting.name))}
+        sheets = s.scalar(select(func.count()).select_from(Page)) or 0
+    wanted = {f"bench-{k:04d}": k for k in range(plan.meetings)}
+    if set(ids) != set(wanted) or sheets != plan.sheets:
+        raise BenchError(f"{store.url} holds {len(ids)} meetings and {sheets:,} sheets, not a "
+                         f"bench store of {plan.meetings} meetings and {plan.sheets:,} sheets; "
+                         "drop --reuse to build one in an empty database")
+    with store.transaction() as s:
+        s.execute(text("DELETE FROM cadre_people"))
+        s.execute(text("DELETE FROM cadre_meetings"))
+    return BuildStats(meetings=len(ids), sheets=sheets,
+                      meeting_ids={wanted[n]: mid for n, mid in ids.items()})
+
+
+def vacuum(store: Store) -> None:
+    """VACUUM ANALYZE, as autovacuum would after a bulk load (visibility map, statistics)."""
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE)"))
+
+
 def check_empty(store: Store) -> None:
     if store.dialect != "postgresql":
         raise BenchError(f"--pg must be a PostgreSQL URL (got {store.url})")
@@ -236,8 +262,7 @@ def build(store: Store, plan: Plan, only: int | None = None,
         stats.sheets += n
         if progress:
             progress(stats.meetings, stats.sheets)
-    with store.transaction() as s:
-        s.execute(text("ANALYZE"))
+    vacuum(store)
     stats.seconds = time.perf_counter() - t0
     return stats
 
