@@ -90,7 +90,7 @@ def run_store_bench(pg: str, sheets: int, meetings: int, seed: int, *, quiet: bo
 
 
 def meeting_kind(k: int) -> str:
-    from tally.cadre.benchstore import RECOMMENDATION_EVERY
+    from tally.cadre.benchplan import RECOMMENDATION_EVERY
 
     return ("recommendation" if k % RECOMMENDATION_EVERY == RECOMMENDATION_EVERY - 1
             else "evaluation")
