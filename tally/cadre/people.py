@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from forms.spec import FormSpec, Person
 from tally.cadre.model import CadreSummary
-from tally.cadre.stages import STAGE_OF_ROLE
+from tally.cadre.stages import STAGE_OF_ROLE, STAGES
 from tally.db import CadreEntry, CadreMeeting, CadrePerson, Meeting
 from tally.results import meeting_specs_cached
 from tally.store import Store
@@ -116,7 +116,7 @@ def search(store: Store, query: str = "", *, limit: int = 200) -> list[CadreSumm
     out = [CadreSummary(key=k, person_id=rs[-1].person_id, name=rs[-1].name, post=rs[-1].post,
                         meetings=len({r.meeting_id for r in rs}),
                         years=sorted({r.year for r in rs}),
-                        stages=sorted({r.stage for r in rs}))
+                        stages=[st for st in STAGES if any(r.stage == st for r in rs)])
            for k, rs in by_key.items()]
     listed = set(by_key)
     out += [h for h in hand if h.key not in listed]
