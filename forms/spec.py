@@ -112,6 +112,12 @@ class Person(_Model):
         str, StringConstraints(min_length=1, max_length=12, strip_whitespace=True), Drawable
     ]
     profile: Annotated[str, StringConstraints(max_length=60), Drawable] = ""
+    #: the person's id across specs and years (e.g. a staff or archive number), given by the
+    #: department; the per-cadre analysis (综合分析, `tally.cadre`) joins meetings on it. Without
+    #: it a person is matched only within one meeting (by `id`), never across meetings.
+    person_id: Id | None = Field(
+        default=None, description="stable person id across specs, meetings and years; "
+        "the per-cadre analysis joins on it (optional: without it only within the meeting)")
 
 
 class Position(_Model):
@@ -257,6 +263,7 @@ class IndividualPart(_Model):
                 ("levels", ids.index(UNKNOWN_LEVEL.id), "id"),
             )
         _check_unique("evaluation.individual.leaders", [x.id for x in self.leaders], "leaders")
+        _check_person_ids("evaluation.individual.leaders", self.leaders, "leaders")
         _check_unique("evaluation.individual.sub_rows", [x.id for x in self.rows], "sub_rows")
         return self
 
@@ -315,6 +322,7 @@ class Satisfaction(_Model):
                       "item_levels")
         _check_unique("satisfaction.overall", [x.id for x in self.overall], "overall")
         _check_unique("satisfaction.items", [x.id for x in self.items], "items")
+        _check_person_ids("satisfaction.items", self.items, "items")
         return self
 
 
@@ -380,3 +388,17 @@ def _check_unique(where: str, ids: list[str], *path: str) -> None:
                                 (*path, index, "id"))
         seen.add(i)
 
+
+
+def _check_person_ids(where: str, people: list[Leader], *path: str) -> None:
+    """SpecRuleError when two rows of one list carry the same person id (one person, one row)."""
+    seen: dict[str, str] = {}
+    for index, p in enumerate(people):
+        if p.person_id is None:
+            continue
+        if p.person_id in seen:
+            raise SpecRuleError(
+                f"person_id '{p.person_id}' is given to both '{seen[p.person_id]}' and "
+                f"'{p.id}' in {where}; one person has one row: fix the id of one of them",
+                (*path, index, "person_id"))
+        seen[p.person_id] = p.id

@@ -160,6 +160,9 @@ class Page(Base):
         UniqueConstraint("meeting_id", "sha256", name="uq_page_image"),
         UniqueConstraint("meeting_id", "count_key", name="uq_page_count_key"),
         Index("ix_page_meeting_serial", "meeting_id", "serial"),
+        #: a meeting's pages in id order (the tally's read, its newest page, its page count)
+        #: without touching other meetings' rows in a department store (migration 0004_cadre)
+        Index("ix_pages_meeting_id_id", "meeting_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -227,5 +230,80 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON)
+    prev_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
+    hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
+
+
+# -- the per-cadre analysis (综合分析, `tally.cadre`) ------------------------------------------
+
+class CadrePerson(Base):
+    """One person as a meeting's form lists them (candidate, leader or item): derived from the
+    stored specs by `tally.cadre.people`, never edited. `person_key` is the spec's `person_id`
+    when it has one (joined across meetings), else a key local to the meeting."""
+
+    __tablename__ = "cadre_people"
+    __table_args__ = (
+        Index("ix_cadre_people_person_key", "person_key"),
+        Index("ix_cadre_people_meeting_id", "meeting_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    form_id: Mapped[str] = mapped_column(String(40))
+    #: candidate | leader | item
+    role: Mapped[str] = mapped_column(String(16))
+    #: the person's id in the spec (a field id, local to the form)
+    local_id: Mapped[str] = mapped_column(String(40))
+    person_id: Mapped[str | None] = mapped_column(String(40))
+    person_key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(60))
+    post: Mapped[str] = mapped_column(String(80), default="")
+    #: 民主推荐 | 民主测评 | 满意度评议 (see `tally.cadre.stages`)
+    stage: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(Integer)
+
+
+class CadreMeeting(Base):
+    """A meeting whose people are indexed, with its cached per-person figures: valid while the
+    meeting's audit head is still `audit_seq` (any page, decision or change moves it)."""
+
+    __tablename__ = "cadre_meetings"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    indexed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    #: the audit head the cached figures were computed at (None: not computed yet)
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
+    #: the code version of the figures (a change recomputes them)
+    figures_version: Mapped[int | None] = mapped_column(Integer)
+    #: `tally.cadre.model.MeetingFigures` as JSON
+    figures: Mapped[dict[str, Any] | None] = mapped_column(CanonicalJSON)
+
+
+class CadreEntry(Base):
+    """A figure entered by hand for a stage without ballots (谈话推荐 counts …): one link of its
+    own hash chain (who, when, why, the values), append-only; a later entry for the same
+    person, stage, year and meeting label supersedes an earlier one."""
+
+    __tablename__ = "cadre_entries"
+    __table_args__ = (
+        UniqueConstraint("seq", name="uq_cadre_entries_seq"),
+        Index("ix_cadre_entries_person_id", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[str] = mapped_column(String(40))
+    #: the person's name and post as entered (for people on no ballot)
+    name: Mapped[str] = mapped_column(String(60), default="")
+    post: Mapped[str] = mapped_column(String(80), default="")
+    stage: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(Integer)
+    meeting_label: Mapped[str] = mapped_column(String(120))
+    #: value name -> number (e.g. votes 12, of 30)
+    values: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON)
+    who: Mapped[str] = mapped_column(String(80))
+    why: Mapped[str] = mapped_column(Text, default="")
+    #: ISO-8601 UTC text, hashed as stored
+    at: Mapped[str] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
     hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))

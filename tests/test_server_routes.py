@@ -69,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def fill(path: str, meeting: int) -> str:
     values = {"meeting_id": meeting, "job_id": "nojob", "token_id": 1, "user_id": 1,
               "page_id": 1, "batch_id": 1, "form_id": "jt2026-rec", "item_id": "1:sheet",
-              "fmt": "pdf", "code": "en"}
+              "fmt": "pdf", "code": "en", "person_key": "GB3101-0031"}
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

@@ -11,6 +11,7 @@ import typer
 
 from server.cli import (
     bench,
+    cadre,
     demo,
     devices,
     form,
@@ -37,7 +38,7 @@ app = typer.Typer(
 )
 
 for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, ledger, store,
-                report, simulate, serve, bench, keys):
+                report, simulate, serve, bench, keys, cadre):
     _module.register(app)
 
 

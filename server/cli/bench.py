@@ -95,6 +95,25 @@ def bench_hall(
         raise typer.Exit(1)
 
 
+def bench_store(
+    pg: Annotated[str, typer.Option("--pg", help="an EMPTY PostgreSQL database to fill, e.g. "
+                                    "postgresql://postgres@127.0.0.1:5432/bench_store")],
+    sheets: Annotated[int, typer.Option("--sheets", min=10, max=10_000_000)] = 1_000_000,
+    meetings: Annotated[int, typer.Option("--meetings", min=2, max=10_000)] = 500,
+    seed: Annotated[int, typer.Option("--seed")] = 11,
+    reuse: Annotated[bool, typer.Option("--reuse", help="measure a bench store built before "
+                                        "with the same --sheets/--meetings/--seed")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A department store of synthetic readings (no images) on PostgreSQL, and its figures:
+    one meeting's tally + report there vs alone, a cadre's comprehensive view, the size."""
+    from server.cli.store_bench import run_store_bench
+
+    figures = run_store_bench(pg, sheets, meetings, seed, quiet=as_json, reuse=reuse)
+    if as_json:
+        typer.echo(figures.dumps())
+
+
 def _bench_group(app: typer.Typer) -> typer.Typer:
     """The `bench` group, shared with other modules that add benchmarks to it."""
     for info in app.registered_groups:
@@ -108,4 +127,5 @@ def _bench_group(app: typer.Typer) -> typer.Typer:
 def register(app: typer.Typer) -> None:
     bench_app.command("intake")(bench_intake)
     bench_app.command("hall")(bench_hall)
+    bench_app.command("store")(bench_store)
     app.add_typer(bench_app, name="bench")

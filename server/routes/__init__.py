@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from server.routes import api, console, docs, hall, review, session, users
+    from server.routes import api, cadre, console, docs, hall, review, session, users
 
     return [session.router, console.router, review.router, users.router, hall.router,
-            api.router, docs.router]
+            api.router, docs.router, cadre.router]
