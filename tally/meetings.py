@@ -155,9 +155,10 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                    unit: str | None = None, date: dt.date | None = None,
                    expected: Mapping[str, int] | None = None,
                    present: Mapping[str, int] | None = None, issued: int | None = None,
-                   serials: list[str] | None = None, settings: Settings | None = None) -> Meeting:
+                   serials: list[str] | None = None, settings: Settings | None = None,
+                   test_mode: bool = False) -> Meeting:
     """Create a meeting with its forms (all or nothing). Unit and date default to the first
-    spec's header."""
+    spec's header. `test_mode`: it starts in test mode (`tally.testmode`)."""
     try:  # no NUL (PostgreSQL cannot store it), NFC, no invisible characters
         name = clean_name(name)
         unit = clean_name(unit) if unit is not None else None
@@ -187,7 +188,7 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                     date=date or first.header.date,
                     expected=_check_counts("--expected", expected, cats),
                     present=_check_counts("--present", present, cats), issued=issued,
-                    serials_recorded=bool(serials),
+                    serials_recorded=bool(serials), test_mode=test_mode,
                     settings=(settings or Settings()).model_dump(mode="json"))
         s.add(m)
         s.flush()

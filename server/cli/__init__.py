@@ -25,6 +25,7 @@ from server.cli import (
     simulate,
     store,
     tally,
+    testdeck,
 )
 
 app = typer.Typer(
@@ -36,7 +37,7 @@ app = typer.Typer(
 )
 
 for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, store, report,
-                simulate, serve, bench, keys):
+                simulate, serve, bench, keys, testdeck):
     _module.register(app)
 
 

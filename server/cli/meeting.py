@@ -1,4 +1,5 @@
-"""`scantally meeting new|set|list|show`: create and inspect meetings (`tally.meetings`)."""
+"""`scantally meeting new|set|list|show|official`: create and inspect meetings
+(`tally.meetings`); a new meeting starts in test mode, `official` ends it (`tally.testmode`)."""
 
 from __future__ import annotations
 
@@ -92,10 +93,14 @@ def meeting_new(
         m = create_meeting(store, name=name, forms=forms, actor=who or user(), unit=unit,
                            date=day, expected=_counts(expected, "--expected"),
                            present=_counts(present, "--present"), issued=issued,
-                           serials=printed, settings=chosen)
+                           serials=printed, settings=chosen, test_mode=True)
     console.print(f"[green]created[/] meeting {m.name!r} (#{m.id}) in {store.url}: "
                   f"{len(forms)} form(s), "
                   f"{len(printed) if printed else 'no'} printed serials recorded")
+    console.print(f"  [bold yellow]测试模式 (test mode)[/]: print and check the test deck "
+                  f"(`scantally testdeck {m.name} -o deck.pdf`), then `scantally meeting "
+                  f"official {m.name}` clears the test data and starts the real count",
+                  highlight=False)
 
 
 @meeting_app.command("set")
@@ -152,14 +157,24 @@ def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = 
                  as_json: JsonOpt = False) -> None:
     """A meeting's forms, facts, settings, counts and audit head."""
     from tally.summary import meeting_summary
+    from tally.testmode import is_test_mode, refused_test_pages
 
     store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
     with store.session(readonly=True) as s:
-        info = meeting_summary(s, meeting_id(store, meeting))
+        info = meeting_summary(s, mid)
+        info["test_mode"] = is_test_mode(s, mid)
+        info["test_sheets_refused"] = refused_test_pages(s, mid)
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False, indent=1))
         return
     console.print(f"[bold]{info['name']}[/] (#{info['id']}) {info['unit']} {info['date']}")
+    if info["test_mode"]:
+        console.print("  [bold yellow]测试模式 (test mode)[/]: test data, not an official count; "
+                      f"`scantally meeting official {info['name']}` ends it", highlight=False)
+    elif info["test_sheets_refused"]:
+        console.print(f"  [yellow]{info['test_sheets_refused']} test sheet(s) fed since going "
+                      "official: refused (test_sheet), never counted[/]")
     for f in info["forms"]:
         console.print(f"  form {f['id']}: {f['kind']} {f['title']} layout {f['layout_hash'][:12]}")
     printed = (f"{info['printed_serials']} ({info['printed_unreturned']} not returned)"
@@ -173,6 +188,41 @@ def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = 
                   f"review items open {info['review_open']}")
     if info["audit_head"]:
         console.print(f"  audit head #{info['audit_head']['seq']} {info['audit_head']['hash']}")
+
+
+@meeting_app.command("official")
+def meeting_official(
+    meeting: MeetingArg,
+    why: Annotated[str, typer.Option("--why", help="why now (logged), e.g. the deck check "
+                                     "passed, signed by the 监票人")] = "",
+    force: Annotated[bool, typer.Option("--force", help="go official although a batch is "
+                                        "still open (its station crashed)")] = False,
+    who: Annotated[str | None, typer.Option("--who", help="who takes the meeting official")
+                   ] = None,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """End test mode: clear the test data (pages, readings, decisions, batches, images), logged;
+    test sheets are refused from then on."""
+    from tally.testmode import go_official
+
+    store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
+    with errors():
+        r = go_official(store, mid, actor=who or user(), why=why, force=force)
+    console.print(f"[green]official[/]: meeting {r.name!r} (#{r.meeting_id}) is no longer in "
+                  f"test mode; cleared {r.pages} page(s), {r.decisions} review decision(s) "
+                  f"({r.writeins} write-in name(s)), {r.batches} batch(es), {r.test_serials} "
+                  f"test serial(s) and {r.images_deleted} image file(s); audit entry "
+                  f"#{r.audit_seq} at {r.at}", highlight=False)
+    check = r.deck_check
+    if check is None:
+        console.print("  [yellow]no test deck was checked before going official (logged)[/]")
+    else:
+        verdict = "matched" if check.get("ok") else "[red]did NOT match[/]"
+        console.print(f"  the last deck check (audit entry #{check.get('seq')}, {check.get('at')}"
+                      f", {check.get('actor')}) {verdict}")
+    console.print("  test sheets fed from now on are refused (reason test_sheet)")
 
 
 def register(app: typer.Typer) -> None:

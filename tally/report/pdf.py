@@ -39,6 +39,7 @@ from tally.report.pdfkit import (
     table,
 )
 from tally.rules.result import TallyResult
+from tally.testmode import BANNER_LINE
 
 
 def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo | None = None,
@@ -70,7 +71,8 @@ def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo
     )
     f = result.form
     canvas = numbered_canvas(f"{f.unit} · {f.meeting}", info.classification,
-                             f"结果校验码 {result.sha256[:16]}", info.audit_anchor_short)
+                             f"结果校验码 {result.sha256[:16]}", info.audit_anchor_short,
+                             watermark=BANNER_LINE if info.test_mode else "")
     doc.build(story, canvasmaker=canvas)
     return buf.getvalue()
 
