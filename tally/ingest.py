@@ -283,6 +283,11 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
     counted_key = _count_key(reading)
 
     def work(s: Session) -> IngestResult:
+        if s.get(Batch, batch.batch_id) is None:  # cleared when the meeting went official
+            return IngestResult(source, "refused", f"{source}: batch #{batch.batch_id} no "
+                                "longer exists (meeting "
+                                f"{batch.meeting_name!r} went official and its test batches "
+                                "were cleared); feed the stack again as a new batch")
         # a test-deck sheet in an official meeting is kept uncounted, refused (read here, in
         # the transaction: the meeting may have gone official since the batch opened)
         test_sheet = is_test_serial(reading.serial) and not is_test_mode(s, batch.meeting_id)
