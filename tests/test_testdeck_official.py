@@ -120,3 +120,25 @@ def test_the_hall_and_the_console_say_test_mode_while_it_lasts(tmp_path: Path) -
         with client_for(store, "observer") as (c, _):
             assert "测试模式" not in c.get(f"/hall/{mid}").text
             assert "测试模式" not in c.get(f"/meetings/{mid}").text
+
+
+def test_a_deck_joins_a_recorded_printed_set_and_leaves_it_on_going_official(
+        tmp_path: Path) -> None:
+    from tally.meetings import printed_serials
+    from tally.testdeck.make import make_deck, record_deck
+
+    with open_store(tmp_path / "d") as store:
+        mid = new_meeting(store, "m", test_mode=True, serials=["REALAAAAAA", "REALBBBBBB"])
+        made = make_deck(store, mid, actor="printer")
+        assert made.pdf.startswith(b"%PDF") and made.deck.sheets == 13
+        assert record_deck(store, mid, made.deck, actor="printer") == 13
+        with store.session(readonly=True) as s:
+            assert len(printed_serials(s, mid) or ()) == 15
+        # deck sheets are known sheets of the meeting, not forgeries held for review
+        assert _feed(store, mid, deck_serials(2), "deck") == ["ok", "ok"]
+        assert go_official(store, mid, actor="leader").test_serials == 13
+        with store.session(readonly=True) as s:
+            assert printed_serials(s, mid) == {"REALAAAAAA", "REALBBBBBB"}
+        assert _verified(store, mid) == []
+        with pytest.raises(MeetingError, match="is official"):
+            make_deck(store, mid, actor="printer")
