@@ -34,6 +34,7 @@ from tally.report.pdfkit import (
     h1,
     h2,
     keep,
+    key_values,
     numbered_canvas,
     para,
     table,
@@ -111,9 +112,7 @@ def cover(result: TallyResult, info: MeetingInfo, title: str) -> list[Flowable]:
               ["计票结果 SHA-256", result.sha256],
               ["审计锚点", info.audit_anchor or "（未提供）"]]
     out += [h2("三、校验信息"),
-            table(hashes, [42 * mm, CONTENT_W - 42 * mm], head_rows=0, font_size=8,
-                  align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
-                                               ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")]),
+            key_values(hashes, 42 * mm),
             para("计票结果校验码为本结果全部数字与设置的规范化 JSON 的 SHA-256，可用 "
                  "scantally tally --json 重新计算核对。", SMALL)]
     out.append(keep(h2("四、签字确认"), signatures(info)))

@@ -139,6 +139,13 @@ def table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, 
     return t
 
 
+def key_values(rows: Sequence[Sequence[Any]], key_w: float, *, font_size: float = 8) -> Table:
+    """A two-column table of labelled values (hashes, facts): keys shaded, values left."""
+    return table(rows, [key_w, CONTENT_W - key_w], head_rows=0, font_size=font_size,
+                 align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
+                                              ("BACKGROUND", (0, 0), (0, -1), HEAD_BG)])
+
+
 def keep(*flowables: Flowable) -> KeepTogether:
     return KeepTogether(list(flowables))
 

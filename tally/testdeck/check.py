@@ -27,7 +27,7 @@ from tally.model import Ballot
 from tally.rules import TallyInputError, compute
 from tally.store import Store
 from tally.testdeck.deckfile import ExpectedDeck
-from tally.testdeck.expect import Figure, expected_ballots, figures
+from tally.testdeck.expect import Figure, FigureName, expected_ballots, figures
 from tally.testdeck.make import deck_sha256
 from tally.testmode import DECK_CHECK_ACTION, require_test_mode
 
@@ -35,26 +35,15 @@ from tally.testmode import DECK_CHECK_ACTION, require_test_mode
 LOGGED_MISMATCHES = 50
 
 
-class FigureCheck(BaseModel):
+class FigureCheck(FigureName):
     """One figure: what the deck says the machine must count, and what it counted."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    form_id: str
-    item: str
-    bucket: str
-    label: str
-    bucket_label: str
     expected: int
     counted: int
 
     @property
     def ok(self) -> bool:
         return self.expected == self.counted
-
-    @property
-    def key(self) -> str:
-        return f"{self.form_id}|{self.item}|{self.bucket}"
 
 
 class FormSummary(BaseModel):

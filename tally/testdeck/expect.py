@@ -33,8 +33,8 @@ BALLOT_ITEMS = {"ballots": "收回", "valid_ballots": "有效票", "invalid_ball
 BLOCK_ITEMS = {"valid": "有效", "void": "无效（超选/多选）", "abstain": "弃权"}
 
 
-class Figure(BaseModel):
-    """One number of a form's count: what (`item`), for which bucket, and its value."""
+class FigureName(BaseModel):
+    """Which number of a form's count: what (`item`) for which bucket, and its words."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,11 +44,16 @@ class Figure(BaseModel):
     bucket: str
     label: str
     bucket_label: str
-    value: int
 
     @property
     def key(self) -> str:
         return f"{self.form_id}|{self.item}|{self.bucket}"
+
+
+class Figure(FigureName):
+    """One number of a form's count and its value."""
+
+    value: int
 
 
 def planned_reading(layout: dict[str, Any], sheet: PlannedSheet, page: int) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from tally.report.pdfkit import (
     h1,
     h2,
     keep,
+    key_values,
     numbered_canvas,
     para,
     table,
@@ -47,9 +48,7 @@ def _facts(check: DeckCheck) -> list[Flowable]:
             ["检验时间", check.checked_at], ["检验人", check.checked_by],
             ["测试票序列号", f"{check.first_serial} 至 {check.last_serial}"],
             ["站点密钥指纹", key], ["审计链", f"检验记录为审计链第 {check.audit_seq} 条"]]
-    return [table(rows, [34 * mm, CONTENT_W - 34 * mm], head_rows=0, font_size=9,
-                  align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
-                                               ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")])]
+    return [key_values(rows, 34 * mm, font_size=9)]
 
 
 def _forms(check: DeckCheck) -> Flowable:
@@ -136,9 +135,7 @@ def render_signoff(check: DeckCheck) -> bytes:
               ["计票结果校验码（预期）", check.expected_sha256],
               ["预期数据文件校验码", check.deck_sha256]]
     story += [h2("校验信息"),
-              table(hashes, [44 * mm, CONTENT_W - 44 * mm], head_rows=0, font_size=8,
-                    align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
-                                                 ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")]),
+              key_values(hashes, 44 * mm),
               para("预期数字由测试票的预设标记经与正式计票相同的计票规则计算得出；涂改（划掉）的"
                    "标记应转入人工复核，复核前不计入。", SMALL)]
     story.append(keep(h2("签字确认"), _signatures()))
