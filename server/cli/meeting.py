@@ -76,7 +76,8 @@ def meeting_new(
     data: DataOpt = DEFAULT_DATA,
     db: DbOpt = None,
 ) -> None:
-    """Create a meeting from its form spec(s)."""
+    """Create a meeting from its form spec(s). It starts in test mode (测试模式): print and check
+    its test deck (`scantally testdeck`), then `scantally meeting official` starts the count."""
     from tally.meetings import FormText, create_meeting, load_settings_file
 
     day = None
@@ -140,15 +141,17 @@ def meeting_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None, as_json: JsonOp
     store = open_or_fail(data, db)
     with store.session(readonly=True) as s:
         rows = [{"id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
-                 "forms": sorted(meeting_forms(s, m.id))} for m in list_meetings(s)]
+                 "forms": sorted(meeting_forms(s, m.id)), "test_mode": bool(m.test_mode)}
+                for m in list_meetings(s)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     table = Table(title=f"meetings in {store.url}")
-    for col in ("#", "name", "unit", "date", "forms"):
+    for col in ("#", "name", "unit", "date", "forms", "mode"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["unit"], r["date"], ", ".join(r["forms"]))
+        table.add_row(str(r["id"]), r["name"], r["unit"], r["date"], ", ".join(r["forms"]),
+                      "测试模式 test" if r["test_mode"] else "official")
     console.print(table)
 
 

@@ -104,6 +104,13 @@ def print_deck(
                   "figures)", highlight=False)
     if added:
         console.print(f"  the {added} deck serials were added to the meeting's printed set")
+    per_batch = [f.form_id for f in deck.forms
+                 if not any("category" in x.marks for x in f.sheets)
+                 and any(g.form_id == f.form_id and g.bucket == "_none" for g in deck.figures)]
+    if per_batch:
+        console.print(f"  form(s) {', '.join(per_batch)} take the voter category per batch: "
+                      "feed their deck sheets without --category (the expected totals count "
+                      "them as 未标明类别)", highlight=False)
     console.print("  feed the printed deck with `scantally ingest`, then run `scantally "
                   f"testdeck check {meeting} --expected {target} -o signoff.pdf`",
                   highlight=False)
