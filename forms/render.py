@@ -51,11 +51,14 @@ def render_pdf(
     progress: Callable[[int], None] | None = None,
     *,
     machine_marks: bool = True,
+    overlay: Callable[[Canvas, PagePlan, str], None] | None = None,
 ) -> bytes:
     """One copy of every page per serial, in order; returns the PDF bytes.
 
     `machine_marks=False` prints the sheet as another printer would: no corner marks, timing
-    track, QR code or serial (a foreign form, read by its reference image: `forms.foreign`)."""
+    track, QR code or serial (a foreign form, read by its reference image: `forms.foreign`).
+    `overlay(canvas, plan, serial)` paints over each page before it is finished (a test deck's
+    pre-printed marks: `forms.testdeck`)."""
     register_font()
     buf = io.BytesIO()
     w_mm, h_mm = compiled.pages[0].width_mm, compiled.pages[0].height_mm
@@ -77,6 +80,8 @@ def render_pdf(
                 canvas.endForm()
                 made.add(form_name)
             canvas.doForm(form_name)
+            if overlay is not None:
+                overlay(canvas, plan, serial)
             if not machine_marks:
                 canvas.showPage()
                 continue

@@ -52,6 +52,8 @@ class ReasonCode(StrEnum):
     CARD_GRID = "card_grid"
     CARD_STRAY_MARKS = "card_stray_marks"
     CARD_CODE_UNREADABLE = "card_code_unreadable"
+    #: a test-deck sheet fed to a meeting that went official (`tally.testmode`): never counted
+    TEST_SHEET = "test_sheet"
 
 
 STATUSES: tuple[Status, ...] = tuple(Status)

@@ -131,6 +131,7 @@ EN: dict[str, str] = {
     "创建者": "Created by",
     "已读选票": "Sheets read",
     "实时计票": "Live tally",
+    "测试模式：测试数据，不计入正式结果": "TEST MODE: test data, not an official count",
     "正在连接…": "Connecting…",
     "已连接": "Live",
     "连接中断，正在重连…": "Disconnected, reconnecting…",

@@ -7,7 +7,9 @@ transaction as the row it records, and its payload carries that row's full recor
 - an edited entry no longer matches its hash; a deleted one leaves a gap in `seq`; a rewritten
   one breaks the link to its successor (`check_chain`);
 - an edited, inserted or deleted meeting/batch/page/decision row no longer matches the last
-  record the chain holds for it (`check_records`).
+  record the chain holds for it (`check_records`). Rows Scantally itself removes (the test
+  data cleared when a meeting goes official) are named in the payload of the entry that
+  removes them (`REMOVED_KEY`), so their absence is logged, not a deletion.
 What a chain cannot show alone is a cut of its newest entries together with their rows: print
 the head (`head`) on every report and keep it, as the team keeps the signed tally sheet.
 Appending is safe between stations: `uq_audit_seq` lets one writer take a seq, the other gets
@@ -38,6 +40,8 @@ from tally.db import (
 )
 
 GENESIS_HASH = "0" * 64
+#: an entry's payload key listing rows Scantally removed in that step: {"page": [ids], …}
+REMOVED_KEY = "removed"
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def meeting_record(session: Session, m: Meeting) -> dict[str, Any]:
         select(PrintedSerial.serial, PrintedSerial.form_id)
         .where(PrintedSerial.meeting_id == m.id)))
     per_form = {"issued_by_form": m.issued_by_form} if m.issued_by_form else {}
-    return {**per_form,
+    record = {**per_form,
         "name": m.name, "unit": m.unit, "date": m.date.isoformat() if m.date else None,
         "expected": m.expected, "present": m.present, "issued": m.issued,
         "settings": m.settings, "created_at": iso_utc(m.created_at),
@@ -115,6 +119,9 @@ def meeting_record(session: Session, m: Meeting) -> dict[str, Any]:
                    "layout_hash": f.layout_hash, "spec_sha256": _sha(f.spec_yaml),
                    "layout_sha256": _sha(canonical_json(f.layout))} for f in forms],
     }
+    if m.test_mode:  # only while in test mode: the records of official meetings stay as they were
+        record["test_mode"] = True
+    return record
 
 
 def batch_record(_session: Session, b: Batch) -> dict[str, Any]:
@@ -183,7 +190,14 @@ def check_records(session: Session, meeting_id: int,
     last: dict[tuple[str, int], dict[str, Any]] = {}
     for e in entries:
         p = e.payload
-        if isinstance(p, dict) and p.get("kind") in RECORDS:
+        if not isinstance(p, dict):
+            continue
+        # rows Scantally removed in this logged step (the test data cleared when a meeting
+        # goes official: `tally.testmode`): gone from the database by design, not deleted
+        for kind, ids in (p.get(REMOVED_KEY) or {}).items():
+            for row_id in ids:
+                last.pop((kind, row_id), None)
+        if p.get("kind") in RECORDS:
             last[(p["kind"], p["id"])] = p["record"]
     problems: list[Problem] = []
     for kind, (model, make) in RECORDS.items():

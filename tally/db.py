@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -107,6 +108,9 @@ class Meeting(Base):
     serials_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     #: a `tally.model.Settings` as JSON
     settings: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON, default=dict)
+    #: in test mode (测试模式) until `tally.testmode.go_official`; meetings made before the
+    #: column existed are official (migration 0005_test_mode), so nothing counted changes
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -13,7 +13,9 @@ web console, the kill -9 test). For one page it
    `duplicate` row pointing at the original and never counted. A lost race between stations is
    an IntegrityError, and the transaction is re-run (`Store.write`) to decide again.
 A crash at any point leaves either nothing or an orphan image file (harmless, collected by
-`ImageStore.collect_garbage`); re-ingesting the same files is idempotent.
+`ImageStore.collect_garbage`); re-ingesting the same files is idempotent. A test-deck sheet
+(`tally.testmode`) fed to an official meeting is stored uncounted and comes back `refused`
+with reason code `test_sheet`: it never counts, and the meeting's pages show it was fed.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from forms.text import TextError, clean_name, clean_text, find_control
-from omr.reading import STATUSES, Reading, Status
+from omr.reading import STATUSES, Reading, ReasonCode, Status
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
 from tally.images import sha256_hex
 from tally.meetings import MeetingError, categories_of, meeting_forms, meeting_specs
 from tally.store import Store
+from tally.testmode import is_test_mode, is_test_serial, refusal_reason
 
 Outcome = Literal["ok", "review", "unreadable", "unknown_serial", "blank", "duplicate",
                   "already", "refused"]
@@ -292,11 +295,20 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
         if existing is not None:
             return _already(existing, source)
     store.images.put(image)
-    key = _count_key(reading)
-    same_image_or_sheet = Page.sha256 == digest if key is None else or_(
-        Page.sha256 == digest, Page.count_key == key)
+    counted_key = _count_key(reading)
 
     def work(s: Session) -> IngestResult:
+        if s.get(Batch, batch.batch_id) is None:  # cleared when the meeting went official
+            return IngestResult(source, "refused", f"{source}: batch #{batch.batch_id} no "
+                                "longer exists (meeting "
+                                f"{batch.meeting_name!r} went official and its test batches "
+                                "were cleared); feed the stack again as a new batch")
+        # a test-deck sheet in an official meeting is kept uncounted, refused (read here, in
+        # the transaction: the meeting may have gone official since the batch opened)
+        test_sheet = is_test_serial(reading.serial) and not is_test_mode(s, batch.meeting_id)
+        key = None if test_sheet else counted_key
+        same_image_or_sheet = Page.sha256 == digest if key is None else or_(
+            Page.sha256 == digest, Page.count_key == key)
         hits = s.scalars(select(Page).where(Page.meeting_id == batch.meeting_id,
                                             same_image_or_sheet)).all()
         same = next((p for p in hits if p.sha256 == digest), None)
@@ -307,10 +319,17 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
         refusal = _refusal(s, batch, reading) if state == "counted" else None
         if refusal is not None:
             state = "refused"
+        status = str(reading.status)
+        reason, doc = (refusal.sentence if refusal else reading.reason), data
+        if test_sheet:
+            status, reason = str(Status.UNREADABLE), refusal_reason(str(reading.serial),
+                                                                     batch.meeting_name)
+            doc = {**data, "status": status, "reason": reason,
+                   "reason_code": str(ReasonCode.TEST_SHEET)}
         page = Page(meeting_id=batch.meeting_id, batch_id=batch.batch_id, sha256=digest,
                     image_bytes=len(image), source=source, form_id=reading.form,
-                    page_no=reading.page, serial=reading.serial, status=str(reading.status),
-                    reason=refusal.sentence if refusal else reading.reason, reading=data,
+                    page_no=reading.page, serial=reading.serial, status=status,
+                    reason=reason, reading=doc,
                     page_to_image=page_to_image, state=state,
                     count_key=key if state == "counted" else None,
                     duplicate_of=original.id if original else None,
@@ -318,6 +337,9 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
         s.add(page)
         s.flush()
         audit.record(s, "page", page, batch.actor, "page.ingest")
+        if test_sheet:
+            return IngestResult(source, "refused", f"{source}: {reason}", page.id, None,
+                                page.form_id, page.page_no, page.serial)
         outcome, message = _outcome(s, batch, page, original)
         return IngestResult(source, outcome, message, page.id, page.duplicate_of, page.form_id,
                             page.page_no, page.serial)

@@ -161,10 +161,12 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                    present: Mapping[str, int] | None = None, issued: int | None = None,
                    serials: list[str] | None = None, settings: Settings | None = None,
                    issued_by_form: Mapping[str, int] | None = None,
-                   serials_by_form: Mapping[str, list[str]] | None = None) -> Meeting:
+                   serials_by_form: Mapping[str, list[str]] | None = None,
+                   test_mode: bool = False) -> Meeting:
     """Create a meeting with its forms (all or nothing). Unit and date default to the first
     spec's header. `serials` are printed for any form; `serials_by_form` each for one form (a
-    sheet of another form bearing one is refused at ingest); `issued_by_form`: 发出 per form."""
+    sheet of another form bearing one is refused at ingest); `issued_by_form`: 发出 per form;
+    `test_mode`: it starts in test mode (`tally.testmode`)."""
     try:  # no NUL (PostgreSQL cannot store it), NFC, no invisible characters
         name = clean_name(name)
         unit = clean_name(unit) if unit is not None else None
@@ -194,7 +196,7 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
                     date=date or first.header.date,
                     expected=_check_counts("--expected", expected, cats),
                     present=_check_counts("--present", present, cats), issued=issued,
-                    serials_recorded=bool(serials),
+                    serials_recorded=bool(serials), test_mode=test_mode,
                     settings=(settings or Settings()).model_dump(mode="json"))
         s.add(m)
         s.flush()

@@ -27,6 +27,7 @@ from server.cli import (
     simulate,
     store,
     tally,
+    testdeck,
 )
 
 app = typer.Typer(
@@ -38,7 +39,7 @@ app = typer.Typer(
 )
 
 for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, ledger, store,
-                report, simulate, serve, bench, keys, cadre):
+                report, simulate, serve, bench, keys, cadre, testdeck):
     _module.register(app)
 
 

@@ -1,4 +1,5 @@
-"""`scantally meeting new|set|list|show`: create and inspect meetings (`tally.meetings`)."""
+"""`scantally meeting new|set|list|show|official`: create and inspect meetings
+(`tally.meetings`); a new meeting starts in test mode, `official` ends it (`tally.testmode`)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def meeting_new(
     data: DataOpt = DEFAULT_DATA,
     db: DbOpt = None,
 ) -> None:
-    """Create a meeting from its form spec(s)."""
+    """Create a meeting from its form spec(s). It starts in test mode (测试模式): print and check
+    its test deck (`scantally testdeck`), then `scantally meeting official` starts the count."""
     from tally.meetings import FormText, create_meeting, load_settings_file
 
     day = None
@@ -118,11 +120,15 @@ def meeting_new(
                            date=day, expected=_counts(expected, "--expected"),
                            present=_counts(present, "--present"), issued=total,
                            serials=printed, settings=chosen, issued_by_form=per_form,
-                           serials_by_form=by_form)
+                           serials_by_form=by_form, test_mode=True)
     n = len(printed or []) + sum(len(x) for x in by_form.values())
     console.print(f"[green]created[/] meeting {m.name!r} (#{m.id}) in {store.url}: "
                   f"{len(forms)} form(s), {n or 'no'} printed serials recorded"
                   + "".join(f"; {fid}: {len(x)}" for fid, x in by_form.items()))
+    console.print(f"  [bold yellow]测试模式 (test mode)[/]: print and check the test deck "
+                  f"(`scantally testdeck {m.name} -o deck.pdf`), then `scantally meeting "
+                  f"official {m.name}` clears the test data and starts the real count",
+                  highlight=False)
 
 
 @meeting_app.command("set")
@@ -166,15 +172,17 @@ def meeting_list(data: DataOpt = DEFAULT_DATA, db: DbOpt = None, as_json: JsonOp
     store = open_or_fail(data, db)
     with store.session(readonly=True) as s:
         rows = [{"id": m.id, "name": m.name, "unit": m.unit, "date": str(m.date or ""),
-                 "forms": sorted(meeting_forms(s, m.id))} for m in list_meetings(s)]
+                 "forms": sorted(meeting_forms(s, m.id)), "test_mode": bool(m.test_mode)}
+                for m in list_meetings(s)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     table = Table(title=f"meetings in {store.url}")
-    for col in ("#", "name", "unit", "date", "forms"):
+    for col in ("#", "name", "unit", "date", "forms", "mode"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["unit"], r["date"], ", ".join(r["forms"]))
+        table.add_row(str(r["id"]), r["name"], r["unit"], r["date"], ", ".join(r["forms"]),
+                      "测试模式 test" if r["test_mode"] else "official")
     console.print(table)
 
 
@@ -183,14 +191,24 @@ def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = 
                  as_json: JsonOpt = False) -> None:
     """A meeting's forms, facts, settings, counts and audit head."""
     from tally.summary import meeting_summary
+    from tally.testmode import is_test_mode, refused_test_pages
 
     store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
     with store.session(readonly=True) as s:
-        info = meeting_summary(s, meeting_id(store, meeting))
+        info = meeting_summary(s, mid)
+        info["test_mode"] = is_test_mode(s, mid)
+        info["test_sheets_refused"] = refused_test_pages(s, mid)
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False, indent=1))
         return
     console.print(f"[bold]{info['name']}[/] (#{info['id']}) {info['unit']} {info['date']}")
+    if info["test_mode"]:
+        console.print("  [bold yellow]测试模式 (test mode)[/]: test data, not an official count; "
+                      f"`scantally meeting official {info['name']}` ends it", highlight=False)
+    elif info["test_sheets_refused"]:
+        console.print(f"  [yellow]{info['test_sheets_refused']} test sheet(s) fed since going "
+                      "official: refused (test_sheet), never counted[/]")
     for f in info["forms"]:
         console.print(f"  form {f['id']}: {f['kind']} {f['title']} layout {f['layout_hash'][:12]}")
     printed = (f"{info['printed_serials']} ({info['printed_unreturned']} not returned)"
@@ -214,6 +232,41 @@ def meeting_show(meeting: MeetingArg, data: DataOpt = DEFAULT_DATA, db: DbOpt = 
         f"{info['name']}`" if ledger["unresolved"] else "; every page resolved"))
     if info["audit_head"]:
         console.print(f"  audit head #{info['audit_head']['seq']} {info['audit_head']['hash']}")
+
+
+@meeting_app.command("official")
+def meeting_official(
+    meeting: MeetingArg,
+    why: Annotated[str, typer.Option("--why", help="why now (logged), e.g. the deck check "
+                                     "passed, signed by the 监票人")] = "",
+    force: Annotated[bool, typer.Option("--force", help="go official although a batch is "
+                                        "still open (its station crashed)")] = False,
+    who: Annotated[str | None, typer.Option("--who", help="who takes the meeting official")
+                   ] = None,
+    data: DataOpt = DEFAULT_DATA,
+    db: DbOpt = None,
+) -> None:
+    """End test mode: clear the test data (pages, readings, decisions, batches, images), logged;
+    test sheets are refused from then on."""
+    from tally.testmode import go_official
+
+    store = open_or_fail(data, db)
+    mid = meeting_id(store, meeting)
+    with errors():
+        r = go_official(store, mid, actor=who or user(), why=why, force=force)
+    console.print(f"[green]official[/]: meeting {r.name!r} (#{r.meeting_id}) is no longer in "
+                  f"test mode; cleared {r.pages} page(s), {r.decisions} review decision(s) "
+                  f"({r.writeins} write-in name(s)), {r.batches} batch(es), {r.test_serials} "
+                  f"test serial(s) and {r.images_deleted} image file(s); audit entry "
+                  f"#{r.audit_seq} at {r.at}", highlight=False)
+    check = r.deck_check
+    if check is None:
+        console.print("  [yellow]no test deck was checked before going official (logged)[/]")
+    else:
+        verdict = "matched" if check.get("ok") else "[red]did NOT match[/]"
+        console.print(f"  the last deck check (audit entry #{check.get('seq')}, {check.get('at')}"
+                      f", {check.get('actor')}) {verdict}")
+    console.print("  test sheets fed from now on are refused (reason test_sheet)")
 
 
 def register(app: typer.Typer) -> None:

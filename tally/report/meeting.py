@@ -12,6 +12,7 @@ import zipfile
 from typing import Literal
 
 from tally import anchors
+from tally.db import Meeting
 from tally.report.csv import render_csv
 from tally.report.meta import MeetingInfo
 from tally.report.pdf import render_report
@@ -39,6 +40,12 @@ def pick_form(results: MeetingResults, form_id: str | None) -> FormResult:
                       f"{', '.join(f.form_id for f in forms)}")
 
 
+def _in_test_mode(store: Store, meeting_id: int) -> bool:
+    with store.session(readonly=True) as s:
+        m = s.get(Meeting, meeting_id)
+        return bool(m is not None and m.test_mode)
+
+
 def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
                    form_id: str | None = None, operator: str = "", station: str = "",
                    results: MeetingResults | None = None) -> tuple[str, bytes]:
@@ -52,7 +59,8 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
                            audit_anchor=anchors.report_line(store.data_dir, meeting_id),
                            audit_anchor_short=anchors.report_line(store.data_dir, meeting_id,
                                                                   short=True),
-                           generated_at=dt.datetime.now(dt.UTC))
+                           generated_at=dt.datetime.now(dt.UTC),
+                           test_mode=_in_test_mode(store, meeting_id))
         return f"{stem}.pdf", render_report(chosen.result, chosen.spec, info)
     if fmt == "xlsx":
         return f"{stem}.xlsx", render_xlsx(chosen.result, chosen.spec, chosen.ballots)

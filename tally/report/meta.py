@@ -26,6 +26,8 @@ class MeetingInfo(BaseModel):
     #: printed as the report time; None -> not printed (keeps the PDF reproducible)
     generated_at: dt.datetime | None = None
     classification: str = "内部资料  注意保密"
+    #: the meeting is in test mode (测试模式): every page carries the banner and watermark
+    test_mode: bool = False
 
 
 class AppendixItem(BaseModel):

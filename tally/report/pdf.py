@@ -34,11 +34,13 @@ from tally.report.pdfkit import (
     h1,
     h2,
     keep,
+    key_values,
     numbered_canvas,
     para,
     table,
 )
 from tally.rules.result import TallyResult
+from tally.testmode import BANNER_LINE
 
 
 def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo | None = None,
@@ -70,7 +72,8 @@ def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo
     )
     f = result.form
     canvas = numbered_canvas(f"{f.unit} · {f.meeting}", info.classification,
-                             f"结果校验码 {result.sha256[:16]}", info.audit_anchor_short)
+                             f"结果校验码 {result.sha256[:16]}", info.audit_anchor_short,
+                             watermark=BANNER_LINE if info.test_mode else "")
     doc.build(story, canvasmaker=canvas)
     return buf.getvalue()
 
@@ -109,9 +112,7 @@ def cover(result: TallyResult, info: MeetingInfo, title: str) -> list[Flowable]:
               ["计票结果 SHA-256", result.sha256],
               ["审计锚点", info.audit_anchor or "（未提供）"]]
     out += [h2("三、校验信息"),
-            table(hashes, [42 * mm, CONTENT_W - 42 * mm], head_rows=0, font_size=8,
-                  align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
-                                               ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")]),
+            key_values(hashes, 42 * mm),
             para("计票结果校验码为本结果全部数字与设置的规范化 JSON 的 SHA-256，可用 "
                  "scantally tally --json 重新计算核对。", SMALL)]
     out.append(keep(h2("四、签字确认"), signatures(info)))

@@ -139,6 +139,13 @@ def table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, 
     return t
 
 
+def key_values(rows: Sequence[Sequence[Any]], key_w: float, *, font_size: float = 8) -> Table:
+    """A two-column table of labelled values (hashes, facts): keys shaded, values left."""
+    return table(rows, [key_w, CONTENT_W - key_w], head_rows=0, font_size=font_size,
+                 align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
+                                              ("BACKGROUND", (0, 0), (0, -1), HEAD_BG)])
+
+
 def keep(*flowables: Flowable) -> KeepTogether:
     return KeepTogether(list(flowables))
 
@@ -148,8 +155,10 @@ def gap(h_mm: float) -> Spacer:
 
 
 def numbered_canvas(header_left: str, header_right: str, footer_left: str,
-                    footer_right: str = "") -> type[Canvas]:
-    """A canvas class that prints a header rule and "第 k 页 共 n 页" on every page."""
+                    footer_right: str = "", *, watermark: str = "") -> type[Canvas]:
+    """A canvas class that prints a header rule and "第 k 页 共 n 页" on every page; with
+    `watermark` (a test-mode meeting: "测试模式 · …") also a red banner above the header and
+    the watermark's first word large and pale across the page."""
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -185,6 +194,22 @@ def numbered_canvas(header_left: str, header_right: str, footer_left: str,
             self.drawString(MARGIN_X, 10 * mm, footer_left)
             if footer_right:
                 self.drawRightString(PAGE_W - MARGIN_X, 10 * mm, footer_right)
+            if watermark:
+                self._watermark()
+            self.restoreState()
+
+        def _watermark(self) -> None:
+            self.setFillColor(ALARM)
+            self.rect(0, PAGE_H - 8 * mm, PAGE_W, 8 * mm, stroke=0, fill=1)
+            self.setFillColor(colors.white)
+            self.setFont(FONT_NAME, 11)
+            self.drawCentredString(PAGE_W / 2, PAGE_H - 5.6 * mm, watermark)
+            self.saveState()
+            self.setFillColor(colors.Color(0.75, 0.0, 0.0, alpha=0.10))
+            self.translate(PAGE_W / 2, PAGE_H / 2)
+            self.rotate(35)
+            self.setFont(FONT_NAME, 96)
+            self.drawCentredString(0, -30, watermark.split()[0])
             self.restoreState()
 
     return NumberedCanvas
