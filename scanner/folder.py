@@ -23,14 +23,14 @@ import re
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import ClassVar
 
 from scanner.errors import DeviceIO
 from scanner.images import MAX_PIXELS
-from scanner.pages import EncodedPage, plan_pages
+from scanner.pages import EncodedPage, PageLimits, plan_pages
 from scanner.source import Sheet, SourceKind
 
 __all__ = ["IMAGE_SUFFIXES", "FileSource", "FolderSource", "natural_key", "scan_files"]
@@ -62,7 +62,7 @@ class _FileSheets:
     kind: ClassVar[SourceKind] = "images"
     close_wakes: ClassVar[bool] = True
     pdf_dpi: float
-    max_pixels: int
+    limits: PageLimits
     max_member_bytes: int
     _sequence: int
 
@@ -71,7 +71,7 @@ class _FileSheets:
             yield from self._zip_sheets(path, name)
             return
         try:
-            pages = plan_pages(name, path=path, pdf_dpi=self.pdf_dpi, max_pixels=self.max_pixels)
+            pages = plan_pages(name, path=path, pdf_dpi=self.pdf_dpi, limits=self.limits)
         except OSError as exc:
             yield self._error_sheet(name, f"file could not be read ({exc.strerror or exc})", name)
             return
@@ -108,8 +108,7 @@ class _FileSheets:
                     problem = f"ZIP member cannot be read ({exc}); re-create the ZIP"
                     yield self._error_sheet(label, problem, name, member.filename)
                     continue
-                pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi,
-                                   max_pixels=self.max_pixels)
+                pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi, limits=self.limits)
                 yield from self._sheets(pages, name, member.filename)
 
     def _refuse(self, member: zipfile.ZipInfo) -> str | None:
@@ -151,6 +150,7 @@ class FolderSource(_FileSheets):
         max_pixels: int = MAX_PIXELS,
         max_member_bytes: int = MAX_MEMBER_BYTES,
         stop: threading.Event | None = None,
+        limits: PageLimits | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
@@ -160,7 +160,7 @@ class FolderSource(_FileSheets):
         self.poll_s = poll_s
         self.settle_s = settle_s
         self.pdf_dpi = pdf_dpi
-        self.max_pixels = max_pixels
+        self.limits = limits or PageLimits(max_pixels=max_pixels)
         self.max_member_bytes = max_member_bytes
         self._stop = stop or threading.Event()
         #: names of files taken so far (relative to the folder), in the order they were read
@@ -237,13 +237,19 @@ class FolderSource(_FileSheets):
 
 class FileSource(_FileSheets):
     """Sheets from the given files, in order: `(path, name)` pairs, `name` labelling the pages
-    ("scan.tiff#2"). A ZIP's members are read like a folder's."""
+    ("scan.tiff#2"). A ZIP's members are read like a folder's. `limits` (default: the
+    defaults, with `max_pixels`) caps each file's size, pages and pixels; `skip(page)`, when
+    given, leaves out the pages it says are done already (stored before a crash, when a job
+    is taken up again): they are planned, never decoded, and get no sequence number."""
 
     def __init__(self, files: list[tuple[Path, str]], *, uri: str = "files",
                  pdf_dpi: float = 200, max_pixels: int = MAX_PIXELS,
-                 max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
+                 max_member_bytes: int = MAX_MEMBER_BYTES, limits: PageLimits | None = None,
+                 skip: Callable[[EncodedPage], bool] | None = None) -> None:
         self.files, self.uri = files, uri
-        self.pdf_dpi, self.max_pixels, self.max_member_bytes = pdf_dpi, max_pixels, max_member_bytes
+        self.pdf_dpi, self.max_member_bytes = pdf_dpi, max_member_bytes
+        self.limits = limits or PageLimits(max_pixels=max_pixels)
+        self._skip = skip
         self._sequence = 0
         self._stop = threading.Event()
 
@@ -252,6 +258,10 @@ class FileSource(_FileSheets):
             for sheet in self._sheets_of(path, name):
                 if self._stop.is_set():
                     return
+                if self._skip is not None and sheet.front is not None and \
+                        self._skip(sheet.front):
+                    self._sequence -= 1
+                    continue
                 yield sheet
 
     def close(self) -> None:

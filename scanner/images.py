@@ -25,10 +25,16 @@ from PIL import Image, ImageOps
 
 from scanner.tiffcheck import TiffCheck, check_tiff
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "Page", "iter_bytes", "iter_pages", "sniff_format"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PDF_PAGES", "MAX_PIXELS", "MAX_TIFF_FRAMES", "Page",
+           "iter_bytes", "iter_pages", "sniff_format"]
 
+#: the defaults of the caps every decoder applies (`scanner.pages.PageLimits`; the settings a
+#: server or a CLI run takes are `intake.limits.IntakeLimits`)
 MAX_PIXELS = 150_000_000
 MAX_FILE_BYTES = 1024 * 1024 * 1024
+#: a scanner's stack is a few hundred sheets: a file of more pages is refused by its count
+MAX_PDF_PAGES = 1000
+MAX_TIFF_FRAMES = 1000
 _POINTS_PER_INCH = 72.0
 _EXIF_ORIENTATION = 0x0112
 #: pdfium is not thread-safe: every call into it goes through this lock
@@ -98,7 +104,7 @@ def iter_pages(
     if size_bytes > max_file_bytes:
         problem = (
             f"file is {size_bytes / 2**20:.0f} MiB, over the {max_file_bytes / 2**20:.0f} MiB "
-            "limit for one scan; split it or scan at a lower resolution"
+            "limit for one scan (max_file_bytes); split it or scan at a lower resolution"
         )
         return iter([Page(f"{label}#1", None, problem)])
     return _iter_data(Path(path).read_bytes(), label, pdf_dpi, max_pixels)
@@ -134,8 +140,8 @@ def _too_big(width_px: int, height_px: int, max_pixels: int) -> str | None:
         return f"image has impossible dimensions {width_px}x{height_px} px; re-scan the sheet"
     if width_px * height_px > max_pixels:
         return (
-            f"image is {width_px}x{height_px} px, over the {max_pixels / 1e6:g} Mpx limit; "
-            "scan at a lower resolution (200-300 dpi is enough for a ballot)"
+            f"image is {width_px}x{height_px} px, over the {max_pixels / 1e6:g} Mpx limit "
+            "(max_pixels); scan at a lower resolution (200-300 dpi is enough for a ballot)"
         )
     return None
 
@@ -290,8 +296,8 @@ def _render_pdf_page(doc: object, index: int, name: str, pdf_dpi: float, max_pix
             if _too_big(width_px, height_px, max_pixels):
                 problem = (
                     f"{where} would be {width_px}x{height_px} px at {pdf_dpi:g} dpi, over the "
-                    f"{max_pixels / 1e6:g} Mpx limit; the page is far larger than a ballot sheet "
-                    "or the dpi is too high"
+                    f"{max_pixels / 1e6:g} Mpx limit (max_pixels); the page is far larger than "
+                    "a ballot sheet or the dpi is too high"
                 )
                 return Page(source, None, problem, float(pdf_dpi))
             bitmap = page.render(scale=scale, rev_byteorder=True)
