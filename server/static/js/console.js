@@ -47,6 +47,7 @@
     if (j.refused.length) {
       card.append(el("b", {}, L.refused_list), el("ul", {}, ...j.refused.map((r) => el("li", {}, r))));
     }
+    if (j.note) card.append(el("p", { class: "muted", "data-note": "" }, j.note));
     if (j.error) card.append(el("p", { class: "error" }, j.error));
   }
 
