@@ -13,15 +13,19 @@ decoded here; a file's pages are found from its structure, one at a time.
 Nothing is silently dropped: a refused ZIP member (absolute path, "..", over-large), a file
 that vanished or a page cut short still yields a `Sheet` whose page has an `error` saying why;
 a file that is no scan at all (README.txt) is listed in `skipped`. Files are read, never moved
-or deleted.
+or deleted. A multi-page ZIP member (TIFF, PDF) is copied to a temporary file of the source, so
+that its pages travel to the workers as a path, not each with the whole member's bytes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -29,7 +33,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from scanner.errors import DeviceIO
-from scanner.images import MAX_PIXELS
+from scanner.images import MAX_PIXELS, sniff_format
 from scanner.pages import EncodedPage, PageLimits, plan_pages
 from scanner.source import Sheet, SourceKind
 
@@ -108,8 +112,29 @@ class _FileSheets:
                     problem = f"ZIP member cannot be read ({exc}); re-create the ZIP"
                     yield self._error_sheet(label, problem, name, member.filename)
                     continue
-                pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi, limits=self.limits)
+                if sniff_format(data[:1024]) in ("TIFF", "PDF"):
+                    # several pages: each one goes to a worker as a path, not as the member's
+                    # bytes (a copy of the whole member per page in flight)
+                    pages = plan_pages(label, path=self._spill(data), pdf_dpi=self.pdf_dpi,
+                                       limits=self.limits)
+                else:
+                    pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi,
+                                       limits=self.limits)
+                del data
                 yield from self._sheets(pages, name, member.filename)
+
+    def _spill(self, data: bytes) -> Path:
+        """Write a multi-page ZIP member to a temporary file of this source (removed when the
+        source is garbage-collected or the process ends)."""
+        folder = getattr(self, "_spill_dir", None)
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="scantally-zip-"))
+            self._spill_dir = folder
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        fd, name = tempfile.mkstemp(dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return Path(name)
 
     def _refuse(self, member: zipfile.ZipInfo) -> str | None:
         path = member.filename.replace("\\", "/")

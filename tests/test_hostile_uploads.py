@@ -14,7 +14,10 @@ streamed at 408 MiB, in 157 s), and no worker is left behind when the server sto
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from tests.process_helpers import (
     wait_job,
 )
 from tests.server_helpers import add_users, new_meeting
+from tests.tally_helpers import SCANTALLY
 
 #: the whole process tree of the server, at any moment of the uploads below
 RSS_BOUND = 640 * MiB
@@ -166,3 +170,32 @@ def test_a_file_within_the_caps_streams_page_by_page_with_rss_bounded(
     batches, open_batches, _ = _counts(data)
     assert batches == batches_before + 1 and open_batches == 0
     assert _staging_empty(data)
+
+
+def test_ingest_streams_a_zip_member_and_refuses_a_file_over_the_cli_cap(
+        tmp_path: Path) -> None:
+    """`scantally ingest` applies the caps it is given (`--max-tiff-frames`): a TIFF over it is
+    one page refused by its count, naming the file and the setting; a multi-page TIFF inside a
+    ZIP is read page by page (planned from a temporary copy, not held as bytes per page)."""
+    data = tmp_path / "data"
+    store = open_store(data)
+    new_meeting(store, name="m1", forms=("evaluation",))
+    store.close()
+    over = g4_tiff(tmp_path / "four.tiff", 4, width_px=800, height_px=1100)
+    three = g4_tiff(tmp_path / "three.tiff", 3, width_px=800, height_px=1100)
+    archive = tmp_path / "stack.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(three, "inner/three.tiff")
+    run = subprocess.run([str(SCANTALLY), "ingest", "--meeting", "m1", "--data", str(data),
+                          "--max-tiff-frames", "3", "--json", str(over), str(archive)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    assert run.returncode == 0, run.stderr
+    pages = [json.loads(line) for line in lines[:-1]]
+    sources = [p["source"] for p in pages]
+    assert sources == [f"{over}#1"] + [f"{archive}/inner/three.tiff#{k}" for k in (1, 2, 3)]
+    refused = pages[0]
+    assert refused["outcome"] == "unreadable"
+    assert "more than 3 frames" in refused["message"] and "max_tiff_frames" in \
+        refused["message"] and "four.tiff" in refused["message"]
+    assert json.loads(lines[-1])["summary"]["read"] == 4

@@ -1,9 +1,10 @@
 """An accepted upload survives a crash of the server (issue 15).
 
 A real `scantally serve` process reads a 24-page TIFF of marked ballots (distinct serials); it
-is killed with SIGKILL mid-job (as the OOM killer does) and started again on the same SQLite
-store. With the default `--max-job-resumes 1` the job is taken up again: the pages stored
-before are kept and not read again, the rest are read, so every page is stored exactly once
+is killed with SIGKILL mid-job (as the OOM killer does) and started again on the same store
+(SQLite; the resume also on PostgreSQL). With the default `--max-job-resumes 1` the job is
+taken up again: the pages stored before are kept and not read again, the rest are read, so
+every page is stored exactly once
 (no page counted twice, none lost); the batch ends closed, the staging folder empty, and the
 job's state and what the restart did are in the API. With `--max-job-resumes 0` the job is
 marked failed instead: the pages stored are kept, the others are listed to upload again (stored
@@ -14,6 +15,7 @@ workers do not outlive it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -23,12 +25,35 @@ from sqlalchemy import select
 
 from omr.sim.corpus import render_marked_page
 from tally.db import Batch, IntakeJob, Page
-from tally.store import open_store
+from tally.store import Store, open_store
 from tests.process_helpers import g4_tiff, operator_client, serve, wait_job
 from tests.server_helpers import add_users, free_port, new_meeting
+from tests.tally_helpers import pg_schema, pg_unreachable
 
 EVAL = Path("examples/evaluation.yaml")
 PAGES = 24
+PG_SKIP = pg_unreachable()
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")])]
+#: a store: its data folder and its database URL (None: the SQLite file in the folder)
+Where = tuple[Path, str | None]
+
+
+@pytest.fixture(params=BACKENDS)
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Where]:
+    if request.param == "sqlite":
+        yield tmp_path / "data", None
+        return
+    with pg_schema() as url:
+        yield tmp_path / "data", url
+
+
+def _open(where: Where) -> Store:
+    return open_store(where[0], where[1])
+
+
+def _args(where: Where, *more: str) -> tuple[str, ...]:
+    return (*more, *(("--db", where[1]) if where[1] else ()))
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +67,20 @@ def ballots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return g4_tiff(tmp_path_factory.mktemp("crash") / "stack.tiff", frames)
 
 
-def _meeting(data: Path) -> int:
-    store = open_store(data)
+def _meeting(where: Where) -> int:
+    store = _open(where)
     add_users(store)
     meeting_id = new_meeting(store, forms=("evaluation",))
     store.close()
     return meeting_id
 
 
-def _kill_mid_job(data: Path, meeting_id: int, ballots: Path, port: int,
+def _kill_mid_job(where: Where, meeting_id: int, ballots: Path, port: int,
                   read_threads: str) -> str:
     """Upload, wait for a few pages, SIGKILL the server; the job id. The killed server's
     descendants (forkserver, workers) must end by themselves."""
-    with serve(data, "--read-threads", read_threads, port=port) as served:
+    data = where[0]
+    with serve(data, *_args(where, "--read-threads", read_threads), port=port) as served:
         with operator_client(served.url) as client, ballots.open("rb") as fh:
             r = client.post(f"/api/meetings/{meeting_id}/uploads",
                             files=[("files", ("stack.tiff", fh, "image/tiff"))])
@@ -72,8 +98,8 @@ def _kill_mid_job(data: Path, meeting_id: int, ballots: Path, port: int,
     return job_id
 
 
-def _stored(data: Path, job_id: str) -> tuple[IntakeJob, Batch, list[Page]]:
-    store = open_store(data)
+def _stored(where: Where, job_id: str) -> tuple[IntakeJob, Batch, list[Page]]:
+    store = _open(where)
     try:
         with store.session(readonly=True) as s:
             row = s.get(IntakeJob, job_id)
@@ -87,14 +113,14 @@ def _stored(data: Path, job_id: str) -> tuple[IntakeJob, Batch, list[Page]]:
 
 
 def test_a_killed_upload_is_taken_up_again_and_every_page_counted_once(
-        tmp_path: Path, ballots: Path) -> None:
-    data = tmp_path / "data"
-    meeting_id = _meeting(data)
+        where: Where, ballots: Path) -> None:
+    data = where[0]
+    meeting_id = _meeting(where)
     port = free_port()
-    job_id = _kill_mid_job(data, meeting_id, ballots, port, "1")
-    _row, _batch, before = _stored(data, job_id)
+    job_id = _kill_mid_job(where, meeting_id, ballots, port, "1")
+    _row, _batch, before = _stored(where, job_id)
     started = time.monotonic()
-    with serve(data, "--read-threads", "2", port=port) as served, \
+    with serve(data, *_args(where, "--read-threads", "2"), port=port) as served, \
             operator_client(served.url) as client:
         job = wait_job(client, meeting_id, job_id, timeout_s=180)
     print(f"restarted: {len(before)} pages were stored before the kill; job {job['state']} in "
@@ -102,7 +128,7 @@ def test_a_killed_upload_is_taken_up_again_and_every_page_counted_once(
     assert job["state"] == "done" and job["attempts"] == 2, job
     assert "taken up again" in job["note"] and f"{len(before)} page(s)" in job["note"]
     assert sum(job["counts"].values()) == PAGES and job["counts"].get("kept") == len(before)
-    row, batch, pages = _stored(data, job_id)
+    row, batch, pages = _stored(where, job_id)
     sources = [p.source for p in pages]
     assert sorted(sources) == sorted(f"stack.tiff#{k}" for k in range(1, PAGES + 1))
     assert all(p.state == "counted" for p in pages), [(p.source, p.status, p.reason)
@@ -114,15 +140,16 @@ def test_a_killed_upload_is_taken_up_again_and_every_page_counted_once(
 
 def test_a_killed_upload_not_to_be_resumed_is_failed_with_what_to_upload_again(
         tmp_path: Path, ballots: Path) -> None:
-    data = tmp_path / "data"
-    meeting_id = _meeting(data)
+    where: Where = (tmp_path / "data", None)
+    data = where[0]
+    meeting_id = _meeting(where)
     port = free_port()
-    job_id = _kill_mid_job(data, meeting_id, ballots, port, "2")  # with worker processes
+    job_id = _kill_mid_job(where, meeting_id, ballots, port, "2")  # with worker processes
     with serve(data, "--max-job-resumes", "0", port=port) as served, \
             operator_client(served.url) as client:
         job = wait_job(client, meeting_id, job_id, timeout_s=30)
         page = client.get(f"/meetings/{meeting_id}")
-    row, batch, pages = _stored(data, job_id)
+    row, batch, pages = _stored(where, job_id)
     print(f"marked failed: {job['counts']}; {job['error']}")
     assert job["state"] == "failed" and "marked failed at restart" in job["note"]
     assert "The server stopped while this job ran" in job["error"]
