@@ -162,7 +162,8 @@ def unstored_pages(files: list[list[str]], stored: Counter[str],
 
 def fail_interrupted(store: Store, row: IntakeJob, limits: PageLimits) -> IntakeJob | None:
     """End a job its process left running: batch closed, staged files listed and removed, the
-    row failed with what was kept and what must be fed again. None if another process took it."""
+    row failed with what was kept and what must be fed again (done, when every staged page is
+    stored: the crash came after the last one). None if another process took it."""
     stored, unreadable = (stored_sources(store, row.batch_id) if row.batch_id is not None
                           else (Counter(), []))
     kept = sum(stored.values())
@@ -184,8 +185,11 @@ def fail_interrupted(store: Store, row: IntakeJob, limits: PageLimits) -> Intake
     counts = {"kept": kept} | ({"not_stored": missing.count} if missing.count else {})
     refeed = (unreadable + [f"{label}: not read before the server stopped; upload it again"
                             for label in missing.labels])[-MAX_LISTED:]
-    note = f"marked failed at restart ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC)"
-    if not claim_job(store, row, state="failed", error=error, note=note, counts=counts,
+    state = "failed"
+    if row.kind == "upload" and missing.known and not missing.count:  # all stored: it was done
+        state, error = "done", ""
+    note = f"marked {state} at restart ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    if not claim_job(store, row, state=state, error=error, note=note, counts=counts,
                      refeed=refeed, finished_at=utc_now()):
         return None
     if row.batch_id is not None:
