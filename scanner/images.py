@@ -6,7 +6,9 @@ colour RGB (H, W, 3) - and its dpi when the file says it, or, when it cannot be 
 None and an `error` a person understands. Bad content never raises (empty, truncated, not an
 image, a decompression bomb, a broken PDF); only a missing/unreadable path does.
 
-Image dimensions are checked from the header before any pixel is decoded (`max_pixels`).
+Image dimensions are checked from the header before any pixel is decoded (`max_pixels`); a
+TIFF of more than `MAX_TIFF_FRAMES` frames or a PDF of more than `MAX_PDF_PAGES` pages is one
+page refused by its count.
 PDF pages are rasterised with pypdfium2 at `pdf_dpi`; a page with no colour comes out grey.
 """
 
@@ -135,6 +137,14 @@ def _iter_data(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Itera
         yield from _iter_raster(data, fmt, name, max_pixels)
 
 
+def _count_problem(name: str, fmt: str, pages: int, over: bool) -> str | None:
+    from scanner.pages import PageLimits, count_problem  # (it builds on this module)
+
+    if fmt not in ("TIFF", "PDF"):
+        return None
+    return count_problem(name, fmt, pages, over, PageLimits())
+
+
 def _too_big(width_px: int, height_px: int, max_pixels: int) -> str | None:
     if width_px <= 0 or height_px <= 0:
         return f"image has impossible dimensions {width_px}x{height_px} px; re-scan the sheet"
@@ -163,8 +173,11 @@ def _open_pillow(data: bytes | BinaryIO, fmt: str) -> Image.Image:
 def _iter_raster(data: bytes, fmt: str, name: str, max_pixels: int) -> Iterator[Page]:
     fix = _FIX.get(fmt, "re-scan the sheet")
     # a JPEG may carry extra pictures (MPO thumbnails): only TIFF frames are pages
-    structure = check_tiff(data) if fmt == "TIFF" else TiffCheck(pages=[None])
+    structure = check_tiff(data, MAX_TIFF_FRAMES) if fmt == "TIFF" else TiffCheck(pages=[None])
     n_frames = len(structure.pages)
+    if problem := _count_problem(name, fmt, n_frames, structure.over):
+        yield Page(f"{name}#1", None, problem)
+        return
     single = n_frames == 1 and structure.tail is None
     img: Image.Image | None = None
     for index, problem in enumerate(structure.pages):
@@ -270,6 +283,9 @@ def _iter_pdf(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Iterat
     try:
         if n_pages == 0:
             yield Page(f"{name}#1", None, f"PDF has no pages; {fix}")
+            return
+        if problem := _count_problem(name, "PDF", n_pages, False):
+            yield Page(f"{name}#1", None, problem)
             return
         for index in range(n_pages):
             with _PDFIUM_LOCK:

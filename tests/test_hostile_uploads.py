@@ -138,6 +138,7 @@ def test_huge_tiff_and_pdf_are_refused_up_front_with_rss_bounded(
     assert _staging_empty(data)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key, pages", [("tiff400", 400), ("pdf200", 200)])
 def test_a_file_within_the_caps_streams_page_by_page_with_rss_bounded(
         server: tuple[Served, int, Path], hostile: dict[str, Path], key: str,

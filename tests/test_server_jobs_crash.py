@@ -14,6 +14,8 @@ workers do not outlive it.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +27,10 @@ from sqlalchemy import select
 
 from omr.sim.corpus import render_marked_page
 from tally.db import Batch, IntakeJob, Page
+from tally.ingest import open_batch
 from tally.store import Store, open_store
 from tests.process_helpers import g4_tiff, operator_client, serve, wait_job
-from tests.server_helpers import add_users, free_port, new_meeting
+from tests.server_helpers import add_users, client_for, free_port, new_meeting
 from tests.tally_helpers import pg_schema, pg_unreachable
 
 EVAL = Path("examples/evaluation.yaml")
@@ -112,6 +115,7 @@ def _stored(where: Where, job_id: str) -> tuple[IntakeJob, Batch, list[Page]]:
         store.close()
 
 
+@pytest.mark.slow
 def test_a_killed_upload_is_taken_up_again_and_every_page_counted_once(
         where: Where, ballots: Path) -> None:
     data = where[0]
@@ -138,6 +142,7 @@ def test_a_killed_upload_is_taken_up_again_and_every_page_counted_once(
     assert not any((data / "uploads").iterdir())
 
 
+@pytest.mark.slow
 def test_a_killed_upload_not_to_be_resumed_is_failed_with_what_to_upload_again(
         tmp_path: Path, ballots: Path) -> None:
     where: Where = (tmp_path / "data", None)
@@ -162,3 +167,38 @@ def test_a_killed_upload_not_to_be_resumed_is_failed_with_what_to_upload_again(
     assert batch.ended_at is not None and row.state == "failed"
     assert not any((data / "uploads").iterdir())
     assert page.status_code == 200 and job_id in page.text  # the console lists it too
+
+
+def test_jobs_left_by_a_dead_process_are_reconciled_and_other_hosts_jobs_left_alone(
+        tmp_path: Path) -> None:
+    """In-process: a device job of a process of this host that is gone is failed and its batch
+    closed when an app starts on the store; a job of another host (a station sharing the
+    PostgreSQL store) is not touched; a staging folder no job names, hours old, is removed."""
+    store = open_store(tmp_path / "data")
+    add_users(store)
+    meeting_id = new_meeting(store, forms=("evaluation",))
+    batch = open_batch(store, meeting_id, operator="operator", device="escl://scanner/eSCL")
+    dead_pid = psutil.Popen(["true"])  # its pid: a process of this host that has ended
+    dead_pid.wait()
+    rows = [IntakeJob(id="dev1", meeting_id=meeting_id, batch_id=batch.batch_id, kind="device",
+                      label="escl://scanner/eSCL", operator="operator", state="running",
+                      owner=f"{socket.gethostname()}:{dead_pid.pid}:1.00"),
+            IntakeJob(id="far1", meeting_id=meeting_id, kind="upload", label="x.tiff",
+                      operator="operator", state="running", owner="elsewhere:4242:1.00")]
+    store.write(lambda s: s.add_all(rows))
+    stale = store.data_dir / "uploads" / "0123abcd"
+    stale.mkdir(parents=True)
+    (stale / "00001.tiff").write_bytes(b"II*\x00")
+    hours_ago = time.time() - 3 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    with client_for(store, "operator") as (client, _csrf):
+        jobs = {j["id"]: j for j in client.get(f"/api/meetings/{meeting_id}/jobs").json()}
+    assert jobs["dev1"]["state"] == "failed", jobs["dev1"]
+    assert "The server stopped while this job ran" in jobs["dev1"]["error"]
+    assert "Feed again the sheets after the last one stored" in jobs["dev1"]["error"]
+    assert jobs["far1"]["state"] == "running"  # another station's
+    with store.session(readonly=True) as s:
+        closed = s.get(Batch, batch.batch_id)
+        assert closed is not None and closed.ended_at is not None
+    assert not stale.exists()
+    store.close()
