@@ -20,22 +20,17 @@ closed and its staged files removed, and the job's `note` and `error` say what h
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-
-from pydantic import BaseModel
 
 from intake import jobs as records
 from intake.devices import open_source
 from intake.limits import IntakeLimits
-from intake.outcomes import Outcomes
 from intake.pipeline import IntakeOptions, PageDone, StackResult
 from intake.run import scan
 from omr.card import card_form
@@ -44,8 +39,9 @@ from scanner.folder import FileSource
 from scanner.pages import EncodedPage, PageLimits
 from scanner.source import SheetSource
 from server.events import EventBus
+from server.jobs import MAX_LISTED, Job, JobState, JobView, utc_of
 from server.uploads import StagedFile
-from tally.db import IntakeJob, iso_utc
+from tally.db import IntakeJob
 from tally.ingest import (
     BatchContext,
     IngestResult,
@@ -57,10 +53,10 @@ from tally.ingest import (
 from tally.meetings import MeetingError, meeting_layouts
 from tally.store import Store
 
-JobState = Literal["running", "done", "stopped", "failed"]
+__all__ = ["DeviceUnavailable", "Intake", "Job", "JobState", "JobView", "staged_files"]
+
 #: at most this often a "job" progress event per job
 JOB_EVENT_INTERVAL_S = 0.3
-MAX_LISTED = 200
 
 
 def staged_files(staged: list[tuple[Path, str]], limits: PageLimits | None = None,
@@ -69,92 +65,6 @@ def staged_files(staged: list[tuple[Path, str]], limits: PageLimits | None = Non
     by a worker; a page that cannot be decoded keeps the file's bytes and the decoder's
     reason); `skip`: pages stored already (a job taken up again)."""
     return FileSource(staged, uri="upload", limits=limits, skip=skip)
-
-
-class JobView(BaseModel):
-    id: str
-    meeting_id: int
-    batch_id: int | None
-    kind: Literal["upload", "device", "api"]
-    label: str
-    operator: str
-    state: JobState
-    started_at: float
-    finished_at: float | None
-    elapsed_s: float
-    files_total: int | None
-    files_done: int
-    pages: int
-    counts: dict[str, int]
-    pages_per_minute: float | None
-    refeed: list[str]
-    refused: list[str]
-    error: str
-    #: what a restart did with the job ("taken up again after …", "marked failed at …")
-    note: str = ""
-    #: 1, +1 each time a restart took the job up again
-    attempts: int = 1
-
-
-@dataclass
-class Job:
-    id: str
-    meeting_id: int
-    kind: Literal["upload", "device", "api"]
-    label: str
-    operator: str
-    files_total: int | None = None
-    batch_id: int | None = None
-    state: JobState = "running"
-    started_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
-    files_done: int = 0
-    outcomes: Outcomes = field(default_factory=Outcomes)
-    error: str = ""
-    stop: threading.Event = field(default_factory=threading.Event)
-    last_event: float = 0.0
-    note: str = ""
-    attempts: int = 1
-
-    @classmethod
-    def from_row(cls, row: IntakeJob) -> Job:
-        """A job of the store that this process does not run (before a restart, or ended)."""
-        job = cls(row.id, row.meeting_id, row.kind, row.label, row.operator,  # type: ignore[arg-type]
-                  row.files_total, row.batch_id, row.state,  # type: ignore[arg-type]
-                  _epoch(row.started_at), _epoch(row.finished_at) if row.finished_at else None,
-                  row.files_done, error=row.error, note=row.note, attempts=row.attempts)
-        job.outcomes.counts.update(row.counts)
-        job.outcomes.refeed, job.outcomes.refused = list(row.refeed), list(row.refused)
-        return job
-
-    def progress(self) -> dict[str, object]:
-        """What is saved in the job's row."""
-        return {"state": self.state, "files_done": self.files_done,
-                "counts": dict(self.outcomes.counts),
-                "refeed": self.outcomes.refeed[-MAX_LISTED:],
-                "refused": self.outcomes.refused[-MAX_LISTED:], "error": self.error,
-                "note": self.note}
-
-    def view(self) -> JobView:
-        end = self.finished_at or time.time()
-        elapsed = max(end - self.started_at, 1e-6)
-        pages = self.outcomes.pages
-        return JobView(
-            id=self.id, meeting_id=self.meeting_id, batch_id=self.batch_id, kind=self.kind,
-            label=self.label, operator=self.operator, state=self.state,
-            started_at=self.started_at, finished_at=self.finished_at, elapsed_s=round(elapsed, 2),
-            files_total=self.files_total, files_done=self.files_done, pages=pages,
-            counts=dict(self.outcomes.counts),
-            pages_per_minute=round(pages * 60 / elapsed, 1) if pages else None,
-            refeed=self.outcomes.refeed[-MAX_LISTED:],
-            refused=self.outcomes.refused[-MAX_LISTED:],
-            error=self.error, note=self.note, attempts=self.attempts)
-
-
-def _epoch(moment: dt.datetime) -> float:
-    """A stored time (SQLite gives it back naive, in UTC) as seconds since the epoch."""
-    text = iso_utc(moment)
-    return dt.datetime.fromisoformat(text).timestamp() if text else time.time()
 
 
 class Intake:
@@ -197,7 +107,7 @@ class Intake:
             with contextlib.suppress(Exception):  # a store hiccup must not stop the reading
                 fields = job.progress()
                 if job.finished_at is not None:
-                    fields["finished_at"] = _utc(job.finished_at)
+                    fields["finished_at"] = utc_of(job.finished_at)
                 records.save_job(self.store, job.id, **fields)
             self.bus.publish(job.meeting_id, "job", job.view().model_dump(mode="json"))
 
@@ -230,7 +140,7 @@ class Intake:
                            kind=kind, label=label[:400], operator=operator, state=job.state,
                            staging=str(staging or ""),
                            files=[[str(p), n] for p, n in files or []],
-                           files_total=files_total, started_at=_utc(job.started_at))
+                           files_total=files_total, started_at=utc_of(job.started_at))
         with self._lock:
             self._jobs[job.id] = job
         return job
@@ -427,10 +337,6 @@ def _note_end(job: Job, result: StackResult) -> None:
                           + ", ".join(str(n) for n in result.refeed) + ".")
     elif result.ended == "empty":
         job.error = "The feeder is empty; load the stack and start again."
-
-
-def _utc(epoch_s: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch_s, dt.UTC)
 
 
 class DeviceUnavailable(RuntimeError):
