@@ -12,7 +12,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,21 +101,22 @@ def serve(data: Path, *args: str, port: int | None = None) -> Iterator[Served]:
                 proc.wait(10)
 
 
-class PeakTreeRss:
-    """Samples the RSS summed over a server's process tree every 20 ms, in a thread."""
+class PeakRss:
+    """Samples `rss()` (bytes) every 20 ms in a thread and keeps the peak; e.g.
+    `PeakRss(served.tree_rss)` for a server's whole process tree."""
 
-    def __init__(self, served: Served) -> None:
-        self.served = served
-        self.peak = served.tree_rss()
+    def __init__(self, rss: Callable[[], int]) -> None:
+        self.rss = rss
+        self.peak = rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.served.tree_rss())
+            self.peak = max(self.peak, self.rss())
             time.sleep(0.02)
 
-    def __enter__(self) -> PeakTreeRss:
+    def __enter__(self) -> PeakRss:
         self._thread.start()
         return self
 

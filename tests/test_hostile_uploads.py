@@ -32,7 +32,7 @@ from tally.db import Batch, Page
 from tally.store import open_store
 from tests.process_helpers import (
     MiB,
-    PeakTreeRss,
+    PeakRss,
     Served,
     blank_pdf,
     g4_tiff,
@@ -121,7 +121,7 @@ def test_the_default_caps_refuse_the_issues_files_by_their_count(
 def test_huge_tiff_and_pdf_are_refused_up_front_with_rss_bounded(
         server: tuple[Served, int, Path], hostile: dict[str, Path]) -> None:
     served, meeting_id, data = server
-    with operator_client(served.url) as client, PeakTreeRss(served) as rss:
+    with operator_client(served.url) as client, PeakRss(served.tree_rss) as rss:
         base = served.tree_rss()
         for key, setting, count in (("tiff10k", "max_tiff_frames", "more than 1,000 frames"),
                                     ("pdf5k", "max_pdf_pages", "5,000 pages")):
@@ -145,7 +145,7 @@ def test_a_file_within_the_caps_streams_page_by_page_with_rss_bounded(
         pages: int) -> None:
     served, meeting_id, data = server
     batches_before = _counts(data)[0]
-    with operator_client(served.url) as client, PeakTreeRss(served) as rss:
+    with operator_client(served.url) as client, PeakRss(served.tree_rss) as rss:
         started = time.monotonic()
         r = _upload(client, meeting_id, hostile[key])
         assert r.status_code == 202, r.text
