@@ -22,11 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 import pytest
+from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from intake.limits import IntakeLimits
+from scanner.pages import plan_pages
 from server.uploads import UploadRefused, stage_uploads
 from tally.db import Batch, Page
 from tally.store import open_store
@@ -200,3 +203,25 @@ def test_ingest_streams_a_zip_member_and_refuses_a_file_over_the_cli_cap(
     assert "more than 3 frames" in refused["message"] and "max_tiff_frames" in \
         refused["message"] and "four.tiff" in refused["message"]
     assert json.loads(lines[-1])["summary"]["read"] == 4
+
+
+@pytest.mark.parametrize("compression", ["group4", "tiff_lzw", None])
+def test_each_tiff_frame_is_opened_at_its_own_directory_and_decodes_to_its_pixels(
+        tmp_path: Path, compression: str | None) -> None:
+    """A page of a multi-frame TIFF is decoded without walking the frames before it (the
+    planner notes each directory's offset); what comes out is that frame, from a file on disk
+    (libtiff reads by descriptor) and from bytes in memory alike."""
+    frames = []
+    for k in range(6):
+        frame = Image.new("1", (300, 200), 1)
+        ImageDraw.Draw(frame).rectangle([10 + 40 * k, 10, 40 + 40 * k, 60], fill=0)
+        frames.append(frame)
+    path = tmp_path / "six.tiff"
+    frames[0].save(path, save_all=True, append_images=frames[1:], compression=compression)
+    for where in ({"path": path}, {"data": path.read_bytes()}):
+        planned = list(plan_pages("six.tiff", **where))  # type: ignore[arg-type]
+        assert [p.ifd_offset is not None for p in planned] == [True] * 6
+        for k, page in enumerate(planned):
+            got = page.decode()
+            assert got.image is not None, got.error
+            assert np.array_equal(got.image, np.asarray(frames[k].convert("L"))), (where, k)
