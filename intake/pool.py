@@ -16,6 +16,8 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -145,7 +147,7 @@ def _new_pool(workers: int, settings: ReadSettings) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["intake.work"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_init_worker, initargs=(settings,))
+                               initializer=_init_worker, initargs=(settings, os.getpid()))
 
 
 def _retry_alone(job: Job, settings: ReadSettings) -> PageRead:
@@ -159,13 +161,35 @@ def _retry_alone(job: Job, settings: ReadSettings) -> PageRead:
             return PageRead(reading, None, 0.0)
 
 
-def _init_worker(settings: ReadSettings) -> None:
+def _init_worker(settings: ReadSettings, owner_pid: int | None = None) -> None:
     import cv2
 
     global _worker_settings
     _worker_settings = settings
     cv2.setNumThreads(1)  # one process per core already
+    if owner_pid is not None:
+        threading.Thread(target=_end_with, args=(owner_pid,), daemon=True,
+                         name="end-with-owner").start()
     _keep_freed_memory()
+
+
+#: how often a worker looks whether the process that started its pool still runs
+OWNER_CHECK_S = 1.0
+
+
+def _end_with(owner_pid: int) -> None:
+    """End this worker once the process that started the pool is gone (killed: SIGKILL, the
+    OOM killer). A worker's parent is the forkserver, which itself waits for its children, so
+    without this the workers, the forkserver and the resource tracker would stay behind
+    forever, waiting for pages that never come."""
+    while True:
+        time.sleep(OWNER_CHECK_S)
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # a new process of another user has the number: gone too
+            os._exit(0)
 
 
 #: glibc mallopt parameters (malloc.h)

@@ -13,24 +13,28 @@ decoded here; a file's pages are found from its structure, one at a time.
 Nothing is silently dropped: a refused ZIP member (absolute path, "..", over-large), a file
 that vanished or a page cut short still yields a `Sheet` whose page has an `error` saying why;
 a file that is no scan at all (README.txt) is listed in `skipped`. Files are read, never moved
-or deleted.
+or deleted. A multi-page ZIP member (TIFF, PDF) is copied to a temporary file of the source, so
+that its pages travel to the workers as a path, not each with the whole member's bytes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import ClassVar
 
 from scanner.errors import DeviceIO
-from scanner.images import MAX_PIXELS
-from scanner.pages import EncodedPage, plan_pages
+from scanner.images import MAX_PIXELS, sniff_format
+from scanner.pages import EncodedPage, PageLimits, plan_pages
 from scanner.source import Sheet, SourceKind
 
 __all__ = ["IMAGE_SUFFIXES", "FileSource", "FolderSource", "natural_key", "scan_files"]
@@ -62,7 +66,7 @@ class _FileSheets:
     kind: ClassVar[SourceKind] = "images"
     close_wakes: ClassVar[bool] = True
     pdf_dpi: float
-    max_pixels: int
+    limits: PageLimits
     max_member_bytes: int
     _sequence: int
 
@@ -71,7 +75,7 @@ class _FileSheets:
             yield from self._zip_sheets(path, name)
             return
         try:
-            pages = plan_pages(name, path=path, pdf_dpi=self.pdf_dpi, max_pixels=self.max_pixels)
+            pages = plan_pages(name, path=path, pdf_dpi=self.pdf_dpi, limits=self.limits)
         except OSError as exc:
             yield self._error_sheet(name, f"file could not be read ({exc.strerror or exc})", name)
             return
@@ -108,9 +112,29 @@ class _FileSheets:
                     problem = f"ZIP member cannot be read ({exc}); re-create the ZIP"
                     yield self._error_sheet(label, problem, name, member.filename)
                     continue
-                pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi,
-                                   max_pixels=self.max_pixels)
+                if sniff_format(data[:1024]) in ("TIFF", "PDF"):
+                    # several pages: each one goes to a worker as a path, not as the member's
+                    # bytes (a copy of the whole member per page in flight)
+                    pages = plan_pages(label, path=self._spill(data), pdf_dpi=self.pdf_dpi,
+                                       limits=self.limits)
+                else:
+                    pages = plan_pages(label, data=data, pdf_dpi=self.pdf_dpi,
+                                       limits=self.limits)
+                del data
                 yield from self._sheets(pages, name, member.filename)
+
+    def _spill(self, data: bytes) -> Path:
+        """Write a multi-page ZIP member to a temporary file of this source (removed when the
+        source is garbage-collected or the process ends)."""
+        folder = getattr(self, "_spill_dir", None)
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="scantally-zip-"))
+            self._spill_dir = folder
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        fd, name = tempfile.mkstemp(dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return Path(name)
 
     def _refuse(self, member: zipfile.ZipInfo) -> str | None:
         path = member.filename.replace("\\", "/")
@@ -151,6 +175,7 @@ class FolderSource(_FileSheets):
         max_pixels: int = MAX_PIXELS,
         max_member_bytes: int = MAX_MEMBER_BYTES,
         stop: threading.Event | None = None,
+        limits: PageLimits | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
@@ -160,7 +185,7 @@ class FolderSource(_FileSheets):
         self.poll_s = poll_s
         self.settle_s = settle_s
         self.pdf_dpi = pdf_dpi
-        self.max_pixels = max_pixels
+        self.limits = limits or PageLimits(max_pixels=max_pixels)
         self.max_member_bytes = max_member_bytes
         self._stop = stop or threading.Event()
         #: names of files taken so far (relative to the folder), in the order they were read
@@ -237,13 +262,19 @@ class FolderSource(_FileSheets):
 
 class FileSource(_FileSheets):
     """Sheets from the given files, in order: `(path, name)` pairs, `name` labelling the pages
-    ("scan.tiff#2"). A ZIP's members are read like a folder's."""
+    ("scan.tiff#2"). A ZIP's members are read like a folder's. `limits` (default: the
+    defaults, with `max_pixels`) caps each file's size, pages and pixels; `skip(page)`, when
+    given, leaves out the pages it says are done already (stored before a crash, when a job
+    is taken up again): they are planned, never decoded, and get no sequence number."""
 
     def __init__(self, files: list[tuple[Path, str]], *, uri: str = "files",
                  pdf_dpi: float = 200, max_pixels: int = MAX_PIXELS,
-                 max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
+                 max_member_bytes: int = MAX_MEMBER_BYTES, limits: PageLimits | None = None,
+                 skip: Callable[[EncodedPage], bool] | None = None) -> None:
         self.files, self.uri = files, uri
-        self.pdf_dpi, self.max_pixels, self.max_member_bytes = pdf_dpi, max_pixels, max_member_bytes
+        self.pdf_dpi, self.max_member_bytes = pdf_dpi, max_member_bytes
+        self.limits = limits or PageLimits(max_pixels=max_pixels)
+        self._skip = skip
         self._sequence = 0
         self._stop = threading.Event()
 
@@ -252,6 +283,10 @@ class FileSource(_FileSheets):
             for sheet in self._sheets_of(path, name):
                 if self._stop.is_set():
                     return
+                if self._skip is not None and sheet.front is not None and \
+                        self._skip(sheet.front):
+                    self._sequence -= 1
+                    continue
                 yield sheet
 
     def close(self) -> None:

@@ -6,7 +6,9 @@ colour RGB (H, W, 3) - and its dpi when the file says it, or, when it cannot be 
 None and an `error` a person understands. Bad content never raises (empty, truncated, not an
 image, a decompression bomb, a broken PDF); only a missing/unreadable path does.
 
-Image dimensions are checked from the header before any pixel is decoded (`max_pixels`).
+Image dimensions are checked from the header before any pixel is decoded (`max_pixels`); a
+TIFF of more than `MAX_TIFF_FRAMES` frames or a PDF of more than `MAX_PDF_PAGES` pages is one
+page refused by its count.
 PDF pages are rasterised with pypdfium2 at `pdf_dpi`; a page with no colour comes out grey.
 """
 
@@ -25,10 +27,16 @@ from PIL import Image, ImageOps
 
 from scanner.tiffcheck import TiffCheck, check_tiff
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "Page", "iter_bytes", "iter_pages", "sniff_format"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PDF_PAGES", "MAX_PIXELS", "MAX_TIFF_FRAMES", "Page",
+           "iter_bytes", "iter_pages", "sniff_format"]
 
+#: the defaults of the caps every decoder applies (`scanner.pages.PageLimits`; the settings a
+#: server or a CLI run takes are `intake.limits.IntakeLimits`)
 MAX_PIXELS = 150_000_000
 MAX_FILE_BYTES = 1024 * 1024 * 1024
+#: a scanner's stack is a few hundred sheets: a file of more pages is refused by its count
+MAX_PDF_PAGES = 1000
+MAX_TIFF_FRAMES = 1000
 _POINTS_PER_INCH = 72.0
 _EXIF_ORIENTATION = 0x0112
 #: pdfium is not thread-safe: every call into it goes through this lock
@@ -98,7 +106,7 @@ def iter_pages(
     if size_bytes > max_file_bytes:
         problem = (
             f"file is {size_bytes / 2**20:.0f} MiB, over the {max_file_bytes / 2**20:.0f} MiB "
-            "limit for one scan; split it or scan at a lower resolution"
+            "limit for one scan (max_file_bytes); split it or scan at a lower resolution"
         )
         return iter([Page(f"{label}#1", None, problem)])
     return _iter_data(Path(path).read_bytes(), label, pdf_dpi, max_pixels)
@@ -129,13 +137,21 @@ def _iter_data(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Itera
         yield from _iter_raster(data, fmt, name, max_pixels)
 
 
+def _count_problem(name: str, fmt: str, pages: int, over: bool) -> str | None:
+    from scanner.pages import PageLimits, count_problem  # (it builds on this module)
+
+    if fmt not in ("TIFF", "PDF"):
+        return None
+    return count_problem(name, fmt, pages, over, PageLimits())
+
+
 def _too_big(width_px: int, height_px: int, max_pixels: int) -> str | None:
     if width_px <= 0 or height_px <= 0:
         return f"image has impossible dimensions {width_px}x{height_px} px; re-scan the sheet"
     if width_px * height_px > max_pixels:
         return (
-            f"image is {width_px}x{height_px} px, over the {max_pixels / 1e6:g} Mpx limit; "
-            "scan at a lower resolution (200-300 dpi is enough for a ballot)"
+            f"image is {width_px}x{height_px} px, over the {max_pixels / 1e6:g} Mpx limit "
+            "(max_pixels); scan at a lower resolution (200-300 dpi is enough for a ballot)"
         )
     return None
 
@@ -157,8 +173,11 @@ def _open_pillow(data: bytes | BinaryIO, fmt: str) -> Image.Image:
 def _iter_raster(data: bytes, fmt: str, name: str, max_pixels: int) -> Iterator[Page]:
     fix = _FIX.get(fmt, "re-scan the sheet")
     # a JPEG may carry extra pictures (MPO thumbnails): only TIFF frames are pages
-    structure = check_tiff(data) if fmt == "TIFF" else TiffCheck(pages=[None])
+    structure = check_tiff(data, MAX_TIFF_FRAMES) if fmt == "TIFF" else TiffCheck(pages=[None])
     n_frames = len(structure.pages)
+    if problem := _count_problem(name, fmt, n_frames, structure.over):
+        yield Page(f"{name}#1", None, problem)
+        return
     single = n_frames == 1 and structure.tail is None
     img: Image.Image | None = None
     for index, problem in enumerate(structure.pages):
@@ -265,6 +284,9 @@ def _iter_pdf(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Iterat
         if n_pages == 0:
             yield Page(f"{name}#1", None, f"PDF has no pages; {fix}")
             return
+        if problem := _count_problem(name, "PDF", n_pages, False):
+            yield Page(f"{name}#1", None, problem)
+            return
         for index in range(n_pages):
             with _PDFIUM_LOCK:
                 page = _render_pdf_page(doc, index, name, pdf_dpi, max_pixels)
@@ -290,8 +312,8 @@ def _render_pdf_page(doc: object, index: int, name: str, pdf_dpi: float, max_pix
             if _too_big(width_px, height_px, max_pixels):
                 problem = (
                     f"{where} would be {width_px}x{height_px} px at {pdf_dpi:g} dpi, over the "
-                    f"{max_pixels / 1e6:g} Mpx limit; the page is far larger than a ballot sheet "
-                    "or the dpi is too high"
+                    f"{max_pixels / 1e6:g} Mpx limit (max_pixels); the page is far larger than "
+                    "a ballot sheet or the dpi is too high"
                 )
                 return Page(source, None, problem, float(pdf_dpi))
             bitmap = page.render(scale=scale, rev_byteorder=True)

@@ -3,7 +3,10 @@
 Pillow is lenient with a cut-short multi-page TIFF (an interrupted copy or upload): it may treat
 a missing directory as the end of the file and silently drop the pages after it. `check_tiff`
 reads only the structure - each page's directory (IFD) and where its strips/tiles lie - and says
-which pages are complete, so that a lost page is reported instead of vanishing.
+which pages are complete, so that a lost page is reported instead of vanishing. It also notes
+where each page's directory starts (`offsets`: a decoder goes straight to page k instead of
+walking k directories) and stops after `max_pages` directories (`over`: a 10,000-frame file is
+refused by its count without walking all of it).
 """
 
 from __future__ import annotations
@@ -25,10 +28,15 @@ class TiffCheck:
     pages: list[str | None] = field(default_factory=list)
     #: why the chain stops early (a directory beyond the end of the file), or None
     tail: str | None = None
+    #: the byte offset of each page's directory (IFD), in page order
+    offsets: list[int] = field(default_factory=list)
+    #: the file has more pages than the `max_pages` it was checked with (the walk stopped)
+    over: bool = False
 
 
-def check_tiff(data: bytes) -> TiffCheck:
-    """Return the pages of a classic or BigTIFF file and where it is cut short, if it is."""
+def check_tiff(data: bytes, max_pages: int = _MAX_PAGES) -> TiffCheck:
+    """Return the pages of a classic or BigTIFF file and where it is cut short, if it is;
+    at most `max_pages` of them (`over` when there are more)."""
     result = TiffCheck()
     size = len(data)
     order = "<" if data[:2] == b"II" else ">"
@@ -40,7 +48,10 @@ def check_tiff(data: bytes) -> TiffCheck:
     off_code, count_code, entry_bytes, count_bytes = ("Q", "Q", 20, 8) if big else ("I", "H", 12, 2)
     offset = struct.unpack_from(order + off_code, data, 8 if big else 4)[0]
     seen: set[int] = set()
-    while offset and offset not in seen and len(result.pages) < _MAX_PAGES:
+    while offset and offset not in seen:
+        if len(result.pages) >= max_pages:
+            result.over = True
+            return result
         seen.add(offset)
         if offset + count_bytes > size:
             result.tail = "the file ends before that page's directory (cut short?)"
@@ -58,6 +69,7 @@ def check_tiff(data: bytes) -> TiffCheck:
             if tag in (_STRIP_OFFSETS, _STRIP_BYTES, _TILE_OFFSETS, _TILE_BYTES):
                 tags[tag] = _read_ints(data, order, entry, kind, big)
         result.pages.append(_page_problem(tags, size))
+        result.offsets.append(offset)
         offset = struct.unpack_from(order + off_code, data, end)[0]
     return result
 

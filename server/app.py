@@ -51,6 +51,7 @@ log = logging.getLogger("scantally.server")
 
 @dataclass(frozen=True)
 class ServerSettings:
+    #: every cap on uploads, files, pages and jobs (`intake.limits.IntakeLimits`)
     limits: UploadLimits = field(default_factory=UploadLimits)
     #: threads reading uploaded pages (the OMR engine)
     read_threads: int = 2
@@ -124,11 +125,16 @@ class BodyLimit:
     @staticmethod
     async def _too_large(send: Send, limit: int) -> None:
         body = JSONResponse({"detail": f"upload too large: over the limit of "
-                                       f"{limit / 1024 / 1024:,.0f} MiB. Upload fewer files at a "
-                                       "time; nothing was stored."}, status_code=413)
+                                       f"{limit / 1024 / 1024:,.0f} MiB{_setting(limit)}. Upload "
+                                       "fewer files at a time; nothing was stored."},
+                            status_code=413)
         await send({"type": "http.response.start", "status": 413,
                     "headers": body.raw_headers})
         await send({"type": "http.response.body", "body": body.body})
+
+
+def _setting(limit: int) -> str:
+    return "" if limit == SMALL_BODY_BYTES else " (max_request_bytes, `serve --max-upload-mb`)"
 
 
 class SecurityHeaders:
@@ -238,7 +244,10 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
     app.state.login_guard = LoginGuard(settings.login)
     app.state.feeds = feeds
     app.state.intake = Intake(store, bus, read_threads=settings.read_threads,
-                              open_source=settings.open_source)
+                              open_source=settings.open_source, limits=settings.limits)
+    for job in app.state.intake.recover():  # jobs a killed server left running
+        log.warning("intake job %s (batch #%s): %s", job.id, job.batch_id,
+                    job.note or job.error)
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     i18n.install(templates)
     app.state.templates = templates

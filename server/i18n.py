@@ -154,6 +154,8 @@ EN: dict[str, str] = {
     "未印制编号": "unknown serial",
     "空白页": "blank",
     "已存在": "already stored",
+    "重启前已保存": "stored before the restart",
+    "未保存（需重新上传）": "not stored (upload again)",
     "拒绝": "refused",
     "待复核": "to review",
     "原因（必填）": "Reason (required)",

@@ -9,6 +9,12 @@ console and the hall), and the job's progress (pages, outcomes, rate, the sheets
 why) is kept for the console. A page that cannot be decoded is stored as unreadable with the
 decoder's reason, never dropped; a device error ends the job after every sheet fed before it is
 stored, and its message names the sheets to re-feed.
+
+Every job is also a row of the store (`intake.jobs`), saved as it goes, so a server killed
+mid-job finds it when it starts again (`Intake.recover`, run by `create_app`): an upload is taken
+up again (at most `IntakeLimits.max_job_resumes` times; the pages stored already are not read
+again) or marked failed with the pages that were not stored listed; either way its batch ends
+closed and its staged files removed, and the job's `note` and `error` say what happened.
 """
 
 from __future__ import annotations
@@ -19,100 +25,57 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
-
+from intake import jobs as records
 from intake.devices import open_source
-from intake.outcomes import Outcomes
+from intake.limits import IntakeLimits
 from intake.pipeline import IntakeOptions, PageDone, StackResult
 from intake.run import scan
 from omr.card import card_form
 from omr.reading import Reading
 from scanner.folder import FileSource
+from scanner.pages import EncodedPage, PageLimits
 from scanner.source import SheetSource
 from server.events import EventBus
+from server.jobs import MAX_LISTED, Job, JobState, JobView, utc_of
 from server.uploads import StagedFile
-from tally.ingest import BatchContext, IngestResult, close_batch, ingest_page, open_batch
-from tally.meetings import meeting_layouts
+from tally.db import IntakeJob
+from tally.ingest import (
+    BatchContext,
+    IngestResult,
+    close_batch,
+    ingest_page,
+    open_batch,
+    reopen_batch,
+)
+from tally.meetings import MeetingError, meeting_layouts
 from tally.store import Store
 
-JobState = Literal["running", "done", "stopped", "failed"]
+__all__ = ["DeviceUnavailable", "Intake", "Job", "JobState", "JobView", "staged_files"]
+
 #: at most this often a "job" progress event per job
 JOB_EVENT_INTERVAL_S = 0.3
-MAX_LISTED = 200
 
 
-def staged_files(staged: list[StagedFile]) -> FileSource:
-    """Uploaded files as a sheet source, in upload order (each page decoded once, by a
-    worker; a page that cannot be decoded keeps the file's bytes and the decoder's reason)."""
-    return FileSource([(f.path, f.name) for f in staged], uri="upload")
-
-
-class JobView(BaseModel):
-    id: str
-    meeting_id: int
-    batch_id: int | None
-    kind: Literal["upload", "device", "api"]
-    label: str
-    operator: str
-    state: JobState
-    started_at: float
-    finished_at: float | None
-    elapsed_s: float
-    files_total: int | None
-    files_done: int
-    pages: int
-    counts: dict[str, int]
-    pages_per_minute: float | None
-    refeed: list[str]
-    refused: list[str]
-    error: str
-
-
-@dataclass
-class Job:
-    id: str
-    meeting_id: int
-    kind: Literal["upload", "device", "api"]
-    label: str
-    operator: str
-    files_total: int | None = None
-    batch_id: int | None = None
-    state: JobState = "running"
-    started_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
-    files_done: int = 0
-    outcomes: Outcomes = field(default_factory=Outcomes)
-    error: str = ""
-    stop: threading.Event = field(default_factory=threading.Event)
-    last_event: float = 0.0
-
-    def view(self) -> JobView:
-        end = self.finished_at or time.time()
-        elapsed = max(end - self.started_at, 1e-6)
-        pages = self.outcomes.pages
-        return JobView(
-            id=self.id, meeting_id=self.meeting_id, batch_id=self.batch_id, kind=self.kind,
-            label=self.label, operator=self.operator, state=self.state,
-            started_at=self.started_at, finished_at=self.finished_at, elapsed_s=round(elapsed, 2),
-            files_total=self.files_total, files_done=self.files_done, pages=pages,
-            counts=dict(self.outcomes.counts),
-            pages_per_minute=round(pages * 60 / elapsed, 1) if pages else None,
-            refeed=self.outcomes.refeed[-MAX_LISTED:],
-            refused=self.outcomes.refused[-MAX_LISTED:],
-            error=self.error)
+def staged_files(staged: list[tuple[Path, str]], limits: PageLimits | None = None,
+                 skip: Callable[[EncodedPage], bool] | None = None) -> FileSource:
+    """Uploaded (path, name) files as a sheet source, in upload order (each page decoded once,
+    by a worker; a page that cannot be decoded keeps the file's bytes and the decoder's
+    reason); `skip`: pages stored already (a job taken up again)."""
+    return FileSource(staged, uri="upload", limits=limits, skip=skip)
 
 
 class Intake:
     """Runs intake jobs and publishes what they commit."""
 
     def __init__(self, store: Store, bus: EventBus, *, read_threads: int = 2,
-                 open_source: Callable[[str], SheetSource] | None = None) -> None:
+                 open_source: Callable[[str], SheetSource] | None = None,
+                 limits: IntakeLimits | None = None) -> None:
         self.store = store
         self.bus = bus
+        self.limits = limits or IntakeLimits()
         self.read_threads = max(1, read_threads)
         self._open_source = open_source
         self._jobs: dict[str, Job] = {}
@@ -137,24 +100,47 @@ class Intake:
         return result
 
     def _job_event(self, job: Job, force: bool = False) -> None:
+        """Publish the job's progress and save it in its row (at most every 0.3 s)."""
         now = time.time()
         if force or now - job.last_event >= JOB_EVENT_INTERVAL_S:
             job.last_event = now
+            with contextlib.suppress(Exception):  # a store hiccup must not stop the reading
+                fields = job.progress()
+                if job.finished_at is not None:
+                    fields["finished_at"] = utc_of(job.finished_at)
+                records.save_job(self.store, job.id, **fields)
             self.bus.publish(job.meeting_id, "job", job.view().model_dump(mode="json"))
 
     # -- jobs ------------------------------------------------------------------------------------
 
     def jobs(self, meeting_id: int) -> list[Job]:
+        """The meeting's jobs: those this process runs or ran, and the store's others (before
+        a restart, another station's)."""
         with self._lock:
-            return [j for j in self._jobs.values() if j.meeting_id == meeting_id]
+            mine = [j for j in self._jobs.values() if j.meeting_id == meeting_id]
+        known = {j.id for j in mine}
+        try:
+            rows = records.past_jobs(self.store, meeting_id)
+        except Exception:  # the list must show even when the store is busy
+            rows = []
+        return mine + [Job.from_row(r) for r in rows if r.id not in known]
 
     def job(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
 
     def _new_job(self, meeting_id: int, kind: Literal["upload", "device", "api"], label: str,
-                 operator: str, files_total: int | None = None) -> Job:
-        job = Job(uuid.uuid4().hex[:12], meeting_id, kind, label, operator, files_total)
+                 operator: str, files_total: int | None = None, batch_id: int | None = None,
+                 staging: Path | None = None, files: list[tuple[Path, str]] | None = None
+                 ) -> Job:
+        """A job, in memory and as a row of the store (before anything of it runs)."""
+        job = Job(uuid.uuid4().hex[:12], meeting_id, kind, label, operator, files_total,
+                  batch_id)
+        records.insert_job(self.store, id=job.id, meeting_id=meeting_id, batch_id=batch_id,
+                           kind=kind, label=label[:400], operator=operator, state=job.state,
+                           staging=str(staging or ""),
+                           files=[[str(p), n] for p, n in files or []],
+                           files_total=files_total, started_at=utc_of(job.started_at))
         with self._lock:
             self._jobs[job.id] = job
         return job
@@ -169,8 +155,8 @@ class Intake:
         """A batch fed page by page through the API (a station that reads sheets itself)."""
         batch = self.open_batch(meeting_id, operator=operator, device=device or "api",
                                 category=category, station=station or "api")
-        job = self._new_job(meeting_id, "api", f"{station or 'api'} {device}".strip(), operator)
-        job.batch_id = batch.batch_id
+        job = self._new_job(meeting_id, "api", f"{station or 'api'} {device}".strip(), operator,
+                            batch_id=batch.batch_id)
         with self._lock:
             self._api_batches[batch.batch_id] = (batch, job)
         self._job_event(job, force=True)
@@ -197,13 +183,75 @@ class Intake:
                                 category=category)
         label = ", ".join(f.name for f in staged[:3]) + (f" … ({len(staged)} files)"
                                                          if len(staged) > 3 else "")
-        job = self._new_job(meeting_id, "upload", label, operator, len(staged))
-        job.batch_id = batch.batch_id
+        files = [(f.path, f.name) for f in staged]
+        job = self._new_job(meeting_id, "upload", label, operator, len(staged),
+                            batch.batch_id, staging, files)
 
         def cleanup() -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
-        self._run(job, batch, staged_files(staged), cleanup)
+        self._run(job, batch, staged_files(files, self.limits.pages), cleanup)
+        return job
+
+    # -- after a crash ----------------------------------------------------------------------------
+
+    def recover(self) -> list[Job]:
+        """Reconcile the jobs a killed server left running (see the module docstring): each is
+        taken up again or marked failed; returns them. Stale staging folders are removed."""
+        out: list[Job] = []
+        for row in records.interrupted_jobs(self.store):
+            job = self._resume(row) if self._resumable(row) else None
+            if job is None:
+                done = records.fail_interrupted(self.store, row, self.limits.pages)
+                if done is None:
+                    continue  # another process took it
+                job = Job.from_row(done)
+                self.bus.publish(job.meeting_id, "job", job.view().model_dump(mode="json"))
+            out.append(job)
+        records.remove_stale_staging(self.store.data_dir / "uploads",
+                                     records.running_staging(self.store))
+        return out
+
+    def _resumable(self, row: IntakeJob) -> bool:
+        return (row.kind == "upload" and row.batch_id is not None and bool(row.staging)
+                and Path(row.staging).is_dir() and row.attempts <= self.limits.max_job_resumes)
+
+    def _resume(self, row: IntakeJob) -> Job | None:
+        """Go on with an upload where the crash left it; None when it cannot be (then it is
+        marked failed)."""
+        assert row.batch_id is not None
+        try:
+            batch = reopen_batch(self.store, row.batch_id)
+        except MeetingError:
+            return None
+        stored, unreadable = records.stored_sources(self.store, row.batch_id)
+        kept = sum(stored.values())
+        note = (f"taken up again after the server stopped (attempt {row.attempts + 1}): "
+                f"{kept} page(s) stored before are kept, not read again; the rest is read now")
+        if not records.claim_job(self.store, row, attempts=row.attempts + 1, note=note,
+                                 counts={"kept": kept} if kept else {}):
+            return None
+        job = Job.from_row(row)
+        job.state, job.finished_at, job.note, job.attempts = "running", None, note, \
+            row.attempts + 1
+        job.outcomes.counts.clear()
+        if kept:
+            job.outcomes.counts["kept"] = kept
+        job.outcomes.refeed, job.outcomes.refused = unreadable[-MAX_LISTED:], []
+        left = stored.copy()
+
+        def skip(page: EncodedPage) -> bool:
+            if left[page.source] > 0:
+                left[page.source] -= 1
+                return True
+            return False
+
+        staging = Path(row.staging)
+        with self._lock:
+            self._jobs[job.id] = job
+        files = [(Path(p), n) for p, n in row.files]
+        self._run(job, batch, staged_files(files, self.limits.pages, skip),
+                  lambda: shutil.rmtree(staging, ignore_errors=True))
         return job
 
     def start_device(self, meeting_id: int, uri: str, *, operator: str,
@@ -231,8 +279,7 @@ class Intake:
             with contextlib.suppress(Exception):
                 source.close()
             raise
-        job = self._new_job(meeting_id, "device", uri, operator)
-        job.batch_id = batch.batch_id
+        job = self._new_job(meeting_id, "device", uri, operator, batch_id=batch.batch_id)
         self._run(job, batch, source, source.close)
         return job
 

@@ -6,8 +6,11 @@ a file that is not an image, a PDF or a ZIP (named); in a ZIP, a member whose na
 of the archive (`../`, an absolute path, a drive letter), a link, an encrypted member, a nested
 ZIP, a member that is not an image, more members or more uncompressed bytes than the limits, a
 member that expands more than `max_zip_ratio` times (a ZIP bomb), or one that turns out larger
-than its header said. The caller deletes the staging folder on refusal, so nothing is kept.
-The request size itself is limited before any of this (`server.app.BodyLimit`).
+than its header said, and a PDF or TIFF of more pages than `max_pdf_pages` / `max_tiff_frames`
+(counted from its structure, not decoded). The caps are `intake.limits.IntakeLimits` (here
+also called `UploadLimits`); each refusal names the one to raise. The caller deletes the
+staging folder on refusal, so nothing is kept. The request size itself is limited before any
+of this (`server.app.BodyLimit`).
 """
 
 from __future__ import annotations
@@ -21,25 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from intake.limits import IntakeLimits, MiB
 from scanner.images import sniff_format
+from scanner.pages import file_count_problem
 
-MiB = 1024 * 1024
+__all__ = ["MiB", "StagedFile", "UploadLimits", "UploadRefused", "display_name",
+           "member_problem", "stage_uploads"]
 ACCEPTED = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tiff", "PDF": ".pdf", "BMP": ".bmp"}
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.I)
 CHUNK = MiB
 
 
-@dataclass(frozen=True)
-class UploadLimits:
-    #: the whole request body (all files of one upload)
-    max_request_bytes: int = 512 * MiB
-    #: what the members of one ZIP may add up to once uncompressed
-    max_zip_bytes: int = 2048 * MiB
-    max_zip_members: int = 10_000
-    #: uncompressed / compressed size of a member above which it is a bomb (scans barely
-    #: compress: JPEG, PNG and G4 TIFF are compressed already)
-    max_zip_ratio: float = 50.0
+#: the caps of an upload are the intake's (one settings object for the server and the CLI)
+UploadLimits = IntakeLimits
 
 
 class UploadRefused(ValueError):
@@ -106,6 +104,7 @@ def stage_uploads(files: Iterable[tuple[str, BinaryIO]], folder: Path,
         target = folder / f"{len(out) + 1:05d}{ACCEPTED[fmt]}"
         with target.open("wb") as dst:
             shutil.copyfileobj(fh, dst, CHUNK)
+        _check_pages(name, target, limits)
         out.append(StagedFile(name, target, fmt))
     if not out:
         raise _refuse("no scanned file in the upload; choose the images, PDFs or a ZIP")
@@ -122,12 +121,13 @@ def _stage_zip(name: str, fh: BinaryIO, folder: Path, already: int,
         members = zf.infolist()
         if len(members) > limits.max_zip_members:
             raise _refuse(f"'{name}' holds {len(members)} files, more than the limit of "
-                          f"{limits.max_zip_members}; split it into several uploads")
+                          f"{limits.max_zip_members} (max_zip_members); split it into several "
+                          "uploads")
         declared = sum(m.file_size for m in members)
         if declared > limits.max_zip_bytes:
             raise _refuse(f"'{name}' would unpack to {declared / MiB:,.0f} MiB, over the limit "
-                          f"of {limits.max_zip_bytes / MiB:,.0f} MiB (a ZIP bomb?); upload the "
-                          "scans in smaller archives")
+                          f"of {limits.max_zip_bytes / MiB:,.0f} MiB (max_zip_bytes; a ZIP "
+                          "bomb?); upload the scans in smaller archives")
         out: list[StagedFile] = []
         total = 0
         for m in sorted(members, key=lambda m: m.filename):
@@ -144,12 +144,20 @@ def _stage_zip(name: str, fh: BinaryIO, folder: Path, already: int,
                 raise _refuse(f"{where} is encrypted; make the ZIP without a password")
             if m.file_size > MiB and m.file_size > limits.max_zip_ratio * max(m.compress_size, 1):
                 raise _refuse(f"{where} expands {m.file_size / max(m.compress_size, 1):,.0f} "
-                              f"times (over {limits.max_zip_ratio:g}): a ZIP bomb, not a scan")
+                              f"times (over {limits.max_zip_ratio:g}, max_zip_ratio): a ZIP "
+                              "bomb, not a scan")
             staged, size = _copy_member(zf, m, where, folder / f"{already + len(out) + 1:05d}",
                                         limits.max_zip_bytes - total)
+            _check_pages(f"{name}/{m.filename}", staged[0], limits)
             total += size
             out.append(StagedFile(f"{name}/{m.filename}"[:300], *staged))
         return out
+
+
+def _check_pages(name: str, path: Path, limits: IntakeLimits) -> None:
+    """Refuse a PDF or TIFF of more pages than its cap, by its structure (nothing decoded)."""
+    if problem := file_count_problem(f"'{name}'", path, limits.pages):
+        raise _refuse(problem)
 
 
 def _copy_member(zf: zipfile.ZipFile, m: zipfile.ZipInfo, where: str, stem: Path,

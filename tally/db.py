@@ -311,3 +311,39 @@ class CadreEntry(Base):
     at: Mapped[str] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
     hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
+class IntakeJob(Base):
+    """An intake job of the web console (an upload, a device, an API batch), kept while it runs
+    so that a server killed mid-job finds it on restart: taken up again or marked failed, its
+    batch closed, its staged files removed (`intake.jobs`). Progress is saved as it goes; this
+    row decides no figure (the pages and the audit log do)."""
+
+    __tablename__ = "intake_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    #: upload | device | api
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(400), default="")
+    operator: Mapped[str] = mapped_column(String(80), default="")
+    #: the server process running it: "host:pid:start-time" (another station's jobs are its own)
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    #: running | done | stopped | failed
+    state: Mapped[str] = mapped_column(String(16))
+    #: an upload's staging folder and its files, [[path, name], …] in order
+    staging: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[list[list[str]]] = mapped_column(CanonicalJSON, default=list)
+    files_total: Mapped[int | None] = mapped_column(Integer)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    #: pages per outcome so far, and the newest re-feed / refused lines
+    counts: Mapped[dict[str, int]] = mapped_column(CanonicalJSON, default=dict)
+    refeed: Mapped[list[str]] = mapped_column(CanonicalJSON, default=list)
+    refused: Mapped[list[str]] = mapped_column(CanonicalJSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    #: what a restart did with the job, for the operator
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: 1, then +1 each time a restart takes it up again
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

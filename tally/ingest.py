@@ -109,16 +109,7 @@ class BatchContext:
 def open_batch(store: Store, meeting_id: int, *, station: str = "", device: str = "",
                operator: str = "", category: str | None = None) -> BatchContext:
     """Start a batch (a stack fed at a station); `category` when assigned per batch."""
-    with store.session(readonly=True) as s:
-        m = s.get(Meeting, meeting_id)
-        if m is None:
-            raise MeetingError(f"no meeting #{meeting_id}")
-        name, serials_recorded = m.name, m.serials_recorded
-        forms = {fid: FormCheck(f.layout_hash, len(f.layout["pages"]),
-                                {x["id"]: (x["page"], frozenset(x["options"]))
-                                 for x in f.layout["fields"]})
-                 for fid, f in meeting_forms(s, meeting_id).items()}
-        cats = categories_of(meeting_specs(s, meeting_id).values())
+    name, serials_recorded, forms, cats = _meeting_context(store, meeting_id)
     if category is not None and category not in cats:
         raise MeetingError(f"--category {category!r} is not a voter category of meeting "
                            f"{name!r}; use one of {', '.join(sorted(cats)) or '(none)'}")
@@ -137,6 +128,33 @@ def open_batch(store: Store, meeting_id: int, *, station: str = "", device: str 
         return b.id
 
     return BatchContext(meeting_id, name, store.write(work), actor, forms, serials_recorded)
+
+
+def _meeting_context(store: Store, meeting_id: int
+                     ) -> tuple[str, bool, dict[str, FormCheck], set[str]]:
+    """What a batch needs to know of its meeting: name, serials recorded, forms, categories."""
+    with store.session(readonly=True) as s:
+        m = s.get(Meeting, meeting_id)
+        if m is None:
+            raise MeetingError(f"no meeting #{meeting_id}")
+        forms = {fid: FormCheck(f.layout_hash, len(f.layout["pages"]),
+                                {x["id"]: (x["page"], frozenset(x["options"]))
+                                 for x in f.layout["fields"]})
+                 for fid, f in meeting_forms(s, meeting_id).items()}
+        return m.name, m.serials_recorded, forms, categories_of(
+            meeting_specs(s, meeting_id).values())
+
+
+def reopen_batch(store: Store, batch_id: int) -> BatchContext:
+    """The context of a batch opened before (a job taken up again after a restart), to go on
+    ingesting into it; MeetingError when there is no such batch or it is closed already."""
+    with store.session(readonly=True) as s:
+        b = s.get(Batch, batch_id)
+        if b is None or b.ended_at is not None:
+            raise MeetingError(f"batch #{batch_id} does not exist or is closed")
+        meeting_id, actor = b.meeting_id, b.operator or b.station or "ingest"
+    name, serials_recorded, forms, _cats = _meeting_context(store, meeting_id)
+    return BatchContext(meeting_id, name, batch_id, actor, forms, serials_recorded)
 
 
 def close_batch(store: Store, batch: BatchContext) -> None:

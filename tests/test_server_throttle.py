@@ -4,9 +4,7 @@ logins by the bound on concurrent password hashing (argon2 at its real 64 MiB)."
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -23,7 +21,8 @@ from sqlalchemy import select
 from server.throttle import LoginGuard, LoginLimits, Throttled
 from tally.accounts import AccountEvent
 from tally.store import Store, open_store
-from tests.server_helpers import PASSWORD, add_users, free_port, live_server
+from tests.process_helpers import PeakRss, serve
+from tests.server_helpers import PASSWORD, add_users, live_server
 from tests.tally_helpers import SCANTALLY
 
 CONCURRENT = 180
@@ -182,54 +181,8 @@ def test_concurrent_wrong_logins_are_throttled_logged_and_the_right_one_waits(
 
 @contextmanager
 def _serve(data: Path, *args: str) -> Iterator[tuple[str, psutil.Process]]:
-    port = free_port()
-    env = {**os.environ, "SCANTALLY_DATA": str(data)}
-    env.pop("SCANTALLY_DB", None)
-    proc = subprocess.Popen([str(SCANTALLY), "serve", "--port", str(port), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "scantally serve did not start"
-            time.sleep(0.2)
-        yield url, psutil.Process(proc.pid)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-class PeakRss:
-    """Samples a process's RSS every 20 ms in a thread."""
-
-    def __init__(self, process: psutil.Process) -> None:
-        self.process = process
-        self.peak = process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.02)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    with serve(data, *args) as served:
+        yield served.url, served.process
 
 
 @pytest.mark.slow
@@ -250,7 +203,7 @@ def test_rss_stays_bounded_under_180_concurrent_wrong_logins(tmp_path: Path) -> 
         def spread(i: int) -> str:  # a distinct loopback address per client
             return f"127.0.{2 + i // 200}.{1 + i % 200}"
 
-        with PeakRss(process) as rss:
+        with PeakRss(lambda: process.memory_info().rss) as rss:
             # one account guessed by 180 at once: throttled before hashing
             same = _burst(url, CONCURRENT, lambda i: ("operator", f"guess {i}"), spread)
             # 180 names from 180 addresses: nothing to throttle, so all want a hash

@@ -65,15 +65,15 @@ def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
 
 def _load_blank(path: Path, dpi: float | None, page: int):
     from omr.engine import as_grey
-    from scanner.images import iter_pages
+    from scanner.pages import plan_pages
 
-    try:
-        pages = list(iter_pages(path, pdf_dpi=dpi or 200))
+    try:  # the file's pages from its structure; only the one asked for is decoded
+        pages = list(plan_pages(str(path), path=path, pdf_dpi=dpi or 200))
+        if not 1 <= page <= len(pages):
+            fail(f"{path}: has {len(pages)} page(s); --page {page} is not one of them")
+        p = pages[page - 1].decode()
     except OSError as exc:
         fail(f"{path}: cannot read it: {exc}")
-    if not 1 <= page <= len(pages):
-        fail(f"{path}: has {len(pages)} page(s); --page {page} is not one of them")
-    p = pages[page - 1]
     if not p.ok:
         fail(f"{p.source}: {p.error}")
     grey = as_grey(p.image)

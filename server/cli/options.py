@@ -18,3 +18,26 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON out
 DEFAULT_DATA = Path("data")
 OperatorOpt = Annotated[str | None, typer.Option(
     "--operator", help="who does it (default: $SCANTALLY_OPERATOR, else the OS user)")]
+
+# the caps of `intake.limits.IntakeLimits` that `serve` and `ingest` take (README, "Settings");
+# an option not given keeps the setting's default
+MaxPdfPagesOpt = Annotated[int | None, typer.Option(
+    "--max-pdf-pages", min=1, show_default=False,
+    help="pages of one PDF; a file of more is refused unread")]
+MaxTiffFramesOpt = Annotated[int | None, typer.Option(
+    "--max-tiff-frames", min=1, show_default=False,
+    help="frames of one TIFF; a file of more is refused unread")]
+MaxPageMpxOpt = Annotated[float | None, typer.Option(
+    "--max-page-mpx", min=0.1, show_default=False,
+    help="megapixels of one decoded page")]
+MaxFileMbOpt = Annotated[int | None, typer.Option(
+    "--max-file-mb", min=1, show_default=False, help="MiB of one scanned file")]
+
+
+def page_caps(max_pdf_pages: int | None, max_tiff_frames: int | None,
+              max_page_mpx: float | None, max_file_mb: int | None) -> dict[str, int]:
+    """The `IntakeLimits` fields of the page-cap options given (none: the defaults)."""
+    given = {"max_pdf_pages": max_pdf_pages, "max_tiff_frames": max_tiff_frames,
+             "max_pixels": None if max_page_mpx is None else round(max_page_mpx * 1e6),
+             "max_file_bytes": None if max_file_mb is None else max_file_mb * 2**20}
+    return {k: v for k, v in given.items() if v is not None}

@@ -43,7 +43,17 @@ from server.cli.common import (
     open_or_fail,
     operator_name,
 )
-from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingOpt
+from server.cli.options import (
+    DEFAULT_DATA,
+    DataOpt,
+    DbOpt,
+    MaxFileMbOpt,
+    MaxPageMpxOpt,
+    MaxPdfPagesOpt,
+    MaxTiffFramesOpt,
+    MeetingOpt,
+    page_caps,
+)
 
 if TYPE_CHECKING:
     from intake.outcomes import Outcomes
@@ -260,10 +270,15 @@ def ingest(
     workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON line per page as it is "
                                           "committed, then a summary line")] = False,
+    max_pdf_pages: MaxPdfPagesOpt = None,
+    max_tiff_frames: MaxTiffFramesOpt = None,
+    max_page_mpx: MaxPageMpxOpt = None,
+    max_file_mb: MaxFileMbOpt = None,
     data: DataOpt = DEFAULT_DATA,
     db: DbOpt = None,
 ) -> None:
     """Read sheets (or take pre-computed readings), store them, count each sheet once."""
+    from intake.limits import IntakeLimits
     from intake.outcomes import Outcomes
     from intake.pipeline import IntakeOptions
     from intake.run import scan
@@ -307,7 +322,9 @@ def ingest(
                     committed(ingest_json(store, batch, doc, image, image_ref=image_ref))
             if paths:
                 with errors():
-                    scan(store, mid, FileSource(paths), batch=batch,
+                    limits = IntakeLimits(**page_caps(max_pdf_pages, max_tiff_frames,
+                                                      max_page_mpx, max_file_mb))
+                    scan(store, mid, FileSource(paths, limits=limits.pages), batch=batch,
                          options=IntakeOptions(workers=workers),
                          on_page=lambda done: committed(done.result))
     finally:

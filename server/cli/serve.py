@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import typer
 
 from server.cli.common import console, fail, open_or_fail
-from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt
+from server.cli.options import (
+    DEFAULT_DATA,
+    DataOpt,
+    DbOpt,
+    MaxFileMbOpt,
+    MaxPageMpxOpt,
+    MaxPdfPagesOpt,
+    MaxTiffFramesOpt,
+    page_caps,
+)
 
 user_app = typer.Typer(help="Console users (admin, operator, observer).", no_args_is_help=True)
 
@@ -53,11 +62,21 @@ def serve(
     hash_concurrency: Annotated[int, typer.Option(
         "--hash-concurrency", min=1, max=64,
         help="password hashes at once (argon2: 64 MiB each)")] = 2,
+    max_zip_mb: Annotated[int, typer.Option(
+        "--max-zip-mb", min=1, help="MiB an uploaded ZIP may unpack to")] = 2048,
+    max_pdf_pages: MaxPdfPagesOpt = None,
+    max_tiff_frames: MaxTiffFramesOpt = None,
+    max_page_mpx: MaxPageMpxOpt = None,
+    max_file_mb: MaxFileMbOpt = None,
+    max_job_resumes: Annotated[int, typer.Option(
+        "--max-job-resumes", min=0, max=10,
+        help="times an upload cut off by a crash is taken up again at restart (0: failed)")
+    ] = 1,
 ) -> None:
     """Run the operator console, the hall screen and the JSON API (docs at /docs)."""
+    from intake.limits import IntakeLimits, MiB
     from server.app import ServerSettings, create_app
     from server.throttle import LoginLimits
-    from server.uploads import MiB, UploadLimits
     from tally.accounts import user_count
     from tally.keys import load_key
 
@@ -66,7 +85,10 @@ def serve(
     login = LoginLimits(attempts=login_attempts, address_attempts=4 * login_attempts,
                         window_s=login_window_s, max_backoff_s=login_max_backoff_s,
                         hash_concurrency=hash_concurrency)
-    settings = ServerSettings(limits=UploadLimits(max_request_bytes=max_upload_mb * MiB),
+    limits = IntakeLimits(max_request_bytes=max_upload_mb * MiB, max_zip_bytes=max_zip_mb * MiB,
+                          max_job_resumes=max_job_resumes,
+                          **page_caps(max_pdf_pages, max_tiff_frames, max_page_mpx, max_file_mb))
+    settings = ServerSettings(limits=limits,
                               read_threads=read_threads, setup_token=setup_token,
                               station=station, hall_workers=1, login=login)
     app = create_app(store, settings)

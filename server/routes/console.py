@@ -33,7 +33,6 @@ from tally.results import meeting_results
 from tally.review import review_queue
 
 router = APIRouter(include_in_schema=False)
-MAX_SPEC_BYTES = 512 * 1024
 UPLOADS_DIRNAME = "uploads"
 
 
@@ -70,16 +69,16 @@ def parse_issued(text: str | None) -> tuple[int | None, dict[str, int] | None]:
     return None, parse_counts(text, "发出 / issued")
 
 
-async def read_specs(files: list[UploadFile]) -> list[FormText]:
+async def read_specs(files: list[UploadFile], max_spec_bytes: int) -> list[FormText]:
     forms = []
     for f in files:
         if not f.filename and not f.size:
             continue
-        data = await f.read(MAX_SPEC_BYTES + 1)
+        data = await f.read(max_spec_bytes + 1)
         name = f.filename or "spec.yaml"
-        if len(data) > MAX_SPEC_BYTES:
+        if len(data) > max_spec_bytes:
             raise MeetingError(f"{name}: a form spec is a small YAML file (at most "
-                               f"{MAX_SPEC_BYTES // 1024} KiB)")
+                               f"{max_spec_bytes // 1024} KiB, max_spec_bytes)")
         try:
             forms.append(FormText(data.decode("utf-8"), name))
         except UnicodeDecodeError:
@@ -108,7 +107,7 @@ async def create_meeting_page(
     """Create a meeting from uploaded form specs; errors come back on the form."""
     values = {"name": name, "expected": expected, "present": present, "issued": issued}
     try:
-        texts = await read_specs(forms)
+        texts = await read_specs(forms, request.app.state.settings.limits.max_spec_bytes)
         m = create_meeting(store_of(request), name=name, forms=texts, actor=who.username,
                            expected=parse_counts(expected, "应到 / expected"),
                            present=parse_counts(present, "实到 / present"),

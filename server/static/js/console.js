@@ -26,7 +26,7 @@
     }
     const counts = el("div", { class: "counts" });
     for (const [k, v] of Object.entries(j.counts)) {
-      const bad = ["unreadable", "refused", "unknown_serial", "duplicate"].includes(k);
+      const bad = ["unreadable", "refused", "unknown_serial", "duplicate", "not_stored"].includes(k);
       counts.append(el("span", { class: bad ? "bad" : "", "data-outcome": k }, `${L[k] || k} ${v}`));
     }
     const head = el("header", {},
@@ -47,6 +47,7 @@
     if (j.refused.length) {
       card.append(el("b", {}, L.refused_list), el("ul", {}, ...j.refused.map((r) => el("li", {}, r))));
     }
+    if (j.note) card.append(el("p", { class: "muted", "data-note": "" }, j.note));
     if (j.error) card.append(el("p", { class: "error" }, j.error));
   }
 
