@@ -13,6 +13,7 @@ from server.cli import (
     bench,
     demo,
     devices,
+    exchange,
     form,
     keys,
     learn,
@@ -36,7 +37,7 @@ app = typer.Typer(
 )
 
 for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, store, report,
-                simulate, serve, bench, keys):
+                simulate, serve, bench, keys, exchange):
     _module.register(app)
 
 
