@@ -101,6 +101,8 @@ def import_command(
 
 def backup_command(
     out: Annotated[Path, typer.Option("-o", "--out", help="the backup folder to create")],
+    key: Annotated[bool, typer.Option("--key/--no-key", help="include the station's private "
+                                      "key (default: the restored store can sign on)")] = True,
     data: DataOpt = DEFAULT_DATA,
     db: DbOpt = None,
 ) -> None:
@@ -111,7 +113,7 @@ def backup_command(
     store = open_or_fail(data, db)
     try:
         with _progress() as bar:
-            r = backup(store, out, progress=_Bar(bar))
+            r = backup(store, out, with_key=key, progress=_Bar(bar))
     except (BackupError, OSError) as exc:
         fail(f"backup: {exc}")
     for w in r.warnings:
