@@ -158,3 +158,15 @@ def test_a_name_taken_here_needs_another_name(stations: tuple[Station, Station, 
     r = cli("import", str(bundle_a), "--name", "测评-甲队", data=dept)
     assert r.returncode == 0, r.stderr
     assert result_hash(dept, "测评-甲队") == result_hash(a.data, a.meeting)
+
+
+def test_a_bundle_imported_into_the_store_it_came_from_changes_nothing(
+        stations: tuple[Station, Station, Path, Path]) -> None:
+    a, _, bundle_a, _ = stations
+    with a.open() as store:
+        before = row_counts(store)
+    r = cli("import", str(bundle_a), data=a.data)
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0 and "already imported (it was made in this store)" in text
+    with a.open() as store:
+        assert row_counts(store) == before

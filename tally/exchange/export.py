@@ -31,6 +31,7 @@ from tally.db import (
     iso_utc,
     utc_now,
 )
+from tally.exchange.archive import BundleWriter
 from tally.exchange.bundle import (
     ANCHOR,
     AUDIT,
@@ -45,7 +46,6 @@ from tally.exchange.bundle import (
     AuditRow,
     BatchRow,
     BundleError,
-    BundleWriter,
     ChainHead,
     Counts,
     DecisionRow,

@@ -35,14 +35,10 @@ from tally.db import (
     iso_utc,
     utc_now,
 )
-from tally.exchange.bundle import AuditRow, BundleError, BundleFile, image_member, when
-from tally.exchange.verify import (
-    VerifiedBundle,
-    batch_model,
-    decision_model,
-    page_model,
-    verify_bundle,
-)
+from tally.exchange.archive import BundleFile
+from tally.exchange.bundle import AuditRow, BundleError, image_member, when
+from tally.exchange.rows import batch_model, decision_model, page_model
+from tally.exchange.verify import VerifiedBundle, verify_bundle
 from tally.store import Store
 
 Progress = Callable[[str, int, int], None]

@@ -27,23 +27,15 @@ from sqlalchemy.orm import Session
 
 from forms.load import SpecError, parse_spec
 from tally import anchors, audit, keys
-from tally.db import (
-    AuditEntry,
-    Base,
-    Batch,
-    Decision,
-    Meeting,
-    MeetingForm,
-    Page,
-    PrintedSerial,
-    canonical_json,
-)
+from tally.db import AuditEntry, Base, Meeting, MeetingForm, PrintedSerial, canonical_json
+from tally.exchange.archive import BundleFile
 from tally.exchange.bundle import (
     ANCHOR,
     AUDIT,
     BATCHES,
     DECISIONS,
     MANIFEST,
+    MAX_DATA_MEMBER_BYTES,
     MAX_IMAGE_BYTES,
     MEETING,
     PAGES,
@@ -52,7 +44,6 @@ from tally.exchange.bundle import (
     AuditRow,
     BatchRow,
     BundleError,
-    BundleFile,
     DecisionRow,
     Manifest,
     MeetingDoc,
@@ -64,6 +55,7 @@ from tally.exchange.bundle import (
     sha256_hex,
     when,
 )
+from tally.exchange.rows import batch_model, decision_model, page_model
 
 Progress = Callable[[str, int, int], None]
 
@@ -160,7 +152,7 @@ def check_members(bundle: BundleFile, manifest: Manifest,
         if claimed is None and name not in ROW_MEMBERS:
             raise BundleError(f"{bundle.path}: member {name} is not a member of "
                               "scantally.bundle/1; refused")
-        limit = MAX_IMAGE_BYTES if claimed else 512 * 1024 * 1024
+        limit = MAX_IMAGE_BYTES if claimed else MAX_DATA_MEMBER_BYTES
         if bundle.size(name) != m.bytes or m.bytes > limit:
             raise BundleError(f"{bundle.path}: member {name} is {bundle.size(name):,} bytes, "
                               f"the signed manifest says {m.bytes:,}: it was changed after "
@@ -222,30 +214,6 @@ def _scratch_check(meeting: MeetingDoc, batches: list[BatchRow], pages: list[Pag
                           "refused") from None
     finally:
         engine.dispose()
-
-
-def batch_model(b: BatchRow, meeting_id: int, batch_id: int | None, where: Path) -> Batch:
-    return Batch(id=batch_id, meeting_id=meeting_id, station=b.station, device=b.device,
-                 operator=b.operator, category=b.category,
-                 started_at=when(b.started_at, f"{where}: batch #{b.id}"),
-                 ended_at=when(b.ended_at, f"{where}: batch #{b.id}"))
-
-
-def page_model(p: PageRow, meeting_id: int, page_id: int | None, batch_id: int,
-               duplicate_of: int | None, where: Path) -> Page:
-    return Page(id=page_id, meeting_id=meeting_id, batch_id=batch_id, sha256=p.sha256,
-                image_bytes=p.image_bytes, source=p.source, form_id=p.form_id,
-                page_no=p.page_no, serial=p.serial, status=p.status, reason=p.reason,
-                reading=p.reading, page_to_image=p.page_to_image, state=p.state,
-                count_key=p.count_key, duplicate_of=duplicate_of,
-                ingested_at=when(p.ingested_at, f"{where}: page #{p.id}"))
-
-
-def decision_model(d: DecisionRow, meeting_id: int, decision_id: int | None, page_id: int,
-                   where: Path) -> Decision:
-    return Decision(id=decision_id, meeting_id=meeting_id, page_id=page_id, field=d.field,
-                    option=d.option, kind=d.kind, text=d.text, before=d.before, after=d.after,
-                    who=d.who, why=d.why, at=when(d.at, f"{where}: decision #{d.id}"))
 
 
 def _check_anchor(anchor: dict[str, Any], signer: keys.PublicKey, where: Path) -> None:
