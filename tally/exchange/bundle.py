@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tally.db import iso_utc
 
@@ -160,8 +160,32 @@ class Counts(_Row):
     images: int
 
 
-class Manifest(_Row):
-    schema_: Literal["scantally.bundle/1"]
+class _Schemed(_Row):
+    """A document that names its schema in a `schema` key (checked before anything else)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True,
+                              validate_by_alias=True, serialize_by_alias=True)
+    MEMBER: ClassVar[str]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=1)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        import json
+
+        want = cls.model_fields["schema_"].annotation.__args__[0]  # type: ignore[union-attr]
+        doc = json.loads(data)
+        got = doc.get("schema") if isinstance(doc, dict) else None
+        if got != want:
+            raise BundleError(f"{cls.MEMBER} is schema {got!r}, not {want!r}: not a Scantally "
+                              "bundle, or one from a version this one cannot read")
+        return cls.model_validate(doc)
+
+
+class Manifest(_Schemed):
+    MEMBER: ClassVar[str] = MANIFEST
+    schema_: Literal["scantally.bundle/1"] = Field(alias="schema")
     created_at: str
     created_by: str
     meeting: MeetingRef
@@ -171,24 +195,10 @@ class Manifest(_Row):
     with_images: bool
     members: list[Member]
 
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=1).replace('"schema_"', '"schema"', 1)
 
-    @classmethod
-    def parse(cls, data: bytes) -> Manifest:
-        import json
-
-        doc = json.loads(data)
-        if not isinstance(doc, dict) or doc.get("schema") != BUNDLE_SCHEMA:
-            got = doc.get("schema") if isinstance(doc, dict) else None
-            raise BundleError(f"{MANIFEST} is schema {got!r}, not {BUNDLE_SCHEMA!r}: not a "
-                              "Scantally bundle, or one from a version this one cannot read")
-        doc["schema_"] = doc.pop("schema")
-        return cls.model_validate(doc)
-
-
-class SignatureDoc(_Row):
-    schema_: Literal["scantally.bundle-signature/1"]
+class SignatureDoc(_Schemed):
+    MEMBER: ClassVar[str] = SIGNATURE
+    schema_: Literal["scantally.bundle-signature/1"] = Field(alias="schema")
     algorithm: Literal["ed25519"]
     key_id: str
     fingerprint: str
@@ -196,19 +206,6 @@ class SignatureDoc(_Row):
     manifest_sha256: str
     #: base64 Ed25519 signature over the exact bytes of manifest.json
     signature: str
-
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=1).replace('"schema_"', '"schema"', 1)
-
-    @classmethod
-    def parse(cls, data: bytes) -> SignatureDoc:
-        import json
-
-        doc = json.loads(data)
-        if not isinstance(doc, dict) or doc.get("schema") != SIGNATURE_SCHEMA:
-            raise BundleError(f"{SIGNATURE} is not a Scantally bundle signature")
-        doc["schema_"] = doc.pop("schema")
-        return cls.model_validate(doc)
 
 
 def image_member(sha256: str) -> str:
