@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tally import keys
 from tally.db import ExchangeImport, Meeting, Page
+from tally.exchange.bundle import AUDIT, Manifest, SignatureDoc, sha256_hex
 from tally.review import decide
 from tally.store import open_store
 from tests.exchange_helpers import (
@@ -78,6 +79,13 @@ def test_two_stations_into_a_department_postgres(stations: tuple[Station, Statio
                     == uids[st.meeting]
         assert {i.signer_key_id for i in imports} == {keys.load_key(a.data).id,  # type: ignore[union-attr]
                                                       keys.load_key(b.data).id}  # type: ignore[union-attr]
+        for imp in imports:  # the station's own chain stays re-provable from what is kept
+            sig = SignatureDoc.parse(imp.signature.encode("utf-8"))
+            assert keys.parse_public(imp.signer_public_pem, "kept").verify(
+                imp.manifest.encode("utf-8"), sig.signature)
+            manifest = Manifest.parse(imp.manifest.encode("utf-8"))
+            audit_member = next(m for m in manifest.members if m.name == AUDIT)
+            assert sha256_hex(imp.origin_audit.encode("utf-8")) == audit_member.sha256
         again = cli("import", str(bundle_a), data=dept, db=url)
         assert again.returncode == 0 and "already imported" in " ".join(again.stdout.split())
         with open_store(dept, url) as store:
