@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import (
@@ -50,6 +51,11 @@ def canonical_json(value: Any) -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def new_uid() -> str:
+    """A new meeting uid (random UUID text)."""
+    return str(uuid.uuid4())
 
 
 def iso_utc(moment: dt.datetime | None) -> str | None:
@@ -112,6 +118,9 @@ class Meeting(Base):
     #: column existed are official (migration 0005_test_mode), so nothing counted changes
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    #: the meeting's identity in every store it travels to (`tally.exchange`): a UUID made
+    #: when the meeting is created, kept by export and import
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
 
 
 class MeetingForm(Base):
@@ -347,3 +356,29 @@ class IntakeJob(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+class ExchangeImport(Base):
+    """A meeting imported from a signed bundle (`tally.exchange`): who signed it, the signed
+    manifest as it was, the station's audit chain as it came (its own ids, re-provable from
+    the manifest), and who imported it when. One per imported meeting."""
+
+    __tablename__ = "exchange_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
+    meeting_uid: Mapped[str] = mapped_column(String(36), index=True)
+    #: SHA-256 of the manifest's bytes (what the signature covers)
+    manifest_sha256: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
+    manifest: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
+    signer_key_id: Mapped[str] = mapped_column(String(16))
+    signer_fingerprint: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
+    signer_public_pem: Mapped[str] = mapped_column(Text)
+    #: the meeting's id and audit head at the station
+    origin_meeting_id: Mapped[int] = mapped_column(Integer)
+    origin_head_seq: Mapped[int] = mapped_column(Integer)
+    origin_head_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LEN))
+    #: the station's audit chain of the meeting, one JSON line per entry, as in the bundle
+    origin_audit: Mapped[str] = mapped_column(Text)
+    with_images: Mapped[bool] = mapped_column(Boolean)
+    imported_by: Mapped[str] = mapped_column(String(80))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -16,11 +16,12 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
+def write_atomic(path: str | Path, data: bytes | str, *, sync_dir: bool = True) -> Path:
     """Write a whole file or nothing: a temp file in the same folder, fsync, rename, fsync dir.
 
     A crash at any moment leaves either the old file or the new one, never a part; the file
-    gets the mode a plain open() would give it (umask applies).
+    gets the mode a plain open() would give it (umask applies). `sync_dir=False` leaves the
+    folder's fsync to the caller (who writes many files into few folders and syncs each once).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -38,5 +39,6 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(target.parent)
+    if sync_dir:
+        fsync_dir(target.parent)
     return target

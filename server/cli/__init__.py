@@ -14,6 +14,7 @@ from server.cli import (
     cadre,
     demo,
     devices,
+    exchange,
     form,
     keys,
     learn,
@@ -39,7 +40,7 @@ app = typer.Typer(
 )
 
 for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, ledger, store,
-                report, simulate, serve, bench, keys, cadre, testdeck):
+                report, simulate, serve, bench, keys, cadre, testdeck, exchange):
     _module.register(app)
 
 

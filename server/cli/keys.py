@@ -1,7 +1,9 @@
-"""`scantally keys new|show|anchor`: the station's Ed25519 key and the audit anchors it signs.
+"""`scantally keys new|show|anchor|trust|trusted`: the station's Ed25519 key, the audit anchors
+it signs, and the other stations' keys this store trusts.
 
 The key lives in the data folder (`station.key`, mode 0600; `station.pub` beside it) and signs
-the audit anchors (`tally.anchors`); the signed exports of a later issue use the same key.
+the audit anchors (`tally.anchors`) and the exported bundles (`tally.exchange`); the keyring
+`trusted_keys.json` beside it names the stations whose bundles `scantally import` accepts.
 """
 
 from __future__ import annotations
@@ -81,6 +83,46 @@ def keys_anchor(data: DataOpt = DEFAULT_DATA, db: DbOpt = None) -> None:
     console.print(f"anchor #{a['seq']} written to {anchors.anchor_path(data)} "
                   f"({'signed by ' + a['key'] if a['sig'] else 'unsigned: no station key'})",
                   highlight=False, soft_wrap=True)
+
+
+@keys_app.command("trust")
+def keys_trust(
+    pubkey_file: Annotated[Path, typer.Argument(help="the other station's station.pub (PEM)")],
+    label: Annotated[str, typer.Option("--label", help="whose key: team, station, place")
+                     ] = "",
+    why: Annotated[str, typer.Option("--why", help="why it is trusted (kept with the key)")
+                   ] = "",
+    data: DataOpt = DEFAULT_DATA,
+) -> None:
+    """Trust another station's public key: bundles it signs may then be imported here."""
+    from server.cli.common import user
+    from tally.keys import KeyFileError, load_public, trust
+
+    try:
+        entry, added = trust(data, load_public(pubkey_file), who=user(), label=label, why=why)
+    except (KeyFileError, OSError) as exc:
+        fail(str(exc))
+    state = "now trusted" if added else "was trusted already"
+    console.print(f"key {entry.key_id} (fingerprint {entry.fingerprint}) {state} in "
+                  f"{data}; trusted by {entry.trusted_by} at {entry.trusted_at}",
+                  highlight=False, soft_wrap=True)
+
+
+@keys_app.command("trusted")
+def keys_trusted(data: DataOpt = DEFAULT_DATA) -> None:
+    """List the keys this store trusts (besides its own)."""
+    from tally.keys import KeyFileError, load_keyring
+
+    try:
+        ring = load_keyring(data)
+    except KeyFileError as exc:
+        fail(str(exc))
+    if not ring.keys:
+        console.print(f"no trusted keys in {data} (trust one with `scantally keys trust FILE`)")
+    for k in ring.keys:
+        console.print(f"{k.key_id}  {k.fingerprint}  {k.label or '-'}  trusted by "
+                      f"{k.trusted_by} at {k.trusted_at}" + (f": {k.why}" if k.why else ""),
+                      highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
