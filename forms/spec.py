@@ -128,6 +128,11 @@ _QUOTA_IN_TITLE = re.compile(
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
 
 
+def title_states_quota(title: str) -> bool:
+    """Whether a position title says how many to recommend ("副局长人选（应推荐2人）")."""
+    return _QUOTA_IN_TITLE.search(title) is not None
+
+
 def _number(text: str) -> int | None:
     text = text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
     if text.isdigit():
@@ -159,7 +164,7 @@ class Position(_Model):
     def title_states_quota(self) -> bool:
         """The title already says how many to recommend ("…（应推荐2人）"): the ballot and the
         report print it as it is instead of adding "（应推荐N人，限推N人，多推无效）"."""
-        return _QUOTA_IN_TITLE.search(self.title) is not None
+        return title_states_quota(self.title)
 
     @model_validator(mode="after")
     def _rules(self) -> Position:

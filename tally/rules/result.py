@@ -235,7 +235,9 @@ class SheetNote(_M):
     """A sheet for the audit appendix: voided, or with something a person must look at."""
 
     serial: str
-    kind: Literal["void", "review"]
+    #: void: the whole sheet counts as 无效; void_block: one block (position, row) over its
+    #: quota is void on this sheet, the others count; review: a person must look at it
+    kind: Literal["void", "void_block", "review"]
     code: str
     reason: str
     field: str | None = None
