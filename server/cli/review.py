@@ -25,7 +25,9 @@ review_app = typer.Typer(help="The review queue: list items, decide them (signed
 
 def _item_rows(items: list[Any]) -> Table:
     table = Table()
-    for col in ("item", "kind", "what", "reason", "now"):
+    # the id in full, never wrapped or cut: `review decide ITEM` needs it as printed
+    table.add_column("item", no_wrap=True, min_width=max((len(i.id) for i in items), default=4))
+    for col in ("kind", "what", "reason", "now"):
         table.add_column(col)
     for i in items:
         state = ", ".join(f"{k}={v}" for k, v in i.state.items() if v not in (None, "", False))

@@ -96,6 +96,15 @@ def overview(results: Sequence[TallyResult], info: MeetingInfo, title: str, meet
     if any(r.provisional for r in results):
         out += [gap(2), box("提示：尚有选票未处理完毕，本报告为临时结果，处理后请重新生成。",
                             CAUTION)]
+    hashes = [["会议计票结果 SHA-256", sha],
+              ["选票图像集 SHA-256", info.image_set_sha256 or "（未提供）"],
+              ["审计锚点", info.audit_anchor or "（未提供）"]]
+    out += [gap(2),
+            table(hashes, [42 * mm, CONTENT_W - 42 * mm], head_rows=0, font_size=8,
+                  align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
+                                               ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")]),
+            para("会议计票结果校验码为各表单计票结果的规范化 JSON 的 SHA-256，与 scantally "
+                 "tally --json 对多表单会议给出的 sha256 相同；各表单的校验码见其封面。", SMALL)]
     lines = [(r.form.title, line) for r in results for line in r.warning_summary]
     if lines:
         out.append(h2("预警汇总（各表单，每个对象一行）"))
@@ -106,13 +115,4 @@ def overview(results: Sequence[TallyResult], info: MeetingInfo, title: str, meet
         widths = [34 * mm, 36 * mm, 12 * mm, 0.0]
         widths[3] = CONTENT_W - sum(widths)
         out.append(table(rows, widths, align_left_cols=(3,)))
-    hashes = [["会议计票结果 SHA-256", sha],
-              ["选票图像集 SHA-256", info.image_set_sha256 or "（未提供）"],
-              ["审计锚点", info.audit_anchor or "（未提供）"]]
-    out += [h2("校验信息"),
-            table(hashes, [42 * mm, CONTENT_W - 42 * mm], head_rows=0, font_size=8,
-                  align_left_cols=(1,), extra=[("ALIGN", (1, 0), (1, -1), "LEFT"),
-                                               ("BACKGROUND", (0, 0), (0, -1), "#DDE4EE")]),
-            para("会议计票结果校验码为各表单计票结果的规范化 JSON 的 SHA-256，与 scantally "
-                 "tally --json 对多表单会议给出的 sha256 相同；各表单的校验码见其封面。", SMALL)]
     return out

@@ -88,5 +88,7 @@ def _line(subject: str, total: int, n: int | None, rules: list[WarningRule]) -> 
         if len(r.scopes) > 4:
             where += f" 等 {len(r.scopes)} 处"
         extreme = "最高" if known[1] == ">=" else "最低"
-        parts.append(f"{r.rule} {r.count} 条（{where}；{extreme} {_pct(r.worst)}）")
+        n = "" if r.n_min is None else (f"；n={r.n_min}" if r.n_min == r.n_max
+                                        else f"；n={r.n_min}–{r.n_max}")
+        parts.append(f"{r.rule} {r.count} 条（{where}；{extreme} {_pct(r.worst)}{n}）")
     return head + "：" + "；".join(parts)
