@@ -161,6 +161,10 @@ EN: dict[str, str] = {
     "下载": "Download",
     "条提示": "notices",
     "右侧为": "right of the bars: ",
+    "限推": "at most",
+    "{n} 人": "{n} people",
+    "每人 {k} 个分项取平均": "mean of {k} sub-rows per person",
+    "已读选票（最多的表单）": "Sheets read (the form with most)",
 }
 
 
