@@ -54,12 +54,17 @@ def figure_warnings(ev: EvaluationResult | None, sat: SatisfactionResult | None,
                     out.append(Notice(
                         severity="warning", code=code, part=part.id, row=row.field or row.id,
                         subject=subject, about=about, bucket=bucket, value=value,
-                        threshold=threshold, n=stats.denominator,
-                        message=f"{subject}（{where}，n={stats.denominator}）"
+                        threshold=threshold, n=_people(row, stats.denominator),
+                        message=f"{subject}（{where}，n={_people(row, stats.denominator)}）"
                                 f"{part.rate_labels[key]} {value * 100:.1f}%，"
                                 f"{'达到' if op == '>=' else '低于'}预警线 {threshold * 100:.1f}%",
                     ))
     return out
+
+
+def _people(row: RowResult, denominator: int) -> int:
+    """A cadre's pooled sub-rows count each sheet once per sub-row: n in sheets."""
+    return denominator // max(1, len(row.sub_rows))
 
 
 def _rows(part: PartResult) -> Iterator[tuple[RowResult, str, str]]:
