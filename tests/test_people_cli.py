@@ -14,6 +14,7 @@ from forms.layout_json import layout_to_dict
 from forms.load import load_spec
 from server.cli import app
 from tally.accounts import list_users
+from tally.meetings import list_meetings
 from tally.model import Settings
 from tally.store import open_store
 from tests.tally_helpers import reading, tiny_image, write_readings
@@ -76,3 +77,20 @@ def test_review_list_prints_item_ids_whole_on_a_narrow_terminal(tmp_path: Path) 
         _run(tmp_path, "review", "decide", item, "--empty", "--who", "李华", "--why", "笔误",
              "-m", "m", columns=80)
     assert "nothing to review" in _run(tmp_path, "review", "--meeting", "m").output
+
+
+def test_meeting_new_refuses_namesakes_that_cannot_be_told_apart(tmp_path: Path) -> None:
+    data = yaml.safe_load(EVAL.read_text(encoding="utf-8"))
+    data["evaluation"]["individual"]["leaders"][1]["post"] = "党组书记、局长"  # as the first 张伟
+    bad = tmp_path / "namesakes.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = " ".join(_run(tmp_path, "meeting", "new", "--name", "m", "--form", str(bad),
+                        code=2).output.split())
+    assert "two people named '张伟'" in out and "'P420001'" in out and "'P420002'" in out
+    assert "evaluation.individual.leaders.1.post" in out
+    store = open_store(tmp_path / "data")
+    try:
+        with store.session(readonly=True) as s:
+            assert list_meetings(s) == []  # nothing half-made
+    finally:
+        store.close()
