@@ -173,8 +173,12 @@ def _crop_rects(ctx: FormContext, layout: dict | None, pages: list[Page],
     page_w = float(layout["page_size_mm"][0])
     out: list[tuple[Page, tuple[float, float, float, float] | None, str]] = []
     for field in fields:
+        # a leader's sub-row (leader.P1.de): the whole block of that leader, so that the crop
+        # shows the name beside the marks
+        block = field.rsplit(".", 1)[0] + "." if field.count(".") == 2 else None
         for lp in layout["pages"]:
-            boxes = [b["rect_mm"] for b in lp["boxes"] if b["field"] == field]
+            boxes = [b["rect_mm"] for b in lp["boxes"]
+                     if b["field"] == field or (block and b["field"].startswith(block))]
             boxes += [r["rect_mm"] for r in lp.get("regions", [])
                       if r.get("id", "").startswith(f"{field}.")]
             row = next((p for p in pages if p.page_no == lp["page"]), None)

@@ -107,7 +107,9 @@ def overview(results: Sequence[TallyResult], info: MeetingInfo, title: str, meet
                  "tally --json 对多表单会议给出的 sha256 相同；各表单的校验码见其封面。", SMALL)]
     lines = [(r.form.title, line) for r in results for line in r.warning_summary]
     if lines:
-        out.append(h2("预警汇总（各表单，每个对象一行）"))
+        heading = h2("预警汇总（各表单，每个对象一行）")
+        heading.keepWithNext = False  # the table splits; kept together it would leave page 1
+        out.append(heading)
         rows = [["表单", "对象", "条数", "预警情况"]]
         for form_title, line in lines:
             rows.append([para(form_title, CELL), para(line.subject, CELL), line.count,

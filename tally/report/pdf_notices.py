@@ -14,6 +14,7 @@ from reportlab.platypus import Flowable
 from tally.report.fmt import pct
 from tally.report.pdfkit import ALARM, CELL, CONTENT_W, SMALL, h1, h2, para, table
 from tally.rules.result import Notice, TallyResult
+from tally.rules.warnsummary import compact_scopes
 
 _COUNT_CODES = {"returned_exceeds_issued", "returned_exceeds_present", "pending_review"}
 
@@ -36,8 +37,11 @@ def warnings_section(result: TallyResult) -> list[Flowable]:
     if not notices:
         return [*out, para("按本报告的预警线，无预警事项。")]
     lines = result.warning_summary
-    out.append(para(f"共 {len(notices)} 条预警，涉及 {len(lines)} 个对象。n 为该比率的计算基数"
-                    "（票数或人次）；基数很小（如某类别仅一两张票）的比率不宜作为结论。", SMALL))
+    intro = para(f"共 {len(notices)} 条预警，涉及 {len(lines)} 个对象。n 为该比率的计算基数"
+                 "（票数；分项测评为人数）；基数很小（如某类别仅一两张票）的比率不宜作为结论。",
+                 SMALL)
+    intro.keepWithNext = True  # the heading and this line stay with the table
+    out.append(intro)
     rows: list[list[object]] = [["序号", "对象", "条数", "全体 n", "预警情况"]]
     extra = []
     for i, line in enumerate(lines, 1):
@@ -56,7 +60,7 @@ def warnings_section(result: TallyResult) -> list[Flowable]:
                 f"{r.n_min}" if r.n_min == r.n_max else f"{r.n_min}–{r.n_max}")
             probe = Notice(severity=r.severity, code=r.code, message="")
             rows.append([para(line.subject, CELL), para(r.rule, CELL), r.count,
-                         para("、".join(r.scopes), CELL), _value(probe, r.worst), n_text])
+                         para(compact_scopes(r.scopes), CELL), _value(probe, r.worst), n_text])
     widths = [34 * mm, 40 * mm, 10 * mm, 0.0, 16 * mm, 14 * mm]
     widths[3] = CONTENT_W - sum(widths)
     out += [h2("二、按对象和规则归并"), table(rows, widths, align_left_cols=(3,))]

@@ -47,6 +47,16 @@ def _scope(n: Notice, labels: dict[str, str]) -> str:
     return where
 
 
+def compact_scopes(scopes: list[str]) -> str:
+    """"全体、全体·德、全体·能、中层正职·德" -> "全体（合计、德、能）；中层正职（德）"."""
+    by_bucket: dict[str, list[str]] = {}
+    for scope in scopes:
+        bucket, _, item = scope.partition("·")
+        by_bucket.setdefault(bucket, []).append(item or "合计")
+    return "；".join(b if items == ["合计"] else f"{b}（{'、'.join(items)}）"
+                    for b, items in by_bucket.items())
+
+
 def summarize(notices: Iterable[Notice], labels: dict[str, str]) -> list[WarningLine]:
     """One `WarningLine` per subject (see the module docstring); `labels`: bucket -> label."""
     groups: dict[tuple[str | None, str], dict[tuple[str, str], list[Notice]]] = {}
@@ -84,9 +94,7 @@ def _line(subject: str, total: int, n: int | None, rules: list[WarningRule]) -> 
         if known is None:
             parts.append(r.rule if r.count == 1 else f"{r.rule}（{r.count} 条）")
             continue
-        where = "、".join(r.scopes[:4])
-        if len(r.scopes) > 4:
-            where += f" 等 {len(r.scopes)} 处"
+        where = compact_scopes(r.scopes)
         extreme = "最高" if known[1] == ">=" else "最低"
         n = "" if r.n_min is None else (f"；n={r.n_min}" if r.n_min == r.n_max
                                         else f"；n={r.n_min}–{r.n_max}")
