@@ -36,7 +36,8 @@ def appendix(result: TallyResult, items: Sequence[AppendixItem]) -> list[Flowabl
     if not result.sheets and not items:
         return [*out, para("本表单没有无效票、栏目无效、存疑或经复核更正的选票。")]
     if result.sheets:
-        out.append(h2(f"一、待说明的选票（{len(result.sheets)} 条）"))
+        sheets = len({n.serial for n in result.sheets})
+        out.append(h2(f"一、待说明的选票（{sheets} 张，{len(result.sheets)} 条）"))
         out.append(sheet_table(result.sheets))
     if items:
         out.append(h2(f"{'二' if result.sheets else '一'}、逐张核查（{len(items)} 张，附图像）"))
@@ -65,9 +66,13 @@ def appendix(result: TallyResult, items: Sequence[AppendixItem]) -> list[Flowabl
 
 
 def sheet_table(notes: Sequence[SheetNote]) -> Flowable:
+    """One row per sheet and kind: a sheet with three void rows is one line naming all three."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for n in notes:
+        grouped.setdefault((n.serial, n.kind), []).append(n.reason)
     rows: list[list[object]] = [["序号", "序列号", "类型", "原因"]]
-    for i, n in enumerate(notes, 1):
-        rows.append([i, n.serial, NOTE_KINDS.get(n.kind, n.kind), para(n.reason, CELL)])
+    for i, ((serial, kind), reasons) in enumerate(grouped.items(), 1):
+        rows.append([i, serial, NOTE_KINDS.get(kind, kind), para("；".join(reasons), CELL)])
     return table(rows, [12 * mm, 34 * mm, 18 * mm, CONTENT_W - 64 * mm])
 
 
