@@ -129,8 +129,8 @@ def _item(store: Store, s: Session, ctx: FormContext, layout: dict | None, seria
         kind = "void"
     elif any(n.kind == "review" for n in notes):
         kind = "doubtful"
-    elif any(n.kind == "void_block" for n in notes) and not decisions:
-        kind = "void"
+    elif any(n.kind == "void_block" for n in notes):
+        kind = "void_block"
     else:
         kind = "corrected"
     reasons = [n.reason for n in notes] or ["复核更正后计票"]

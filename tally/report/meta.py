@@ -48,7 +48,8 @@ class AppendixItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     serial: str
-    kind: Literal["void", "doubtful", "corrected"] = "void"
+    #: void: the whole sheet; void_block: a block (position, row) void, the rest counted
+    kind: Literal["void", "void_block", "doubtful", "corrected"] = "void"
     reason: str
     #: PNG images (crops of the sheet around the fields in question)
     crops: list[bytes] = Field(default_factory=list)
@@ -58,4 +59,5 @@ class AppendixItem(BaseModel):
     decisions: list[DecisionNote] = Field(default_factory=list)
 
 
-KIND_LABELS = {"void": "作废票", "doubtful": "存疑票", "corrected": "复核更正票"}
+KIND_LABELS = {"void": "作废票", "void_block": "部分栏目无效", "doubtful": "存疑票",
+               "corrected": "复核更正票"}
