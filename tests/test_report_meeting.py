@@ -71,6 +71,9 @@ def meeting(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("R3", "staff", {"pos.director": ["P410003"],
                          "pos.deputy": ["P410011", "P410012", "P410013"]}, {}),
         ("R4", "staff", {"pos.deputy": ["P410014"]}, {"pos.director": ["P410003"]}),
+        # a write-in: the name is typed at review from the image
+        ("R5", "middle", {"pos.director": ["P410002"], "pos.deputy": ["P410013", "writein1"]},
+         {}),
     ]
     for serial, cat, marked, doubtful in rec_sheets:
         [png] = _pages_png(REC, serial)
@@ -98,10 +101,13 @@ def meeting(tmp_path_factory: pytest.TempPathFactory) -> Path:
             items = review_queue(s, 1)
         by_serial = {i.serial: i for i in items if i.kind == "mark"}
         assert {"R4", "E1"} <= set(by_serial)
+        [writein] = [i for i in items if i.kind == "writein" and i.serial == "R5"]
     finally:
         store.close()
     _run(tmp, "review", "decide", by_serial["R4"].id, "--mark", "--who", "李审",
          "--why", "勾画清楚，计为推荐", "-m", "m")
+    _run(tmp, "review", "decide", writein.id, "--writein", "热依拉·艾合买提", "--who", "李审",
+         "--why", "据票面录入", "-m", "m")
     _run(tmp, "review", "decide", by_serial["E1"].id, "--empty", "--who", "王复核",
          "--why", "仅为笔误圈点", "-m", "m")
     e3_page = f"{_page_id(tmp, 'E3')}:sheet"
@@ -172,11 +178,14 @@ def test_appendix_lists_void_blocks_decisions_and_crops(meeting: Path) -> None:
     assert "仅为笔误圈点" in text and "王复核" in text
     assert "票面有署名" in text and "整张作废" in text
     assert "办公室主任人选·欧阳建国" in text  # the decided mark, by names
+    assert "录入另推姓名“热依拉·艾合买提”" in text and "副主任人选·另推1" in text
+    # the write-in's votes in the position's write-in list
+    assert "副主任人选另推人选（复核时据票面录入）" in text and "热依拉·艾合买提" in text
     appendix_pages = [i for i, p in enumerate(pages) if "逐张核查" in p]
     assert len(appendix_pages) == 2
     images = sum(len(list(pdf[i].get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])))
                  for i in range(appendix_pages[0], len(pdf)))
-    assert images >= 4  # R3's block, R4's row, E1's row, E3's whole pages
+    assert images >= 5  # R3's block, R4's, R5's, E1's leader block, E3's whole pages
 
 
 def test_warning_summary_comes_before_the_detail(meeting: Path) -> None:
