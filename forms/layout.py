@@ -7,12 +7,24 @@ carries four fiducials, a QR code (form, layout hash, page, serial) and "第 k �
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
 from forms import geometry as g
+from forms.fonts import text_width_mm
+from forms.people import display_names
 from forms.plan import Flow, LayoutError, PagePlan, Text, check_text, fit_lines
-from forms.spec import FormSpec, IndividualPart, Level, Position, Satisfaction, TeamPart
+from forms.spec import (
+    Categories,
+    FormSpec,
+    IndividualPart,
+    Level,
+    Person,
+    Position,
+    Satisfaction,
+    TeamPart,
+)
 from forms.table import Cell, Col, Table
 
 MAX_PAGES = 8
@@ -42,10 +54,33 @@ class CompiledLayout:
     fields: list[FieldInfo]
 
 
+#: heights a leader's sub-row (德/能/勤/绩/廉) may take, roomiest first: the roomiest that needs
+#: no more pages than the tightest is used, so 12 leaders do not spill one onto a third page
+SUB_ROW_HEIGHTS_MM = (7.0, 6.5, 6.0)
+
+
 def compile_layout(spec: FormSpec) -> CompiledLayout:
     """Place every element of `spec`; LayoutError when it cannot be done."""
+    ev = spec.evaluation
+    if spec.timing_track or ev is None or ev.individual is None or not ev.individual.rows:
+        return _compile(spec, SUB_ROW_HEIGHTS_MM[0])
+    tightest: CompiledLayout | None = None
+    with contextlib.suppress(LayoutError):
+        tightest = _compile(spec, SUB_ROW_HEIGHTS_MM[-1])
+    for height in SUB_ROW_HEIGHTS_MM[:-1]:
+        try:
+            laid = _compile(spec, height)
+        except LayoutError:
+            continue
+        if tightest is None or len(laid.pages) <= len(tightest.pages):
+            return laid
+    return tightest or _compile(spec, SUB_ROW_HEIGHTS_MM[-1])
+
+
+def _compile(spec: FormSpec, sub_row_mm: float) -> CompiledLayout:
     flow = Flow(spec.paper, spec.timing_track, spec.title, MAX_PAGES)
     fields: list[FieldInfo] = []
+    shown = display_names(spec)
     _first_page_header(flow, spec)
     if spec.categories and spec.categories.mode == "sheet":
         _category_block(flow, spec, fields)
@@ -59,10 +94,11 @@ def compile_layout(spec: FormSpec) -> CompiledLayout:
             _team(flow, spec.evaluation.team, CN_NUMERALS[section % 10], fields)
             section += 1
         if spec.evaluation.individual:
-            _individual(flow, spec.evaluation.individual, CN_NUMERALS[section % 10], fields)
+            _individual(flow, spec.evaluation.individual, CN_NUMERALS[section % 10], fields,
+                        shown, sub_row_mm)
             section += 1
     if spec.satisfaction:
-        _satisfaction(flow, spec.satisfaction, fields)
+        _satisfaction(flow, spec.satisfaction, fields, shown)
     _footers(flow, spec)
     return CompiledLayout(spec, flow.pages, fields)
 
@@ -109,7 +145,9 @@ def _category_block(flow: Flow, spec: FormSpec, fields: list[FieldInfo]) -> None
     cats = spec.categories
     assert cats is not None
     flow.y_mm += 2.0
-    cols = [Col(cats.title, None)] + [Col(c.label, 20.0, mark=True) for c in cats.options]
+    cols = [Col(cats.title, None)] + [Col(c.label, w, mark=True)
+                                      for c, w in zip(cats.options, _category_widths(flow, cats),
+                                                      strict=True)]
     table = Table(flow, cols, "categories")
     table.header(8.0, 9.5)
     cells = [Cell("请在本人所属类别下划“√”（限选一项）", size_pt=9.5, align="start")]
@@ -118,6 +156,25 @@ def _category_block(flow: Flow, spec: FormSpec, fields: list[FieldInfo]) -> None
     fields.append(FieldInfo("category", cats.title, flow.page.page, 0, 1,
                             [c.id for c in cats.options], "category"))
     flow.y_mm += 3.0
+
+
+#: a category column: at least this wide, wider (up to the most) to hold its label on one line
+CATEGORY_COL_MM = (20.0, 34.0)
+#: what the first column of the category block keeps for its instruction
+CATEGORY_NOTE_MM = 62.0
+
+
+def _category_widths(flow: Flow, cats: Categories) -> list[float]:
+    """Each category column as wide as its header needs on one line (9.5 pt, else down to
+    8 pt), within `CATEGORY_COL_MM`, while the columns leave `CATEGORY_NOTE_MM` to the note; a
+    label still too long wraps into balanced lines (`fit_lines`)."""
+    lo, hi = CATEGORY_COL_MM
+    room = flow.content_w_mm - CATEGORY_NOTE_MM
+    for size in (9.5, 9.0, 8.5, 8.0):
+        want = [min(hi, max(lo, text_width_mm(c.label, size) + 3.0)) for c in cats.options]
+        if sum(want) <= room:
+            return want
+    return [max(lo, min(hi, room / len(cats.options)))] * len(cats.options)
 
 
 def _position(flow: Flow, pos: Position, numeral: str, fields: list[FieldInfo]) -> None:
@@ -139,13 +196,14 @@ def _position(flow: Flow, pos: Position, numeral: str, fields: list[FieldInfo]) 
             "page); split the position or use paper: A3"
         )
     flow.ensure(need_mm)
-    caption = f"{numeral}、{pos.title}（应推荐{pos.quota}人，限推{pos.quota}人，多推无效）"
+    caption = (f"{numeral}、{pos.title}" if pos.title_states_quota else
+               f"{numeral}、{pos.title}（应推荐{pos.quota}人，限推{pos.quota}人，多推无效）")
     _caption(flow, caption, where)
     table.header(8.0)
     pages = {flow.page.page}
     for i, c in enumerate(pos.candidates, 1):
         table.row([Cell(str(i)), Cell(c.name, size_pt=10.5, bold=True),
-                   Cell(c.profile, size_pt=8.5, min_pt=7, align="start"),
+                   Cell(_profile(c), size_pt=8.5, min_pt=7, align="start"),
                    Cell(mark=(field_id, c.id))], row_mm)
         pages.add(flow.page.page)
     for k in range(1, pos.writeins + 1):
@@ -159,6 +217,13 @@ def _position(flow: Flow, pos: Position, numeral: str, fields: list[FieldInfo]) 
     fields.append(FieldInfo(field_id, pos.title, min(pages), 0, pos.quota, options,
                             "recommendation"))
     flow.y_mm += 4.0
+
+
+def _profile(c: Person) -> str:
+    """The 简要情况 cell of a candidate: the profile, led by the 职务 when it does not say it."""
+    if c.post and c.post not in c.profile:
+        return f"{c.post}；{c.profile}" if c.profile else c.post
+    return c.profile
 
 
 def _caption_cont(flow: Flow, title: str) -> None:
@@ -193,7 +258,8 @@ def _team(flow: Flow, team: TeamPart, numeral: str, fields: list[FieldInfo]) -> 
     flow.y_mm += 4.0
 
 
-def _individual(flow: Flow, part: IndividualPart, numeral: str, fields: list[FieldInfo]) -> None:
+def _individual(flow: Flow, part: IndividualPart, numeral: str, fields: list[FieldInfo],
+                shown: dict[str, str], sub_row_mm: float) -> None:
     _caption(flow, f"{numeral}、{part.title}（每行限选一个等次）", "evaluation.individual")
     levels = part.all_levels
     sub_rows = part.rows
@@ -213,10 +279,10 @@ def _individual(flow: Flow, part: IndividualPart, numeral: str, fields: list[Fie
             table.row([Cell(str(i)), Cell(leader.name, size_pt=10.5, bold=True),
                        Cell(leader.post, size_pt=9, align="start")]
                       + [Cell(mark=(fid, o)) for o in option_ids])
-            fields.append(FieldInfo(fid, leader.name, flow.page.page, 0, 1, option_ids,
+            fields.append(FieldInfo(fid, shown[leader.id], flow.page.page, 0, 1, option_ids,
                                     "individual", leader.id))
             continue
-        row_h = g.GRID_ROW_PITCH_MM if flow.timing else 7.0
+        row_h = g.GRID_ROW_PITCH_MM if flow.timing else sub_row_mm
         flow.snap_y()
         flow.ensure(row_h * len(sub_rows) + 0.5)
         top = flow.y_mm
@@ -225,8 +291,8 @@ def _individual(flow: Flow, part: IndividualPart, numeral: str, fields: list[Fie
             fid = f"leader.{leader.id}.{sub.id}"
             table.row([Cell(""), Cell(""), Cell(""), Cell(sub.label)]
                       + [Cell(mark=(fid, o)) for o in option_ids],
-                      7.0, bottom_from_col=0 if last else 3)
-            fields.append(FieldInfo(fid, f"{leader.name}·{sub.label}", flow.page.page, 0, 1,
+                      row_h, bottom_from_col=0 if last else 3)
+            fields.append(FieldInfo(fid, f"{shown[leader.id]}·{sub.label}", flow.page.page, 0, 1,
                                     option_ids, "individual", leader.id))
         _merged_person(flow, table, top, flow.y_mm, str(i), leader.name, leader.post)
     flow.on_new_page = []
@@ -249,7 +315,8 @@ def _merged_person(flow: Flow, table: Table, top: float, bottom: float, no: str,
             flow.text(x2 + 1.5, mid + (k - (len(lines) - 1) / 2) * 4.0, line, size)
 
 
-def _satisfaction(flow: Flow, sat: Satisfaction, fields: list[FieldInfo]) -> None:
+def _satisfaction(flow: Flow, sat: Satisfaction, fields: list[FieldInfo],
+                  shown: dict[str, str]) -> None:
     _caption(flow, "一、总体评价（每项限选一个等次）", "satisfaction.overall")
     cols = [Col("序号", 11.0), Col("评议内容", None, align="start"), *_level_cols(sat.levels)]
     table = Table(flow, cols, "satisfaction.overall")
@@ -276,7 +343,7 @@ def _satisfaction(flow: Flow, sat: Satisfaction, fields: list[FieldInfo]) -> Non
             fid = f"item.{p.id}"
             table.row([Cell(str(i)), Cell(p.name, size_pt=10.5, bold=True),
                        Cell(p.post, size_pt=9, align="start")] + [Cell(mark=(fid, o)) for o in ids])
-            fields.append(FieldInfo(fid, p.name, flow.page.page, 0, 1, ids, "items", p.id))
+            fields.append(FieldInfo(fid, shown[p.id], flow.page.page, 0, 1, ids, "items", p.id))
         flow.on_new_page = []
         flow.y_mm += 4.0
     if sat.comment:

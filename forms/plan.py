@@ -112,11 +112,27 @@ def fit_lines(
             return [text], size
         size -= 0.5
     size = min_pt
+    lines = _wrap(text, width_mm, size)
+    if len(lines) > max_lines:
+        raise LayoutError(
+            f"{where}: text {text!r} is too long for its {width_mm:.0f} mm cell; shorten it"
+        )
+    # balance the lines: the narrowest width that needs no more lines (not "局领导班子成 / 员")
+    narrow = text_width_mm(text, size) / len(lines)
+    while narrow < width_mm:
+        balanced = _wrap(text, narrow, size)
+        if len(balanced) <= len(lines):
+            return balanced, size
+        narrow += 0.5
+    return lines, size
+
+
+def _wrap(text: str, width_mm: float, size: float) -> list[str]:
+    """Greedy wrap at `size`; a closing punctuation mark never starts a line (禁则)."""
     lines: list[str] = []
     current = ""
     for ch in text:
         fits = text_width_mm(current + ch, size) <= width_mm
-        # a closing punctuation mark never starts a line (禁则): it stays with the previous one
         if not fits and current and ch not in NO_LINE_START:
             lines.append(current)
             current = ch.lstrip()
@@ -124,11 +140,7 @@ def fit_lines(
             current += ch
     if current:
         lines.append(current)
-    if len(lines) > max_lines:
-        raise LayoutError(
-            f"{where}: text {text!r} is too long for its {width_mm:.0f} mm cell; shorten it"
-        )
-    return lines, size
+    return lines
 
 
 class Flow:

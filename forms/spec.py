@@ -8,6 +8,7 @@ level labels are configurable because they vary by region.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -118,6 +119,38 @@ class Person(_Model):
     person_id: Id | None = Field(
         default=None, description="stable person id across specs, meetings and years; "
         "the per-cadre analysis joins on it (optional: without it only within the meeting)")
+    #: 职务: printed beside the name, and what tells two people of the same name apart
+    post: Annotated[str, StringConstraints(max_length=30, strip_whitespace=True), Drawable] = ""
+
+    @property
+    def distinction(self) -> str:
+        """What tells this person from a namesake: the 职务, else the profile ("" if neither)."""
+        return self.post or self.profile
+
+
+#: "应推荐2人" / "限推2人" / "推荐3名" in a position's title: the title states the quota itself
+_QUOTA_IN_TITLE = re.compile(
+    r"(?:应推荐|限推|推荐|限选|应选)\s*([0-9０-９一二三四五六七八九十两]+)\s*[人名]")
+_CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
+
+
+def title_states_quota(title: str) -> bool:
+    """Whether a position title says how many to recommend ("副局长人选（应推荐2人）")."""
+    return _QUOTA_IN_TITLE.search(title) is not None
+
+
+def _number(text: str) -> int | None:
+    text = text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if text.isdigit():
+        return int(text)
+    if len(text) == 1:
+        return _CN_DIGITS.get(text)
+    if len(text) == 2 and text[0] == "十":
+        return 10 + _CN_DIGITS.get(text[1], 0)
+    if len(text) in (2, 3) and text[1] == "十":
+        return _CN_DIGITS.get(text[0], 0) * 10 + (_CN_DIGITS.get(text[2], 0) if len(text) == 3
+                                                  else 0)
+    return None
 
 
 class Position(_Model):
@@ -133,8 +166,21 @@ class Position(_Model):
     def writeins(self) -> int:
         return self.quota if self.writein_lines is None else self.writein_lines
 
+    @property
+    def title_states_quota(self) -> bool:
+        """The title already says how many to recommend ("…（应推荐2人）"): the ballot and the
+        report print it as it is instead of adding "（应推荐N人，限推N人，多推无效）"."""
+        return title_states_quota(self.title)
+
     @model_validator(mode="after")
     def _rules(self) -> Position:
+        if self.writein_lines is None and self.quota > len(self.candidates):
+            raise SpecRuleError(
+                f"quota {self.quota} of position '{self.id}' exceeds its "
+                f"{len(self.candidates)} candidates; lower the quota, add candidates, or give "
+                "writein_lines so that candidates and write-in lines reach the quota",
+                ("quota",),
+            )
         if self.quota > len(self.candidates) + self.writeins:
             raise SpecRuleError(
                 f"quota {self.quota} of position '{self.id}' exceeds its "
@@ -142,6 +188,14 @@ class Position(_Model):
                 "lower the quota or add candidates",
                 ("quota",),
             )
+        for m in _QUOTA_IN_TITLE.finditer(self.title):
+            said = _number(m.group(1))
+            if said is not None and said != self.quota:
+                raise SpecRuleError(
+                    f"the title of position '{self.id}' says {m.group(0)!r} but its quota is "
+                    f"{self.quota}; make the title and the quota agree",
+                    ("title",),
+                )
         if self.writeins > self.quota:
             raise SpecRuleError(
                 f"position '{self.id}' has {self.writeins} write-in lines but a quota of "
@@ -229,7 +283,7 @@ class TeamPart(_Model):
 
 
 class Leader(Person):
-    post: Annotated[str, StringConstraints(max_length=30), Drawable] = ""
+    """A leader of an evaluation or a cadre of a satisfaction sheet (`post` is its 职务)."""
 
 
 class IndividualPart(_Model):
@@ -376,7 +430,42 @@ class FormSpec(_Model):
             _check_unique("recommendation.positions",
                           [p.id for p in self.recommendation.positions],
                           "recommendation", "positions")
+        _check_namesakes(self.people())
         return self
+
+    def people(self) -> list[tuple[tuple[str | int, ...], Person]]:
+        """Every candidate, leader and promoted cadre of the form, with its path in the spec."""
+        out: list[tuple[tuple[str | int, ...], Person]] = []
+        if self.recommendation:
+            for i, p in enumerate(self.recommendation.positions):
+                out += [(("recommendation", "positions", i, "candidates", k), c)
+                        for k, c in enumerate(p.candidates)]
+        if self.evaluation and self.evaluation.individual:
+            out += [(("evaluation", "individual", "leaders", k), x)
+                    for k, x in enumerate(self.evaluation.individual.leaders)]
+        if self.satisfaction:
+            out += [(("satisfaction", "items", k), x)
+                    for k, x in enumerate(self.satisfaction.items)]
+        return out
+
+
+def _check_namesakes(people: list[tuple[tuple[str | int, ...], Person]]) -> None:
+    """Two different people (ids) of the same name must differ in 职务 (or profile), so that
+    every table, chart, warning and screen can tell them apart."""
+    first: dict[tuple[str, str], tuple[tuple[str | int, ...], Person]] = {}
+    for path, person in people:
+        key = (person.name, person.distinction)
+        seen = first.get(key)
+        if seen is not None and seen[1].id != person.id:
+            where = ".".join(map(str, seen[0]))
+            said = (f"the same post/profile {person.distinction!r}" if person.distinction
+                    else "no post or profile")
+            raise SpecRuleError(
+                f"two people named {person.name!r} with {said}: '{seen[1].id}' ({where}) and "
+                f"'{person.id}'; give each a post (职务) that tells them apart",
+                (*path, "post"),
+            )
+        first.setdefault(key, (path, person))
 
 
 def _check_unique(where: str, ids: list[str], *path: str) -> None:

@@ -3,6 +3,10 @@
 `hall_aggregate(results)` keeps from a meeting's `TallyResult`s only what the hall may see:
 counts per candidate (printed names), per cadre and level, per satisfaction level, and the
 reconciliation totals. Never a serial, a source file, an image, a write-in name or a reason.
+People are labelled as everywhere else (`forms.people`): the name, with the 职务 beside a
+namesake; `full` holds name and 职务 for the screen's hover text. A cadre rated on 德/能/勤/绩/廉
+sub-rows is shown in people (sheets), not sub-row votes: `shares` are the mean over the sub-rows
+and `people` the sheets behind them.
 
 `HallFeeds` keeps one task per watched meeting: it waits for "sheet" / "decision" / "meeting"
 events (or, every `poll_s`, a change of the meeting's audit head written by another process),
@@ -38,6 +42,8 @@ class Bar(BaseModel):
     label: str
     value: int
     rate: float | None = None
+    #: name and 职务 in full (the hover text of a label the screen has to shorten)
+    full: str = ""
 
 
 class PositionChart(BaseModel):
@@ -52,9 +58,15 @@ class PositionChart(BaseModel):
 class StackRow(BaseModel):
     label: str
     post: str = ""
+    #: marks per level (for a cadre with sub-rows: over all sub-rows, in sub-row votes)
     counts: list[int]
+    #: share of each level (of the row's base; for sub-rows the mean over them): what is drawn
+    shares: list[float | None] = []
+    #: the sheets (people) behind the row: for sub-rows, sheets, not sheets × sub-rows
+    people: int = 0
     #: 称职以上率 / 好评率 / 满意率 … (the part's first rate), for the label
     rate: float | None = None
+    full: str = ""
 
 
 class StackChart(BaseModel):
@@ -62,6 +74,9 @@ class StackChart(BaseModel):
     levels: list[str]
     rate_label: str
     rows: list[StackRow]
+    #: sheets behind the chart (the most of its rows) and the sub-rows each cadre has (0: none)
+    people: int = 0
+    sub_rows: int = 0
 
 
 class Donut(BaseModel):
@@ -117,16 +132,26 @@ def _key_rate(part: PartResult) -> str:
     return next((k for k in KEY_RATES if k in part.rate_labels), next(iter(part.rate_labels), ""))
 
 
+def _full(name: str, post: str) -> str:
+    return f"{name}（{post}）" if post else name
+
+
 def _stack(part: PartResult) -> StackChart:
     first_rate = _key_rate(part)
     rows = []
     for r in part.rows:
         st = r.stats.get(ALL)
         counts = [st.counts.get(lv.id, 0) if st else 0 for lv in part.levels]
-        rows.append(StackRow(label=r.label, post=r.post, counts=counts,
+        shares = [st.shares.get(lv.id) if st else None for lv in part.levels]
+        # pooled sub-rows count every sheet once per sub-row
+        people = (st.ballots // max(1, len(r.sub_rows))) if st else 0
+        rows.append(StackRow(label=r.shown or r.label, post=r.post, counts=counts,
+                             shares=shares, people=people, full=_full(r.label, r.post),
                              rate=st.rates.get(first_rate) if st else None))
     return StackChart(title=part.title, levels=[lv.label for lv in part.levels],
-                      rate_label=part.rate_labels.get(first_rate, ""), rows=rows)
+                      rate_label=part.rate_labels.get(first_rate, ""), rows=rows,
+                      people=max((x.people for x in rows), default=0),
+                      sub_rows=max((len(r.sub_rows) for r in part.rows), default=0))
 
 
 def _donut(part: PartResult) -> list[Donut]:
@@ -153,7 +178,8 @@ def hall_form(form_id: str, result: TallyResult) -> HallForm:
             block = p.blocks.get(ALL)
             form.positions.append(PositionChart(
                 title=p.title, quota=p.quota,
-                bars=[Bar(label=c.name, value=c.votes.get(ALL, 0), rate=c.rate.get(ALL))
+                bars=[Bar(label=c.shown or c.name, value=c.votes.get(ALL, 0),
+                          rate=c.rate.get(ALL), full=_full(c.name, c.post))
                       for c in p.candidates],
                 valid=block.valid if block else 0, void=block.void if block else 0,
                 abstain=block.abstain if block else 0))

@@ -243,6 +243,10 @@ EN: dict[str, str] = {
     "民主测评": "Democratic evaluation (民主测评)",
     "民意调查": "Opinion survey (民意调查)",
     "满意度评议": "Satisfaction review (满意度评议)",
+    "限推": "at most",
+    "{n} 人": "{n} people",
+    "每人 {k} 个分项取平均": "mean of {k} sub-rows per person",
+    "已读选票（最多的表单）": "Sheets read (the form with most)",
 }
 
 

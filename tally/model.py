@@ -81,6 +81,15 @@ class Settings(BaseModel):
     #: participation warning when 实到/应到 < this
     participation_warn_rate: float = Field(default=2 / 3, ge=0, le=1)
     sort: Literal["votes", "strokes"] = "votes"
+    #: what leaders (民主测评 individual part) are ranked by:
+    #: - "auto" (default): the category-weighted score when `category_weights` are set (a team
+    #:   that weighs the categories expects the ranking to follow the weighted figure), else
+    #:   称职以上率;
+    #: - "competent_or_better_rate": 称职以上率, then 优秀率, whatever the weights;
+    #: - "weighted_score": the weighted score (Σ share × level weight; the category-weighted
+    #:   score when category weights are set), then 称职以上率 and 优秀率.
+    #: The report prints the basis it used.
+    rank_by: Literal["auto", "competent_or_better_rate", "weighted_score"] = "auto"
 
 
 class MeetingFacts(BaseModel):

@@ -143,7 +143,9 @@ def test_no_field_spans_two_pages_whatever_the_break(paper: str, timing: bool) -
     for sizes in [(5, 20, 12), (12, 30, 12), (20, 5, 12), (22, 20, 12), (30, 5, 12), (26, 14, 12)]:
         positions = [
             {"id": f"p{k}", "title": "副局长人选", "quota": 1,
-             "candidates": [{"id": f"c{k}_{i}", "name": "王建国"} for i in range(n)]}
+             # namesakes must be told apart (forms.spec): each 王建国 has a profile of its own
+             "candidates": [{"id": f"c{k}_{i}", "name": "王建国",
+                             "profile": f"现任{k + 1}处第{i + 1}科科长"} for i in range(n)]}
             for k, n in enumerate(sizes)
         ]
         text = _spec_text("recommendation", paper=paper, timing_track=timing,
@@ -153,7 +155,7 @@ def test_no_field_spans_two_pages_whatever_the_break(paper: str, timing: bool) -
         data = yaml_data(ROOT / "examples" / "evaluation.yaml")
         data["evaluation"]["individual"]["sub_rows"] = sub_rows
         data["evaluation"]["individual"]["leaders"] = [
-            {"id": f"L{i}", "name": "赵志强", "post": "副局长"} for i in range(leaders)
+            {"id": f"L{i}", "name": "赵志强", "post": f"第{i + 1}副局长"} for i in range(leaders)
         ]
         data.update(paper=paper, timing_track=timing)
         doc = layout_to_dict(compile_layout(parse_spec(yaml.safe_dump(data, allow_unicode=True))))

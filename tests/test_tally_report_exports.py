@@ -90,7 +90,8 @@ def test_csv_equals_json(rec):
     result, _ = rec
     files = render_csv(result)
     assert set(files) == {"reconciliation.csv", "recommendation.csv",
-                          "recommendation_blocks.csv", "writeins.csv", "warnings.csv"}
+                          "recommendation_blocks.csv", "writeins.csv", "warning_summary.csv",
+                          "warnings.csv"}
     text = files["recommendation.csv"]
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))

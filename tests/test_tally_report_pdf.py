@@ -45,8 +45,7 @@ class Rendered:
         self.ballots = synthetic_ballots(self.spec, 48, seed=11)
         facts = synthetic_facts(self.spec, self.ballots, seed=11)
         self.result: TallyResult = compute(self.ballots, self.spec, facts, settings)
-        void = next(n for n in self.result.sheets if n.kind == "void") if self.result.sheets \
-            else None
+        void = next((n for n in self.result.sheets if n.kind == "void"), None)
         self.items = [AppendixItem(serial=void.serial if void else "X", reason="票面有署名",
                                    crops=[crop_png()])]
         self.pdf = render_report(self.result, self.spec,

@@ -29,7 +29,8 @@ def report_command(
     csv: Annotated[Path | None, typer.Option("--csv", help="also write the CSV tables (ZIP)")] = (
         None
     ),
-    form: Annotated[str | None, typer.Option("--form", help="which form of the meeting")] = None,
+    form: Annotated[str | None, typer.Option(
+        "--form", help="only this form of the meeting (default: every form, in one file)")] = None,
     station: Annotated[str, typer.Option("--station", help="printed on the cover")] = "",
     operator: OperatorOpt = None,
     data: DataOpt = DEFAULT_DATA,
@@ -37,8 +38,10 @@ def report_command(
 ) -> None:
     """Write the meeting's analysis report: PDF, and optionally Excel and CSV.
 
-    The figures are recomputed from the stored readings and review decisions; every file is
-    written whole or not at all, after the store's audit chain checks out.
+    One file per format holds every form of the meeting (the PDF one form after another, the
+    workbook a numbered set of sheets per form, the ZIP a folder per form); `--form` narrows
+    it to one. The figures are recomputed from the stored readings and review decisions; every
+    file is written whole or not at all, after the store's audit chain checks out.
     """
     from tally.report.meeting import ReportError, meeting_report
     from tally.results import meeting_results
@@ -59,9 +62,11 @@ def report_command(
             made.append((path, content))
     except ReportError as exc:
         fail(f"meeting {meeting}: {exc}")
+    forms = [f.form_id for f in results.forms if form is None or f.form_id == form]
     for path, content in made:  # all rendered before any is written
         write_atomic(path, content)
-        console.print(f"wrote {path} ({len(content) / 1024:.0f} KiB)")
+        console.print(f"wrote {path} ({len(content) / 1024:.0f} KiB): "
+                      f"{len(forms)} form(s) {', '.join(forms)}")
 
 
 def bench_report(

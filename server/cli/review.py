@@ -34,8 +34,10 @@ review_app = typer.Typer(help="The review queue: list items, decide them (signed
 
 def _item_rows(items: list[Any]) -> Table:
     table = Table()
-    for col in ("item", "kind", "what", "reason", "now"):  # ids whole: `decide` needs them
-        table.add_column(col, no_wrap=col == "item", overflow="fold")
+    # the id in full, never wrapped or cut: `review decide ITEM` needs it as printed
+    table.add_column("item", no_wrap=True, min_width=max((len(i.id) for i in items), default=4))
+    for col in ("kind", "what", "reason", "now"):
+        table.add_column(col)
     for i in items:
         state = ", ".join(f"{k}={v}" for k, v in i.state.items() if v not in (None, "", False))
         table.add_row(i.id, i.kind, i.label, i.reason, state or "-")

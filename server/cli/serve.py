@@ -107,7 +107,9 @@ def serve(
 
 @user_app.command("add")
 def user_add(
-    username: Annotated[str, typer.Option("--username", "-u", help="login name")],
+    name_arg: Annotated[str | None, typer.Argument(
+        metavar="USERNAME", help="login name (or --username)", show_default=False)] = None,
+    username: Annotated[str | None, typer.Option("--username", "-u", help="login name")] = None,
     role: Annotated[str, typer.Option("--role", help="admin, operator or observer")
                     ] = "operator",
     display_name: Annotated[str, typer.Option("--name", help="full name")] = "",
@@ -116,8 +118,14 @@ def user_add(
     data: DataOpt = DEFAULT_DATA,
     db: DbOpt = None,
 ) -> None:
-    """Add a console user (the first one should be an admin)."""
+    """Add a console user (the first one should be an admin): `scantally user add NAME`."""
     from tally.accounts import AccountError, create_user
+
+    if name_arg and username and name_arg != username:
+        fail(f"two login names given ({name_arg!r} and --username {username!r}); give one")
+    username = name_arg or username
+    if not username:
+        fail("which user? give the login name: scantally user add NAME [--role admin]")
 
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)

@@ -75,9 +75,13 @@ def tally_command(
                       f"弃权 {overall['abstain']}, 待审 {overall['pending_review']}"
                       + ("  [yellow](provisional 临时结果: pages unresolved or review "
                          "pending; see `scantally ledger`)[/]" if form["provisional"] else ""))
-        for notice in form["alarms"] + form["warnings"]:
-            colour = "bold red" if notice["severity"] == "alarm" else "yellow"
-            console.print(f"  [{colour}]{notice['severity']}:[/] {notice['message']}")
+        for notice in form["alarms"]:
+            console.print(f"  [bold red]alarm:[/] {notice['message']}")
+        # warnings aggregated, one line per cadre (a stray page would print a hundred)
+        for line in form.get("warning_summary", []):
+            if all(r["severity"] == "alarm" for r in line["rules"]):
+                continue  # printed above
+            console.print(f"  [yellow]warning ×{line['count']}:[/] {line['message']}")
     console.print(f"result sha256 {doc['sha256']}; settings "
                   f"{json.dumps(chosen.model_dump(mode='json'), ensure_ascii=False)}; "
                   "--json for every figure")

@@ -28,6 +28,12 @@ def render_csv(result: TallyResult) -> dict[str, str]:
     return out
 
 
+def render_meeting_csv(results: list[TallyResult]) -> dict[str, str]:
+    """Several forms: each form's files in a folder named by its form id
+    (`<form id>/recommendation.csv`)."""
+    return {f"{r.form.id}/{name}": text for r in results for name, text in render_csv(r).items()}
+
+
 def _csv_cell(value: Cell) -> str | int:
     if value is None:
         return ""

@@ -50,6 +50,8 @@ def settings_lines(result: TallyResult) -> list[tuple[str, str]]:
         out.append(("预警线", f"不满意率（不认同率）≥ {pct(s.dissatisfied_warn_rate)}"))
     out.append(("到会率预警", f"实到 / 应到 < {pct(s.participation_warn_rate)}"))
     out.append(("排序方式", SORT_LABELS[s.sort]))
+    if result.evaluation and result.evaluation.individual:
+        out.append(("领导干部名次依据", result.evaluation.individual.ranked_by))
     return out
 
 

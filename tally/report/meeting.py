@@ -1,7 +1,9 @@
 """A meeting's analysis report in one format (PDF, Excel, or CSV files in a ZIP).
 
-The figures come from `tally.results.meeting_results` (stored readings + review decisions);
-this only picks the form and calls the renderers. Used by `scantally report` and the console.
+The figures come from `tally.results.meeting_results` (stored readings + review decisions).
+The report holds every form of the meeting (one PDF, one workbook, one ZIP); `form_id`
+narrows it to one form, which is then reported alone, as a one-form meeting is. Used by
+`scantally report` and the console.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Literal
 
 from tally import anchors
 from tally.db import Meeting
-from tally.report.csv import render_csv
+from tally.report.appendix import appendix_items
+from tally.report.csv import render_csv, render_meeting_csv
 from tally.report.meta import MeetingInfo
 from tally.report.pdf import render_report
-from tally.report.xlsx import render_xlsx
+from tally.report.pdf_meeting import FormPart, render_meeting_report
+from tally.report.xlsx import render_meeting_xlsx, render_xlsx
 from tally.results import FormResult, MeetingResults, image_set_sha256, meeting_results
 from tally.store import Store
 
@@ -27,15 +31,16 @@ class ReportError(ValueError):
     """A report that cannot be made; the message says why."""
 
 
-def pick_form(results: MeetingResults, form_id: str | None) -> FormResult:
+def pick_forms(results: MeetingResults, form_id: str | None) -> list[FormResult]:
+    """Every form of the meeting, or the one named `form_id` (ReportError if none)."""
     forms = results.forms
     if not forms:
         raise ReportError(f"meeting #{results.meeting_id} has no form")
     if form_id is None:
-        return forms[0]
+        return list(forms)
     for f in forms:
         if f.form_id == form_id:
-            return f
+            return [f]
     raise ReportError(f"the meeting has no form {form_id!r}; its forms: "
                       f"{', '.join(f.form_id for f in forms)}")
 
@@ -49,10 +54,11 @@ def _in_test_mode(store: Store, meeting_id: int) -> bool:
 def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
                    form_id: str | None = None, operator: str = "", station: str = "",
                    results: MeetingResults | None = None) -> tuple[str, bytes]:
-    """(file name, content) of the report of one form of the meeting (default: its first)."""
+    """(file name, content) of the report of the meeting: all its forms, or `form_id`."""
     results = results or meeting_results(store, meeting_id)
-    chosen = pick_form(results, form_id)
-    stem = f"{results.name}-{chosen.form_id}-report"
+    chosen = pick_forms(results, form_id)
+    single = len(chosen) == 1
+    stem = f"{results.name}-{chosen[0].form_id}-report" if single else f"{results.name}-report"
     if fmt == "pdf":
         info = MeetingInfo(operator=operator, station=station,
                            image_set_sha256=image_set_sha256(store, meeting_id),
@@ -61,11 +67,23 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
                                                                   short=True),
                            generated_at=dt.datetime.now(dt.UTC),
                            test_mode=_in_test_mode(store, meeting_id))
-        return f"{stem}.pdf", render_report(chosen.result, chosen.spec, info)
+        parts = [FormPart(f.result, appendix_items(store, meeting_id, f.form_id, f.spec,
+                                                   f.result)) for f in chosen]
+        if single:
+            return f"{stem}.pdf", render_report(chosen[0].result, chosen[0].spec, info,
+                                                appendix_items=parts[0].appendix_items)
+        return f"{stem}.pdf", render_meeting_report(parts, info, meeting=results.name,
+                                                    unit=results.unit)
     if fmt == "xlsx":
-        return f"{stem}.xlsx", render_xlsx(chosen.result, chosen.spec, chosen.ballots)
+        if single:
+            f = chosen[0]
+            return f"{stem}.xlsx", render_xlsx(f.result, f.spec, f.ballots)
+        return f"{stem}.xlsx", render_meeting_xlsx([(f.result, f.spec, f.ballots)
+                                                    for f in chosen])
+    files = (render_csv(chosen[0].result) if single
+             else render_meeting_csv([f.result for f in chosen]))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in render_csv(chosen.result).items():
+        for name, text in files.items():
             zf.writestr(name, text.encode("utf-8"))
     return f"{stem}.csv.zip", buf.getvalue()

@@ -30,16 +30,36 @@ class MeetingInfo(BaseModel):
     test_mode: bool = False
 
 
+class DecisionNote(BaseModel):
+    """A reviewer's decision on the sheet, as the appendix prints it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: what was decided about, in names ("副局长人选 · 张伟（规划科副科长）"); "" for the sheet
+    what: str = ""
+    #: the decision in words ("判为已标记", "作废" …)
+    decision: str
+    who: str
+    at: dt.datetime | None = None
+    why: str = ""
+
+
 class AppendixItem(BaseModel):
     """A void, doubtful or corrected sheet for the audit appendix, with its image crops."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     serial: str
-    kind: Literal["void", "doubtful", "corrected"] = "void"
+    #: void: the whole sheet; void_block: a block (position, row) void, the rest counted
+    kind: Literal["void", "void_block", "doubtful", "corrected"] = "void"
     reason: str
     #: PNG images (crops of the sheet around the fields in question)
     crops: list[bytes] = Field(default_factory=list)
+    #: what each crop shows ("第 1 页 · 局长人选"), one per crop (may be shorter)
+    crop_labels: list[str] = Field(default_factory=list)
+    #: the review decisions on the sheet, oldest first, with who made them and why
+    decisions: list[DecisionNote] = Field(default_factory=list)
 
 
-KIND_LABELS = {"void": "作废票", "doubtful": "存疑票", "corrected": "更正票"}
+KIND_LABELS = {"void": "作废票", "void_block": "部分栏目无效", "doubtful": "存疑票",
+               "corrected": "复核更正票"}

@@ -1,6 +1,7 @@
 """The PDF analysis report (reportlab): cover and audit page, figures, warnings, appendix.
 
-`render_report(result, spec, meeting_info, appendix_items=[...]) -> bytes`. Every number comes
+`render_report(result, spec, meeting_info, appendix_items=[...]) -> bytes` for one form;
+`tally.report.pdf_meeting` puts several forms' `form_story`s in one PDF. Every number comes
 from the `TallyResult`; the embedded CJK font is the forms' (subset-embedded); pages carry a
 header (unit, meeting, classification) and "第 k 页 共 n 页".
 """
@@ -11,18 +12,17 @@ import io
 from collections.abc import Sequence
 
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
-from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate
+from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate
 
 from forms.fonts import register_font
 from forms.spec import FormSpec
 from tally.report import pdf_kinds
 from tally.report.fmt import KIND_LABELS, pct, settings_lines
-from tally.report.meta import KIND_LABELS as SHEET_KINDS
 from tally.report.meta import AppendixItem, MeetingInfo
+from tally.report.pdf_appendix import appendix
+from tally.report.pdf_notices import warnings_detail, warnings_section
 from tally.report.pdfkit import (
     ALARM,
-    BODY,
     CAUTION,
     CELL,
     CONTENT_W,
@@ -31,7 +31,6 @@ from tally.report.pdfkit import (
     BoldText,
     box,
     gap,
-    h1,
     h2,
     keep,
     key_values,
@@ -46,10 +45,20 @@ from tally.testmode import BANNER_LINE
 def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo | None = None,
                   *, appendix_items: Sequence[AppendixItem] = (),
                   include_appendix: bool = True) -> bytes:
-    """The whole report as PDF bytes (deterministic for the same inputs)."""
+    """The report of one form as PDF bytes (deterministic for the same inputs)."""
     register_font()
     info = meeting_info or MeetingInfo()
     title = info.title or f"{result.form.title}计票结果分析报告"
+    story = form_story(result, info, title, appendix_items, include_appendix)
+    f = result.form
+    return build(story, info, title=title, author=f.unit, subject=f"{f.id} sha256 {result.sha256}",
+                 header_left=f"{f.unit} · {f.meeting}", sha256=result.sha256)
+
+
+def form_story(result: TallyResult, info: MeetingInfo, title: str,
+               appendix_items: Sequence[AppendixItem] = (),
+               include_appendix: bool = True) -> list[Flowable]:
+    """One form's part of a report: cover, figures, warnings (summary, then detail), appendix."""
     story: list[Flowable] = []
     story += cover(result, info, title)
     story.append(PageBreak())
@@ -60,19 +69,24 @@ def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo
     if result.satisfaction:
         story += pdf_kinds.satisfaction(result)
     story += warnings_section(result)
-    if include_appendix and (result.sheets or appendix_items):
+    story += warnings_detail(result)
+    if include_appendix:
         story.append(PageBreak())
         story += appendix(result, appendix_items)
+    return story
+
+
+def build(story: list[Flowable], info: MeetingInfo, *, title: str, author: str, subject: str,
+          header_left: str, sha256: str) -> bytes:
+    """Lay `story` out on numbered A4 pages; the footer carries `sha256`'s first 16 digits."""
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf, pagesize=(210 * mm, 297 * mm), leftMargin=MARGIN_X, rightMargin=MARGIN_X,
-        topMargin=22 * mm, bottomMargin=18 * mm, title=title, author=result.form.unit,
-        subject=f"{result.form.id} sha256 {result.sha256}", creator="Scantally",
-        invariant=1,
+        topMargin=22 * mm, bottomMargin=18 * mm, title=title, author=author, subject=subject,
+        creator="Scantally", invariant=1,
     )
-    f = result.form
-    canvas = numbered_canvas(f"{f.unit} · {f.meeting}", info.classification,
-                             f"结果校验码 {result.sha256[:16]}", info.audit_anchor_short,
+    canvas = numbered_canvas(header_left, info.classification, f"结果校验码 {sha256[:16]}",
+                             info.audit_anchor_short,
                              watermark=BANNER_LINE if info.test_mode else "")
     doc.build(story, canvasmaker=canvas)
     return buf.getvalue()
@@ -147,52 +161,3 @@ def signatures(info: MeetingInfo) -> Flowable:
                                    ("ALIGN", (0, 0), (0, -1), "LEFT"),
                                    ("ALIGN", (1, 0), (1, -1), "LEFT")])
     return t
-
-
-def warnings_section(result: TallyResult) -> list[Flowable]:
-    out: list[Flowable] = [h1("预警事项")]
-    notices = [*result.alarms, *result.warnings]
-    if not notices:
-        return [*out, para("按本报告的预警线，无预警事项。")]
-    rows: list[list[object]] = [["序号", "级别", "对象", "范围", "数值", "预警线", "说明"]]
-    extra = []
-    for i, n in enumerate(notices, 1):
-        is_rate = n.code not in {"returned_exceeds_issued", "returned_exceeds_present",
-                                 "pending_review"}
-        value = pct(n.value) if is_rate else ("—" if n.value is None else f"{n.value:g}")
-        limit = pct(n.threshold) if is_rate else ("—" if n.threshold is None
-                                                  else f"{n.threshold:g}")
-        rows.append([i, "警报" if n.severity == "alarm" else "预警", para(n.subject or "—", CELL),
-                     result.bucket_label(n.bucket) if n.bucket else "—", value, limit,
-                     para(n.message, CELL)])
-        if n.severity == "alarm":
-            extra.append(("TEXTCOLOR", (1, i), (1, i), ALARM))
-    widths = [10 * mm, 12 * mm, 30 * mm, 20 * mm, 16 * mm, 16 * mm]
-    out.append(table(rows, [*widths, CONTENT_W - sum(widths)], extra=extra))
-    return out
-
-
-def appendix(result: TallyResult, items: Sequence[AppendixItem]) -> list[Flowable]:
-    out: list[Flowable] = [h1("附录：无效票、存疑票及更正票"),
-                           para("本附录列出序列号，仅供考察组成员核查，不得对外公开。", SMALL)]
-    if result.sheets:
-        rows: list[list[object]] = [["序号", "序列号", "类型", "原因"]]
-        for i, n in enumerate(result.sheets, 1):
-            rows.append([i, n.serial, "作废" if n.kind == "void" else "需复核",
-                         para(n.reason, CELL)])
-        out.append(table(rows, [12 * mm, 34 * mm, 18 * mm, CONTENT_W - 64 * mm]))
-    for k, item in enumerate(items, 1):
-        block: list[Flowable] = [h2(f"{k}. 序列号 {item.serial}（{SHEET_KINDS[item.kind]}）"),
-                                 para(f"原因：{item.reason}", BODY)]
-        for png in item.crops:
-            block.append(_image(png))
-            block.append(gap(1.5))
-        out.append(keep(*block))
-    return out
-
-
-def _image(png: bytes, max_w: float = CONTENT_W, max_h: float = 70 * mm) -> Image:
-    reader = ImageReader(io.BytesIO(png))
-    w, h = reader.getSize()
-    scale = min(max_w / w, max_h / h, 1.5)
-    return Image(io.BytesIO(png), width=w * scale, height=h * scale, hAlign="LEFT")

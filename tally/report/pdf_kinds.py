@@ -5,6 +5,7 @@ from __future__ import annotations
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
+from forms.spec import title_states_quota
 from tally.report.charts import SERIES, Series, count_bars, donut, grouped_bars, level_colours
 from tally.report.charts import stacked_bars as stacked
 from tally.report.fmt import DENOMINATOR_LABELS, num, pct
@@ -17,6 +18,7 @@ from tally.report.pdfkit import (
     h2,
     keep,
     para,
+    para_lines,
     table,
 )
 from tally.rules.result import ALL, PartResult, PositionResult, RowResult, RowStats, TallyResult
@@ -45,12 +47,13 @@ def recommendation(result: TallyResult) -> list[Flowable]:
 
 def _position(result: TallyResult, p: PositionResult, i: int) -> list[Flowable]:
     blk = p.blocks[ALL]
-    head = h2(f"{_numeral(i)}、{p.title}（应推荐 {p.quota} 人）")
+    quota = "" if title_states_quota(p.title) else f"（应推荐 {p.quota} 人）"
+    head = h2(f"{_numeral(i)}、{p.title}{quota}")
     summary = para(
         f"本职位有效 {blk.valid} 票，无效（超过限推人数）{blk.void} 票，弃权 {blk.abstain} 票，"
         f"整张作废 {blk.ballot_void} 张；得票率计算基数 {blk.denominator}。", SMALL)
     buckets = result.buckets
-    row1: list[object] = ["序号", "姓名"]
+    row1: list[object] = ["序号", "姓名（职务）" if any(c.post for c in p.candidates) else "姓名"]
     row2: list[object] = ["", ""]
     spans = [((0, 0), (0, 1)), ((1, 0), (1, 1))]
     for k, b in enumerate(buckets):
@@ -59,16 +62,16 @@ def _position(result: TallyResult, p: PositionResult, i: int) -> list[Flowable]:
         spans.append(((2 + 3 * k, 0), (4 + 3 * k, 0)))
     rows: list[list[object]] = [row1, row2]
     for n, c in enumerate(p.candidates, 1):
-        row: list[object] = [n, c.name]
+        row: list[object] = [n, _person(c.name, c.post)]
         for b in buckets:
             row += [c.votes[b.id], pct(c.rate[b.id]), c.rank[b.id]]
         rows.append(row)
-    name_w = 18 * mm
+    name_w = 26 * mm if any(c.post for c in p.candidates) else 18 * mm
     cell_w = (CONTENT_W - 8 * mm - name_w) / (3 * len(buckets))
     font = 8.5 if len(buckets) <= 4 else 7.5
     t = table(rows, [8 * mm, name_w] + [cell_w] * (3 * len(buckets)), head_rows=2,
               spans=spans, font_size=font)
-    chart = count_bars([c.name for c in p.candidates], [c.votes[ALL] for c in p.candidates],
+    chart = count_bars([c.shown for c in p.candidates], [c.votes[ALL] for c in p.candidates],
                        [c.rate[ALL] for c in p.candidates], CONTENT_W,
                        title=f"{p.title}得票情况（全体）")
     out: list[Flowable] = [keep(head, summary, t), gap(2), chart]
@@ -81,14 +84,17 @@ def _writeins(result: TallyResult, p: PositionResult) -> list[Flowable]:
     buckets = result.buckets
     rows: list[list[object]] = [["另推人选", *[f"{b.label}票数" for b in buckets], "得票率（全体）",
                                  "备注"]]
+    shown = {c.id: c.shown for c in p.candidates}
     for w in p.writeins:
-        note = "与候选人同名" if w.same_as_candidate else ""
-        rows.append([w.name, *[w.votes[b.id] for b in buckets], pct(w.rate[ALL]), note])
-    w0 = 26 * mm
-    rest = (CONTENT_W - w0 - 24 * mm - 26 * mm) / len(buckets)
+        note = (f"与候选人{shown.get(w.same_as_candidate, '')}同名" if w.same_as_candidate
+                else "")
+        rows.append([para(w.name, CELL), *[w.votes[b.id] for b in buckets], pct(w.rate[ALL]),
+                     para(note, CELL)])
+    w0 = 30 * mm
+    rest = (CONTENT_W - w0 - 20 * mm - 40 * mm) / len(buckets)
     out: list[Flowable] = [para(f"{p.title}另推人选（复核时据票面录入）：", SMALL)]
     if p.writeins:
-        out.append(table(rows, [w0] + [rest] * len(buckets) + [24 * mm, 26 * mm]))
+        out.append(table(rows, [w0] + [rest] * len(buckets) + [20 * mm, 40 * mm]))
     if p.unnamed_writein_marks[ALL]:
         out.append(para(f"另推栏已划票但未填写姓名 {p.unnamed_writein_marks[ALL]} 票（计入限推"
                         "人数，不计入任何人选得票）。", SMALL))
@@ -96,6 +102,13 @@ def _writeins(result: TallyResult, p: PositionResult) -> list[Flowable]:
 
 
 # ---------------------------------------------------------------- rated rows
+
+
+def _person(name: str, post: str) -> object:
+    """A name cell: the name, and the 职务 below it in small type (namesakes stay apart)."""
+    if not post:
+        return para(name, CELL)
+    return para_lines(name, post)
 
 
 def _bar_series(part: PartResult, cells: list[RowStats], unknown_in: bool) -> list[Series]:
@@ -147,8 +160,8 @@ def _bucket_rates_table(result: TallyResult, rows: list[RowResult], first: str,
                                   for k in range(len(buckets))]
     data: list[list[object]] = [row1, row2]
     for r in rows:
-        data.append([para(r.label, CELL)] + [pct(r.stats[b.id].rates[k]) for b in buckets
-                                             for k, _ in keys])
+        data.append([_person(r.label, r.post)] + [pct(r.stats[b.id].rates[k]) for b in buckets
+                                                  for k, _ in keys])
     label_w = 30 * mm
     w = (CONTENT_W - label_w) / (len(buckets) * len(keys))
     return table(data, [label_w] + [w] * (len(buckets) * len(keys)), head_rows=2, spans=spans,
@@ -194,17 +207,20 @@ def _individual(result: TallyResult, part: PartResult) -> list[Flowable]:
     weighted = bool(result.settings.category_weights)
     if any(r.sub_rows for r in rows):
         out.append(para("每人按德、能、勤、绩、廉等分项测评，下表为各分项合计（人次）。", SMALL))
+    out.append(para(f"名次按{part.ranked_by}排列（设置项 rank_by）；并列者名次相同。", SMALL))
     out.append(_counts_table(result, part, rows, "姓名", keys, rank=True, post=True,
                              weighted=weighted))
     out.append(para("分类别称职以上率、不称职率：", SMALL))
     out.append(_bucket_rates_table(result, rows, "姓名", [("competent_or_better", "称职以上"),
                                                          ("incompetent", "不称职")]))
-    by_rate = sorted(rows, key=lambda r: -(r.stats[ALL].rates["competent_or_better"] or 0.0))
+    by_rank = sorted(rows, key=lambda r: (r.rank or len(rows) + 1,
+                                          -(r.stats[ALL].rates["competent_or_better"] or 0.0)))
     unknown_in = result.settings.unknown_in_denominator
+    basis = part.ranked_by.split("，")[0]
     for b in result.buckets:
-        series = _bar_series(part, [r.stats[b.id] for r in by_rate], unknown_in)
-        out.append(stacked([r.label for r in by_rate], series, CONTENT_W,
-                           title=f"领导干部测评结果（{b.label}，按全体称职以上率排序）"))
+        series = _bar_series(part, [r.stats[b.id] for r in by_rank], unknown_in)
+        out.append(stacked([r.shown for r in by_rank], series, CONTENT_W,
+                           title=f"领导干部测评结果（{b.label}，按全体{basis}排序）"))
     subs = [(r, s) for r in rows for s in r.sub_rows]
     if subs:
         out.append(h2("分项测评明细（全体）"))
@@ -213,11 +229,11 @@ def _individual(result: TallyResult, part: PartResult) -> list[Flowable]:
         data: list[list[object]] = [head]
         for r, s in subs:
             st = s.stats[ALL]
-            data.append([r.label, s.label, *[st.counts[lv.id] for lv in part.levels],
+            data.append([para(r.shown, CELL), s.label, *[st.counts[lv.id] for lv in part.levels],
                          pct(st.rates["competent_or_better"]), pct(st.rates["incompetent"]),
                          num(st.score)])
-        w = (CONTENT_W - 34 * mm) / (len(head) - 2)
-        out.append(table(data, [22 * mm, 12 * mm] + [w] * (len(head) - 2)))
+        w = (CONTENT_W - 44 * mm) / (len(head) - 2)
+        out.append(table(data, [32 * mm, 12 * mm] + [w] * (len(head) - 2)))
     return out
 
 
@@ -262,7 +278,7 @@ def satisfaction(result: TallyResult) -> list[Flowable]:
                                                                    ("disagree", "不认同率")]))
         by_rate = sorted(items.rows, key=lambda r: -(r.stats[ALL].rates["agree"] or 0.0))
         out.append(gap(2))
-        out.append(stacked([r.label for r in by_rate],
+        out.append(stacked([r.shown for r in by_rate],
                            _bar_series(items, [r.stats[ALL] for r in by_rate], unknown_in),
                            CONTENT_W,
                            title="新选拔任用干部评议结果（全体）"))

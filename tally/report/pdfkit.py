@@ -84,6 +84,13 @@ def para(text: str, style: ParagraphStyle = BODY) -> Paragraph:
     return Paragraph(_esc(text), style)
 
 
+def para_lines(first: str, second: str, style: ParagraphStyle = CELL,
+               second_pt: float = 7.0) -> Paragraph:
+    """Two lines in one cell, the second smaller (a name over its 职务)."""
+    return Paragraph(f'{_esc(first)}<br/><font size="{second_pt:g}">{_esc(second)}</font>',
+                     style)
+
+
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -12,6 +12,7 @@ cell, never a formula, and text that a spreadsheet would read as one gets the qu
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -19,10 +20,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from forms.layout import FieldInfo
+from forms.people import display_names
 from forms.spec import FormSpec
 from forms.text import name_key
 from tally.model import Ballot
-from tally.report.fmt import settings_lines
+from tally.report.fmt import KIND_LABELS, settings_lines
 from tally.report.safe import starts_like_formula
 from tally.report.tables import Cell, SummaryTable, summary_tables
 from tally.rules.compute import layout_fields
@@ -40,13 +42,40 @@ def render_xlsx(result: TallyResult, spec: FormSpec, ballots: list[Ballot], *,
     """The workbook; `anonymous=False` adds each ballot's serial beside its choices, which
     DOMAIN.md allows only in the audit export that logged-in team members see."""
     wb = Workbook(write_only=True)
-    _notes_sheet(wb.create_sheet("说明"), result)
-    for table in summary_tables(result):
-        _summary_sheet(wb.create_sheet(table.title), table)
-    _raw_sheet(wb.create_sheet("票面记录"), result, spec, ballots, anonymous)
+    _form_sheets(wb, result, spec, ballots, anonymous, "")
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def render_meeting_xlsx(forms: Sequence[tuple[TallyResult, FormSpec, list[Ballot]]], *,
+                        anonymous: bool = True) -> bytes:
+    """One workbook for several forms: a `表单` sheet listing them, then each form's sheets
+    with its number in front ("1-说明", "1-推荐得票", …, "2-说明", …)."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("表单")
+    ws.column_dimensions["B"].width = 30
+    head = ["编号", "表单", "表单ID", "类型", "收回", "结果状态", "计票结果 SHA-256"]
+    ws.append([_cell(ws, h, head=True) for h in head])
+    for k, (result, _, _) in enumerate(forms, 1):
+        f = result.form
+        ws.append([_cell(ws, v) for v in [k, f.title, f.id, KIND_LABELS[f.kind],
+                                          result.reconciliation.returned,
+                                          "临时结果" if result.provisional else "已全部复核",
+                                          result.sha256]])
+    for k, (result, spec, ballots) in enumerate(forms, 1):
+        _form_sheets(wb, result, spec, ballots, anonymous, f"{k}-")
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _form_sheets(wb: Workbook, result: TallyResult, spec: FormSpec, ballots: list[Ballot],
+                 anonymous: bool, prefix: str) -> None:
+    _notes_sheet(wb.create_sheet(f"{prefix}说明"), result)
+    for table in summary_tables(result):
+        _summary_sheet(wb.create_sheet(f"{prefix}{table.title}"), table)
+    _raw_sheet(wb.create_sheet(f"{prefix}票面记录"), result, spec, ballots, anonymous)
 
 
 def _cell(ws: WriteOnlyWorksheet, value: Cell, *, head: bool = False, percent: bool = False,
@@ -133,9 +162,10 @@ def _option_text(info: FieldInfo, option: str, labels: dict[str, dict[str, str]]
 
 def _option_labels(spec: FormSpec) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
+    shown = display_names(spec)
     if spec.recommendation:
         for p in spec.recommendation.positions:
-            out[f"pos.{p.id}"] = {c.id: c.name for c in p.candidates}
+            out[f"pos.{p.id}"] = {c.id: shown.get(c.id, c.name) for c in p.candidates}
     if spec.evaluation and spec.evaluation.team:
         levels = {lv.id: lv.label for lv in spec.evaluation.team.levels}
         out.update({f"team.{d.id}": levels for d in spec.evaluation.team.dimensions})

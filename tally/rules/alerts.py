@@ -40,7 +40,7 @@ def figure_warnings(ev: EvaluationResult | None, sat: SatisfactionResult | None,
         [sat.overall, sat.items] if sat else []) if p is not None]
     out: list[Notice] = []
     for part in parts:
-        for row, subject in _rows(part):
+        for row, subject, about in _rows(part):
             for key, op, setting, code in _RULES[part.id]:
                 threshold = float(getattr(settings, setting))
                 for bucket, stats in row.stats.items():
@@ -53,16 +53,23 @@ def figure_warnings(ev: EvaluationResult | None, sat: SatisfactionResult | None,
                     where = "全体" if bucket == ALL else labels.get(bucket, bucket)
                     out.append(Notice(
                         severity="warning", code=code, part=part.id, row=row.field or row.id,
-                        subject=subject, bucket=bucket, value=value, threshold=threshold,
-                        message=f"{subject}（{where}）{part.rate_labels[key]} "
-                                f"{value * 100:.1f}%，{'达到' if op == '>=' else '低于'}"
-                                f"预警线 {threshold * 100:.1f}%",
+                        subject=subject, about=about, bucket=bucket, value=value,
+                        threshold=threshold, n=_people(row, stats.denominator),
+                        message=f"{subject}（{where}，n={_people(row, stats.denominator)}）"
+                                f"{part.rate_labels[key]} {value * 100:.1f}%，"
+                                f"{'达到' if op == '>=' else '低于'}预警线 {threshold * 100:.1f}%",
                     ))
     return out
 
 
-def _rows(part: PartResult) -> Iterator[tuple[RowResult, str]]:
+def _people(row: RowResult, denominator: int) -> int:
+    """A cadre's pooled sub-rows count each sheet once per sub-row: n in sheets."""
+    return denominator // max(1, len(row.sub_rows))
+
+
+def _rows(part: PartResult) -> Iterator[tuple[RowResult, str, str]]:
+    """Each row and sub-row with its subject ("张伟（副局长）·德") and the row it is about."""
     for row in part.rows:
-        yield row, row.label
+        yield row, row.shown, row.shown
         for sub in row.sub_rows:
-            yield sub, f"{row.label}·{sub.label}"
+            yield sub, f"{row.shown}·{sub.label}", row.shown

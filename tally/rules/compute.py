@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from forms.layout import FieldInfo, compile_layout
+from forms.people import display_names
 from forms.spec import FormSpec
 from tally.model import Ballot, MeetingFacts, Settings
 from tally.rules.alerts import figure_warnings
@@ -33,6 +34,7 @@ from tally.rules.result import (
 from tally.rules.satisfaction import satisfaction_figures
 from tally.rules.tallies import Tallies, count
 from tally.rules.validity import BallotVerdict, judge, vote_fields
+from tally.rules.warnsummary import summarize
 
 
 def compute(ballots: list[Ballot], spec: FormSpec | Mapping[str, FormSpec],
@@ -113,13 +115,15 @@ def result_of(spec: FormSpec, verdicts: Iterable[BallotVerdict], t: Tallies,
         t, facts, settings, all_labels,
         categories_by_batch=spec.categories is not None and spec.categories.mode == "batch")
     rec = ev = sat = None
+    shown = display_names(spec)
     if spec.recommendation:
-        rec = recommendation_figures(spec.recommendation, t, settings)
+        rec = recommendation_figures(spec.recommendation, t, settings, shown)
     if spec.evaluation:
-        ev = evaluation_figures(spec.evaluation, t, settings)
+        ev = evaluation_figures(spec.evaluation, t, settings, shown)
     if spec.satisfaction:
-        sat = satisfaction_figures(spec.satisfaction, t, settings)
+        sat = satisfaction_figures(spec.satisfaction, t, settings, shown)
     warnings += figure_warnings(ev, sat, settings, all_labels)
+    summary = summarize([*alarms, *warnings], all_labels)
     notes = sorted((n for v in verdicts for n in v.notes),
                    key=lambda n: (n.serial, n.kind, n.field or "", n.code))
     result = TallyResult(
@@ -127,7 +131,7 @@ def result_of(spec: FormSpec, verdicts: Iterable[BallotVerdict], t: Tallies,
                       meeting=spec.header.meeting, date=spec.header.date),
         settings=settings, buckets=bucket_models, reconciliation=recon,
         recommendation=rec, evaluation=ev, satisfaction=sat, alarms=alarms, warnings=warnings,
-        sheets=notes, provisional=t.pending[ALL] > 0,
+        warning_summary=summary, sheets=notes, provisional=t.pending[ALL] > 0,
     )
     return result.model_copy(update={"sha256": result_sha256(result.model_dump(mode="json"))})
 

@@ -5,7 +5,9 @@ Named rates come from the levels' positions, so relabelled levels work too:
   second and the last (None with fewer than four levels); 不称职率 = last; 不了解率 when the
   part has 不了解;
 - team: 好评率 = first two levels (好+较好); 差评率 = last level.
-Leaders are ranked by 称职以上率, then 优秀率 (all ballots; equal figures share a rank).
+Leaders are ranked (all ballots; equal figures share a rank) by `Settings.rank_by`: 称职以上率
+then 优秀率, or the weighted score (the category-weighted score when category weights are set)
+then 称职以上率 and 优秀率; the basis is in `PartResult.ranked_by`, printed on the report.
 """
 
 from __future__ import annotations
@@ -36,11 +38,29 @@ def team_rates(part: TeamPart) -> list[RateDef]:
     return [RateDef("favourable", "好评率", tuple(ids[:2])), RateDef("poor", "差评率", (ids[-1],))]
 
 
-def evaluation_figures(ev: Evaluation, t: Tallies, settings: Settings) -> EvaluationResult:
+def evaluation_figures(ev: Evaluation, t: Tallies, settings: Settings,
+                       shown: dict[str, str] | None = None) -> EvaluationResult:
+    """`shown`: person id -> the name shown for them (`forms.people.display_names`)."""
     return EvaluationResult(
         team=_team(ev.team, t, settings) if ev.team else None,
-        individual=_individual(ev.individual, t, settings) if ev.individual else None,
+        individual=_individual(ev.individual, t, settings, shown or {}) if ev.individual
+        else None,
     )
+
+
+def ranks_by_weighted_score(settings: Settings) -> bool:
+    """Whether leaders are ranked by the weighted score (see `Settings.rank_by`)."""
+    if settings.rank_by == "auto":
+        return bool(settings.category_weights)
+    return settings.rank_by == "weighted_score"
+
+
+def rank_basis(settings: Settings) -> str:
+    """The ranking basis of leaders in words, as the report prints it."""
+    if not ranks_by_weighted_score(settings):
+        return "称职以上率，相同时按优秀率"
+    score = "类别加权得分" if settings.category_weights else "得分"
+    return f"{score}，相同时按称职以上率、优秀率"
 
 
 def _team(part: TeamPart, t: Tallies, settings: Settings) -> PartResult:
@@ -53,13 +73,14 @@ def _team(part: TeamPart, t: Tallies, settings: Settings) -> PartResult:
                       rate_labels={r.key: r.label for r in rates}, rows=rows)
 
 
-def _individual(part: IndividualPart, t: Tallies, settings: Settings) -> PartResult:
+def _individual(part: IndividualPart, t: Tallies, settings: Settings,
+                shown: dict[str, str]) -> PartResult:
     levels = level_infos(part.all_levels, settings)
     rates = individual_rates(part)
     rows: list[RowResult] = []
     for leader in part.leaders:
         common = {"label": leader.name, "person_id": leader.id, "post": leader.post,
-                  "levels": levels, "rates": rates}
+                  "shown": shown.get(leader.id, leader.name), "levels": levels, "rates": rates}
         if not part.rows:
             fid = f"leader.{leader.id}"
             rows.append(make_row(t, settings, row_id=leader.id, fids=[fid], field=fid, **common))
@@ -71,17 +92,37 @@ def _individual(part: IndividualPart, t: Tallies, settings: Settings) -> PartRes
         rows.append(make_row(t, settings, row_id=leader.id, fids=[s.field for s in subs
                                                                   if s.field],
                              field=None, sub_rows=subs, **common))
-    rows = rank_rows(rows, ("competent_or_better", "excellent"))
+    keys = ("competent_or_better", "excellent")
+    if ranks_by_weighted_score(settings):
+        by_category = bool(settings.category_weights)
+        rows = rank_rows(rows, (WEIGHTED if by_category else SCORE, *keys))
+    else:
+        rows = rank_rows(rows, keys)
     rows = order_rows(rows, settings)
     return PartResult(id="individual", title=part.title, levels=levels,
-                      rate_labels={r.key: r.label for r in rates}, rows=rows)
+                      rate_labels={r.key: r.label for r in rates}, rows=rows,
+                      ranked_by=rank_basis(settings))
+
+
+#: rank keys beside the rate keys: the row's score (all ballots), its category-weighted score
+SCORE = "@score"
+WEIGHTED = "@category_weighted_score"
 
 
 def rank_rows(rows: list[RowResult], keys: tuple[str, ...]) -> list[RowResult]:
-    """Give each row its competition rank by the rates `keys` (all ballots), descending."""
+    """Give each row its competition rank by `keys` (all ballots), descending: rate keys, or
+    `SCORE` / `WEIGHTED`; a figure that cannot be computed ranks last."""
+    def one(r: RowResult, k: str) -> float:
+        if k == SCORE:
+            value = r.stats[ALL].score
+        elif k == WEIGHTED:
+            value = r.category_weighted_score
+        else:
+            value = r.stats[ALL].rates.get(k)
+        return -1.0 if value is None else float(value)
+
     def figure(r: RowResult) -> tuple[float, ...]:
-        rates = r.stats[ALL].rates
-        return tuple(-1.0 if rates.get(k) is None else float(rates[k] or 0.0) for k in keys)
+        return tuple(one(r, k) for k in keys)
 
     figures = {r.id: figure(r) for r in rows}
     ordered = sorted(figures.values(), reverse=True)

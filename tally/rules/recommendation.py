@@ -27,12 +27,15 @@ def competition_ranks(values: dict[str, float]) -> dict[str, int]:
     return {k: ordered.index(v) + 1 for k, v in values.items()}
 
 
-def recommendation_figures(rec: Recommendation, t: Tallies,
-                           settings: Settings) -> RecommendationResult:
-    return RecommendationResult(positions=[_position(p, t, settings) for p in rec.positions])
+def recommendation_figures(rec: Recommendation, t: Tallies, settings: Settings,
+                           shown: dict[str, str] | None = None) -> RecommendationResult:
+    """`shown`: person id -> the name shown for them (`forms.people.display_names`)."""
+    return RecommendationResult(positions=[_position(p, t, settings, shown or {})
+                                           for p in rec.positions])
 
 
-def _position(pos: Position, t: Tallies, settings: Settings) -> PositionResult:
+def _position(pos: Position, t: Tallies, settings: Settings,
+              shown: dict[str, str]) -> PositionResult:
     fid = f"pos.{pos.id}"
     ft = t.fields[fid]
     blocks = {b: t.block(settings, fid, b) for b in t.all_buckets}
@@ -41,7 +44,8 @@ def _position(pos: Position, t: Tallies, settings: Settings) -> PositionResult:
     ranks = {b: competition_ranks({c: v[b] for c, v in votes.items()}) for b in t.all_buckets}
     candidates = [
         CandidateResult(
-            id=c.id, name=c.name, profile=c.profile, votes=votes[c.id],
+            id=c.id, name=c.name, profile=c.profile, post=c.post,
+            shown=shown.get(c.id, c.name), votes=votes[c.id],
             rate={b: rate(votes[c.id][b], dens[b]) for b in t.all_buckets},
             rank={b: ranks[b][c.id] for b in t.all_buckets},
         )

@@ -75,6 +75,11 @@ class CandidateResult(_M):
     id: str
     name: str
     profile: str = ""
+    #: 职务 (spec `post`)
+    post: str = ""
+    #: the name shown where space is short: the name, or "name（职务）" beside a namesake
+    #: (`forms.people`)
+    shown: str = ""
     votes: dict[str, int]
     rate: dict[str, float | None]
     #: rank within the position by votes (1 = most; equal votes share a rank)
@@ -126,6 +131,9 @@ class RowResult(_M):
     label: str
     person_id: str | None = None
     post: str = ""
+    #: a person's row: the name shown where space is short ("name（职务）" beside a namesake);
+    #: other rows: their label
+    shown: str = ""
     stats: dict[str, RowStats]
     #: Σ_c w_c·score_c / Σ_c w_c over the categories with a weight and a score (None: no weights)
     category_weighted_score: float | None = None
@@ -140,6 +148,8 @@ class PartResult(_M):
     #: rate key -> its Chinese name (e.g. competent_or_better -> 称职以上率)
     rate_labels: dict[str, str]
     rows: list[RowResult]
+    #: what the rows' ranks follow, in words ("称职以上率，相同时按优秀率"); "" when unranked
+    ranked_by: str = ""
 
 
 class EvaluationResult(_M):
@@ -182,16 +192,52 @@ class Notice(_M):
     part: str | None = None
     row: str | None = None
     subject: str | None = None
+    #: the cadre or row a figure warning is about (its sub-row aside): what the summary groups by
+    about: str | None = None
     bucket: str | None = None
     value: float | None = None
     threshold: float | None = None
+    #: the count the rate was computed over (its denominator): a rate of 1 ballot is no trend
+    n: int | None = None
+
+
+class WarningRule(_M):
+    """The warnings of one rule about one subject, aggregated (`tally.rules.warnsummary`)."""
+
+    code: str
+    severity: Literal["alarm", "warning"]
+    #: the rule in words: "不称职率达到预警线 33.3%"
+    rule: str
+    count: int
+    #: where it fired: "全体·德", "中层正职" … (bucket, and sub-row when there is one)
+    scopes: list[str]
+    #: the most extreme value among them and the smallest and largest n behind them
+    worst: float | None = None
+    threshold: float | None = None
+    n_min: int | None = None
+    n_max: int | None = None
+
+
+class WarningLine(_M):
+    """One line of the warning summary: a cadre (or row, or the meeting) and its warnings."""
+
+    part: str | None = None
+    subject: str
+    count: int
+    #: ballots behind the subject's figures for all voters (the n of its 全体 rates), if known
+    n: int | None = None
+    rules: list[WarningRule]
+    #: the line as printed: "张伟（副局长）：预警 12 条（n=36）：不称职率达到预警线 8 条，…"
+    message: str
 
 
 class SheetNote(_M):
     """A sheet for the audit appendix: voided, or with something a person must look at."""
 
     serial: str
-    kind: Literal["void", "review"]
+    #: void: the whole sheet counts as 无效; void_block: one block (position, row) over its
+    #: quota is void on this sheet, the others count; review: a person must look at it
+    kind: Literal["void", "void_block", "review"]
     code: str
     reason: str
     field: str | None = None
@@ -208,6 +254,8 @@ class TallyResult(_M):
     satisfaction: SatisfactionResult | None = None
     alarms: list[Notice]
     warnings: list[Notice]
+    #: the alarms and warnings aggregated: one line per cadre/row, one entry per rule
+    warning_summary: list[WarningLine] = Field(default_factory=list)
     sheets: list[SheetNote]
     #: some ballots still carry doubtful marks awaiting review: the figures may change
     provisional: bool

@@ -79,11 +79,12 @@ def category_weighted_score(stats: dict[str, RowStats], weights: dict[str, float
 
 def make_row(t: Tallies, settings: Settings, *, row_id: str, fids: list[str], label: str,
              levels: list[LevelInfo], rates: list[RateDef], field: str | None,
-             person_id: str | None = None, post: str = "",
+             person_id: str | None = None, post: str = "", shown: str = "",
              sub_rows: list[RowResult] | None = None) -> RowResult:
     stats = {b: row_stats(t, settings, fids, b, levels, rates) for b in t.all_buckets}
     return RowResult(
-        id=row_id, field=field, label=label, person_id=person_id, post=post, stats=stats,
+        id=row_id, field=field, label=label, person_id=person_id, post=post,
+        shown=shown or label, stats=stats,
         category_weighted_score=category_weighted_score(stats, settings.category_weights),
         sub_rows=sub_rows or [],
     )

@@ -29,7 +29,10 @@ def _word(key: str) -> str:
             "disagree": "不认同"}[key]
 
 
-def satisfaction_figures(sat: Satisfaction, t: Tallies, settings: Settings) -> SatisfactionResult:
+def satisfaction_figures(sat: Satisfaction, t: Tallies, settings: Settings,
+                         shown: dict[str, str] | None = None) -> SatisfactionResult:
+    """`shown`: person id -> the name shown for them (`forms.people.display_names`)."""
+    shown = shown or {}
     levels = level_infos(sat.levels, settings)
     rates = _rates(sat.levels, "satisfied", "dissatisfied")
     overall = PartResult(
@@ -42,9 +45,11 @@ def satisfaction_figures(sat: Satisfaction, t: Tallies, settings: Settings) -> S
         ilevels = level_infos(sat.item_levels, settings)
         irates = _rates(sat.item_levels, "agree", "disagree")
         rows = [make_row(t, settings, row_id=p.id, fids=[f"item.{p.id}"], field=f"item.{p.id}",
-                         label=p.name, person_id=p.id, post=p.post, levels=ilevels, rates=irates)
+                         label=p.name, person_id=p.id, post=p.post,
+                         shown=shown.get(p.id, p.name), levels=ilevels, rates=irates)
                 for p in sat.items]
         rows = order_rows(rank_rows(rows, ("agree",)), settings)
         items = PartResult(id="items", title=sat.items_title, levels=ilevels,
-                           rate_labels={r.key: r.label for r in irates}, rows=rows)
+                           rate_labels={r.key: r.label for r in irates}, rows=rows,
+                           ranked_by="认同率")
     return SatisfactionResult(overall=overall, items=items)

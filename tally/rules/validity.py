@@ -25,6 +25,7 @@ from tally.model import Ballot
 from tally.rules.result import UNMARKED, SheetNote, TallyInputError
 
 BlockStatus = Literal["valid", "void", "abstain"]
+_CATEGORY_LABEL = {"category": "参加人员类别"}
 BallotStatus = Literal["valid", "invalid", "abstain"]
 VOTE_GROUPS = ("recommendation", "team", "individual", "overall", "items")
 
@@ -70,7 +71,8 @@ def judge(ballot: Ballot, form_id: str, fields: dict[str, FieldInfo],
     pending = ballot.pending_review
     if pending:
         doubt = sorted({f for p in ballot.pages for f in p.doubtful})
-        listed = f"：{'、'.join(doubt)}" if doubt else ""
+        names = [fields[f].label if f in fields else _CATEGORY_LABEL.get(f, f) for f in doubt]
+        listed = f"：{'、'.join(names)}" if doubt else ""
         notes.append(SheetNote(serial=ballot.serial, kind="review", code="doubtful",
                                reason=f"有存疑标记尚未复核{listed}",
                                field=doubt[0] if len(doubt) == 1 else None))
@@ -97,6 +99,12 @@ def judge(ballot: Ballot, form_id: str, fields: dict[str, FieldInfo],
         else:
             status = "valid"
         blocks[fid] = BlockVerdict(status, chosen)
+        if status == "void":
+            what = "限推" if info.group == "recommendation" else "限选"
+            notes.append(SheetNote(serial=ballot.serial, kind="void_block", code="block_void",
+                                   reason=f"{info.label}：划了 {len(chosen)} 项，超过{what} "
+                                          f"{info.max} 项，该栏无效（其他栏照常计票）",
+                                   field=fid))
         if info.group == "recommendation":
             writeins[fid] = _writein_notes(ballot, fid, info, chosen, status, notes)
 
