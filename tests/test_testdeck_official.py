@@ -49,7 +49,7 @@ def test_meetings_made_before_the_migration_stay_official(tmp_path: Path) -> Non
     engine = create_engine(url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002_accounts")
+        command.upgrade(cfg, "0004_cadre")  # the revision before test mode
         conn.execute(text("INSERT INTO meetings (id, name, unit, expected, present, "
                           "serials_recorded, settings, created_at) VALUES (1, 'old', '', "
                           "'{}', '{}', 0, '{}', '2026-01-01')"))

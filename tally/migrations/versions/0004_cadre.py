@@ -7,7 +7,7 @@
   10^6 sheets reads only its own rows (newest page, page count and the counted pages).
 
 Revision ID: 0004_cadre
-Revises: 0002_accounts
+Revises: 0003_ledger
 Create Date: 2026-12-03
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_cadre"
-down_revision = "0002_accounts"
+down_revision = "0003_ledger"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ goes official: `tally.testmode`); the meetings already in a store were counted f
 they are official and nothing they counted changes.
 
 Revision ID: 0005_test_mode
-Revises: 0002_accounts
+Revises: 0004_cadre
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_test_mode"
-down_revision = "0002_accounts"
+down_revision = "0004_cadre"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Intake jobs of the web console, kept so that a restart after a crash can reconcile them.
 
 Revision ID: 0006_jobs
-Revises: 0002_accounts
+Revises: 0005_test_mode
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_jobs"
-down_revision = "0002_accounts"
+down_revision = "0005_test_mode"
 branch_labels = None
 depends_on = None
 

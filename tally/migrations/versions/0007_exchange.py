@@ -1,7 +1,7 @@
 """Signed exchange: a stable uid for every meeting, and the record of imported meetings.
 
 Revision ID: 0007_exchange
-Revises: 0002_accounts
+Revises: 0006_jobs
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_exchange"
-down_revision = "0002_accounts"
+down_revision = "0006_jobs"
 branch_labels = None
 depends_on = None
 
