@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from intake.devices import open_source
 from intake.outcomes import Outcomes
-from intake.pipeline import IntakeOptions, PageDone, StackResult
+from intake.pipeline import IntakeOptions, PageDone, StackResult, stored_layouts
 from intake.run import scan
 from omr.card import card_form
 from omr.reading import Reading
@@ -36,7 +36,6 @@ from scanner.source import SheetSource
 from server.events import EventBus
 from server.uploads import StagedFile
 from tally.ingest import BatchContext, IngestResult, close_batch, ingest_page, open_batch
-from tally.meetings import meeting_layouts
 from tally.store import Store
 
 JobState = Literal["running", "done", "stopped", "failed"]
@@ -219,10 +218,8 @@ class Intake:
             raise DeviceUnavailable(f"cannot open the device {uri!r}: {exc}") from None
         try:
             if source.kind == "cards":
-                with self.store.session(readonly=True) as s:
-                    layouts = meeting_layouts(s, meeting_id)
                 try:
-                    card_form(layouts)
+                    card_form(stored_layouts(self.store, meeting_id))
                 except ValueError as exc:
                     raise DeviceUnavailable(f"{uri} is an OMR card reader: {exc}") from None
             batch = self.open_batch(meeting_id, operator=operator, device=uri[:120],
