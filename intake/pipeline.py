@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import queue
 import threading
 import time
@@ -214,7 +215,8 @@ class IntakePipeline:
         self.card: tuple[str, int] | None = None
         if source.kind == "cards":  # fail now, not at the first card
             self.card = card_form(layouts, self.options.card_form)
-        self._ingest = ingest or (lambda reading, image: ingest_page(store, batch, reading, image))
+        # bound, not wrapped: the pipeline calls the ingest step itself, no forwarding frame
+        self._ingest = ingest or functools.partial(ingest_page, store, batch)
         self._on_page, self._progress = on_page, progress
         self._stop = stop or threading.Event()
         self.pool = ReaderPool(ReadSettings(layouts), self.workers)

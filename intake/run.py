@@ -8,6 +8,7 @@ without a store (`scantally read`, tests).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -58,7 +59,7 @@ def scan(store: Store, meeting_id: int, source: SheetSource, *, station: str = "
     try:
         with IntakePipeline(
                 store, opened, source, options=options, layouts=layouts,
-                ingest=(lambda r, image: ingest(opened, r, image)) if ingest else None,
+                ingest=functools.partial(ingest, opened) if ingest else None,
                 on_page=on_page, progress=progress, stop=stop) as pipeline:
             if on_start is not None:
                 on_start(pipeline)

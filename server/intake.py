@@ -14,6 +14,7 @@ stored, and its message names the sheets to re-feed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import threading
 import time
@@ -247,8 +248,7 @@ class Intake:
             try:
                 _, result = scan(self.store, batch.meeting_id, source, batch=batch,
                                  options=IntakeOptions(workers=self.read_threads),
-                                 ingest=lambda b, reading, image: self.ingest(b, reading, image,
-                                                                              job),
+                                 ingest=functools.partial(self.ingest, job=job),
                                  on_page=on_page, stop=job.stop)
             except Exception as exc:  # a card form missing, a bug
                 failure = str(exc) or type(exc).__name__
