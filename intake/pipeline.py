@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import queue
 import threading
 import time
@@ -52,6 +53,7 @@ from intake.outcomes import Outcomes
 from intake.pool import Job, ReaderPool, default_workers
 from intake.work import PageRead, ReadSettings
 from omr.card import card_form, card_picture, read_card
+from omr.layout import FormLayout, Layouts, parse_layouts
 from omr.reading import Reading
 from scanner.errors import DeviceError, DeviceIO, NoDocuments
 from scanner.pages import EncodedPage
@@ -178,6 +180,13 @@ class _Run:
     unreadable: list[tuple[int, str]] = field(default_factory=list)
 
 
+def stored_layouts(store: Store, meeting_id: int) -> dict[str, FormLayout]:
+    """The meeting's stored layout JSON, parsed once into typed layouts (the edge: from here
+    on, pipeline and workers only read them)."""
+    with store.session(readonly=True) as s:
+        return parse_layouts(meeting_layouts(s, meeting_id))
+
+
 class IntakePipeline:
     """One source's intake into one batch; use as a context manager (it owns the worker pool).
 
@@ -189,7 +198,7 @@ class IntakePipeline:
 
     def __init__(self, store: Store, batch: BatchContext, source: SheetSource, *,
                  options: IntakeOptions | None = None,
-                 layouts: dict[str, dict] | None = None,
+                 layouts: Layouts | None = None,
                  ingest: Callable[[Reading, bytes | None], IngestResult] | None = None,
                  on_page: Callable[[PageDone], None] | None = None,
                  progress: Callable[[IntakeStats], None] | None = None,
@@ -201,13 +210,13 @@ class IntakePipeline:
         self.in_flight_bound = 2 * self.workers if self.workers > 1 else 1
         self.uri = str(source.uri)
         if layouts is None:
-            with store.session(readonly=True) as s:
-                layouts = meeting_layouts(s, batch.meeting_id)
+            layouts = stored_layouts(store, batch.meeting_id)
         self.layouts = layouts
         self.card: tuple[str, int] | None = None
         if source.kind == "cards":  # fail now, not at the first card
             self.card = card_form(layouts, self.options.card_form)
-        self._ingest = ingest or (lambda reading, image: ingest_page(store, batch, reading, image))
+        # bound, not wrapped: the pipeline calls the ingest step itself, no forwarding frame
+        self._ingest = ingest or functools.partial(ingest_page, store, batch)
         self._on_page, self._progress = on_page, progress
         self._stop = stop or threading.Event()
         self.pool = ReaderPool(ReadSettings(layouts), self.workers)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from intake.pool import ReaderPool
 from intake.work import ReadSettings
 from omr.card import bitmap_from_picture, card_form, card_identity, read_card
+from omr.layout import Layouts, parse_layouts
 from omr.reading import Reading
 from scanner.pages import EncodedPage, plan_pages
 from tally.audit import Problem
@@ -29,7 +30,7 @@ from tally.recount import Difference, RecountReport, compare_readings
 from tally.store import Store
 
 #: (image, layouts by form id, source, dpi) -> a Reading: another engine, for tests
-ReadPage = Callable[[np.ndarray, dict[str, dict[str, Any]], str, float | None], Reading]
+ReadPage = Callable[[np.ndarray, Layouts, str, float | None], Reading]
 
 
 def recount(store: Store, session: Session, meeting_id: int, *,
@@ -37,7 +38,7 @@ def recount(store: Store, session: Session, meeting_id: int, *,
             progress: Callable[[int, int], None] | None = None) -> RecountReport:
     """Re-read every stored page of the meeting and compare (see the module docstring);
     `read_page`, when given, reads instead of the engine."""
-    layouts = meeting_layouts(session, meeting_id)
+    layouts = parse_layouts(meeting_layouts(session, meeting_id))
     rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
                            .order_by(Page.id)).all()
     report = RecountReport(pages=len(rows))
@@ -60,7 +61,7 @@ def recount(store: Store, session: Session, meeting_id: int, *,
     return report
 
 
-def _reread(store: Store, rows: list[Page], layouts: dict[str, dict[str, Any]],
+def _reread(store: Store, rows: list[Page], layouts: Layouts,
             read_page: ReadPage | None, workers: int
             ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
     images: list[Page] = []
@@ -98,7 +99,7 @@ def _first_pages(store: Store, rows: list[Page]) -> Iterator[EncodedPage]:
         yield replace(page, source=row.source or row.sha256)
 
 
-def _reread_card(data: bytes, identity: dict[str, str], layouts: dict[str, dict[str, Any]],
+def _reread_card(data: bytes, identity: dict[str, str], layouts: Layouts,
                  row: Page) -> dict[str, Any] | None:
     try:
         form_id, page = card_form(layouts, identity["form"])

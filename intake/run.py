@@ -8,21 +8,29 @@ without a store (`scantally read`, tests).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from intake.pipeline import IntakeOptions, IntakePipeline, IntakeStats, PageDone, StackResult
+from intake.pipeline import (
+    IntakeOptions,
+    IntakePipeline,
+    IntakeStats,
+    PageDone,
+    StackResult,
+    stored_layouts,
+)
 from intake.pool import ReaderPool
 from intake.work import ReadSettings
 from omr.card import card_form
 from omr.decide import Thresholds
+from omr.layout import Layouts
 from omr.reading import Reading
 from scanner.images import MAX_PIXELS
 from scanner.pages import EncodedPage, plan_pages
 from scanner.source import SheetSource
 from tally.ingest import BatchContext, IngestResult, close_batch, open_batch
-from tally.meetings import meeting_layouts
 from tally.store import Store
 
 
@@ -40,8 +48,7 @@ def scan(store: Store, meeting_id: int, source: SheetSource, *, station: str = "
 
     Raises MeetingError (bad category) or ValueError (no card-reader form) before any batch is
     opened; `on_start(pipeline)` lets the caller keep a handle (to `stop()` it)."""
-    with store.session(readonly=True) as s:
-        layouts = meeting_layouts(s, meeting_id)
+    layouts = stored_layouts(store, meeting_id)
     options = options or IntakeOptions()
     if source.kind == "cards":
         card_form(layouts, options.card_form)
@@ -52,7 +59,7 @@ def scan(store: Store, meeting_id: int, source: SheetSource, *, station: str = "
     try:
         with IntakePipeline(
                 store, opened, source, options=options, layouts=layouts,
-                ingest=(lambda r, image: ingest(opened, r, image)) if ingest else None,
+                ingest=functools.partial(ingest, opened) if ingest else None,
                 on_page=on_page, progress=progress, stop=stop) as pipeline:
             if on_start is not None:
                 on_start(pipeline)
@@ -62,7 +69,7 @@ def scan(store: Store, meeting_id: int, source: SheetSource, *, station: str = "
             close_batch(store, opened)
 
 
-def read_files(paths: Iterable[str | Path], layouts: dict[str, dict], workers: int | None = None,
+def read_files(paths: Iterable[str | Path], layouts: Layouts, workers: int | None = None,
                *, thresholds: Thresholds | None = None, pdf_dpi: float = 200,
                max_pixels: int = MAX_PIXELS, keep_image: bool = True,
                annotate_dir: str | Path | None = None,

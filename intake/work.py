@@ -21,6 +21,7 @@ import numpy as np
 
 from omr.decide import Thresholds
 from omr.engine import read_page
+from omr.layout import Layouts
 from omr.reading import Reading, ReasonCode, Status, failed
 from scanner.images import Page, encode_png
 from scanner.pages import EncodedPage
@@ -33,7 +34,8 @@ MAX_EVIDENCE_BYTES = 256 * 1024 * 1024
 class ReadSettings:
     """What the workers need besides the page: layouts by form id, thresholds, options."""
 
-    layouts: dict[str, dict]
+    #: typed once at the edge (`omr.layout.parse_layouts`); a worker never validates again
+    layouts: Layouts
     thresholds: Thresholds = field(default_factory=Thresholds)
     #: return the image to store with each reading (False: recount and benchmarks)
     keep_image: bool = True
@@ -124,7 +126,7 @@ def _annotate(page: Page, reading: Reading, settings: ReadSettings) -> None:
 
 
 def read_with(page: EncodedPage, settings: ReadSettings,
-              read: Callable[[np.ndarray, dict[str, dict], str, float | None], Reading]
+              read: Callable[[np.ndarray, Layouts, str, float | None], Reading]
               ) -> PageRead:
     """`read_work` with another reader instead of the engine (recount against a changed
     engine, in tests): `read(image, layouts, source, dpi) -> Reading`, run in the caller."""

@@ -1,5 +1,8 @@
 """OMR engine: a scanned page (numpy array) + the loaded layouts -> a reading (`omr.reading`).
 
+Layouts arrive typed (`layout.FormLayout`: a `forms.layout_json.LayoutDoc` parsed once where it
+enters, with each page's box rectangles as one array), never as JSON dicts.
+
 `engine.read_page` reads one page: QR code (`code`) -> registration on the corner marks
 (`register`; with marks lost, the code's corners and the printed box borders fix it: `refine`)
 -> per-box ink, sampled through the homography with no page warp (`score`), scanner streaks and

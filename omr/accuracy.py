@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from omr.layout import FormLayout
 from omr.reading import Reading
 
 if TYPE_CHECKING:  # the simulator is test tooling: its types only, no import at run time
@@ -71,13 +72,13 @@ class AccuracyReport:
             bucket.append(text)
 
 
-def compare(truth: Truth, readings: dict[tuple[str, int], Reading], layout: dict
+def compare(truth: Truth, readings: dict[tuple[str, int], Reading], layout: FormLayout
             ) -> AccuracyReport:
     """Score `readings` (keyed by (file name, page index in the file), as `Truth.by_source`)
-    against `truth`; `layout` is the corpus form's layout JSON (for the box positions)."""
+    against `truth`; `layout` is the corpus form's layout (for the box positions)."""
     report = AccuracyReport(sheets=len(truth.sheets))
-    boxes_by_page = {p["page"]: p["boxes"] for p in layout["pages"]}
-    page_of = {f["id"]: f["page"] for f in layout["fields"]}
+    boxes_by_page = {n: p.boxes for n, p in layout.pages.items()}
+    page_of = {f.id: f.page for f in layout.fields}
     for sheet, page in truth.pages():
         report.pages += 1
         reading = readings.get(page.path_and_index)
@@ -93,7 +94,7 @@ def compare(truth: Truth, readings: dict[tuple[str, int], Reading], layout: dict
             report.note("false_refusal", f"{page.file}: {got}: "
                                          f"{reading.reason if reading else 'no reading'}")
         for box in boxes:
-            _position(report, page, reading, box["field"], box["option"], refused)
+            _position(report, page, reading, box.field, box.option, refused)
         if not refused:
             _writeins(report, page, reading, {
                 f"{fld}.{option}" for fld, lines in sheet.writeins.items()

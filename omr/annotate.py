@@ -10,6 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from omr.layout import Layouts, PageGeometry
 from omr.reading import Reading
 from omr.register import apply, local_scale
 
@@ -20,7 +21,7 @@ BANNER_BGR = {"ok": (40, 140, 40), "review": (0, 120, 230), "blank": (120, 120, 
               "unreadable": (30, 30, 200), "unknown_form": (150, 40, 150)}
 
 
-def annotate(image: np.ndarray, reading: Reading, layouts: dict[str, dict], *,
+def annotate(image: np.ndarray, reading: Reading, layouts: Layouts, *,
              max_width_px: int = 1400) -> np.ndarray:
     """The page `image` (grey or RGB uint8) with `reading` drawn on it, as a BGR uint8 image."""
     bgr = _to_bgr(image)
@@ -30,10 +31,10 @@ def annotate(image: np.ndarray, reading: Reading, layouts: dict[str, dict], *,
     layout = layouts.get(reading.form or "")
     if reading.page_to_image is not None and layout is not None:
         h = np.diag([scale, scale, 1.0]) @ reading.page_to_image
-        page = next((p for p in layout["pages"] if p["page"] == reading.page), None)
+        page = layout.pages.get(reading.page) if reading.page is not None else None
         if page is not None:
             _draw_boxes(bgr, h, page, reading)
-            for x, y, w, hh in page.get("fiducials_mm") or []:  # none on a foreign form
+            for x, y, w, hh in page.doc.fiducials_mm or []:  # none on a foreign form
                 centre_mm = np.array([x + w / 2, y + hh / 2])
                 c = apply(h, centre_mm[None])[0]
                 radius_px = max(4, round(0.8 * w * local_scale(h, centre_mm)))
@@ -52,11 +53,11 @@ def _to_bgr(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
 
 
-def _draw_boxes(bgr: np.ndarray, h: np.ndarray, page: dict, reading: Reading) -> None:
+def _draw_boxes(bgr: np.ndarray, h: np.ndarray, page: PageGeometry, reading: Reading) -> None:
     font_scale = max(0.3, 0.00035 * bgr.shape[1])
-    for box in page["boxes"]:
-        field, option = box["field"], box["option"]
-        x, y, w, hh = box["rect_mm"]
+    for box in page.boxes:
+        field, option = box.field, box.option
+        x, y, w, hh = box.rect_mm
         quad = apply(h, np.array([[x, y], [x + w, y], [x + w, y + hh], [x, y + hh]]))
         pts = np.rint(quad).astype(np.int32)
         marks = reading.marks.get(field)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from omr.grid import bitmap_to_marks, card_serial, gridded_boxes, serial_code_cells
+from omr.layout import FormLayout, Layouts
 from omr.reading import FieldMarks, Reading, ReasonCode, Status, failed
 
 #: pixels per reader-grid cell in a card's stored picture
@@ -26,12 +27,12 @@ CELL_PX = 8
 MAX_CELLS_NAMED = 6
 
 
-def card_form(layouts: Mapping[str, Mapping[str, Any]],
+def card_form(layouts: Layouts,
               wanted: str | None = None) -> tuple[str, int]:
     """(form id, page) of the meeting's form a card reader reads: the one whose layout places
     boxes in a reader grid. ValueError when there is none, or several and `wanted` is None."""
-    gridded = {fid: p["page"] for fid, lay in layouts.items() for p in lay["pages"]
-               if any("grid" in b and b["grid"] is not None for b in p["boxes"])}
+    gridded = {fid: n for fid, lay in layouts.items() for n, p in lay.pages.items()
+               if any(b.grid is not None for b in p.boxes)}
     if wanted is not None:
         if wanted not in gridded:
             raise ValueError(f"form {wanted!r} is not a card-reader form of this meeting "
@@ -46,7 +47,7 @@ def card_form(layouts: Mapping[str, Mapping[str, Any]],
     return next(iter(gridded.items()))
 
 
-def read_card(bitmap: np.ndarray, layout: Mapping[str, Any], page: int, *, source: str,
+def read_card(bitmap: np.ndarray, layout: FormLayout, page: int, *, source: str,
               serial: str) -> Reading:
     """The reading of one card: `ok` (or `blank` with no mark), `review` when marks fall outside
     every box (a stray mark, or another card type) or its printed serial code does not decode,
@@ -55,11 +56,10 @@ def read_card(bitmap: np.ndarray, layout: Mapping[str, Any], page: int, *, sourc
     Its serial is the one printed in its code cells (`omr.grid.card_serial`) when the layout
     prints one, so a card fed twice is the same sheet; else (no code, or a code that does not
     decode) `serial`, the batch-and-sequence name the caller gives."""
-    form_id = str(layout["form"]["id"])
+    form_id = layout.id
     who: dict[str, Any] = {"form": form_id, "page": page, "serial": serial}
     cells = np.asarray(bitmap).astype(bool)
-    page_layout = next(p for p in layout["pages"] if p["page"] == page)
-    timing = len(page_layout.get("timing_mm") or [])
+    timing = len(layout.pages[page].doc.timing_mm)
     if cells.ndim == 2 and timing and cells.shape[0] != timing:
         return failed(source, Status.UNREADABLE,
                       f"the reader counted {cells.shape[0]} timing marks, but form {form_id!r} "

@@ -13,8 +13,10 @@ import cv2
 import numpy as np
 
 from forms.code import parse_payload
+from forms.layout_json import BoxDoc
 from omr.code import find_code
 from omr.decide import BoxCall, Thresholds, decide
+from omr.layout import FormLayout, Layouts, PageGeometry
 from omr.lines import clear_lines
 from omr.reading import FieldMarks, Reading, failed
 from omr.refine import RefineError, refine_on_borders
@@ -56,7 +58,7 @@ MIN_BORDER_SHARE = 0.5
 
 def read_page(
     image: np.ndarray,
-    layouts: dict[str, dict],
+    layouts: Layouts,
     *,
     source: str,
     dpi: float | None = None,
@@ -66,17 +68,17 @@ def read_page(
 ) -> Reading:
     """Read one page.
 
-    `image`: uint8 grey (H, W) or colour (H, W, 3) RGB; `layouts`: layout JSON dicts keyed by
-    form id; `source`: label for the reading ("scan.tiff#2"); `dpi`: resolution when known (only
-    a speed hint: geometry comes from the page itself).
+    `image`: uint8 grey (H, W) or colour (H, W, 3) RGB; `layouts`: typed layouts
+    (`omr.layout`) keyed by form id; `source`: label for the reading ("scan.tiff#2"); `dpi`:
+    resolution when known (only a speed hint: geometry comes from the page itself).
     """
     grey = as_grey(image)
     if grey is None or min(grey.shape) < MIN_SIDE_PX:
         shape = "x".join(str(s) for s in np.shape(image))
         return failed(source, "unreadable", f"image is {shape} px: too small or not a page "
                                             "image; re-scan the sheet")
-    foreign = [f for f, lay in layouts.items() if lay.get("pages") and "registration" in
-               lay["pages"][0]]
+    foreign = [f for f, lay in layouts.items() if lay.pages and next(iter(
+        lay.pages.values())).doc.registration is not None]
     if foreign and len(foreign) == len(layouts):  # forms without our marks: `omr.foreign`
         from omr.foreign import read_foreign
         return read_foreign(grey, layouts, source=source, dpi=dpi, thresholds=thresholds,
@@ -102,21 +104,21 @@ def read_page(
         known = ", ".join(sorted(layouts)) or "none"
         return failed(source, "unknown_form", f"sheet of form {code.form_id!r}, which is not "
                                               f"loaded (loaded: {known}); add its --form", **who)
-    if not layout["form"]["hash"].startswith(code.layout_hash):
+    if not layout.hash.startswith(code.layout_hash):
         return failed(source, "unknown_form",
                       f"sheet printed from another version of form {code.form_id!r} (layout "
-                      f"{code.layout_hash}, loaded {layout['form']['hash'][:12]}); load the "
+                      f"{code.layout_hash}, loaded {layout.hash[:12]}); load the "
                       "spec it was printed from", **who)
-    pages = {p["page"]: p for p in layout["pages"]}
+    pages = layout.pages
     page_layout = pages.get(code.page)
     if page_layout is None:
         return failed(source, "unknown_form", f"the code says page {code.page}, but form "
                                               f"{code.form_id!r} has {len(pages)} page(s)", **who)
     try:
-        reg = register(grey, page_layout, hit, limits)
+        reg = register(grey, page_layout.doc, hit, limits)
     except RegistrationError as exc:
         return failed(source, "unreadable", str(exc), **who)
-    rects = np.array([b["rect_mm"] for b in page_layout["boxes"]], np.float64).reshape(-1, 4)
+    rects = page_layout.rects_mm
     if reg.partial and len(rects):
         try:
             reg = refine_on_borders(grey, rects, reg, settings)
@@ -132,13 +134,14 @@ def read_page(
                        settings)
 
 
-def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registration,
+def _read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
+                reg: Registration,
                 source: str, who: dict, thresholds: Thresholds, limits: RegistrationLimits,
                 settings: ScoreSettings) -> Reading:
-    boxes = page_layout["boxes"]
+    boxes = page_layout.boxes
     if not boxes:
         return Reading(source, "blank", "page has no boxes", **who, page_to_image=reg.page_to_image)
-    rects = np.array([b["rect_mm"] for b in boxes], np.float64)
+    rects = page_layout.rects_mm
     samples = sample_boxes(grey, reg.page_to_image, rects, reg.black_level, settings)
     if not borders_found(samples):
         return failed(source, "unreadable",
@@ -167,12 +170,12 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
             clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
                         line_level, settings)
         ink = box_fill(samples, levels, settings)
-    calls = decide(ink, [b["field"] for b in boxes], thresholds)
+    calls = decide(ink, list(page_layout.box_fields), thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
-    called = {(b["field"], b["option"]) for b, c in zip(boxes, calls, strict=True)
+    called = {(b.field, b.option) for b, c in zip(boxes, calls, strict=True)
               if c.decision != "empty"}
-    lines = [r for r in page_layout.get("regions", []) if r.get("kind") == "writein"
-             and (r.get("field"), r.get("option")) not in called]
+    lines = [r for r in page_layout.regions if r.kind == "writein"
+             and (r.field, r.option) not in called]
     names = writein_ink(grey, reg.page_to_image, lines, reg.black_level, levels.mark)
     reading = assemble_reading(layout, page_layout, boxes, ink.fill, calls, reg.page_to_image,
                                error_mm, source, who)
@@ -185,19 +188,20 @@ def _read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, reg: Registra
     return reading
 
 
-def assemble_reading(layout: dict, page_layout: dict, boxes: list[dict], fills: np.ndarray,
+def assemble_reading(layout: FormLayout, page_layout: PageGeometry, boxes: list[BoxDoc],
+                     fills: np.ndarray,
                      calls: list[BoxCall], page_to_image: np.ndarray,
                      error_mm: float | None, source: str, who: dict) -> Reading:
     """The page's `Reading` from its boxes' decisions: marked and doubtful options per field in
     the field's order, scores and certainty per box, and the status with its reason (review
     when any box is doubtful, blank when none holds ink). Every reader of a page ends here."""
-    page_fields = [f for f in layout["fields"] if f["page"] == page_layout["page"]]
-    marks = {f["id"]: FieldMarks() for f in page_fields}
-    scores: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
-    certainty: dict[str, dict[str, float]] = {f["id"]: {} for f in page_fields}
+    page_fields = [f for f in layout.fields if f.page == page_layout.number]
+    marks = {f.id: FieldMarks() for f in page_fields}
+    scores: dict[str, dict[str, float]] = {f.id: {} for f in page_fields}
+    certainty: dict[str, dict[str, float]] = {f.id: {} for f in page_fields}
     doubts: list[str] = []
     for box, fill, call in zip(boxes, fills, calls, strict=True):
-        field, option = box["field"], box["option"]
+        field, option = box.field, box.option
         marks.setdefault(field, FieldMarks())
         scores.setdefault(field, {})[option] = float(fill)
         certainty.setdefault(field, {})[option] = call.certainty
@@ -206,7 +210,7 @@ def assemble_reading(layout: dict, page_layout: dict, boxes: list[dict], fills: 
         elif call.decision == "doubtful":
             marks[field].doubtful.append(option)
             doubts.append(f"{field}/{option}: {call.why}")
-    order = {f["id"]: f["options"] for f in page_fields}
+    order = {f.id: f.options for f in page_fields}
     for field, m in marks.items():
         if field in order:
             m.marked.sort(key=order[field].index)

@@ -14,8 +14,9 @@ characters are never counted as ink). An ellipse is measured on the rectangle in
 No code means no printed serial: the serial is made from the source and page, and the reading
 carries a fingerprint of the voter's ink (`omr.fingerprint`) so a sheet fed twice can be caught.
 
-The reference pixels are prepared at the edge (`attach_references`: the layout page gains an
-in-memory `reference_model`); everything here is pure.
+The reference pixels are prepared at the edge (`attach_references`: each reference page of the
+typed layout, `omr.layout.PageGeometry`, gains its in-memory `reference`, marker image and
+print masks); everything here is pure.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from forms.layout_json import BoxDoc
 from omr.decide import Thresholds, decide
 from omr.engine import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL, assemble_reading
 from omr.fingerprint import fingerprint
+from omr.layout import FormLayout, Layouts, PageGeometry
 from omr.lines import clear_lines
 from omr.reading import Reading, failed
 from omr.reference import (
@@ -57,9 +60,6 @@ PRINT_IN_TARGETS = {"circled_sides": 5, "small_mark_fill": 2.0,
                     "slash_length_share": float("inf")}
 
 
-MODEL_KEY = "reference_model"
-MARKER_KEY = "marker_image"
-MASKS_KEY = "print_masks"
 #: a box's printing (what the blank shows around it: its border) is seen on the page when this
 #: share of its printed pixels is darker than PRINT_SEEN_DARKNESS; judged on boxes with at
 #: least PRINT_MIN_PX printed patch pixels, on pages with at least PRINT_MIN_BOXES such boxes;
@@ -93,33 +93,31 @@ INK_PEAK_MIN = 0.1
 INK_LEVEL_MIN = 0.3
 
 
-def is_foreign(layout: dict) -> bool:
+def is_foreign(layout: FormLayout) -> bool:
     """Does this layout register by a reference image (a foreign form)?"""
-    return any(p.get("registration", {}).get("kind") == "reference" for p in layout["pages"])
+    return layout.foreign
 
 
-def attach_references(layout: dict, references: dict[int, np.ndarray],
+def attach_references(layout: FormLayout, references: dict[int, np.ndarray],
                       limits: ReferenceLimits = ReferenceLimits(),
-                      markers: dict[int, np.ndarray] | None = None) -> dict:
+                      markers: dict[int, np.ndarray] | None = None) -> FormLayout:
     """A copy of `layout` whose reference pages carry their prepared `ReferenceModel`
     (in memory only: never serialise it). `references`: page number -> uint8 grey image of the
     blank, at the dpi its layout says; `markers`: page number -> the corner marker's image,
     for a page whose registration names markers."""
-    out = {**layout, "pages": []}
-    for page in layout["pages"]:
-        reg = page.get("registration") or {}
-        page = dict(page)
-        if reg.get("kind") == "reference" and page["page"] in references:
-            rects = np.array([b["rect_mm"] for b in page["boxes"]], np.float64).reshape(-1, 4)
-            page[MODEL_KEY] = prepare_reference(references[page["page"]], float(reg["dpi"]),
-                                                rects, limits)
-            if reg.get("markers") and markers and page["page"] in markers:
-                page[MARKER_KEY] = markers[page["page"]]
+    pages: dict[int, PageGeometry] = {}
+    for number, page in layout.pages.items():
+        reg = page.doc.registration
+        if reg is not None and reg.kind == "reference" and number in references:
+            model = prepare_reference(references[number], float(reg.dpi), page.rects_mm,
+                                      limits)
+            marker = markers[number] if reg.markers and markers and number in markers else None
             # the reference's print in every box, for the default settings
             settings, _, rects = reading_geometry(page, ScoreSettings(), Thresholds())
-            page[MASKS_KEY] = (settings, print_masks(page[MODEL_KEY], rects, settings))
-        out["pages"].append(page)
-    return out
+            page = replace(page, reference=model, marker_image=marker,
+                           print_masks=(settings, print_masks(model, rects, settings)))
+        pages[number] = page
+    return layout.with_pages(pages)
 
 
 def sheet_serial(source: str, page: int) -> str:
@@ -128,18 +126,19 @@ def sheet_serial(source: str, page: int) -> str:
 
 
 def read_foreign(
-    grey: np.ndarray, layouts: dict[str, dict], *, source: str, dpi: float | None = None,
+    grey: np.ndarray, layouts: Layouts, *, source: str, dpi: float | None = None,
     thresholds: Thresholds = Thresholds(), settings: ScoreSettings = ScoreSettings(),
     limits: ReferenceLimits = ReferenceLimits(),
 ) -> Reading:
     """Read one page (`grey` uint8) against the foreign layouts among `layouts`."""
-    candidates = [(lay, p) for lay in layouts.values() if is_foreign(lay)
-                  for p in lay["pages"] if MODEL_KEY in p]
+    candidates = [(lay, p) for lay in layouts.values() if lay.foreign
+                  for p in lay.pages.values() if p.reference is not None]
     if not candidates:
         return failed(source, "unknown_form", "no foreign form with its reference image is "
                                               "loaded; load the form's layout and reference")
     quad = find_page_quad(grey)
-    want_edges = any(p["registration"].get("page_edges") for _, p in candidates)
+    want_edges = any(p.doc.registration is not None and p.doc.registration.page_edges
+                     for _, p in candidates)
     if want_edges and quad is None and _dark_border(grey):
         return failed(source, "unreadable", "the sheet's edges are not found on the dark "
                                             "background (a corner folded or cut off); re-scan")
@@ -150,23 +149,23 @@ def read_foreign(
         matches = _matches(grey, candidates, dpi, quad, limits, fine=True)
     found = sorted((x for x in matches if x[0] is not None), key=lambda x: -x[0].inliers)
     if not found:
-        names = ", ".join(sorted({lay["form"]["id"] for lay, _ in candidates}))
+        names = ", ".join(sorted({lay.id for lay, _ in candidates}))
         return failed(source, "unknown_form", f"the page matches none of the loaded foreign "
                                               f"forms ({names}); load its form, or check it is "
                                               "a ballot")
     match, layout, page_layout = found[0]
-    who = {"form": layout["form"]["id"], "page": page_layout["page"],
-           "serial": sheet_serial(source, page_layout["page"])}
+    who = {"form": layout.id, "page": page_layout.number,
+           "serial": sheet_serial(source, page_layout.number)}
     if len(found) > 1 and found[1][0].inliers >= limits.ambiguous_share * match.inliers:
-        other = found[1][1]["form"]["id"]
+        other = found[1][1].id
         return failed(source, "unknown_form",
                       f"the page matches both {who['form']!r} page {who['page']} and "
-                      f"{other!r} page {found[1][2]['page']} about as well; load only the "
+                      f"{other!r} page {found[1][2].number} about as well; load only the "
                       "forms of this stack", **who)
     try:
-        reg = refine(page_layout[MODEL_KEY], grey, match, limits)
+        reg = refine(page_layout.reference, grey, match, limits)
     except ReferenceError as exc:
-        if exc.anchors_found < NOT_THIS_FORM_ANCHOR_SHARE * len(page_layout[MODEL_KEY].anchors_px):
+        if exc.anchors_found < NOT_THIS_FORM_ANCHOR_SHARE * len(page_layout.reference.anchors_px):
             return failed(source, "unknown_form",
                           f"the page does not hold the printing of {who['form']!r} (best "
                           f"match): {exc}", **who)
@@ -175,13 +174,14 @@ def read_foreign(
                       source, thresholds, settings)
 
 
-def _matches(grey: np.ndarray, candidates: list[tuple[dict, dict]], dpi: float | None,
+def _matches(grey: np.ndarray, candidates: list[tuple[FormLayout, PageGeometry]],
+             dpi: float | None,
              quad: np.ndarray | None, limits: ReferenceLimits, fine: bool) -> list:
     """(match or None, layout, page) for every candidate reference page."""
     features: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for lay, page in candidates:
-        model: ReferenceModel = page[MODEL_KEY]
+        model: ReferenceModel = page.reference
         if model.page_size_mm not in features:  # found once per page size
             features[model.page_size_mm] = page_features(grey, model.page_size_mm, dpi, limits,
                                                          quad, fine)
@@ -194,19 +194,19 @@ def _matches(grey: np.ndarray, candidates: list[tuple[dict, dict]], dpi: float |
 MARKER_INLIERS = 1000
 
 
-def _by_markers(grey: np.ndarray, candidates: list[tuple[dict, dict]]) -> list:
+def _by_markers(grey: np.ndarray, candidates: list[tuple[FormLayout, PageGeometry]]) -> list:
     """(match or None, layout, page) for the candidates with printed corner markers: the
     homography from the markers' page positions to their centres found on the page."""
     out = []
     for lay, page in candidates:
-        marker = page.get(MARKER_KEY)
-        reg = page["registration"].get("markers")
+        marker = page.marker_image
+        reg = page.doc.registration.markers if page.doc.registration is not None else None
         if marker is None or not reg:
             continue
-        centres = find_markers(grey, marker, float(reg["width_share"]))
+        centres = find_markers(grey, marker, float(reg.width_share))
         match = None
         if centres is not None:
-            h = cv2.getPerspectiveTransform(np.float32(reg["centres_mm"]), np.float32(centres))
+            h = cv2.getPerspectiveTransform(np.float32(reg.centres_mm), np.float32(centres))
             match = ReferenceMatch(h / h[2, 2], MARKER_INLIERS)
         out.append((match, lay, page))
     return out
@@ -236,16 +236,17 @@ def print_masks(model: ReferenceModel, rects_mm: np.ndarray, settings: ScoreSett
     return out
 
 
-def reading_geometry(page_layout: dict, settings: ScoreSettings, thresholds: Thresholds
+def reading_geometry(page_layout: PageGeometry, settings: ScoreSettings, thresholds: Thresholds
                      ) -> tuple[ScoreSettings, Thresholds, np.ndarray]:
     """The settings, thresholds and measured rectangles a foreign page is read with (an
     imported answer sheet is read for shading: `SHADED_THRESHOLDS`)."""
     share = ELLIPSE_SIDE_SHARE
-    if not page_layout["registration"].get("targets_shown", True):
+    reg = page_layout.doc.registration
+    if reg is not None and not reg.targets_shown:
         settings = replace(settings, margin_mm=SHADED_MARGIN_MM)
         thresholds = replace(thresholds, **SHADED_THRESHOLDS)
         share = SHADED_ELLIPSE_SHARE
-    return settings, thresholds, measured_rects(page_layout["boxes"], settings.margin_mm, share)
+    return settings, thresholds, measured_rects(page_layout, settings.margin_mm, share)
 
 
 def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
@@ -342,13 +343,13 @@ def _thin_strokes(dark: np.ndarray, settings: ScoreSettings) -> np.ndarray:
     return (ink > 0) & (wide == 0)
 
 
-def measured_rects(boxes: list[dict], margin_mm: float, share: float = ELLIPSE_SIDE_SHARE
+def measured_rects(page: PageGeometry, margin_mm: float, share: float = ELLIPSE_SIDE_SHARE
                    ) -> np.ndarray:
     """(N, 4) page mm rectangles to sample: an ellipse's box is cut so that its measured area
     (the rectangle shrunk by `margin_mm`) is the rectangle nearly inscribed in it."""
-    rects = np.array([b["rect_mm"] for b in boxes], np.float64).reshape(-1, 4)
-    for i, b in enumerate(boxes):
-        if b.get("shape") == "ellipse":
+    rects = page.rects_mm.copy()
+    for i, b in enumerate(page.boxes):
+        if b.shape == "ellipse":
             x, y, w, h = rects[i]
             s = share
             mw, mh = min(w * s + 2 * margin_mm, w), min(h * s + 2 * margin_mm, h)
@@ -365,20 +366,22 @@ def measured_rects(boxes: list[dict], margin_mm: float, share: float = ELLIPSE_S
 SIZE_STEP_MM = 0.2
 
 
-def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image: np.ndarray,
+def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
+               page_to_image: np.ndarray,
                residual_mm: float, who: dict, source: str, thresholds: Thresholds,
                settings: ScoreSettings) -> Reading:
     """Score and decide the boxes of a registered foreign page (the engine's own code)."""
-    boxes = page_layout["boxes"]
-    model: ReferenceModel = page_layout[MODEL_KEY]
-    targets_shown = page_layout["registration"].get("targets_shown", True)
+    boxes: list[BoxDoc] = page_layout.boxes
+    model: ReferenceModel = page_layout.reference
+    reg = page_layout.doc.registration
+    targets_shown = reg.targets_shown if reg is not None else True
     settings, thresholds, rects = reading_geometry(page_layout, settings, thresholds)
-    cached = page_layout.get(MASKS_KEY)
+    cached = page_layout.print_masks
     prepared = cached[1] if cached is not None and cached[0] == settings else None
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
     raw = sample_boxes(grey, page_to_image, rects, black, settings)
-    options = [b["option"] for b in boxes]
+    options = [b.option for b in boxes]
     samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown,
                                       prepared)
     judged = np.isfinite(seen)
@@ -420,7 +423,7 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
                                       0.0, 1.0)
     # a foreign target may hold printed letters (an answer sheet's bubbles): what remains of
     # them once the print is lifted is not a voter's dot, slash or circle; only fills decide
-    calls = decide(ink, [b["field"] for b in boxes], replace(thresholds, **PRINT_IN_TARGETS))
+    calls = decide(ink, list(page_layout.box_fields), replace(thresholds, **PRINT_IN_TARGETS))
     masks = {}
     for g in samples.groups:
         for j, index in enumerate(g.index):

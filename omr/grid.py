@@ -1,7 +1,7 @@
 """Map a card reader's mark bitmap to a form's marks through the layout's reader grid.
 
-A layout (``scantally.layout/1``, a plain dict as loaded from JSON) places boxes on pages; a box
-readable by a card reader has ``"grid": [row, col]``, the 0-based cell of the reader's grid (row =
+A layout (``scantally.layout/1``, typed: `omr.layout.FormLayout`) places boxes on pages; a box
+readable by a card reader has ``grid = [row, col]``, the 0-based cell of the reader's grid (row =
 timing mark from the top, column = reader column from the left edge). Boxes without ``grid`` are
 for image reading only and are ignored here.
 
@@ -16,42 +16,33 @@ A layout printed with a timing track also prints the sheet's serial as solid cel
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from forms.cardcode import CODE_BITS, decode_serial, encode_serial
-
-LAYOUT_SCHEMA = "scantally.layout/1"
+from omr.layout import FormLayout
 
 #: one gridded box: (field, option, row, col)
 GridBox = tuple[str, str, int, int]
 
 
-def gridded_boxes(layout: Mapping[str, Any], page: int = 1) -> list[GridBox]:
+def gridded_boxes(layout: FormLayout, page: int = 1) -> list[GridBox]:
     """The boxes of `page` that carry a reader cell, in layout order; ValueError if malformed.
 
-    Two boxes on the same cell, or a cell that is not two whole numbers >= 0, are errors.
+    Two boxes on the same cell, or a cell that is not two whole numbers >= 0, are errors (the
+    layout's model already holds a cell to two whole numbers).
     """
-    schema = layout.get("schema", LAYOUT_SCHEMA)
-    if schema != LAYOUT_SCHEMA:
-        raise ValueError(f"expected a {LAYOUT_SCHEMA} layout, got schema {schema!r}")
-    pages = [p for p in layout.get("pages", []) if p.get("page") == page]
-    if not pages:
-        numbers = [p.get("page") for p in layout.get("pages", [])]
-        raise ValueError(f"the layout has no page {page} (pages: {numbers})")
+    geometry = layout.pages.get(page)
+    if geometry is None:
+        raise ValueError(f"the layout has no page {page} (pages: {list(layout.pages)})")
     boxes: list[GridBox] = []
     taken: dict[tuple[int, int], str] = {}
-    for box in pages[0].get("boxes", []):
-        cell = box.get("grid")
+    for box in geometry.boxes:
+        cell = box.grid
         if cell is None:
             continue
-        name = f"{box.get('field')!s}/{box.get('option')!s}"
-        if (
-            not isinstance(cell, Sequence)
-            or len(cell) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in cell)
-        ):
+        name = f"{box.field}/{box.option}"
+        if len(cell) != 2 or not all(v >= 0 for v in cell):
             raise ValueError(
                 f"box {name}: grid must be [row, col], whole numbers >= 0, got {cell!r}"
             )
@@ -62,25 +53,25 @@ def gridded_boxes(layout: Mapping[str, Any], page: int = 1) -> list[GridBox]:
                 f"on page {page}"
             )
         taken[(row, col)] = name
-        boxes.append((str(box["field"]), str(box["option"]), row, col))
+        boxes.append((box.field, box.option, row, col))
     return boxes
 
 
-def serial_code_cells(layout: Mapping[str, Any], page: int = 1) -> list[tuple[int, int]]:
+def serial_code_cells(layout: FormLayout, page: int = 1) -> list[tuple[int, int]]:
     """The reader cells of `page`'s pre-printed serial code in bit order (`forms.cardcode`);
     empty when the layout prints none (older layouts, forms without a timing track)."""
-    pages = [p for p in layout.get("pages", []) if p.get("page") == page]
-    code = pages[0].get("serial_code") if pages else None
-    if not code:
+    geometry = layout.pages.get(page)
+    code = geometry.doc.serial_code if geometry is not None else None
+    if code is None:
         return []
-    cells = [(int(r), int(c)) for r, c in code.get("grid", [])]
+    cells = [(int(r), int(c)) for r, c in code.grid]
     if len(cells) != CODE_BITS:
         raise ValueError(f"the layout's serial code on page {page} has {len(cells)} cells, "
                          f"not {CODE_BITS}; recompile the layout")
     return cells
 
 
-def grid_size(layout: Mapping[str, Any], page: int = 1) -> tuple[int, int]:
+def grid_size(layout: FormLayout, page: int = 1) -> tuple[int, int]:
     """(rows, cols): the smallest reader grid that holds every gridded box (and the serial
     code) of `page`."""
     cells = [(b[2], b[3]) for b in gridded_boxes(layout, page)]
@@ -90,7 +81,7 @@ def grid_size(layout: Mapping[str, Any], page: int = 1) -> tuple[int, int]:
     return max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
 
 
-def card_serial(bitmap: np.ndarray, layout: Mapping[str, Any], page: int = 1) -> str | None:
+def card_serial(bitmap: np.ndarray, layout: FormLayout, page: int = 1) -> str | None:
     """The serial pre-printed on the card, from its code cells in `bitmap`; None when it does
     not decode (a mark in the code area, a missed cell: never guessed). ValueError when the
     layout prints no serial code or the bitmap is too small."""
@@ -102,7 +93,7 @@ def card_serial(bitmap: np.ndarray, layout: Mapping[str, Any], page: int = 1) ->
     return decode_serial([bool(grid[r, c]) for r, c in cells])
 
 
-def _check_fits(shape: tuple[int, int], layout: Mapping[str, Any], page: int, what: str) -> None:
+def _check_fits(shape: tuple[int, int], layout: FormLayout, page: int, what: str) -> None:
     needed_rows, needed_cols = grid_size(layout, page)
     if shape[0] < needed_rows or shape[1] < needed_cols:
         raise ValueError(
@@ -113,7 +104,7 @@ def _check_fits(shape: tuple[int, int], layout: Mapping[str, Any], page: int, wh
 
 
 def bitmap_to_marks(
-    bitmap: np.ndarray, layout: Mapping[str, Any], page: int = 1
+    bitmap: np.ndarray, layout: FormLayout, page: int = 1
 ) -> dict[str, dict[str, list[str]]]:
     """Marks of every field with gridded boxes on `page`: ``{field: {"marked", "doubtful"}}``.
 
@@ -135,7 +126,7 @@ def bitmap_to_marks(
 
 def marks_to_bitmap(
     marks: Mapping[str, Mapping[str, Sequence[str]] | Sequence[str]],
-    layout: Mapping[str, Any],
+    layout: FormLayout,
     page: int,
     rows: int,
     cols: int,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from forms.layout_json import PageDoc
 from omr.code import CodeHit
 
 #: order of the layout's fiducials, for messages
@@ -236,20 +237,23 @@ Found = tuple[np.ndarray, float, float]
 
 
 def register(
-    grey: np.ndarray, page_layout: dict, code: CodeHit, limits: RegistrationLimits,
+    grey: np.ndarray, page_layout: PageDoc, code: CodeHit, limits: RegistrationLimits,
 ) -> Registration:
     """Fit page mm -> image px for one layout page from its QR code and fiducials.
 
-    `grey`: uint8 (H, W); `page_layout`: a page of the layout JSON (fiducials_mm, code_mm);
+    `grey`: uint8 (H, W); `page_layout`: a page of the layout (fiducials_mm, code_mm);
     `code`: the decoded QR code. With 3 or 4 fiducials that agree with the code the map is
     final; with fewer it is `partial`, a first estimate from the code and the fiducials found
     that the box borders must confirm (`omr.refine`). Raises RegistrationError (reason for
     the operator) only when even a first estimate cannot be had.
     """
-    code_mm = code_corners_mm(page_layout["code_mm"], code.modules)
+    if page_layout.code_mm is None or page_layout.fiducials_mm is None:
+        raise RegistrationError(f"layout page {page_layout.page} has no corner marks and QR code "
+                                "(a foreign form's page); load it as a foreign form")
+    code_mm = code_corners_mm(page_layout.code_mm, code.modules)
     coarse = similarity(code_mm, code.corners_px)
     px_per_mm = float(np.hypot(coarse[0, 0], coarse[1, 0]))
-    rects = np.asarray(page_layout["fiducials_mm"], np.float64)
+    rects = np.asarray(page_layout.fiducials_mm, np.float64)
     centres_mm = rects[:, :2] + rects[:, 2:] / 2
     side_mm = float(rects[:, 2:].mean())
     predicted = apply(coarse, centres_mm)

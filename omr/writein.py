@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from forms.layout_json import RegionDoc
 from omr.lines import clear_lines
 from omr.score import ScoreSettings, sample_boxes
 
@@ -42,7 +43,7 @@ class WriteinSettings:
     min_height_mm: float = 1.2
 
 
-def writein_ink(grey: np.ndarray, page_to_image: np.ndarray, regions: list[dict],
+def writein_ink(grey: np.ndarray, page_to_image: np.ndarray, regions: list[RegionDoc],
                 black_level: float, threshold: float,
                 score_settings: ScoreSettings = ScoreSettings(),
                 settings: WriteinSettings = WriteinSettings()) -> list[str]:
@@ -50,7 +51,7 @@ def writein_ink(grey: np.ndarray, page_to_image: np.ndarray, regions: list[dict]
     handwriting; `threshold`: the page's ink darkness (`omr.score.ink_threshold`)."""
     if not regions:
         return []
-    rects = np.array([r["rect_mm"] for r in regions], np.float64)
+    rects = np.array([r.rect_mm for r in regions], np.float64)
     # sampled like boxes, and straight lines that cross them and go on are erased like theirs
     samples = sample_boxes(grey, page_to_image, rects, black_level, score_settings)
     clear_lines(samples, np.arange(len(regions)), grey, page_to_image, rects, threshold,
@@ -61,7 +62,7 @@ def writein_ink(grey: np.ndarray, page_to_image: np.ndarray, regions: list[dict]
             if _has_handwriting(g.dark[j][g.inner], threshold,
                                 score_settings.sample_px_per_mm, settings):
                 found.add(int(i))
-    return [str(r["id"]) for k, r in enumerate(regions) if k in found]
+    return [r.id for k, r in enumerate(regions) if k in found]
 
 
 def _has_handwriting(dark: np.ndarray, threshold: float, ppm: float,

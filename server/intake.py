@@ -20,6 +20,7 @@ closed and its staged files removed, and the job's `note` and `error` say what h
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import threading
 import time
@@ -31,7 +32,7 @@ from typing import Literal
 from intake import jobs as records
 from intake.devices import open_source
 from intake.limits import IntakeLimits
-from intake.pipeline import IntakeOptions, PageDone, StackResult
+from intake.pipeline import IntakeOptions, PageDone, StackResult, stored_layouts
 from intake.run import scan
 from omr.card import card_form
 from omr.reading import Reading
@@ -50,7 +51,7 @@ from tally.ingest import (
     open_batch,
     reopen_batch,
 )
-from tally.meetings import MeetingError, meeting_layouts
+from tally.meetings import MeetingError
 from tally.store import Store
 
 __all__ = ["DeviceUnavailable", "Intake", "Job", "JobState", "JobView", "staged_files"]
@@ -267,10 +268,8 @@ class Intake:
             raise DeviceUnavailable(f"cannot open the device {uri!r}: {exc}") from None
         try:
             if source.kind == "cards":
-                with self.store.session(readonly=True) as s:
-                    layouts = meeting_layouts(s, meeting_id)
                 try:
-                    card_form(layouts)
+                    card_form(stored_layouts(self.store, meeting_id))
                 except ValueError as exc:
                     raise DeviceUnavailable(f"{uri} is an OMR card reader: {exc}") from None
             batch = self.open_batch(meeting_id, operator=operator, device=uri[:120],
@@ -297,8 +296,7 @@ class Intake:
             try:
                 _, result = scan(self.store, batch.meeting_id, source, batch=batch,
                                  options=IntakeOptions(workers=self.read_threads),
-                                 ingest=lambda b, reading, image: self.ingest(b, reading, image,
-                                                                              job),
+                                 ingest=functools.partial(self.ingest, job=job),
                                  on_page=on_page, stop=job.stop)
             except Exception as exc:  # a card form missing, a bug
                 failure = str(exc) or type(exc).__name__

@@ -18,6 +18,7 @@ from forms.load import load_spec
 from forms.render import render_pdf
 from forms.spec import ForeignGeometry
 from omr.foreign import attach_references
+from omr.layout import FormLayout
 from omr.learn import find_targets
 from tests.omr_helpers import EXAMPLES, layout
 
@@ -40,7 +41,7 @@ def foreign_blank(name: str, dpi: int = DPI) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _form(name: str) -> tuple[dict, dict]:
+def _form(name: str) -> tuple[dict, FormLayout]:
     blank = _blank(name, DPI)
     targets = [TargetDoc(n=i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row, col=t.col)
                for i, t in enumerate(find_targets(blank, DPI), 1)]
@@ -52,7 +53,7 @@ def _form(name: str) -> tuple[dict, dict]:
                                             size_px=[blank.shape[1], blank.shape[0]]),
                      targets=targets)
     plain = foreign_layout(spec, doc)
-    return plain, attach_references(plain, {1: blank})
+    return plain, attach_references(FormLayout.parse(plain), {1: blank})
 
 
 def foreign_layout_of(name: str) -> dict:
@@ -60,6 +61,6 @@ def foreign_layout_of(name: str) -> dict:
     return _form(name)[0]
 
 
-def foreign_form(name: str) -> dict:
+def foreign_form(name: str) -> FormLayout:
     """The foreign layout of examples/<name>.yaml with its reference prepared for reading."""
     return _form(name)[1]

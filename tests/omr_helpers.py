@@ -23,6 +23,7 @@ from forms.layout import compile_layout
 from forms.layout_json import layout_to_dict
 from forms.load import load_spec
 from forms.render import render_pdf
+from omr.layout import FormLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -37,6 +38,27 @@ PENCIL = 135
 def layout(spec_name: str) -> dict:
     """The layout JSON of examples/<spec_name>.yaml."""
     return layout_to_dict(compile_layout(load_spec(EXAMPLES / f"{spec_name}.yaml")))
+
+
+def grid_layout(partial: dict) -> FormLayout:
+    """A typed layout from a sketch that gives only pages of boxes (a reader-grid test's
+    layout): each page gets placeholder corner marks and code, each field its options in box
+    order, the form a made-up identity; then parsed like any layout (a bad cell is refused
+    there, by the model)."""
+    pages = [{"fiducials_mm": [[0.0, 0.0, 5.0, 5.0]] * 4, "code_mm": [0.0, 0.0, 10.0, 10.0], **p}
+             for p in partial["pages"]]
+    fields: dict[str, dict] = {}
+    for p in pages:
+        for b in p.get("boxes", []):
+            f = fields.setdefault(b["field"], {"id": b["field"], "label": b["field"],
+                                               "page": p["page"], "min": 0, "max": 1,
+                                               "options": []})
+            f["options"].append(b["option"])
+    doc = {"schema": partial.get("schema", "scantally.layout/1"),
+           "form": {"id": "grid-test", "kind": "evaluation", "title": "grid", "hash": "0" * 64},
+           "page_size_mm": partial.get("page_size_mm", [210.0, 297.0]),
+           "pages": pages, "fields": list(fields.values())}
+    return FormLayout.parse(doc)
 
 
 @lru_cache(maxsize=16)

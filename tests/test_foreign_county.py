@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from forms.load import load_spec
 from omr.engine import read_page
+from omr.layout import FormLayout
 from server.cli import app
 from server.cli.learn import foreign_doc, with_reference
 from tests import omr_helpers as H
@@ -18,7 +19,7 @@ from tests.foreign_county import DPI, county_blank, county_spec_yaml
 
 
 @pytest.fixture(scope="module")
-def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, FormLayout], dict]:
     folder = tmp_path_factory.mktemp("county")
     cv2.imwrite(str(folder / "blank.png"), county_blank())
     runner = CliRunner()
@@ -32,8 +33,9 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     assert result.exit_code == 0, result.output
     assert (folder / "form" / "overlay.png").is_file()
     spec = load_spec(spec_path)
-    doc = with_reference(spec_path, spec, foreign_doc(spec_path, spec))
-    return {doc["form"]["id"]: doc}, doc
+    doc = foreign_doc(spec_path, spec)
+    layout = with_reference(spec_path, spec, FormLayout.parse(doc))
+    return {layout.id: layout}, doc
 
 
 def deck(layout: dict, sheets: int, seed: int) -> list[tuple[np.ndarray, dict[str, list[str]]]]:
@@ -63,7 +65,7 @@ def deck(layout: dict, sheets: int, seed: int) -> list[tuple[np.ndarray, dict[st
     return out
 
 
-def test_a_county_deck_reads_every_mark(county: tuple[dict, dict]) -> None:
+def test_a_county_deck_reads_every_mark(county: tuple[dict[str, FormLayout], dict]) -> None:
     layouts, doc = county
     lost = phantom = review = refused = 0
     for k, (scan, votes) in enumerate(deck(doc, 6, seed=5)):

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from forms.load import load_spec
 from forms.omrchecker import convert, expand_labels, guess_dpi
 from omr.engine import read_page
+from omr.layout import FormLayout
 from server.cli import app
 from server.cli.learn import foreign_doc, with_reference
 
@@ -78,8 +79,8 @@ def _import(tmp_path: Path, template: Path, reference: Path | None = None) -> tu
     assert result.exit_code == 0, result.output
     spec_path = tmp_path / "form" / "form.yaml"
     spec = load_spec(spec_path)
-    doc = with_reference(spec_path, spec, foreign_doc(spec_path, spec))
-    return {doc["form"]["id"]: doc}
+    layout = with_reference(spec_path, spec, FormLayout.parse(foreign_doc(spec_path, spec)))
+    return {layout.id: layout}
 
 
 def _score(layouts: dict, image: Path) -> tuple[int, int, str]:

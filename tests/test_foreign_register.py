@@ -7,6 +7,7 @@ import pytest
 
 from omr.engine import read_page
 from omr.fingerprint import distance, same_sheet
+from omr.layout import FormLayout
 from omr.reference import apply
 from tests import foreign_helpers as F
 from tests import omr_helpers as H
@@ -15,11 +16,11 @@ MM_PER_INCH = 25.4
 TOLERANCE_MM = 0.3
 
 
-def _layouts(*names: str) -> dict[str, dict]:
+def _layouts(*names: str) -> dict[str, FormLayout]:
     out = {}
     for name in names:
-        doc = F.foreign_form(name)
-        out[doc["form"]["id"]] = doc
+        layout = F.foreign_form(name)
+        out[layout.id] = layout
     return out
 
 

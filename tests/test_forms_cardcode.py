@@ -15,6 +15,7 @@ from forms import geometry as g
 from forms.cardcode import CODE_BITS, MAX_CHARS, SerialCodeError, decode_serial, encode_serial
 from forms.render import random_serials, render_pdf
 from omr.grid import card_serial, grid_size, serial_code_cells
+from omr.layout import FormLayout
 from tests.forms_helpers import ROOT, compiled, mean_darkness, raster, run_form
 
 DPI = 200
@@ -84,7 +85,7 @@ def test_the_printed_code_reads_back_from_the_raster() -> None:
     page = doc["pages"][0]
     code = page["serial_code"]
     assert len(code["grid"]) == len(code["rects_mm"]) == CODE_BITS
-    rows, cols = grid_size(doc)
+    rows, cols = grid_size(FormLayout.parse(doc))
     assert rows == len(page["timing_mm"]) and cols == max(g.SERIAL_CODE_COLS) + 1
     # every code cell sits in its reader cell, clear of the boxes, the content and the marks
     first_row = round(page["timing_mm"][0][1] / g.GRID_ROW_PITCH_MM - 0.5)
@@ -101,12 +102,12 @@ def test_the_printed_code_reads_back_from_the_raster() -> None:
         assert bits == encode_serial(serial)
         # as a card reader sends it: a bitmap of its grid with the marks it saw
         bitmap = np.zeros((rows, 80), bool)
-        for bit, (row, col) in zip(bits, serial_code_cells(doc), strict=True):
+        for bit, (row, col) in zip(bits, serial_code_cells(FormLayout.parse(doc)), strict=True):
             bitmap[row, col] = bit
-        assert card_serial(bitmap, doc) == serial
+        assert card_serial(bitmap, FormLayout.parse(doc)) == serial
 
 
 def test_forms_without_a_timing_track_print_no_code() -> None:
     _, _, doc = compiled("evaluation")
     assert all("serial_code" not in p for p in doc["pages"])
-    assert serial_code_cells(doc) == []
+    assert serial_code_cells(FormLayout.parse(doc)) == []

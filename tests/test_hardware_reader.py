@@ -20,6 +20,7 @@ from scanner.errors import (
     TimingMarkError,
 )
 from scanner.source import SheetSource
+from tests.omr_helpers import grid_layout
 
 PROTOCOLS = ["sekonic", "framed"]
 
@@ -305,11 +306,12 @@ def test_marks_survive_the_reader(protocol: str) -> None:
         {"chair": [], "q1": ["0", "1"]},
         {"chair": ["Ada", "Edsger"], "q1": []},
     ]
-    bitmaps = [marks_to_bitmap(v, layout, 1, rows=8, cols=10) for v in votes]
+    typed = grid_layout(layout)
+    bitmaps = [marks_to_bitmap(v, typed, 1, rows=8, cols=10) for v in votes]
     with (
         CardReaderSim(bitmaps, protocol=protocol) as sim,
         open_card_reader(sim.uri + "&rows=8&cols=10") as reader,
     ):
         sheets, _ = run_stack(reader)
-    read = [bitmap_to_marks(s.bitmap, layout) for s in sheets]
+    read = [bitmap_to_marks(s.bitmap, typed) for s in sheets]
     assert [{f: m["marked"] for f, m in r.items()} for r in read] == votes

@@ -21,6 +21,7 @@ from intake.recount import recount
 from omr.card import bitmap_from_picture as bitmap_from_png
 from omr.card import read_card as card_reading
 from omr.grid import card_serial, marks_to_bitmap, serial_code_cells
+from omr.layout import FormLayout
 from scanner.errors import Jammed, TimingMarkError
 from tally.ballots import load_ballots
 from tally.ingest import close_batch, open_batch
@@ -29,11 +30,12 @@ from tally.store import Store
 from tests.intake_helpers import counted_serials, meeting_store, pages
 from tests.tally_helpers import layout_of
 
-LAYOUT = layout_of("evaluation-cardreader")
-ROWS = len(LAYOUT["pages"][0]["timing_mm"])  # the reader counts one row per timing mark
+DOC = layout_of("evaluation-cardreader")
+LAYOUT = FormLayout.parse(DOC)
+ROWS = len(DOC["pages"][0]["timing_mm"])  # the reader counts one row per timing mark
 COLS = 80
 GRADES = ("excellent", "competent", "basic", "incompetent")
-LEADERS = [f["id"] for f in LAYOUT["fields"] if f["id"].startswith("leader.")]
+LEADERS = [f["id"] for f in DOC["fields"] if f["id"].startswith("leader.")]
 SERIALS = [f"{n:06d}" for n in range(1, 20)]
 
 

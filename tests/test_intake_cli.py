@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hardware.sim import CardReaderSim
 from omr.grid import marks_to_bitmap
+from omr.layout import FormLayout
 from scanner.escl_sim import EsclSimulator
 from tally.store import open_store
 from tests.intake_helpers import ballot, counted_serials, meeting_store, serial
@@ -74,7 +75,8 @@ def test_a_card_reader_stack_and_a_table_summary(tmp_path: Path) -> None:
     data = _data(tmp_path, ("evaluation-cardreader",))
     layout = layout_of("evaluation-cardreader")
     rows = len(layout["pages"][0]["timing_mm"])
-    cards = [marks_to_bitmap({"category": ["middle"], "team.integrity": [grade]}, layout, 1,
+    cards = [marks_to_bitmap({"category": ["middle"], "team.integrity": [grade]},
+                             FormLayout.parse(layout), 1,
                              rows, 80, serial=f"C{n}")
              for n, grade in enumerate(("good", "poor", "average"))]
     with CardReaderSim(cards, protocol="framed") as sim:

@@ -16,12 +16,13 @@ from PIL import Image
 from intake.pool import ReaderPool
 from intake.run import read_files
 from intake.work import PageRead, ReadSettings, annotation_name
+from omr.layout import parse_layouts
 from omr.reading import failed
 from scanner.pages import EncodedPage
 from tests import omr_helpers as H
 
 DOC = H.layout("evaluation")
-LAYOUTS = {DOC["form"]["id"]: DOC}
+LAYOUTS = parse_layouts({DOC["form"]["id"]: DOC})
 
 
 def _png_header(width_px: int, height_px: int) -> bytes:

@@ -17,6 +17,7 @@ from intake.devices import open_source
 from intake.pipeline import IntakeOptions
 from intake.run import scan
 from omr.grid import marks_to_bitmap
+from omr.layout import FormLayout
 from server.events import EventBus
 from server.intake import DeviceUnavailable, Intake, Job
 from tests.intake_helpers import ballot, counted_serials, meeting_store, pages, serial
@@ -106,7 +107,7 @@ def test_the_console_takes_a_card_reader(tmp_path: Path) -> None:
     rows = len(layout["pages"][0]["timing_mm"])
     votes = [{"category": ["staff"], "team.politics": ["good"]}, {"category": ["leader"]}]
     with (meeting_store(tmp_path, ("evaluation-cardreader",)) as (store, mid),
-          CardReaderSim([marks_to_bitmap(v, layout, 1, rows, 80, serial=f"S{n}")
+          CardReaderSim([marks_to_bitmap(v, FormLayout.parse(layout), 1, rows, 80, serial=f"S{n}")
                          for n, v in enumerate(votes)]) as sim):
         intake = Intake(store, EventBus(), read_threads=1)
         job = _wait(intake.start_device(mid, sim.uri, operator="op", category=None))
@@ -118,7 +119,7 @@ def test_the_console_takes_a_card_reader(tmp_path: Path) -> None:
 def test_the_console_refuses_a_card_reader_without_a_card_form(tmp_path: Path) -> None:
     layout = layout_of("evaluation-cardreader")
     with meeting_store(tmp_path) as (store, mid), CardReaderSim(
-            [marks_to_bitmap({}, layout, 1, 41, 80)]) as sim:
+            [marks_to_bitmap({}, FormLayout.parse(layout), 1, 41, 80)]) as sim:
         intake = Intake(store, EventBus(), read_threads=1)
         with pytest.raises(DeviceUnavailable, match="card reader: no form of this meeting"):
             intake.start_device(mid, sim.uri, operator="op", category=None)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from omr.engine import read_page
+from omr.layout import Layouts, parse_layouts
 from omr.register import RegistrationLimits
 from tests import omr_helpers as H
 
 DOC = H.layout("evaluation")
-LAYOUTS = {DOC["form"]["id"]: DOC}
+LAYOUTS = parse_layouts({DOC["form"]["id"]: DOC})
 FIELDS = [f for f in DOC["fields"] if f["page"] == 1]
 
 
@@ -30,7 +31,7 @@ def _sheet(votes: dict[str, list[str]], kind: str = "tick", ink: int = H.BLACK_P
     return img
 
 
-def _read(image: np.ndarray, layouts: dict | None = None, **kw: object):
+def _read(image: np.ndarray, layouts: Layouts | None = None, **kw: object):
     return read_page(image, LAYOUTS if layouts is None else layouts, source="t.png#1", **kw)
 
 
@@ -229,10 +230,10 @@ def test_sheet_of_another_form_and_of_another_version() -> None:
     reading = _read(page)
     assert reading.status == "unknown_form"
     assert reading.form == other["form"]["id"] and other["form"]["id"] in reading.reason
-    both = _read(page, {**LAYOUTS, other["form"]["id"]: other})
+    both = _read(page, {**LAYOUTS, **parse_layouts({other["form"]["id"]: other})})
     assert both.status == "blank" and both.form == other["form"]["id"]
     edited = {**DOC, "form": {**DOC["form"], "hash": "0" * 64}}
-    stale = _read(SHEET, {DOC["form"]["id"]: edited})
+    stale = _read(SHEET, parse_layouts({DOC["form"]["id"]: edited}))
     assert stale.status == "unknown_form" and "another version" in stale.reason
 
 

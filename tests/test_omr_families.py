@@ -15,12 +15,13 @@ import pytest
 
 from omr.code import find_code
 from omr.engine import read_page
+from omr.layout import parse_layouts
 from omr.register import RegistrationLimits, register
 from tally.recount import compare_readings
 from tests import omr_helpers as H
 
 DOC = H.layout("evaluation")
-LAYOUTS = {DOC["form"]["id"]: DOC}
+LAYOUTS = parse_layouts({DOC["form"]["id"]: DOC})
 FIELDS = [f for f in DOC["fields"] if f["page"] == 1]
 K = 200 / H.MM_PER_INCH
 
@@ -162,7 +163,8 @@ def test_a_sheet_with_corner_marks_cut_off_the_scan_is_read(angle_deg: float,
     cut = np.ascontiguousarray(scanned[:scanned.shape[0] - bottom or None, left:])
     hit = find_code(cut)
     assert hit is not None
-    assert register(cut, DOC["pages"][0], hit, RegistrationLimits()).missing  # marks lost
+    page_one = LAYOUTS[DOC["form"]["id"]].pages[1].doc
+    assert register(cut, page_one, hit, RegistrationLimits()).missing  # marks lost
     reading = _read(cut)
     assert reading.status == "ok", reading.reason
     for f in FIELDS:

@@ -28,6 +28,7 @@ from forms.layout_json import layout_to_dict
 from forms.load import load_spec
 from omr import lines
 from omr.engine import read_page
+from omr.layout import FormLayout, parse_layouts
 from omr.reading import Reading
 from scanner.images import iter_pages
 from tests import omr_helpers as H
@@ -64,9 +65,9 @@ CASES = _fixture_cases()
 
 
 @lru_cache(maxsize=16)
-def _layouts(spec: str) -> dict[str, dict]:
+def _layouts(spec: str) -> dict[str, FormLayout]:
     doc = layout_to_dict(compile_layout(load_spec(Path(spec))))
-    return {doc["form"]["id"]: doc}
+    return parse_layouts({doc["form"]["id"]: doc})
 
 
 def _form_path(image: Path, doc: dict[str, Any]) -> str:
@@ -77,7 +78,7 @@ def _form_path(image: Path, doc: dict[str, Any]) -> str:
 
 def _read(image: Path, doc: dict[str, Any]) -> Reading:
     layouts = (_layouts(_form_path(image, doc)) if "boxes" in doc
-               else {H.layout("evaluation")["form"]["id"]: H.layout("evaluation")})
+               else parse_layouts({H.layout("evaluation")["form"]["id"]: H.layout("evaluation")}))
     page = next(iter(iter_pages(image, name=image.name)))
     assert page.image is not None, page.error
     return read_page(page.image, layouts, source=page.source, dpi=page.dpi)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from omr.grid import bitmap_to_marks, grid_size, gridded_boxes, marks_to_bitmap
+from omr.layout import FormLayout
+from tests.omr_helpers import grid_layout
 
 
 def box(field: str, option: str, row: int | None = None, col: int | None = None) -> dict:
@@ -15,7 +17,7 @@ def box(field: str, option: str, row: int | None = None, col: int | None = None)
     return entry
 
 
-def layout() -> dict:
+def sketch() -> dict:
     """Page 1: chair (3 options, column 4), rating (5 options, row 2), comment (image only);
     page 2: secretary."""
     return {
@@ -38,6 +40,11 @@ def layout() -> dict:
             },
         ],
     }
+
+
+def layout() -> FormLayout:
+    """`sketch()` as a typed layout (parsed as any layout is, at the edge)."""
+    return grid_layout(sketch())
 
 
 def test_bitmap_to_marks() -> None:
@@ -97,27 +104,27 @@ def test_bitmap_smaller_than_the_grid_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("cell", "problem"),
     [
-        ([1], "grid must be"),
+        ([1], r"boxes\.9\.grid\n.*at least 2 items"),  # refused by the layout's model
         ([1, -1], "grid must be"),
-        ([1.5, 2], "grid must be"),
+        ([1.5, 2], r"boxes\.9\.grid\.0\n.*valid integer"),  # likewise
         ([0, 4], "share"),
     ],
 )
 def test_bad_grid_cells_are_errors(cell: list, problem: str) -> None:
-    doc = layout()
+    doc = sketch()
     doc["pages"][0]["boxes"].append(
         {"field": "x", "option": "y", "rect_mm": [0, 0, 1, 1], "grid": cell}
     )
     with pytest.raises(ValueError, match=problem):
-        bitmap_to_marks(np.zeros((9, 9), dtype=bool), doc)
+        bitmap_to_marks(np.zeros((9, 9), dtype=bool), grid_layout(doc))
 
 
 def test_layout_errors() -> None:
     with pytest.raises(ValueError, match="no page 3"):
         bitmap_to_marks(np.zeros((9, 9), dtype=bool), layout(), page=3)
-    wrong = {**layout(), "schema": "scantally.layout/9"}
+    wrong = {**sketch(), "schema": "scantally.layout/9"}
     with pytest.raises(ValueError, match=r"scantally\.layout/1"):
-        bitmap_to_marks(np.zeros((9, 9), dtype=bool), wrong)
+        bitmap_to_marks(np.zeros((9, 9), dtype=bool), grid_layout(wrong))
     with pytest.raises(ValueError, match="'chair' option 'Alan'"):
         marks_to_bitmap({"chair": ["Alan"]}, layout(), 1, rows=6, cols=7)
     with pytest.raises(ValueError, match="not the string"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from omr.engine import read_page
+from omr.layout import parse_layouts
 from omr.reading import Reading
 from omr.sim.corpus import render_page
 from tally.ingest import ingest_json, open_batch
@@ -19,7 +20,7 @@ from tests.tally_helpers import new_meeting, spec_path
 
 SPEC = spec_path("recommendation")
 DOC = H.layout("recommendation")
-LAYOUTS = {DOC["form"]["id"]: DOC}
+LAYOUTS = parse_layouts({DOC["form"]["id"]: DOC})
 LINE = next(r for r in DOC["pages"][0]["regions"] if r["kind"] == "writein")
 FIELD, OPTION = LINE["field"], LINE["option"]
 VOTES = {"pos.deputy": ["P310061"], "pos.chief": ["P310125"]}

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 
 from intake.recount import recount
+from omr.layout import Layouts
 from omr.reading import Reading
 from tally.db import AuditEntry, Decision, Page
 from tally.ingest import ingest_json, open_batch
@@ -153,7 +154,7 @@ def test_recount_lists_differences_and_image_problems(filled: tuple[Store, int, 
     with store.session(readonly=True) as s:
         stored = {p.source: p.reading for p in s.scalars(select(Page))}
 
-    def same(_image: Any, layouts: dict, source: str, _dpi: float | None) -> Reading:
+    def same(_image: Any, layouts: Layouts, source: str, _dpi: float | None) -> Reading:
         assert set(layouts) == {"jt2026-rec"}
         return Reading.from_dict(stored[source])
 
@@ -161,7 +162,7 @@ def test_recount_lists_differences_and_image_problems(filled: tuple[Store, int, 
         report = recount(store, s, mid, read_page=same)
     assert report.pages == 3 and report.differences == [] and report.problems == []
 
-    def changed(_image: Any, _layouts: dict, source: str, _dpi: float | None) -> Reading:
+    def changed(_image: Any, _layouts: Layouts, source: str, _dpi: float | None) -> Reading:
         doc = dict(stored[source])
         if source.startswith("sheet-S1"):
             doc = reading(REC, "S1", marked={"pos.director": ["P310012"]}, source=source)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omr.handsim.blank import load_form
 from omr.handsim.deck import DECK_FILE, TRUTH_FILE
+from omr.layout import FormLayout, parse_layouts
 
 
 @dataclass
@@ -24,8 +25,9 @@ class TruthFolder:
     layouts: dict[str, dict]
 
     @property
-    def layouts_by_id(self) -> dict[str, dict]:
-        return {doc["form"]["id"]: doc for doc in self.layouts.values()}
+    def layouts_by_id(self) -> dict[str, FormLayout]:
+        """The typed layouts by form id, for the readers (parsed here, once)."""
+        return parse_layouts({doc["form"]["id"]: doc for doc in self.layouts.values()})
 
 
 def load_truth_folder(folder: str | Path) -> TruthFolder:

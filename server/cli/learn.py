@@ -26,6 +26,7 @@ from forms.foreign import (
     unused_targets,
 )
 from forms.spec import FormSpec
+from omr.layout import FormLayout
 from server.cli.common import console, fail, write_atomic
 
 SPEC_NAME = "form.yaml"
@@ -43,7 +44,7 @@ def foreign_doc(spec_path: Path, spec: FormSpec) -> dict:
         fail(f"{spec_path}: {exc}")
 
 
-def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
+def with_reference(spec_path: Path, spec: FormSpec, layout: FormLayout) -> FormLayout:
     """The layout with its reference image prepared for the readers (in memory only)."""
     import cv2
 
@@ -60,7 +61,7 @@ def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
         if marker is None:
             fail(f"{path}: cannot decode the marker image")
         markers[1] = marker
-    return attach_references(doc, {1: grey}, markers=markers)
+    return attach_references(layout, {1: grey}, markers=markers)
 
 
 def _load_blank(path: Path, dpi: float | None, page: int):

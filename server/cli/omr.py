@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the engine loads OpenCV: imported when a command runs, not 
     from intake.pool import ReaderPool
     from intake.work import PageRead, ReadSettings
     from omr.accuracy import AccuracyReport
+    from omr.layout import FormLayout
     from omr.reading import Reading
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -46,20 +47,27 @@ WorkersOpt = Annotated[int | None, typer.Option(
     "--workers", min=1, max=64, help="reader processes (default: one per core)")]
 
 
-def load_layouts(specs: list[Path]) -> dict[str, dict]:
-    """Layout JSON per form id from the given specs; exits 2 on a bad or conflicting spec."""
-    layouts: dict[str, dict] = {}
+def load_layouts(specs: list[Path]) -> dict[str, FormLayout]:
+    """The typed layout per form id from the given specs (each compiled and parsed once, here
+    at the edge); exits 2 on a bad or conflicting spec."""
+    from omr.layout import FormLayout
+
+    layouts: dict[str, FormLayout] = {}
     for spec_path in specs:
         spec, compiled, doc = compile_spec(spec_path)
+        try:
+            layout = FormLayout.parse(doc)
+        except ValueError as exc:
+            fail(f"{spec_path}: its layout is not a valid scantally.layout/1: {exc}")
         if compiled is None:  # a foreign form: its reference image, prepared for the readers
             from server.cli.learn import with_reference
 
-            doc = with_reference(spec_path, spec, doc)
-        fid = doc["form"]["id"]
-        if fid in layouts and layouts[fid]["form"]["hash"] != doc["form"]["hash"]:
+            layout = with_reference(spec_path, spec, layout)
+        fid = layout.id
+        if fid in layouts and layouts[fid].hash != layout.hash:
             fail(f"{spec_path}: form id {fid!r} is given twice with different layouts; keep "
                  "the spec the sheets were printed from")
-        layouts[fid] = doc
+        layouts[fid] = layout
     return layouts
 
 
@@ -458,7 +466,7 @@ def _sim_accuracy(form: Path, sheets: int, seed: int, profile: str, fmt: str,
         spec = Path(truth.form.get("spec") or form)
         layouts = load_layouts([spec])
         layout = layouts.get(truth.form["id"])
-        if layout is None or layout["form"]["hash"] != truth.form["hash"]:
+        if layout is None or layout.hash != truth.form["hash"]:
             fail(f"{spec} is not the form the corpus was made from (form {truth.form['id']})")
         files = sorted({truth.image_path(p) for _, p in truth.pages()})
         readings = {}
