@@ -39,6 +39,8 @@ def N_(message: str) -> str:
 #: there with `_(value)`: listed so that extraction finds them
 DYNAMIC = (
     N_("民主推荐"), N_("谈话推荐"), N_("民主测评"), N_("民意调查"), N_("满意度评议"),
+    N_("全体"), N_("未标明类别"),  # bucket labels of tally.rules.result
+    N_("未识别表单"),  # the ledger row of pages whose form was not read (tally.ledger)
 )
 
 
@@ -81,6 +83,19 @@ def error_text(exc: BaseException, lang: str) -> str:
         return str(exc)
 
 
+def notice_text(template: str | None, params: dict[str, str | int | float], message: str,
+                lang: str) -> str:
+    """A tally notice (warning, alarm) in `lang`: by its template when it has one, its text
+    parameters translated too when they are messages ("全体"); else its message as recorded."""
+    if template is None:
+        return translate(message, lang)
+    shown = {k: translate(v, lang) if isinstance(v, str) else v for k, v in params.items()}
+    try:
+        return translate(template, lang).format(**shown)
+    except (KeyError, IndexError, ValueError):
+        return message
+
+
 def all_text() -> list[str]:
     """Every message id and translation of every catalogue (the web font must cover them)."""
     out: list[str] = []
@@ -103,5 +118,11 @@ def install(templates: Jinja2Templates) -> None:
     def ngettext(context, singular: str, plural: str, n: int) -> str:  # type: ignore[no-untyped-def]
         return translate(singular if n == 1 else plural, context.get("lang", DEFAULT))
 
+    @pass_context
+    def notice(context, n) -> str:  # type: ignore[no-untyped-def]
+        """`{{ notice(n) }}`: a tally Notice in the page's language."""
+        return notice_text(n.template, n.params, n.message, context.get("lang", DEFAULT))
+
+    templates.env.globals["notice"] = notice
     templates.env.add_extension("jinja2.ext.i18n")
     templates.env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from tally.db import Batch, Decision, Page
 from tally.meetings import MeetingError, meeting_forms, printed_serials
 from tally.review import review_queue
 from tally.rules.compute import result_sha256
-from tally.rules.result import Notice, TallyResult
+from tally.rules.result import N_, Notice, TallyResult
 
 LedgerState = Literal["counted", "duplicate", "refused", "dismissed", "manual", "blank"]
 STATES: tuple[LedgerState, ...] = ("counted", "duplicate", "refused", "dismissed", "manual",
@@ -249,9 +249,10 @@ def with_ledger(result: TallyResult, unresolved: int) -> TallyResult:
     result's sha256 follows."""
     if unresolved <= 0:
         return result
+    template = N_("{n} 页待处理（拒收待重扫、手工录入待确认或编号未认可），以上为临时结果")
     notice = Notice(severity="warning", code=PENDING_CODE, value=unresolved,
-                    message=f"{unresolved} 页待处理（拒收待重扫、手工录入待确认或编号未认可），"
-                            "以上为临时结果")
+                    message=template.format(n=unresolved), template=template,
+                    params={"n": unresolved})
     body = result.model_copy(update={"provisional": True,
                                      "warnings": [*result.warnings, notice]})
     return body.model_copy(update={"sha256": result_sha256(body.model_dump(mode="json"))})
