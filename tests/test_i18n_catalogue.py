@@ -145,9 +145,12 @@ def world(tmp_path: Path) -> Iterator[tuple[Store, int, dict[str, int]]]:
     torn = reading(REC, "S2", status="unreadable", source="s2-torn.png",
                    reason="two corner marks cut off")
     torn["marks"], torn["scores"] = {}, {}
+    codeless = reading(REC, None, status="unreadable", source="no-code.png",
+                       reason="the page code cannot be read")  # no serial, form or page
+    codeless.update(marks={}, scores={}, form=None, page=None)
     results = ingest_readings(store, mid, [
         reading(REC, "S1", marked={"pos.director": ["P310012"]}, source="s1.png"), torn,
-        reading(REC, "S3", doubtful={"pos.director": ["P310027"]}, source="s3.png")])
+        reading(REC, "S3", doubtful={"pos.director": ["P310027"]}, source="s3.png"), codeless])
     yield store, mid, {"S1": results[0].page_id, "S2": results[1].page_id,
                        "S3": results[2].page_id}
     store.close()
@@ -188,12 +191,16 @@ def test_every_console_page_in_english_shows_no_chinese_but_data(world) -> None:
             "/users", "/cadres"]
     with client_for(store, "admin") as (c, _csrf):
         c.get("/lang/en?next=/")
+        assert c.get(f"/meetings/{mid}/ledger.json").json()["fed"] == 4  # the codeless too
         seen: dict[str, list[str]] = {}
         for url in urls:
             r = c.get(url)
             assert r.status_code == 200, (url, r.status_code)
             assert 'lang="en"' in r.text or "Log out" in r.text, url
             left = leftover_chinese(r.text, data)
+            shown = VisibleText()
+            shown.feed(r.text)
+            assert not re.search(r"\bNone\b", " ".join(shown.parts)), url  # "None 页码 None"
             if left:
                 seen[url] = left
     known = {pattern: sorted({line for lines in seen.values() for line in lines
