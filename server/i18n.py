@@ -41,6 +41,9 @@ DYNAMIC = (
     N_("民主推荐"), N_("谈话推荐"), N_("民主测评"), N_("民意调查"), N_("满意度评议"),
     N_("全体"), N_("未标明类别"),  # bucket labels of tally.rules.result
     N_("未识别表单"),  # the ledger row of pages whose form was not read (tally.ledger)
+    # the rates a figure warning names (tally.rules.evaluation / satisfaction)
+    N_("优秀率"), N_("称职以上率"), N_("基本称职率"), N_("不称职率"), N_("不了解率"),
+    N_("好评率"), N_("差评率"), N_("不满意率"), N_("不认同率"),
 )
 
 

@@ -213,6 +213,32 @@ def test_every_console_page_in_english_shows_no_chinese_but_data(world) -> None:
     assert left == {}, "\n".join(f"{u}: {v}" for u, v in left.items())
 
 
+def test_figure_and_reconciliation_warnings_show_in_english(tmp_path: Path) -> None:
+    """An evaluation where every sheet marks the worst level: 不称职率/差评率 warnings fire for
+    every row; with 实到 below 应到 the participation warning too. All shown in English."""
+    store = open_store(tmp_path / "data")
+    add_users(store)
+    ev = layout_of("evaluation")
+    mid = new_meeting(store, "测评会", forms=("evaluation",), expected={"leader": 10},
+                      present={"leader": 4}, issued=10)
+    worst = {f["id"]: [f["options"][-1] if f["id"] != "category" else "leader"]
+             for f in ev["fields"] if f["page"] == 1}
+    ingest_readings(store, mid, [reading(ev, f"E{i}", marked=worst, source=f"e{i}.png")
+                                 for i in range(3)])
+    spec = yaml.safe_load(spec_path("evaluation").read_text(encoding="utf-8"))
+    data = ["测评会", *data_strings(ev), *data_strings(spec),
+            *[t for t in i18n.catalogue("en").messages.values() if HAN.search(t)]]
+    with client_for(store, "observer") as (c, _csrf):
+        zh = c.get(f"/meetings/{mid}").text
+        assert "达到预警线" in zh and "低于" in zh
+        c.get("/lang/en?next=/")
+        page = c.get(f"/meetings/{mid}").text
+    store.close()
+    assert "at or above the warning line" in page and "participation" in page
+    assert [line for line in leftover_chinese(page, data)
+            if not any(p.match(line) for p in KNOWN_UNTRANSLATED)] == []
+
+
 def test_review_errors_reach_each_language_translated(world) -> None:  # type: ignore[no-untyped-def]
     store, mid, pages = world
     item = f"{pages['S1']}"
