@@ -216,7 +216,7 @@ def _ledger(s: Session, meeting_id: int, open_review: set[int]) -> Ledger:
     pages = _page_states(s, meeting_id, open_review)
     forms = {fid: f.title for fid, f in meeting_forms(s, meeting_id).items()}
     if not forms and not pages:
-        raise MeetingError(f"no meeting #{meeting_id}")
+        raise MeetingError("no meeting #{meeting}", meeting=meeting_id)
     batches = {b.id: b for b in s.scalars(select(Batch).where(Batch.meeting_id == meeting_id)
                                           .order_by(Batch.id))}
     batch_labels = {str(b.id): "批次 #" + str(b.id) + "".join(
@@ -273,8 +273,9 @@ def find_sheet(session: Session, meeting_id: int, serial: str) -> SheetFound:
     serial = serial.strip()
     pages = [p for p in meeting_ledger(session, meeting_id).pages if p.serial == serial]
     if not pages:
-        raise MeetingError(f"no page with serial {serial!r} in this meeting; a page whose "
-                           "serial could not be read is listed by `scantally ledger MEETING`")
+        raise MeetingError("no page with serial {serial!r} in this meeting; a page whose "
+                           "serial could not be read is listed by `scantally ledger MEETING`",
+                           serial=serial)
     ids = [p.page_id for p in pages]
     decisions = list(session.scalars(select(Decision).where(
         Decision.meeting_id == meeting_id, Decision.page_id.in_(ids)).order_by(Decision.id)))

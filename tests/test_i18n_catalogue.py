@@ -32,7 +32,7 @@ from tests.server_helpers import (
 from tests.tally_helpers import spec_path
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {**DEFAULT_KEYWORDS, "translate": None, "ReviewError": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "translate": None, "ReviewError": None, "MeetingError": None}
 HAN = re.compile(r"[\u3400-\u9fff]")
 REC = layout_of("recommendation")
 REC_ID = REC["form"]["id"]
@@ -70,16 +70,18 @@ def test_every_marked_message_is_translated_in_both_catalogues() -> None:
 
 def test_no_tally_error_escapes_extraction() -> None:
     """Babel skips f-strings: every ReviewError must be raised with a literal template (and
-    parameters), in a file babel.cfg extracts from."""
+    parameters), in a file babel.cfg extracts from; so must every MeetingError of those files."""
     cfg = (ROOT / "babel.cfg").read_text(encoding="utf-8")
     for path in sorted((ROOT / "tally").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        rel = path.relative_to(ROOT).as_posix()
+        extracted_here = f"[python: {rel}]" in cfg
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-                 and getattr(n.func, "id", None) == "ReviewError"]
+                 and getattr(n.func, "id", None) in (
+                     ("ReviewError", "MeetingError") if extracted_here else ("ReviewError",))]
         if not calls:
             continue
-        rel = path.relative_to(ROOT).as_posix()
-        assert f"[python: {rel}]" in cfg, f"{rel} raises ReviewError but is not extracted"
+        assert extracted_here, f"{rel} raises ReviewError but is not extracted"
         for call in calls:
             first = call.args[0] if call.args else None
             assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
@@ -250,3 +252,7 @@ def test_review_errors_reach_each_language_translated(world) -> None:  # type: i
         r = c.post(f"/api/meetings/{mid}/review/{item}", headers=h, json={"kind": "void"})
         assert r.status_code == 400
         assert r.json()["detail"] == "a 'void' decision needs a reason (--why \"…\")"
+        find = f"/meetings/{mid}/find?serial=NOPE"
+        assert "no page with serial &#39;NOPE&#39;" in c.get(find).text
+        c.get("/lang/zh-CN?next=/")
+        assert "本会议没有编号为 &#39;NOPE&#39; 的页" in c.get(find).text

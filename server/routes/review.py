@@ -119,7 +119,7 @@ def find_page(request: Request, meeting_id: Id,
             try:
                 found = find_sheet(s, meeting_id, serial)
             except MeetingError as exc:
-                error = str(exc)
+                error = i18n.error_text(exc, i18n.lang_of(request))
     return render(request, "sheet.html", status_code=404 if error else 200, m=m,
                   serial=serial, found=found, error=error,
                   can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
