@@ -201,7 +201,7 @@ def _install_errors(app: FastAPI) -> None:
 
     def bad_input(status: int) -> Callable[[Request, Exception], Any]:
         async def handler(request: Request, exc: Exception) -> Response:
-            return _error_page(request, status, str(exc))
+            return _error_page(request, status, i18n.error_text(exc, i18n.lang_of(request)))
         return handler
 
     for kind in (MeetingError, ReviewError, AccountError, ReportError, IngestRefused):

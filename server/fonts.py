@@ -40,7 +40,7 @@ def interface_text() -> str:
     from server import i18n
 
     parts = [p.read_text(encoding="utf-8") for p in sorted(TEMPLATES.glob("*.html"))]
-    parts += list(i18n.EN) + list(i18n.EN.values())
+    parts += i18n.all_text()
     parts += [p.read_text(encoding="utf-8") for p in sorted((HERE / "static" / "js").glob("*.js"))]
     return "".join(parts)
 

@@ -32,7 +32,7 @@ from tally.db import Batch, Decision, Page
 from tally.meetings import MeetingError, meeting_forms, printed_serials
 from tally.review import review_queue
 from tally.rules.compute import result_sha256
-from tally.rules.result import Notice, TallyResult
+from tally.rules.result import N_, Notice, TallyResult
 
 LedgerState = Literal["counted", "duplicate", "refused", "dismissed", "manual", "blank"]
 STATES: tuple[LedgerState, ...] = ("counted", "duplicate", "refused", "dismissed", "manual",
@@ -216,7 +216,7 @@ def _ledger(s: Session, meeting_id: int, open_review: set[int]) -> Ledger:
     pages = _page_states(s, meeting_id, open_review)
     forms = {fid: f.title for fid, f in meeting_forms(s, meeting_id).items()}
     if not forms and not pages:
-        raise MeetingError(f"no meeting #{meeting_id}")
+        raise MeetingError("no meeting #{meeting}", meeting=meeting_id)
     batches = {b.id: b for b in s.scalars(select(Batch).where(Batch.meeting_id == meeting_id)
                                           .order_by(Batch.id))}
     batch_labels = {str(b.id): "批次 #" + str(b.id) + "".join(
@@ -249,9 +249,10 @@ def with_ledger(result: TallyResult, unresolved: int) -> TallyResult:
     result's sha256 follows."""
     if unresolved <= 0:
         return result
+    template = N_("{n} 页待处理（拒收待重扫、手工录入待确认或编号未认可），以上为临时结果")
     notice = Notice(severity="warning", code=PENDING_CODE, value=unresolved,
-                    message=f"{unresolved} 页待处理（拒收待重扫、手工录入待确认或编号未认可），"
-                            "以上为临时结果")
+                    message=template.format(n=unresolved), template=template,
+                    params={"n": unresolved})
     body = result.model_copy(update={"provisional": True,
                                      "warnings": [*result.warnings, notice]})
     return body.model_copy(update={"sha256": result_sha256(body.model_dump(mode="json"))})
@@ -272,8 +273,9 @@ def find_sheet(session: Session, meeting_id: int, serial: str) -> SheetFound:
     serial = serial.strip()
     pages = [p for p in meeting_ledger(session, meeting_id).pages if p.serial == serial]
     if not pages:
-        raise MeetingError(f"no page with serial {serial!r} in this meeting; a page whose "
-                           "serial could not be read is listed by `scantally ledger MEETING`")
+        raise MeetingError("no page with serial {serial!r} in this meeting; a page whose "
+                           "serial could not be read is listed by `scantally ledger MEETING`",
+                           serial=serial)
     ids = [p.page_id for p in pages]
     decisions = list(session.scalars(select(Decision).where(
         Decision.meeting_id == meeting_id, Decision.page_id.in_(ids)).order_by(Decision.id)))

@@ -109,8 +109,9 @@ def entry_form(session: Session, meeting_id: int, page_id: int, *, form_id: str 
 def _page(s: Session, meeting_id: int, page_id: int) -> Page:
     row = s.get(Page, page_id)
     if row is None or row.meeting_id != meeting_id:
-        raise ReviewError(f"no page #{page_id} in this meeting; see `scantally ledger MEETING` "
-                          "for the refused pages")
+        raise ReviewError("no page #{page} in this meeting; see `scantally ledger MEETING` for "
+                          "the refused pages",
+                          page=page_id)
     return row
 
 
@@ -118,7 +119,8 @@ def _clean(who: str, why: str) -> tuple[str, str]:
     try:
         who, why = clean_name(who), clean_text(why).strip()
     except TextError as exc:
-        raise ReviewError(f"the entry's text {exc}") from None
+        raise ReviewError("the entry's text {problem}",
+                          problem=str(exc)) from None
     if not who:
         raise ReviewError("say who keys the marks (--operator NAME, or log in): every entry "
                           "is signed")
@@ -139,40 +141,48 @@ def _check_marks(s: Session, meeting_id: int, row: Page,
                  hand: HandMarks) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
     layout = meeting_layouts(s, meeting_id).get(hand.form_id)
     if layout is None:
-        raise ReviewError(f"{hand.form_id!r} is not a form of this meeting")
+        raise ReviewError("{form!r} is not a form of this meeting",
+                          form=hand.form_id)
     if row.form_id is not None and row.form_id != hand.form_id:
-        raise ReviewError(f"page #{row.id}'s code says form {row.form_id!r}; enter it as that "
-                          "form")
+        raise ReviewError("page #{page}'s code says form {read_form!r}; enter it as that form",
+                          page=row.id, read_form=row.form_id)
     if not 1 <= hand.page_no <= len(layout["pages"]):
-        raise ReviewError(f"form {hand.form_id!r} has pages 1-{len(layout['pages'])}, not "
-                          f"{hand.page_no}")
+        raise ReviewError("form {form!r} has pages 1-{pages}, not {page_no}",
+                          form=hand.form_id, pages=len(layout['pages']), page_no=hand.page_no)
     if row.page_no is not None and row.form_id is not None and row.page_no != hand.page_no:
-        raise ReviewError(f"page #{row.id}'s code says page {row.page_no}; enter that page")
+        raise ReviewError("page #{page}'s code says page {read_page_no}; enter that page",
+                          page=row.id, read_page_no=row.page_no)
     serial = hand.serial.strip()
     if not _SERIAL_RE.match(serial):
-        raise ReviewError(f"serial {serial!r} is not a sheet serial (letters and digits, at "
-                          "most 16): type the serial printed on the sheet")
+        raise ReviewError("serial {serial!r} is not a sheet serial (letters and digits, at "
+                          "most 16): type the serial printed on the sheet",
+                          serial=serial)
     if row.serial is not None and row.serial != serial:
-        raise ReviewError(f"page #{row.id}'s code reads serial {row.serial}; the entry must "
-                          "carry the same serial")
+        raise ReviewError("page #{page}'s code reads serial {read_serial}; the entry must "
+                          "carry the same serial",
+                          page=row.id, read_serial=row.serial)
     printed = printed_serials(s, meeting_id)
     if printed is not None:
         owner = printed_serial_forms(s, meeting_id)
         if serial not in printed:
-            raise ReviewError(f"serial {serial} was not printed for this meeting; a sheet "
-                              "that was never printed cannot be entered — dismiss the page")
+            raise ReviewError("serial {serial} was not printed for this meeting; a sheet that "
+                              "was never printed cannot be entered — dismiss the page",
+                              serial=serial)
         if owner.get(serial) not in (None, hand.form_id):
-            raise ReviewError(f"serial {serial} was printed on form {owner[serial]!r}, not "
-                              f"{hand.form_id!r}")
+            raise ReviewError("serial {serial} was printed on form {printed_form!r}, not "
+                              "{form!r}",
+                              serial=serial, printed_form=owner[serial], form=hand.form_id)
     fields = {f["id"]: f for f in layout["fields"] if f["page"] == hand.page_no}
     marks: dict[str, list[str]] = {}
     writeins: dict[str, dict[str, str]] = {}
     for f, options in hand.marks.items():
         if f not in fields:
-            raise ReviewError(f"form {hand.form_id} page {hand.page_no} has no field {f!r}")
+            raise ReviewError("form {form} page {page_no} has no field {field!r}",
+                              form=hand.form_id, page_no=hand.page_no, field=f)
         bad = sorted(set(options) - set(fields[f]["options"]))
         if bad:
-            raise ReviewError(f"field {f!r} has no option {bad[0]!r}")
+            raise ReviewError("field {field!r} has no option {option!r}",
+                              field=f, option=bad[0])
         if options:
             marks[f] = sorted(set(options), key=list(fields[f]["options"]).index)
     for f, names in hand.writeins.items():
@@ -180,17 +190,20 @@ def _check_marks(s: Session, meeting_id: int, row: Page,
             try:
                 name = clean_name(name)
             except TextError as exc:
-                raise ReviewError(f"the write-in name of {f}:{o} {exc}") from None
+                raise ReviewError("the write-in name of {field}:{option} {problem}",
+                                  field=f, option=o, problem=str(exc)) from None
             if name and o in marks.get(f, []):
                 if len(name) > MAX_WRITEIN_CHARS:
-                    raise ReviewError(f"the write-in name of {f}:{o} is longer than "
-                                      f"{MAX_WRITEIN_CHARS} characters")
+                    raise ReviewError("the write-in name of {field}:{option} is longer than "
+                                      "{most} characters",
+                                      field=f, option=o, most=MAX_WRITEIN_CHARS)
                 writeins.setdefault(f, {})[o] = name
     for f, options in marks.items():
         for o in options:
             if is_writein(o) and o not in writeins.get(f, {}):
-                raise ReviewError(f"{f}:{o} is marked: type the name written on its line "
-                                  "(or leave the box unmarked when the line is empty)")
+                raise ReviewError("{field}:{option} is marked: type the name written on its "
+                                  "line (or leave the box unmarked when the line is empty)",
+                                  field=f, option=o)
     return marks, writeins
 
 
@@ -213,23 +226,26 @@ def enter(store: Store, meeting_id: int, page_id: int, hand: HandMarks, *, who: 
             what = {"counted": "it was read and counts: review its marks instead",
                     "duplicate": f"it is a duplicate of page #{row.duplicate_of}",
                     "refused": f"ingest refused it ({row.reason}); dismiss it instead"}
-            raise ReviewError(f"page #{row.id} cannot be entered by hand: "
-                              f"{what.get(row.state, row.state)}")
+            raise ReviewError("page #{page} cannot be entered by hand: {state}",
+                              page=row.id, state=what.get(row.state, row.state))
         ds = list(s.scalars(select(Decision).where(Decision.page_id == row.id)))
         if sheet_state(ds).accepted is False:
-            raise ReviewError(f"page #{row.id} was dismissed; it cannot be entered")
+            raise ReviewError("page #{page} was dismissed; it cannot be entered",
+                              page=row.id)
         marks, writeins = _check_marks(s, meeting_id, row, hand)
         serial = hand.serial.strip()
         counted = _counted_as(s, meeting_id, hand.form_id, serial, hand.page_no)
         if counted is not None:
-            raise ReviewError(f"sheet {serial} page {hand.page_no} was re-fed and counted as "
-                              f"page #{counted.id}; nothing to enter")
+            raise ReviewError("sheet {serial} page {page_no} was re-fed and counted as page "
+                              "#{counted}; nothing to enter",
+                              serial=serial, page_no=hand.page_no, counted=counted.id)
         others = manual_entries(decisions_by_page(s, meeting_id))
         clash = next((e for k, e in others.items() if k != row.id and (
             e.form_id, e.serial, e.page_no) == (hand.form_id, serial, hand.page_no)), None)
         if clash is not None:
-            raise ReviewError(f"sheet {serial} page {hand.page_no} is already entered by hand "
-                              f"from page #{clash.page_id}")
+            raise ReviewError("sheet {serial} page {page_no} is already entered by hand from "
+                              "page #{other}",
+                              serial=serial, page_no=hand.page_no, other=clash.page_id)
         previous = others.get(row.id)
         d = Decision(meeting_id=meeting_id, page_id=row.id, field=None, option=None,
                      kind="enter", text="",
@@ -252,18 +268,21 @@ def confirm(store: Store, meeting_id: int, page_id: int, *, who: str, why: str) 
         entry = manual_entries({row.id: list(s.scalars(
             select(Decision).where(Decision.page_id == row.id)))}).get(row.id)
         if entry is None:
-            raise ReviewError(f"page #{row.id} has no manual entry to confirm; enter its "
-                              "marks first (`scantally review enter`)")
+            raise ReviewError("page #{page} has no manual entry to confirm; enter its marks "
+                              "first (`scantally review enter`)",
+                              page=row.id)
         if entry.confirmed:
-            raise ReviewError(f"the entry of page #{row.id} was already confirmed by "
-                              f"{entry.confirmed_by}")
+            raise ReviewError("the entry of page #{page} was already confirmed by {by}",
+                              page=row.id, by=entry.confirmed_by)
         if who.casefold() == entry.entered_by.casefold():
-            raise ReviewError(f"{who} keyed this entry; a second, different login must check "
-                              "it against the image and confirm it")
+            raise ReviewError("{who} keyed this entry; a second, different login must check it "
+                              "against the image and confirm it",
+                              who=who)
         counted = _counted_as(s, meeting_id, entry.form_id, entry.serial, entry.page_no)
         if counted is not None:
-            raise ReviewError(f"sheet {entry.serial} page {entry.page_no} was re-fed and "
-                              f"counted as page #{counted.id} since; the entry is not needed")
+            raise ReviewError("sheet {serial} page {page_no} was re-fed and counted as page "
+                              "#{counted} since; the entry is not needed",
+                              serial=entry.serial, page_no=entry.page_no, counted=counted.id)
         d = Decision(meeting_id=meeting_id, page_id=row.id, field=None, option=None,
                      kind="confirm", text="",
                      before={"entry": entry.entry_id, "entered_by": entry.entered_by},

@@ -39,7 +39,15 @@ _SERIAL_RE = re.compile(rf"^{SERIAL_PATTERN}$")
 
 
 class MeetingError(ValueError):
-    """Bad meeting input or an unknown meeting; the message names the thing and what to do."""
+    """Bad meeting input or an unknown meeting; the message names the thing and what to do.
+
+    Raised as `MeetingError("no meeting #{meeting}", meeting=…)` the template is the message
+    id the server translates by (server/i18n.py); a plain message is shown as it is."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,15 @@ PAGE_PX_PER_MM = 3.0
 
 
 class ReviewError(ValueError):
-    """A decision that cannot be made; the message says why and what to do instead."""
+    """A decision that cannot be made; the message says why and what to do instead.
+
+    `template` (English, `str.format` style) is also the message id the server translates by
+    (server/i18n.py, extracted by `pybabel extract -k ReviewError`), `params` fill it in."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
 
 
 @dataclass(frozen=True)
@@ -339,12 +347,12 @@ def render_crop(store: Store, session: Session, page_id: int,
     against its SHA-256 first (ImageMissing / ImageTampered)."""
     row = session.get(Page, page_id)
     if row is None:
-        raise ReviewError(f"no page #{page_id}")
+        raise ReviewError("no page #{page}", page=page_id)
     data = store.images.get(row.sha256, what=f"page #{row.id} ({row.source})")
     first = next(iter_bytes(data, row.source or row.sha256), None)  # a stored image is one page
     if first is None or first.image is None:
-        raise ReviewError(f"page #{row.id}: the stored image cannot be decoded "
-                          f"({first.error if first else 'empty'})")
+        raise ReviewError("page #{page}: the stored image cannot be decoded ({error})",
+                          page=row.id, error=first.error if first else "empty")
     image = first.image
     layouts = meeting_layouts(session, row.meeting_id)
     layout = layouts.get(row.form_id or "")
@@ -368,7 +376,7 @@ def render_crop(store: Store, session: Session, page_id: int,
         crop = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
     ok, png = cv2.imencode(".png", crop)
     if not ok:
-        raise ReviewError(f"page #{row.id}: cannot encode the crop")
+        raise ReviewError("page #{page}: cannot encode the crop", page=row.id)
     return png.tobytes()
 
 
@@ -386,8 +394,9 @@ def parse_item_id(item_id: str) -> Target:
     parts = item_id.strip().split(":")
     if not parts[0].isdigit() or len(parts) > 3 or (
             len(parts) == 2 and parts[1] not in SHEET_SUFFIXES):
-        raise ReviewError(f"{item_id!r} is not a review item id (like '12:serial' or "
-                          "'12:pos.deputy:writein1'); see `scantally review --meeting M`")
+        raise ReviewError("{item!r} is not a review item id (like '12:serial' or "
+                          "'12:pos.deputy:writein1'); see `scantally review --meeting M`",
+                          item=item_id)
     if len(parts) == 3:
         return Target(int(parts[0]), parts[1], parts[2])
     return Target(int(parts[0]))
@@ -401,33 +410,37 @@ def decide(store: Store, meeting_id: int, item_id: str, kind: str, *, who: str, 
     try:  # the edge for the CLI too: no NUL, NFC; a write-in without invisible characters
         who, why, text = clean_name(who), clean_text(why).strip(), clean_name(text)
     except TextError as exc:
-        raise ReviewError(f"the decision's text {exc}") from None
+        raise ReviewError("the decision's text {problem}", problem=str(exc)) from None
     if kind not in DECISION_KINDS or kind in MANUAL_DECISIONS:
         usable = [k for k in DECISION_KINDS if k not in MANUAL_DECISIONS]
-        raise ReviewError(f"unknown decision {kind!r}; use one of {', '.join(usable)}"
-                          + (" (a manual entry is made with `scantally review enter`)"
-                             if kind in MANUAL_DECISIONS else ""))
+        if kind in MANUAL_DECISIONS:
+            raise ReviewError("unknown decision {kind!r}; use one of {kinds} (a manual entry "
+                              "is made with `scantally review enter`)",
+                              kind=kind, kinds=", ".join(usable))
+        raise ReviewError("unknown decision {kind!r}; use one of {kinds}",
+                          kind=kind, kinds=", ".join(usable))
     if not who:
         raise ReviewError("say who decides (--who NAME): every decision is signed")
     if kind in NEEDS_REASON and not why:
-        raise ReviewError(f"a '{kind}' decision needs a reason (--why \"…\")")
+        raise ReviewError("a '{kind}' decision needs a reason (--why \"…\")", kind=kind)
 
     def work(s: Session) -> Decision:
         row = s.get(Page, target.page_id)
         if row is None or row.meeting_id != meeting_id:
-            raise ReviewError(f"no page #{target.page_id} in this meeting; see `scantally "
-                              "review --meeting M` for the items")
+            raise ReviewError("no page #{page} in this meeting; see `scantally review "
+                              "--meeting M` for the items", page=target.page_id)
         if row.state == "duplicate":
-            raise ReviewError(f"page #{row.id} is a duplicate of page #{row.duplicate_of} and "
-                              f"never counts; decide on page #{row.duplicate_of} instead")
+            raise ReviewError("page #{page} is a duplicate of page #{first} and never "
+                              "counts; decide on page #{first} instead",
+                              page=row.id, first=row.duplicate_of)
         if target.field is None:
             before, after = _decide_sheet(s, row, kind, why)
         else:
             before, after = _decide_mark(s, row, target, kind, text)
             if not why and kind != "writein" and before.get("marked") != after.get("marked"):
-                raise ReviewError(f"a '{kind}' decision changes whether {target.field}:"
-                                  f"{target.option} counts, so it needs a reason (原因（必填）, "
-                                  "--why \"…\")")
+                raise ReviewError("a '{kind}' decision changes whether {field}:{option} "
+                                  "counts, so it needs a reason (原因（必填）, --why \"…\")",
+                                  kind=kind, field=target.field, option=target.option)
         d = Decision(meeting_id=meeting_id, page_id=row.id, field=target.field,
                      option=target.option, kind=kind, text=text if kind == "writein" else "",
                      before=before, after=after, who=who, why=why)
@@ -454,15 +467,16 @@ def _sheet_dict(state: Any) -> dict[str, Any]:
 def _decide_sheet(s: Session, row: Page, kind: str,
                   why: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if kind in MARK_DECISIONS:
-        raise ReviewError(f"'{kind}' is a decision on one box: give an item id like "
-                          f"'{row.id}:<field>:<option>'")
+        raise ReviewError("'{kind}' is a decision on one box: give an item id like "
+                          "'{page}:<field>:<option>'", kind=kind, page=row.id)
     if row.state in ("uncounted", "refused") and kind != "dismiss":
         entry = manual_entries({row.id: list(s.scalars(
             select(Decision).where(Decision.page_id == row.id)))}).get(row.id)
         if not (kind in ("void", "unvoid") and entry is not None and entry.confirmed):
             why_not = row.reason or row.status
-            raise ReviewError(f"page #{row.id} could not be counted as read ({why_not}): "
-                              "re-feed the sheet, enter its marks by hand, or dismiss the page")
+            raise ReviewError("page #{page} could not be counted as read ({why_not}): "
+                              "re-feed the sheet, enter its marks by hand, or dismiss the page",
+                              page=row.id, why_not=why_not)
     pages = _ballot_pages(s, row)
     decisions = [d for p in pages for d in s.scalars(select(Decision)
                                                       .where(Decision.page_id == p.id))]
@@ -475,22 +489,24 @@ def _decide_sheet(s: Session, row: Page, kind: str,
 def _decide_mark(s: Session, row: Page, target: Target, kind: str,
                  text: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if kind in SHEET_DECISIONS:
-        raise ReviewError(f"'{kind}' is a decision on a whole sheet: give the item id "
-                          f"'{row.id}' (or '{row.id}:sheet')")
+        raise ReviewError("'{kind}' is a decision on a whole sheet: give the item id "
+                          "'{page}' (or '{page}:sheet')", kind=kind, page=row.id)
     if row.state != "counted":
-        raise ReviewError(f"page #{row.id} does not count ({row.reason or row.status}); its "
-                          "marks cannot be decided — re-feed the sheet")
+        raise ReviewError("page #{page} does not count ({reason}); its marks cannot be "
+                          "decided — re-feed the sheet", page=row.id,
+                          reason=row.reason or row.status)
     f, o = target.field or "", target.option or ""
     layout = meeting_layouts(s, row.meeting_id).get(row.form_id or "")
     field_doc = next((x for x in layout["fields"] if x["id"] == f), None) if layout else None
     if field_doc is None or field_doc["page"] != row.page_no or o not in field_doc["options"]:
-        raise ReviewError(f"form {row.form_id} page {row.page_no} has no box {f}:{o}")
+        raise ReviewError("form {form} page {page_no} has no box {field}:{option}",
+                          form=row.form_id, page_no=row.page_no, field=f, option=o)
     if kind == "writein":
         if not is_writein(o):
-            raise ReviewError(f"{o!r} is not a write-in line; use --mark or --empty")
+            raise ReviewError("{option!r} is not a write-in line; use --mark or --empty", option=o)
         if not text or len(text) > MAX_WRITEIN_CHARS:
-            raise ReviewError(f"type the write-in name as written on the line (1-"
-                              f"{MAX_WRITEIN_CHARS} characters), or decide --empty")
+            raise ReviewError("type the write-in name as written on the line (1-{most} "
+                              "characters), or decide --empty", most=MAX_WRITEIN_CHARS)
     decisions = list(s.scalars(select(Decision).where(Decision.page_id == row.id)))
     view = page_view(row, decisions)
     before = _mark_state(view, f, o)

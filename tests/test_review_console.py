@@ -60,7 +60,7 @@ def test_ledger_manual_entry_and_confirmation_by_another_login(world) -> None:  
         post = {"csrf_token": csrf, "form": REC_ID, "page": "1", "serial": "S2",
                 "mark:pos.director": "P310031", "mark:category": "leader"}
         refused = c.post(f"/meetings/{mid}/pages/{pages['S2']}/enter", data=post)
-        assert refused.status_code == 400 and "reason" in refused.text  # 原因（必填）
+        assert refused.status_code == 400 and "手工录入必须填写原因" in refused.text
         r = c.post(f"/meetings/{mid}/pages/{pages['S2']}/enter",
                    data={**post, "why": "sheet torn, the reader refuses it"},
                    follow_redirects=False)
@@ -69,7 +69,7 @@ def test_ledger_manual_entry_and_confirmation_by_another_login(world) -> None:  
         assert "待确认" in shown and 'id="confirm-hint"' in shown  # not for the same login
         same = c.post(f"/meetings/{mid}/pages/{pages['S2']}/confirm",
                       data={"csrf_token": csrf, "why": "ok"})
-        assert same.status_code == 400 and "second, different login" in same.text
+        assert same.status_code == 400 and "须由另一名用户登录" in same.text
     with store.session(readonly=True) as s:
         assert [b.serial for b in load_ballots(s, mid)] == ["S1", "S3"]
 

@@ -92,7 +92,7 @@ def test_meeting_lifecycle_through_the_api(store: Store) -> None:
         assert r.status_code == 200 and r.json()["who"] == "operator"
         r = c.post(f"/api/meetings/{mid}/review/{writein['id'].split(':')[0]}", headers=h,
                    json={"kind": "void"})
-        assert r.status_code == 400 and "reason" in r.json()["detail"]
+        assert r.status_code == 400 and "必须填写原因" in r.json()["detail"]  # zh-CN default
         # downloads
         for fmt, magic in (("pdf", b"%PDF"), ("xlsx", b"PK"), ("csv", b"PK")):
             r = c.get(f"/meetings/{mid}/report.{fmt}")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from server import auth, reports
+from server import auth, i18n, reports
 from server.fields import Name, Text
 from server.intake import Job
 from server.routes.common import Id, meeting_or_404, render, store_of
@@ -48,8 +48,9 @@ def parse_counts(text: str | None, what: str) -> dict[str, int] | None:
     for part in filter(None, (p.strip() for p in text.replace("，", ",").split(","))):
         key, sep, value = part.partition("=")
         if not sep or not value.strip().isdigit() or not key.strip():
-            raise MeetingError(f"{what} {text!r}: write category=count pairs, e.g. "
-                               "leader=10,middle=30,staff=60 (or one number)")
+            raise MeetingError("{what} {text!r}: write category=count pairs, e.g. "
+                               "leader=10,middle=30,staff=60 (or one number)",
+                               what=what, text=text)
         out[key.strip()] = int(value)
     return out
 
@@ -58,7 +59,7 @@ def parse_int(text: str | None, what: str) -> int | None:
     if text is None or not text.strip():
         return None
     if not text.strip().isdigit():
-        raise MeetingError(f"{what} {text!r} must be a whole number ≥ 0")
+        raise MeetingError("{what} {text!r} must be a whole number ≥ 0", what=what, text=text)
     return int(text.strip())
 
 
@@ -77,13 +78,13 @@ async def read_specs(files: list[UploadFile], max_spec_bytes: int) -> list[FormT
         data = await f.read(max_spec_bytes + 1)
         name = f.filename or "spec.yaml"
         if len(data) > max_spec_bytes:
-            raise MeetingError(f"{name}: a form spec is a small YAML file (at most "
-                               f"{max_spec_bytes // 1024} KiB, max_spec_bytes)")
+            raise MeetingError("{name}: a form spec is a small YAML file (at most {kib} KiB, "
+                               "max_spec_bytes)", name=name, kib=max_spec_bytes // 1024)
         try:
             forms.append(FormText(data.decode("utf-8"), name))
         except UnicodeDecodeError:
-            raise MeetingError(f"{name}: not a UTF-8 text file; save the spec as UTF-8 "
-                               "YAML") from None
+            raise MeetingError("{name}: not a UTF-8 text file; save the spec as UTF-8 YAML",
+                               name=name) from None
     return forms
 
 
@@ -116,7 +117,7 @@ async def create_meeting_page(
         with store_of(request).session(readonly=True) as s:
             meetings = [(m, list(meeting_forms(s, m.id).values())) for m in list_meetings(s)]
         return render(request, "home.html", status_code=400, meetings=meetings,
-                      error=str(exc), values=values)
+                      error=i18n.error_text(exc, i18n.lang_of(request)), values=values)
     return RedirectResponse(f"/meetings/{m.id}", status_code=303)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from server import auth
+from server import auth, i18n
 from server.fields import Name, Text
 from server.routes.common import Id, meeting_or_404, render, store_of
 from tally.accounts import Identity
@@ -119,7 +119,7 @@ def find_page(request: Request, meeting_id: Id,
             try:
                 found = find_sheet(s, meeting_id, serial)
             except MeetingError as exc:
-                error = str(exc)
+                error = i18n.error_text(exc, i18n.lang_of(request))
     return render(request, "sheet.html", status_code=404 if error else 200, m=m,
                   serial=serial, found=found, error=error,
                   can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
@@ -175,14 +175,15 @@ async def enter_marks(request: Request, meeting_id: Id, page_id: Id,
     form_id, page_text = one.get("form", ""), one.get("page", "1")
     try:
         if not page_text.isdigit():
-            raise ReviewError(f"page {page_text!r} must be a number")
+            raise ReviewError("page {page!r} must be a number", page=page_text)
         enter(store_of(request), meeting_id, page_id,
               HandMarks(form_id, one.get("serial", ""), int(page_text), marks, names),
               who=who.username, why=one.get("why", ""))
     except ReviewError as exc:
         return _entry_page(request, meeting_id, page_id, who, form_id=form_id or None,
                            page_no=int(page_text) if page_text.isdigit() else None,
-                           error=str(exc), values=one | {"marks": marks})
+                           error=i18n.error_text(exc, i18n.lang_of(request)),
+                           values=one | {"marks": marks})
     request.app.state.bus.publish(meeting_id, "decision", {"item": f"{page_id}:enter"})
     return RedirectResponse(f"/meetings/{meeting_id}/pages/{page_id}/enter", status_code=303)
 
@@ -196,6 +197,7 @@ def confirm_marks(request: Request, meeting_id: Id, page_id: Id,
     try:
         confirm(store_of(request), meeting_id, page_id, who=who.username, why=why)
     except ReviewError as exc:
-        return _entry_page(request, meeting_id, page_id, who, error=str(exc))
+        return _entry_page(request, meeting_id, page_id, who,
+                           error=i18n.error_text(exc, i18n.lang_of(request)))
     request.app.state.bus.publish(meeting_id, "decision", {"item": f"{page_id}:confirm"})
     return RedirectResponse(f"/meetings/{meeting_id}/pages/{page_id}/enter", status_code=303)

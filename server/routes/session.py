@@ -86,8 +86,8 @@ async def login(request: Request, username: Annotated[Name, Form(max_length=80)]
     return response
 
 
-THROTTLED_MESSAGE = "登录失败次数过多，请 {seconds} 秒后再试"
-BUSY_MESSAGE = "同时登录的请求过多，请 {seconds} 秒后再试"
+THROTTLED_MESSAGE = i18n.N_("登录失败次数过多，请 {seconds} 秒后再试")
+BUSY_MESSAGE = i18n.N_("同时登录的请求过多，请 {seconds} 秒后再试")
 
 
 def _refused(request: Request, status: int, next: str, message: str, seconds: int) -> Response:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from tally.model import Settings
 from tally.rules.result import (
     ALL,
+    N_,
     EvaluationResult,
     Notice,
     PartResult,
@@ -34,6 +35,11 @@ _RULES: dict[str, list[tuple[str, str, str, str]]] = {
 }
 
 
+#: the warning's text (message ids of the server's catalogues: it translates by them)
+_AT_OR_ABOVE = N_("{subject}（{where}，n={n}）{rate} {value}，达到预警线 {threshold}")
+_BELOW = N_("{subject}（{where}，n={n}）{rate} {value}，低于预警线 {threshold}")
+
+
 def figure_warnings(ev: EvaluationResult | None, sat: SatisfactionResult | None,
                     settings: Settings, labels: dict[str, str]) -> list[Notice]:
     parts = [p for p in ([ev.team, ev.individual] if ev else []) + (
@@ -51,13 +57,17 @@ def figure_warnings(ev: EvaluationResult | None, sat: SatisfactionResult | None,
                     if not hit:
                         continue
                     where = "全体" if bucket == ALL else labels.get(bucket, bucket)
+                    n = _people(row, stats.denominator)
+                    template = _AT_OR_ABOVE if op == ">=" else _BELOW
+                    params: dict[str, str | int | float] = {
+                        "subject": subject, "where": where, "n": n,
+                        "rate": part.rate_labels[key], "value": f"{value * 100:.1f}%",
+                        "threshold": f"{threshold * 100:.1f}%"}
                     out.append(Notice(
                         severity="warning", code=code, part=part.id, row=row.field or row.id,
                         subject=subject, about=about, bucket=bucket, value=value,
-                        threshold=threshold, n=_people(row, stats.denominator),
-                        message=f"{subject}（{where}，n={_people(row, stats.denominator)}）"
-                                f"{part.rate_labels[key]} {value * 100:.1f}%，"
-                                f"{'达到' if op == '>=' else '低于'}预警线 {threshold * 100:.1f}%",
+                        threshold=threshold, n=n, message=template.format(**params),
+                        template=template, params=params,
                     ))
     return out
 

@@ -15,8 +15,13 @@
 from __future__ import annotations
 
 from tally.model import MeetingFacts, Settings
-from tally.rules.result import ALL, UNMARKED, Notice, Reconciliation, ReconRow
+from tally.rules.result import ALL, N_, UNMARKED, Notice, Reconciliation, ReconRow
 from tally.rules.tallies import Tallies
+
+
+def _text(template: str, **params: str | int | float) -> dict[str, object]:
+    """A notice's message, its template and parameters (the server translates by them)."""
+    return {"message": template.format(**params), "template": template, "params": params}
 
 
 def reconcile(t: Tallies, facts: MeetingFacts, settings: Settings,
@@ -33,29 +38,33 @@ def reconcile(t: Tallies, facts: MeetingFacts, settings: Settings,
             warnings.append(Notice(
                 severity="warning", code="participation_low", bucket=row.bucket,
                 value=row.participation, threshold=settings.participation_warn_rate,
-                message=f"{where}实到 {row.present} 人、应到 {row.expected} 人，到会率 "
-                        f"{_pct(row.participation)}，低于 {_pct(settings.participation_warn_rate)}",
+                **_text(N_("{where}实到 {present} 人、应到 {expected} 人，到会率 {rate}，低于 "
+                           "{threshold}"), where=where, present=row.present,
+                        expected=row.expected, rate=_pct(row.participation),
+                        threshold=_pct(settings.participation_warn_rate)),
             ))
         by_category = row.bucket != ALL or not t.buckets  # per category (the meeting if none)
         if by_category and row.expected is not None and row.present > row.expected:
             warnings.append(Notice(
                 severity="warning", code="present_exceeds_expected", bucket=row.bucket,
                 value=row.present, threshold=row.expected,
-                message=f"{where}实到 {row.present} 人，多于应到 {row.expected} 人，请核对应到、"
-                        "实到人数或选票的类别",
+                **_text(N_("{where}实到 {present} 人，多于应到 {expected} 人，请核对应到、实到"
+                           "人数或选票的类别"), where=where, present=row.present,
+                        expected=row.expected),
             ))
         if row.returned > row.present:
             warnings.append(Notice(
                 severity="warning", code="returned_exceeds_present", bucket=row.bucket,
                 value=row.returned, threshold=row.present,
-                message=f"{where}收回 {row.returned} 张，多于实到 {row.present} 人，请核查",
+                **_text(N_("{where}收回 {returned} 张，多于实到 {present} 人，请核查"),
+                        where=where, returned=row.returned, present=row.present),
             ))
     unmarked = t.ballots.get(UNMARKED, 0) if UNMARKED in t.buckets else 0
     if categories_by_batch and unmarked:
         warnings.append(Notice(
             severity="warning", code="batch_without_category", bucket=UNMARKED, value=unmarked,
-            message=f"{unmarked} 张选票所在批次未指定参加人员类别（本表按批次分类），只计入"
-                    "全体，未计入任何类别：请按类别重新读入该批次",
+            **_text(N_("{n} 张选票所在批次未指定参加人员类别（本表按批次分类），只计入全体，"
+                       "未计入任何类别：请按类别重新读入该批次"), n=unmarked),
         ))
     returned = t.ballots[ALL]
     vote_void = facts.issued is not None and returned > facts.issued
@@ -63,13 +72,13 @@ def reconcile(t: Tallies, facts: MeetingFacts, settings: Settings,
         alarms.append(Notice(
             severity="alarm", code="returned_exceeds_issued", bucket=ALL, value=returned,
             threshold=facts.issued,
-            message=f"收回选票 {returned} 张，多于发出的 {facts.issued} 张：本次投票无效，"
-                    "必须重新组织投票",
+            **_text(N_("收回选票 {returned} 张，多于发出的 {issued} 张：本次投票无效，必须重新"
+                       "组织投票"), returned=returned, issued=facts.issued or 0),
         ))
     if t.pending[ALL]:
         warnings.append(Notice(
             severity="warning", code="pending_review", bucket=ALL, value=t.pending[ALL],
-            message=f"{t.pending[ALL]} 张选票有存疑标记尚未复核，以上为临时结果",
+            **_text(N_("{n} 张选票有存疑标记尚未复核，以上为临时结果"), n=t.pending[ALL]),
         ))
     not_returned = None if facts.issued is None else max(facts.issued - returned, 0)
     recon = Reconciliation(issued=facts.issued, returned=returned, not_returned=not_returned,

@@ -185,10 +185,20 @@ class Reconciliation(_M):
     rows: list[ReconRow]
 
 
+def N_(message: str) -> str:
+    """Mark a message template for extraction into the server's catalogues (babel.cfg)."""
+    return message
+
+
 class Notice(_M):
     severity: Literal["alarm", "warning"]
     code: str
     message: str
+    #: `message` as a template (a message id of the server's catalogues, `str.format` style)
+    #: and its parameters, so the server can show it in the reader's language; left out of
+    #: the result's JSON and sha256 (`message` stays the record)
+    template: str | None = Field(default=None, exclude=True)
+    params: dict[str, str | int | float] = Field(default_factory=dict, exclude=True)
     part: str | None = None
     row: str | None = None
     subject: str | None = None
