@@ -163,6 +163,7 @@ EN: dict[str, str] = {
     "图像": "Images",
     "下载": "Download",
     "条提示": "notices",
+    "全部提示": "all notices",
     "右侧为": "right of the bars: ",
     # the sheet ledger, manual entry, a sheet by serial (tally.ledger, tally.manual)
     "手工录入": "Manual entry",

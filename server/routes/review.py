@@ -17,7 +17,15 @@ from tally.db import Page
 from tally.ledger import find_sheet, meeting_ledger
 from tally.manual import HandMarks, confirm, enter, entry_form, marks_from_form
 from tally.meetings import MeetingError
-from tally.review import Crop, ReviewError, ReviewItem, decide, render_crop, review_queue
+from tally.review import (
+    Crop,
+    ReviewError,
+    ReviewItem,
+    decide,
+    render_crop,
+    review_queue,
+    writein_names,
+)
 
 router = APIRouter(include_in_schema=False)
 MAX_MM = 1000.0
@@ -46,8 +54,10 @@ def queue_json(request: Request, meeting_id: Id, include_resolved: bool = False
 def review_page(request: Request, meeting_id: Id,
                 who: Identity = Depends(auth.viewer)) -> Response:
     m = meeting_or_404(request, meeting_id)
+    with store_of(request).session(readonly=True) as s:
+        names = writein_names(s, meeting_id)
     return render(request, "review.html", m=m, items=queue_json(request, meeting_id),
-                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
+                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"], writein_names=names)
 
 
 def decide_item(request: Request, meeting_id: Id, item_id: str, kind: str, text: str,

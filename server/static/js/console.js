@@ -71,10 +71,13 @@
       for (const n of r.warnings) if (recon.includes(n.code)) alarms.append(el("div", { class: "warning", "data-code": n.code }, "⚠ " + n.message));
       const notes = r.warnings.filter((n) => !recon.includes(n.code));
       if (notes.length) {
-        const d = el("details", { class: "warnings" },
+        const lines = r.warning_summary || [];
+        const d = el("details", { class: "warnings", "data-form": r.form.id },
           el("summary", { class: "warning" }, `${r.form.title}：${notes.length} ${L.notices}`),
-          ...notes.map((n) => el("div", { class: "warning" }, n.message)));
-        if (notes.length <= 3) d.open = true;
+          ...lines.map((w) => el("div", { class: "warning", "data-summary": w.subject }, w.message)),
+          el("details", { class: "warnings-all" }, el("summary", { class: "muted" }, L.all_notices),
+            ...notes.map((n) => el("div", { class: "warning" }, n.message))));
+        if (lines.length <= 6) d.open = true;
         alarms.append(d);
       }
       const note = document.querySelector(`p[data-recon-note="${CSS.escape(r.form.id)}"]`);
