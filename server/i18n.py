@@ -164,6 +164,11 @@ EN: dict[str, str] = {
     "下载": "Download",
     "条提示": "notices",
     "全部提示": "all notices",
+    "整个会议（全部表单）": "The whole meeting (all forms)",
+    "结束测试，转为正式": "End the test phase: go official",
+    "将清除本会议的全部测试数据（已读选票、审核决定、批次）":
+        "This clears all of the meeting's test data (sheets read, review decisions, batches)",
+    "转为正式": "Go official",
     "右侧为": "right of the bars: ",
     # the sheet ledger, manual entry, a sheet by serial (tally.ledger, tally.manual)
     "手工录入": "Manual entry",
