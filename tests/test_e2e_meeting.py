@@ -143,6 +143,16 @@ def _decide(page: Any, item_id: str, key: str, why: str, name: str = "") -> None
     expect(item).to_have_class(re.compile(r"\bdone\b"))
 
 
+def _images_loaded(page: Any, selector: str) -> None:
+    """Wait until every image under `selector` has loaded (none broken): the crops are real."""
+    for _ in range(100):
+        if page.locator(selector).evaluate_all(
+                "(imgs) => imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0)"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"images {selector} did not load")
+
+
 def _votes(store: Store, mid: int, field: str, candidate: str) -> int:
     form = next(f for f in meeting_results(store, mid).forms if f.form_id == "people-rec")
     assert form.result.recommendation is not None
@@ -201,6 +211,9 @@ def test_a_two_form_meeting_from_creation_to_the_final_report(tmp_path: Path, br
         text, _ = _pdf(a, url, mid)
         assert "临时结果" in text and text.count("拒收待处理（待处理）") == 2
         assert ZW_OFFICE in text and ZW_PLAN in text
+        a.goto(f"{url}/meetings/{mid}")
+        unresolved = a.locator("#alarms [data-code=pages_unresolved]")
+        expect(unresolved).to_have_count(1)  # a meeting-wide notice once, not once per form
         a.screenshot(path=str(SHOTS / "console-meeting.png"), full_page=True)
         a.locator("#ledger").screenshot(path=str(SHOTS / "ledger.png"))
 
@@ -210,6 +223,7 @@ def test_a_two_form_meeting_from_creation_to_the_final_report(tmp_path: Path, br
         r2, r3 = pages["R0002.jpg"], pages["R0003.jpg"]
         scribbled = a.locator(f"section.item[data-item='{r2}:pos.deputy:P410012']")
         expect(scribbled).to_contain_text("买买提江·阿不都热合曼")
+        _images_loaded(a, "#items img")
         a.screenshot(path=str(SHOTS / "review.png"), full_page=True)
         _decide(a, f"{r2}:pos.deputy:P410012", "c", "涂改后作废，不计票")
         _decide(a, f"{r3}:pos.deputy:writein1", "w", "照图像录入", name="欧阳锋")
@@ -285,7 +299,7 @@ def test_a_two_form_meeting_from_creation_to_the_final_report(tmp_path: Path, br
                                           for i in range(len(pdf))))
         assert "临时结果" not in text and "（待处理）" not in text
         assert "干部民主推荐票" in text and "领导干部民主测评表" in text  # one PDF, both forms
-        assert ZW_OFFICE in text and ZW_PLAN in text
+        assert ZW_OFFICE in text and ZW_PLAN in text and "判为涂改作废（不计票）" in text
         assert "张伟（党组书记、局长）" in text and "张伟（党组成员、副局长）" in text
         # the ledger's listed pages: who keyed and who confirmed, who dismissed, and why
         assert "operator/admin" in text and "编号被墨迹覆盖" in text and "已重新送入" in text

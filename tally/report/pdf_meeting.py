@@ -67,7 +67,7 @@ def render_meeting_report(parts: Sequence[FormPart], info: MeetingInfo | None = 
     sha = meeting_sha256(results)
     story: list[Flowable] = overview(results, info, title, meeting, unit, sha)
     if ledger is not None:
-        story += [gap(4), *ledger_section(ledger, crops=ledger_crops)]
+        story += [PageBreak(), *ledger_section(ledger, crops=ledger_crops)]
     for part in parts:
         story.append(PageBreak())
         form_title = f"{part.result.form.title}计票结果分析报告"

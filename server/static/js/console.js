@@ -59,6 +59,7 @@
   function renderTally(results) {
     const alarms = document.getElementById("alarms");
     alarms.replaceChildren();
+    const shown = new Set();  // a meeting-wide notice (pages unresolved) once, not per form
     for (const r of results) {
       const rec = r.reconciliation;
       if (rec.vote_void) {
@@ -68,7 +69,7 @@
       for (const n of r.alarms) if (n.code !== "returned_exceeds_issued") alarms.append(el("div", { class: "alarm", role: "alert" }, "⚠ " + n.message));
       const recon = ["participation_low", "returned_exceeds_present", "pending_review",
         "pages_unresolved", "present_exceeds_expected", "batch_without_category"];
-      for (const n of r.warnings) if (recon.includes(n.code)) alarms.append(el("div", { class: "warning", "data-code": n.code }, "⚠ " + n.message));
+      for (const n of r.warnings) if (recon.includes(n.code) && !shown.has(n.message) && shown.add(n.message)) alarms.append(el("div", { class: "warning", "data-code": n.code }, "⚠ " + n.message));
       const notes = r.warnings.filter((n) => !recon.includes(n.code));
       if (notes.length) {
         const lines = r.warning_summary || [];
