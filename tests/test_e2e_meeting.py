@@ -214,6 +214,11 @@ def test_a_two_form_meeting_from_creation_to_the_final_report(tmp_path: Path, br
         a.goto(f"{url}/meetings/{mid}")
         unresolved = a.locator("#alarms [data-code=pages_unresolved]")
         expect(unresolved).to_have_count(1)  # a meeting-wide notice once, not once per form
+        # the evaluation's warnings as the summary gives them: one line per cadre, with its n
+        summary = a.locator("details.warnings[data-form=people-eval] > div[data-summary]")
+        expect(summary).to_have_count(12)
+        expect(summary.first).to_contain_text("张伟（党组书记、局长）")
+        expect(summary.first).to_contain_text("n=")
         a.screenshot(path=str(SHOTS / "console-meeting.png"), full_page=True)
         a.locator("#ledger").screenshot(path=str(SHOTS / "ledger.png"))
 
