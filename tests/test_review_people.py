@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from forms.layout import compile_layout
 from forms.layout_json import layout_to_dict
 from forms.load import load_spec
-from tally.ingest import ingest_json, open_batch
+from tally.db import AuditEntry
+from tally.ingest import close_batch, ingest_json, open_batch
 from tally.meetings import FormText, create_meeting
 from tally.review import decide, review_queue, writein_names
 from tally.store import open_store
@@ -48,4 +51,37 @@ def test_namesakes_at_review_and_write_in_suggestions(tmp_path: Path) -> None:
     with client_for(store) as (anonymous, _):
         r = anonymous.get(f"/meetings/{mid}/review", follow_redirects=False)
         assert r.status_code in (303, 401) and "欧阳锋" not in r.text
+    store.close()
+
+
+def test_an_admin_ends_test_mode_from_the_console(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data")
+    add_users(store)
+    mid = create_meeting(store, name="测试阶段", forms=[FormText.read(REC)], actor="t",
+                         test_mode=True).id
+    layout = layout_to_dict(compile_layout(load_spec(REC)))
+    batch = open_batch(store, mid, operator="t")
+    ingest_json(store, batch, reading(layout, "S0001", marked={"category": ["staff"]}),
+                tiny_image(1, "tm"))
+    close_batch(store, batch)
+    with client_for(store, "operator") as (client, csrf):
+        assert 'id="go-official"' not in client.get(f"/meetings/{mid}").text  # admins only
+        r = client.post(f"/meetings/{mid}/official", data={"csrf_token": csrf, "why": "x"})
+        assert r.status_code == 403
+    with client_for(store, "admin") as (client, csrf):
+        assert 'id="go-official"' in client.get(f"/meetings/{mid}").text
+        r = client.post(f"/meetings/{mid}/official", data={"csrf_token": csrf, "why": ""})
+        assert r.status_code == 422  # the reason is required
+        r = client.post(f"/meetings/{mid}/official", data={"csrf_token": csrf,
+                                                           "why": "测试票核对无误"},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        page = client.get(f"/meetings/{mid}").text
+        assert 'id="test-mode"' not in page and 'id="go-official"' not in page
+        ledger = client.get(f"/meetings/{mid}/ledger.json").json()
+        assert ledger["fed"] == 0  # the test sheet went with the test phase
+    with store.session(readonly=True) as s:
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.meeting_id == mid,
+                                                          AuditEntry.action == "meeting.official")))
+    assert len(entries) == 1 and entries[0].actor == "admin"
     store.close()
