@@ -48,6 +48,8 @@ def test_namesakes_at_review_and_write_in_suggestions(tmp_path: Path) -> None:
         page = client.get(f"/meetings/{mid}/review").text
         assert '<datalist id="writein-names"><option value="欧阳锋"></datalist>' in page
         assert "张伟（规划科副科长）" in page
+        entry = client.get(f"/meetings/{mid}/pages/{pages[0]}/enter").text  # keying by hand
+        assert 'list="writein-names"' in entry and '<option value="欧阳锋">' in entry
     with client_for(store) as (anonymous, _):
         r = anonymous.get(f"/meetings/{mid}/review", follow_redirects=False)
         assert r.status_code in (303, 401) and "欧阳锋" not in r.text

@@ -155,12 +155,14 @@ def _entry_page(request: Request, meeting_id: Id, page_id: Id, who: Identity, *,
     m = meeting_or_404(request, meeting_id)
     with store_of(request).session(readonly=True) as s:
         shown = entry_form(s, meeting_id, page_id, form_id=form_id, page_no=page_no)
+        names = writein_names(s, meeting_id)
     entry = shown.entry
     return render(request, "enter.html", status_code=400 if error else 200, m=m, f=shown,
                   entry=entry, error=error, values=values or {},
                   can_confirm=entry is not None and not entry.confirmed
                   and entry.entered_by != who.username,
-                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
+                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"],
+                  writein_names=names)
 
 
 @router.get("/meetings/{meeting_id}/pages/{page_id}/enter")
