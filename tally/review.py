@@ -35,6 +35,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms.people import display_names
 from forms.spec import FormSpec
 from forms.text import TextError, clean_name, clean_text
 from scanner.images import iter_bytes
@@ -292,7 +293,8 @@ def option_label(spec: FormSpec, field_id: str, option: str) -> str:
     elif field_id.startswith("pos.") and spec.recommendation:
         pos = next((p for p in spec.recommendation.positions
                     if f"pos.{p.id}" == field_id), None)
-        labels = {c.id: c.name for c in pos.candidates} if pos else {}
+        shown = display_names(spec)
+        labels = {c.id: shown.get(c.id, c.name) for c in pos.candidates} if pos else {}
     elif field_id.startswith("team.") and spec.evaluation and spec.evaluation.team:
         labels = {lv.id: lv.label for lv in spec.evaluation.team.levels}
     elif field_id.startswith("leader.") and spec.evaluation and spec.evaluation.individual:
@@ -521,3 +523,14 @@ def history(session: Session, meeting_id: int, page_id: int | None = None) -> li
     if page_id is not None:
         q = q.where(Decision.page_id == page_id)
     return list(session.scalars(q.order_by(Decision.id)))
+
+
+def writein_names(session: Session, meeting_id: int) -> list[str]:
+    """The write-in names already typed in a meeting, most used first (for the review page's
+    suggestions): one name typed the same way twice is one vote for one person."""
+    counts: dict[str, int] = {}
+    q = select(Decision.text).where(Decision.meeting_id == meeting_id,
+                                    Decision.kind == "writein", Decision.text != "")
+    for text in session.scalars(q):
+        counts[text] = counts.get(text, 0) + 1
+    return sorted(counts, key=lambda t: (-counts[t], t))

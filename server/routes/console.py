@@ -261,3 +261,17 @@ def download_report(request: Request, meeting_id: Id, fmt: reports.ReportFormat,
                        station=request.app.state.settings.station)
     return Response(d.content, media_type=d.media_type,
                     headers={"Content-Disposition": d.disposition()})
+
+
+@router.post("/meetings/{meeting_id}/official")
+def go_official_page(request: Request, meeting_id: Id,
+                     why: Annotated[Text, Form(min_length=1, max_length=500)],
+                     who: Identity = Depends(auth.admin)) -> Response:
+    """End the test phase (测试模式): the meeting's test data is cleared, logged with who and why
+    (`tally.testmode.go_official`); refused while a batch is still being fed."""
+    from tally.testmode import go_official
+
+    meeting_or_404(request, meeting_id)
+    go_official(store_of(request), meeting_id, actor=who.username, why=why)
+    request.app.state.bus.publish(meeting_id, "meeting", {"by": who.username})
+    return RedirectResponse(f"/meetings/{meeting_id}", status_code=303)

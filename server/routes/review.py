@@ -17,7 +17,15 @@ from tally.db import Page
 from tally.ledger import find_sheet, meeting_ledger
 from tally.manual import HandMarks, confirm, enter, entry_form, marks_from_form
 from tally.meetings import MeetingError
-from tally.review import Crop, ReviewError, ReviewItem, decide, render_crop, review_queue
+from tally.review import (
+    Crop,
+    ReviewError,
+    ReviewItem,
+    decide,
+    render_crop,
+    review_queue,
+    writein_names,
+)
 
 router = APIRouter(include_in_schema=False)
 MAX_MM = 1000.0
@@ -46,8 +54,10 @@ def queue_json(request: Request, meeting_id: Id, include_resolved: bool = False
 def review_page(request: Request, meeting_id: Id,
                 who: Identity = Depends(auth.viewer)) -> Response:
     m = meeting_or_404(request, meeting_id)
+    with store_of(request).session(readonly=True) as s:
+        names = writein_names(s, meeting_id)
     return render(request, "review.html", m=m, items=queue_json(request, meeting_id),
-                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
+                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"], writein_names=names)
 
 
 def decide_item(request: Request, meeting_id: Id, item_id: str, kind: str, text: str,
@@ -145,12 +155,14 @@ def _entry_page(request: Request, meeting_id: Id, page_id: Id, who: Identity, *,
     m = meeting_or_404(request, meeting_id)
     with store_of(request).session(readonly=True) as s:
         shown = entry_form(s, meeting_id, page_id, form_id=form_id, page_no=page_no)
+        names = writein_names(s, meeting_id)
     entry = shown.entry
     return render(request, "enter.html", status_code=400 if error else 200, m=m, f=shown,
                   entry=entry, error=error, values=values or {},
                   can_confirm=entry is not None and not entry.confirmed
                   and entry.entered_by != who.username,
-                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"])
+                  can_decide=auth.RANK[who.role] >= auth.RANK["operator"],
+                  writein_names=names)
 
 
 @router.get("/meetings/{meeting_id}/pages/{page_id}/enter")

@@ -40,7 +40,7 @@ MAX_CROPS = 4
 
 DECISION_WORDS = {
     "marked": "判为已标记（计票）", "empty": "判为空白（不计票）", "writein": "录入另推姓名",
-    "cancelled": "判为涂改作废（不计票）", "void": "整张作废", "unvoid": "撤销作废",
+    "cancel": "判为涂改作废（不计票）", "void": "整张作废", "unvoid": "撤销作废",
     "accept": "接受计票", "dismiss": "不予计票",
 }
 CATEGORY_FIELD = "category"

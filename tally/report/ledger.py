@@ -10,6 +10,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
 from tally.ledger import STATE_LABELS, STATES, Ledger, LedgerRow
+from tally.report.pdf_appendix import _image  # the report's one way to place a PNG
 from tally.report.pdfkit import (
     CAUTION,
     CELL,
@@ -39,8 +40,6 @@ def ledger_section(ledger: Ledger, title: str = "选票台账",
                    crops: Mapping[int, bytes] | None = None) -> list[Flowable]:
     """Flowables of the ledger: the sum, a table per form and per batch, then the pages that
     are unresolved, refused, dismissed or entered by hand (`crops`: page id -> PNG)."""
-    from tally.report.pdf_appendix import _image  # the report's one way to place a PNG
-
     total = " + ".join(f"{STATE_LABELS[s]} {n}" for s, n in ledger.states.items() if n)
     out: list[Flowable] = [h2(title),
                            para(f"送入 {ledger.fed} 页 = {total or '0'}。每页恰在一种状态；"

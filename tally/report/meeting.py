@@ -15,6 +15,8 @@ from typing import Literal
 
 from tally import anchors
 from tally.db import Meeting
+from tally.images import ImageError
+from tally.ledger import Ledger, meeting_ledger
 from tally.report.appendix import appendix_items
 from tally.report.csv import render_csv, render_meeting_csv
 from tally.report.meta import MeetingInfo
@@ -22,6 +24,7 @@ from tally.report.pdf import render_report
 from tally.report.pdf_meeting import FormPart, render_meeting_report
 from tally.report.xlsx import render_meeting_xlsx, render_xlsx
 from tally.results import FormResult, MeetingResults, image_set_sha256, meeting_results
+from tally.review import ReviewError, render_crop
 from tally.store import Store
 
 ReportFormat = Literal["pdf", "xlsx", "csv"]
@@ -43,6 +46,26 @@ def pick_forms(results: MeetingResults, form_id: str | None) -> list[FormResult]
             return [f]
     raise ReportError(f"the meeting has no form {form_id!r}; its forms: "
                       f"{', '.join(f.form_id for f in forms)}")
+
+
+#: the scale of the page images the ledger section shows (the whole page, 60 mm high at most)
+LEDGER_CROP_PX_PER_MM = 2.5
+
+
+def _ledger_with_crops(store: Store, meeting_id: int) -> tuple[Ledger, dict[int, bytes]]:
+    """The meeting's ledger and an image of each page it lists (refused, dismissed, entered by
+    hand or unresolved); a page whose image is missing or altered is listed without one."""
+    with store.session(readonly=True) as s:
+        ledger = meeting_ledger(s, meeting_id)
+        crops: dict[int, bytes] = {}
+        for p in ledger.pages:
+            if p.state in ("refused", "dismissed", "manual") or p.unresolved:
+                try:
+                    crops[p.page_id] = render_crop(store, s, p.page_id, None,
+                                                   px_per_mm=LEDGER_CROP_PX_PER_MM)
+                except (ImageError, ReviewError):
+                    continue
+    return ledger, crops
 
 
 def _in_test_mode(store: Store, meeting_id: int) -> bool:
@@ -72,8 +95,10 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
         if single:
             return f"{stem}.pdf", render_report(chosen[0].result, chosen[0].spec, info,
                                                 appendix_items=parts[0].appendix_items)
+        ledger, crops = _ledger_with_crops(store, meeting_id)
         return f"{stem}.pdf", render_meeting_report(parts, info, meeting=results.name,
-                                                    unit=results.unit)
+                                                    unit=results.unit, ledger=ledger,
+                                                    ledger_crops=crops)
     if fmt == "xlsx":
         if single:
             f = chosen[0]

@@ -8,14 +8,16 @@ its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak
 
 from forms.fonts import register_font
+from tally.ledger import Ledger
 from tally.report.fmt import KIND_LABELS
+from tally.report.ledger import ledger_section
 from tally.report.meta import AppendixItem, MeetingInfo
 from tally.report.pdf import build, form_story
 from tally.report.pdfkit import (
@@ -51,8 +53,10 @@ def meeting_sha256(results: Sequence[TallyResult]) -> str:
 
 def render_meeting_report(parts: Sequence[FormPart], info: MeetingInfo | None = None, *,
                           meeting: str = "", unit: str = "",
-                          include_appendix: bool = True) -> bytes:
-    """The PDF of every form of a meeting, one after another, after an overview page."""
+                          include_appendix: bool = True, ledger: Ledger | None = None,
+                          ledger_crops: Mapping[int, bytes] | None = None) -> bytes:
+    """The PDF of every form of a meeting, one after another, after an overview page and (when
+    given) the meeting's sheet ledger, with crops of the pages it lists (page id -> PNG)."""
     register_font()
     info = info or MeetingInfo()
     results = [p.result for p in parts]
@@ -62,6 +66,8 @@ def render_meeting_report(parts: Sequence[FormPart], info: MeetingInfo | None = 
     title = info.title or f"{meeting}计票结果分析报告"
     sha = meeting_sha256(results)
     story: list[Flowable] = overview(results, info, title, meeting, unit, sha)
+    if ledger is not None:
+        story += [PageBreak(), *ledger_section(ledger, crops=ledger_crops)]
     for part in parts:
         story.append(PageBreak())
         form_title = f"{part.result.form.title}计票结果分析报告"

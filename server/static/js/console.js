@@ -59,6 +59,7 @@
   function renderTally(results) {
     const alarms = document.getElementById("alarms");
     alarms.replaceChildren();
+    const shown = new Set();  // a meeting-wide notice (pages unresolved) once, not per form
     for (const r of results) {
       const rec = r.reconciliation;
       if (rec.vote_void) {
@@ -68,13 +69,16 @@
       for (const n of r.alarms) if (n.code !== "returned_exceeds_issued") alarms.append(el("div", { class: "alarm", role: "alert" }, "⚠ " + n.message));
       const recon = ["participation_low", "returned_exceeds_present", "pending_review",
         "pages_unresolved", "present_exceeds_expected", "batch_without_category"];
-      for (const n of r.warnings) if (recon.includes(n.code)) alarms.append(el("div", { class: "warning", "data-code": n.code }, "⚠ " + n.message));
+      for (const n of r.warnings) if (recon.includes(n.code) && !shown.has(n.message) && shown.add(n.message)) alarms.append(el("div", { class: "warning", "data-code": n.code }, "⚠ " + n.message));
       const notes = r.warnings.filter((n) => !recon.includes(n.code));
       if (notes.length) {
-        const d = el("details", { class: "warnings" },
+        const lines = r.warning_summary || [];
+        const d = el("details", { class: "warnings", "data-form": r.form.id },
           el("summary", { class: "warning" }, `${r.form.title}：${notes.length} ${L.notices}`),
-          ...notes.map((n) => el("div", { class: "warning" }, n.message)));
-        if (notes.length <= 3) d.open = true;
+          ...lines.map((w) => el("div", { class: "warning", "data-summary": w.subject }, w.message)),
+          el("details", { class: "warnings-all" }, el("summary", { class: "muted" }, L.all_notices),
+            ...notes.map((n) => el("div", { class: "warning" }, n.message))));
+        if (lines.length <= 6) d.open = true;
         alarms.append(d);
       }
       const note = document.querySelector(`p[data-recon-note="${CSS.escape(r.form.id)}"]`);

@@ -44,6 +44,12 @@
     }
     out.textContent = `✓ ${kind}`;
     out.className = "result";
+    const names = document.getElementById("writein-names");
+    if (kind === "writein" && names && ![...names.options].some((o) => o.value === body.text)) {
+      const option = document.createElement("option");
+      option.value = body.text;
+      names.append(option);  // suggested on the next write-in of this page
+    }
     item.classList.add("done");
     const left = document.getElementById("remaining");
     left.textContent = String(Math.max(0, Number(left.textContent) - 1));
