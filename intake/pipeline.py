@@ -57,7 +57,7 @@ from scanner.errors import DeviceError, DeviceIO, NoDocuments
 from scanner.pages import EncodedPage
 from scanner.source import Sheet, SheetSource
 from tally.ingest import BatchContext, IngestResult, ingest_page
-from tally.meetings import meeting_layouts
+from tally.references import reading_layouts
 from tally.store import Store
 
 Ended = Literal["end_of_stack", "empty", "device_error", "stopped", "failed"]
@@ -202,7 +202,7 @@ class IntakePipeline:
         self.uri = str(source.uri)
         if layouts is None:
             with store.session(readonly=True) as s:
-                layouts = meeting_layouts(s, batch.meeting_id)
+                layouts = reading_layouts(store, s, batch.meeting_id)
         self.layouts = layouts
         self.card: tuple[str, int] | None = None
         if source.kind == "cards":  # fail now, not at the first card

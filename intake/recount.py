@@ -24,8 +24,8 @@ from omr.reading import Reading
 from scanner.pages import EncodedPage, plan_pages
 from tally.audit import Problem
 from tally.db import Page
-from tally.meetings import meeting_layouts
 from tally.recount import Difference, RecountReport, compare_readings
+from tally.references import reading_layouts
 from tally.store import Store
 
 #: (image, layouts by form id, source, dpi) -> a Reading: another engine, for tests
@@ -37,7 +37,7 @@ def recount(store: Store, session: Session, meeting_id: int, *,
             progress: Callable[[int, int], None] | None = None) -> RecountReport:
     """Re-read every stored page of the meeting and compare (see the module docstring);
     `read_page`, when given, reads instead of the engine."""
-    layouts = meeting_layouts(session, meeting_id)
+    layouts = reading_layouts(store, session, meeting_id)
     rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
                            .order_by(Page.id)).all()
     report = RecountReport(pages=len(rows))

@@ -22,7 +22,7 @@ from scanner.images import MAX_PIXELS
 from scanner.pages import EncodedPage, plan_pages
 from scanner.source import SheetSource
 from tally.ingest import BatchContext, IngestResult, close_batch, open_batch
-from tally.meetings import meeting_layouts
+from tally.references import reading_layouts
 from tally.store import Store
 
 
@@ -41,7 +41,7 @@ def scan(store: Store, meeting_id: int, source: SheetSource, *, station: str = "
     Raises MeetingError (bad category) or ValueError (no card-reader form) before any batch is
     opened; `on_start(pipeline)` lets the caller keep a handle (to `stop()` it)."""
     with store.session(readonly=True) as s:
-        layouts = meeting_layouts(s, meeting_id)
+        layouts = reading_layouts(store, s, meeting_id)
     options = options or IntakeOptions()
     if source.kind == "cards":
         card_form(layouts, options.card_form)

@@ -30,6 +30,7 @@ from forms.text import TextError, clean_name, clean_text, find_control
 from omr.reading import STATUSES, Reading, Status
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
+from tally.fingerprints import note_fingerprint, same_sheet_page
 from tally.images import sha256_hex
 from tally.meetings import MeetingError, categories_of, meeting_forms, meeting_specs
 from tally.store import Store
@@ -288,6 +289,8 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
         if same is not None:
             return _already(same, source)
         original = next((p for p in hits if key is not None and p.count_key == key), None)
+        if original is None and key is not None:  # no printed serial: the same ink?
+            original = same_sheet_page(s, batch.meeting_id, reading)
         state = "duplicate" if original else ("counted" if key else "uncounted")
         page = Page(meeting_id=batch.meeting_id, batch_id=batch.batch_id, sha256=digest,
                     image_bytes=len(image), source=source, form_id=reading.form,
@@ -298,6 +301,7 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
                     duplicate_of=original.id if original else None)
         s.add(page)
         s.flush()
+        note_fingerprint(s, page, reading)
         audit.record(s, "page", page, batch.actor, "page.ingest")
         outcome, message = _outcome(s, batch, page, original)
         return IngestResult(source, outcome, message, page.id, page.duplicate_of, page.form_id,
@@ -308,6 +312,10 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
 
 def _outcome(s: Session, batch: BatchContext, page: Page,
              original: Page | None) -> tuple[Outcome, str]:
+    if original is not None and original.serial != page.serial:
+        return "duplicate", (f"the same sheet as page #{original.id} ({original.source}): the "
+                             "same ink, re-scanned (no serial on the sheet); kept as a "
+                             "duplicate, not counted again")
     if original is not None:
         return "duplicate", (f"sheet {page.serial} page {page.page_no} was already read "
                              f"(page #{original.id}, {original.source}); kept as a duplicate, "

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.code import SERIAL_PATTERN
+from forms.foreign import ForeignError
 from forms.layout import compile_layout
 from forms.layout_json import layout_to_dict
 from forms.load import SpecError, parse_spec
@@ -31,6 +32,7 @@ from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
 from tally.db import Meeting, MeetingForm, PrintedSerial
 from tally.model import MeetingFacts, Settings
+from tally.references import foreign_form_layout, keep_references
 from tally.store import Store
 
 #: the key of the whole meeting's 应到/实到 (all categories; the same as `tally.rules.result.ALL`)
@@ -69,7 +71,11 @@ def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
     """Validate and lay out a spec; MeetingError naming the file and the problem."""
     try:
         spec = parse_spec(form.yaml_text, form.source)
+        if spec.foreign is not None:  # a form we did not print: its boxes are its targets
+            return spec, foreign_form_layout(spec, form.source)[0]
         return spec, layout_to_dict(compile_layout(spec))
+    except ForeignError as exc:
+        raise MeetingError(str(exc)) from None
     except SpecError as exc:
         raise MeetingError(str(exc)) from None
     except LayoutError as exc:
@@ -178,6 +184,10 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
     first = compiled[0][1]
     if issued is not None and issued < 0:
         raise MeetingError("--issued must be ≥ 0")
+
+    # the blanks of foreign forms, stored before any row names them (`tally.references`)
+    keep_references(store, [foreign_form_layout(spec, f.source)[1]
+                            for f, spec, _ in compiled if spec.foreign is not None])
 
     def work(s: Session) -> Meeting:
         if s.scalars(select(Meeting.id).where(Meeting.name == name)).first() is not None:

@@ -8,6 +8,7 @@ learns its targets from that blank (`omr.learn`), names them after our own layou
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -63,3 +64,47 @@ def foreign_layout_of(name: str) -> dict:
 def foreign_form(name: str) -> dict:
     """The foreign layout of examples/<name>.yaml with its reference prepared for reading."""
     return _form(name)[1]
+
+
+def write_learned(name: str, folder: Path, form_id: str | None = None) -> Path:
+    """A learned form's folder as `scantally form learn` leaves it once a person named its
+    targets: reference.png (the blank printed without our marks), targets.json and form.yaml
+    (examples/<name>.yaml with its `foreign:` section; `form_id` renames the form). The spec."""
+    import cv2
+    import yaml
+
+    from forms.foreign import file_sha256
+    from forms.skeleton import dump_yaml
+
+    blank = _blank(name, DPI)
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / "reference.png"), blank)
+    targets = [TargetDoc(n=i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row, col=t.col)
+               for i, t in enumerate(find_targets(blank, DPI), 1)]
+    doc = TargetsDoc(reference=ReferenceDoc(image="reference.png",
+                                            sha256=file_sha256(folder / "reference.png"),
+                                            dpi=DPI, size_px=[blank.shape[1], blank.shape[0]]),
+                     targets=targets)
+    (folder / "targets.json").write_text(doc.dump(), encoding="utf-8")
+    spec = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    if form_id:
+        spec["id"] = form_id
+    spec["foreign"] = {"reference": "reference.png", "targets": "targets.json",
+                       "fields": fields_from_layout(layout(name), targets)}
+    path = folder / "form.yaml"
+    path.write_text(dump_yaml(spec), encoding="utf-8")
+    return path
+
+
+def marked_sheet(name: str, votes: list[tuple[str, str]], seed: int = 0, kind: str = "tick",
+                 size: float = 1.0) -> np.ndarray:
+    """The blank of examples/<name>.yaml (printed without our marks) with `votes` (field,
+    option) marked by hand."""
+    from tests import omr_helpers as H
+
+    page = foreign_blank(name)
+    doc = foreign_layout_of(name)
+    for i, (field, option) in enumerate(votes):
+        H.draw_mark(page, H.box_rect(doc, field, option), kind, dpi=DPI, seed=seed * 100 + i,
+                    size=size)
+    return page
