@@ -142,6 +142,10 @@ def test_a_learned_form_goes_through_meeting_ingest_scan_tally_and_report(deck: 
     warning = next(w for w in result["warnings"] if w["code"] == "no_printed_serials")
     assert "无法识别伪造" in warning["message"]
 
+    r = cli("recount", "learned", data=data)  # re-read from the store: its reference too
+    assert r.returncode == 0, r.stderr
+    assert "no difference" in r.stdout
+
     pdf_path = tmp_path / "report.pdf"
     r = cli("report", "learned", "-o", str(pdf_path), data=data)
     assert r.returncode == 0, r.stderr
