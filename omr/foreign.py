@@ -51,6 +51,7 @@ from omr.score import (
     ink_threshold,
     sample_boxes,
 )
+from omr.target_fit import local_offsets
 
 #: the engine's rules for small marks and circles round a border, off on foreign forms
 PRINT_IN_TARGETS = {"circled_sides": 5, "small_mark_fill": 2.0,
@@ -375,9 +376,24 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
     settings, thresholds, rects = reading_geometry(page_layout, settings, thresholds)
     cached = page_layout.get(MASKS_KEY)
     prepared = cached[1] if cached is not None and cached[0] == settings else None
+    moved = False
+    if not targets_shown:  # nothing of the reference pins the targets: their outlines do
+        offsets = local_offsets(grey, page_to_image,
+                                np.array([b["rect_mm"] for b in boxes], np.float64)
+                                .reshape(-1, 4),
+                                np.array([b.get("shape") == "ellipse" for b in boxes]),
+                                model.page_size_mm)
+        moved = bool(offsets.any())
+        if moved:
+            rects = rects.copy()
+            rects[:, :2] += offsets
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
     raw = sample_boxes(grey, page_to_image, rects, black, settings)
+    if moved:  # the reference's print about the moved boxes; inside a box it shows none (its
+        # bubble was erased where the template put it, and what is left of it is no print)
+        prepared = [(_cleared(ink, g.inner), _cleared(wide, g.inner)) for (ink, wide), g
+                    in zip(print_masks(model, rects, settings), raw.groups, strict=True)]
     options = [b["option"] for b in boxes]
     samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown,
                                       prepared)
@@ -430,6 +446,12 @@ def read_boxes(grey: np.ndarray, layout: dict, page_layout: dict, page_to_image:
                                residual_mm, source, who)
     reading.fingerprint = fingerprint(masks)
     return reading
+
+
+def _cleared(mask: np.ndarray, inner: tuple[slice, slice]) -> np.ndarray:
+    out = mask.copy()
+    out[:, inner[0], inner[1]] = False
+    return out
 
 
 def _black_level(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndarray) -> float:
