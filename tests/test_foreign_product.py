@@ -242,3 +242,62 @@ def test_a_foreign_spec_without_its_folder_is_refused_with_the_reason(deck: Deck
     r = cli("meeting", "new", "--name", "x", "--form", str(bare), data=tmp_path / "data")
     assert r.returncode != 0
     assert "targets.json" in r.stderr + r.stdout
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium")
+def test_the_review_page_shows_the_crop_of_a_foreign_box(deck: Deck, tmp_path: Path) -> None:
+    """In chromium: the review item of a filled-in box of a learned form shows its crop, cut
+    from the stored scan through the page's registration."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.server_helpers import PASSWORD, LiveServer, add_users, app_for
+
+    votes = [("category", "middle"), ("team.politics", "good")]
+    page = F.marked_sheet("evaluation", votes[:1], seed=1)
+    layout = F.foreign_layout_of("evaluation")
+    H.draw_mark(page, H.box_rect(layout, *votes[1]), "fill", dpi=F.DPI, seed=5)
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    cv2.imwrite(str(scans / "filled.png"), H.scan(page, dpi=F.DPI, angle_deg=0.6, seed=2))
+    store = open_store(tmp_path / "data")
+    add_users(store)
+    mid = create_meeting(store, name="复核裁图", forms=[FormText.read(deck.eval_spec)],
+                         actor="tester").id
+    done: list[PageDone] = []
+    scan(store, mid, FileSource(scan_files([scans])[0]), on_page=done.append)
+    assert [d.result.outcome for d in done] == ["review"], done
+    server = LiveServer(app_for(store, read_threads=1)).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            console = browser.new_page()
+            console.set_default_timeout(30_000)
+            console.goto(f"{server.url}/")
+            console.fill("input[name=username]", "operator")
+            console.fill("input[name=password]", PASSWORD)
+            console.click("button[type=submit]")
+            console.click("text=复核裁图")
+            console.click("a[href$='/review']")
+            item = console.locator("section.item").first
+            crop = item.locator(".crops img").first
+            expect(crop).to_be_visible()
+            assert crop.evaluate("img => img.complete && img.naturalWidth > 0")
+            src = crop.get_attribute("src")
+            assert src
+            png = console.request.get(f"{server.url}{src}" if src.startswith("/") else src)
+            assert png.ok
+            image = cv2.imdecode(np.frombuffer(png.body(), np.uint8), cv2.IMREAD_GRAYSCALE)
+            browser.close()
+    finally:
+        server.stop()
+        store.close()
+    # the box's crop: the fill in its middle, paper about it
+    h, w = image.shape
+    middle = image[h // 3: 2 * h // 3, w // 3: 2 * w // 3]
+    assert float((middle < 100).mean()) > 0.8, float((middle < 100).mean())
+    assert float((image > 180).mean()) > 0.15
