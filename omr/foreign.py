@@ -275,8 +275,8 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
         shows = (g.dark > PRINT_SEEN_DARKNESS) & printed
         seen[g.index] = np.where(counts >= PRINT_MIN_PX, shows.reshape(len(printed), -1).sum(1)
                                  / np.maximum(counts, 1), np.nan)
-        alike, known = _printed_alike(g, options)
-        if not targets_shown:
+        if not targets_shown:  # what alike boxes show is printed (only needed here)
+            alike, known = _printed_alike(g, options)
             known_all[g.index] = known
         ink = widened.copy()
         if not targets_shown:  # nothing known of what is printed in a lone box: its glyph
