@@ -32,7 +32,6 @@ from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
 from tally.db import Meeting, MeetingForm, PrintedSerial
 from tally.model import MeetingFacts, Settings
-from tally.references import foreign_form_layout, keep_references
 from tally.store import Store
 
 #: the key of the whole meeting's 应到/实到 (all categories; the same as `tally.rules.result.ALL`)
@@ -72,6 +71,8 @@ def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
     try:
         spec = parse_spec(form.yaml_text, form.source)
         if spec.foreign is not None:  # a form we did not print: its boxes are its targets
+            from tally.references import foreign_form_layout
+
             return spec, foreign_form_layout(spec, form.source)[0]
         return spec, layout_to_dict(compile_layout(spec))
     except ForeignError as exc:
@@ -185,9 +186,12 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
     if issued is not None and issued < 0:
         raise MeetingError("--issued must be ≥ 0")
 
-    # the blanks of foreign forms, stored before any row names them (`tally.references`)
-    keep_references(store, [foreign_form_layout(spec, f.source)[1]
-                            for f, spec, _ in compiled if spec.foreign is not None])
+    if any(spec.foreign is not None for _, spec, _ in compiled):
+        from tally.references import foreign_form_layout, keep_references
+
+        # the blanks of foreign forms, stored before any row names them
+        keep_references(store, [foreign_form_layout(spec, f.source)[1]
+                                for f, spec, _ in compiled if spec.foreign is not None])
 
     def work(s: Session) -> Meeting:
         if s.scalars(select(Meeting.id).where(Meeting.name == name)).first() is not None:

@@ -15,13 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from sqlalchemy.orm import Session
 
 from forms.foreign import ForeignError, load_foreign
 from forms.spec import FormSpec
-from omr.foreign import attach_references, is_foreign
 from tally.images import ImageError
 from tally.store import Store
 
@@ -49,6 +47,8 @@ def keep_references(store: Store, images: list[bytes]) -> None:
 
 
 def _references(store: Store, layout: dict[str, Any]) -> dict[int, np.ndarray]:
+    import cv2
+
     out = {}
     for page in layout["pages"]:
         reg = page.get("registration") or {}
@@ -71,6 +71,7 @@ def _references(store: Store, layout: dict[str, Any]) -> dict[int, np.ndarray]:
 def reading_layouts(store: Store, session: Session, meeting_id: int) -> dict[str, dict[str, Any]]:
     """The meeting's layouts (form id -> layout) ready for the readers: a foreign form's pages
     carry their prepared reference; ReferenceMissing when its image is not in the store."""
+    from omr.foreign import attach_references, is_foreign
     from tally.meetings import meeting_layouts
 
     layouts = meeting_layouts(session, meeting_id)
