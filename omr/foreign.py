@@ -124,8 +124,15 @@ def attach_references(layout: dict, references: dict[int, np.ndarray],
 
 
 def sheet_serial(source: str, page: int) -> str:
-    """The serial of a foreign sheet: from its source and page (16 hex digits)."""
-    return hashlib.sha256(f"{source}|{page}".encode()).hexdigest()[:16]
+    """The serial of a foreign sheet (16 hex digits), from where its page came: the file and
+    the place in it of the sheet's first page. A source "scan.tiff#5" read as page 2 of the
+    form is the sheet whose page 1 is scan.tiff#4: the pages of one sheet of a form of several
+    pages are joined by their order in one file (a duplex scan of the stack, a PDF, a TIFF),
+    page 1 first. A single file per page gives each page its own sheet."""
+    name, sep, index = source.rpartition("#")
+    if not sep or not index.isdigit():
+        name, index = source, "1"
+    return hashlib.sha256(f"{name}|{int(index) - page + 1}".encode()).hexdigest()[:16]
 
 
 def read_foreign(

@@ -190,8 +190,8 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
         from tally.references import foreign_form_layout, keep_references
 
         # the blanks of foreign forms, stored before any row names them
-        keep_references(store, [foreign_form_layout(spec, f.source)[1]
-                                for f, spec, _ in compiled if spec.foreign is not None])
+        keep_references(store, [image for f, spec, _ in compiled if spec.foreign is not None
+                                for image in foreign_form_layout(spec, f.source)[1]])
 
     def work(s: Session) -> Meeting:
         if s.scalars(select(Meeting.id).where(Meeting.name == name)).first() is not None:

@@ -28,16 +28,17 @@ class ReferenceMissing(ValueError):
     """A foreign form's reference image is not in the store (or does not decode)."""
 
 
-def foreign_form_layout(spec: FormSpec, source: str) -> tuple[dict[str, Any], bytes]:
-    """The layout of a foreign spec read from the file `source`, and its reference image's
-    bytes; ForeignError naming the file and what to do."""
+def foreign_form_layout(spec: FormSpec, source: str) -> tuple[dict[str, Any], list[bytes]]:
+    """The layout of a foreign spec read from the file `source`, and the bytes of its pages'
+    reference images; ForeignError naming the file and what to do."""
     path = Path(source)
     if not path.is_file():
         raise ForeignError(f"{source}: a foreign form (with a 'foreign:' section) is loaded from "
                            "its folder (the spec beside its targets.json and reference image); "
                            "give the spec's path")
     form = load_foreign(path, spec)
-    return form.layout, form.reference_path.read_bytes()
+    paths = form.page_references or {1: form.reference_path}
+    return form.layout, [p.read_bytes() for p in paths.values()]
 
 
 def keep_references(store: Store, images: list[bytes]) -> None:

@@ -25,12 +25,13 @@ from tests.omr_helpers import EXAMPLES, layout
 DPI = 200
 
 
-@lru_cache(maxsize=4)
-def _blank(name: str, dpi: int) -> np.ndarray:
+@lru_cache(maxsize=6)
+def _blank(name: str, dpi: int, page: int = 1) -> np.ndarray:
     compiled = compile_layout(load_spec(EXAMPLES / f"{name}.yaml"))
     pdf = pdfium.PdfDocument(render_pdf(compiled, "0" * 64, ["x"], machine_marks=False))
     try:
-        return np.array(pdf[0].render(scale=dpi / 72.0, grayscale=True).to_pil().convert("L"))
+        return np.array(pdf[page - 1].render(scale=dpi / 72.0, grayscale=True).to_pil()
+                        .convert("L"))
     finally:
         pdf.close()
 
@@ -66,45 +67,55 @@ def foreign_form(name: str) -> dict:
     return _form(name)[1]
 
 
-def write_learned(name: str, folder: Path, form_id: str | None = None) -> Path:
+def write_learned(name: str, folder: Path, form_id: str | None = None, pages: int = 1) -> Path:
     """A learned form's folder as `scantally form learn` leaves it once a person named its
-    targets: reference.png (the blank printed without our marks), targets.json and form.yaml
-    (examples/<name>.yaml with its `foreign:` section; `form_id` renames the form). The spec."""
+    targets: reference.png (the blank printed without our marks; reference-p2.png … for the
+    later `pages`), targets.json and form.yaml (examples/<name>.yaml with its `foreign:`
+    section; `form_id` renames the form). The spec."""
     import cv2
     import yaml
 
     from forms.foreign import file_sha256
     from forms.skeleton import dump_yaml
 
-    blank = _blank(name, DPI)
     folder.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(folder / "reference.png"), blank)
-    targets = [TargetDoc(n=i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row, col=t.col)
-               for i, t in enumerate(find_targets(blank, DPI), 1)]
-    doc = TargetsDoc(reference=ReferenceDoc(image="reference.png",
-                                            sha256=file_sha256(folder / "reference.png"),
-                                            dpi=DPI, size_px=[blank.shape[1], blank.shape[0]]),
-                     targets=targets)
+    targets: list[TargetDoc] = []
+    references: list[ReferenceDoc] = []
+    fields: dict[str, list[int]] = {}
+    for page in range(1, pages + 1):
+        blank = _blank(name, DPI, page)
+        image = "reference.png" if page == 1 else f"reference-p{page}.png"
+        cv2.imwrite(str(folder / image), blank)
+        found = [TargetDoc(n=len(targets) + i, rect_mm=list(t.rect_mm), shape=t.shape,
+                           row=t.row, col=t.col, page=page)
+                 for i, t in enumerate(find_targets(blank, DPI), 1)]
+        targets += found
+        references.append(ReferenceDoc(image=image, sha256=file_sha256(folder / image),
+                                       dpi=DPI, size_px=[blank.shape[1], blank.shape[0]]))
+        fields |= fields_from_layout(layout(name), found, page=page)
+    doc = TargetsDoc(reference=references[0], targets=targets, later_pages=references[1:])
     (folder / "targets.json").write_text(doc.dump(), encoding="utf-8")
     spec = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
     if form_id:
         spec["id"] = form_id
     spec["foreign"] = {"reference": "reference.png", "targets": "targets.json",
-                       "fields": fields_from_layout(layout(name), targets)}
+                       "fields": fields}
     path = folder / "form.yaml"
     path.write_text(dump_yaml(spec), encoding="utf-8")
     return path
 
 
 def marked_sheet(name: str, votes: list[tuple[str, str]], seed: int = 0, kind: str = "tick",
-                 size: float = 1.0) -> np.ndarray:
-    """The blank of examples/<name>.yaml (printed without our marks) with `votes` (field,
-    option) marked by hand."""
+                 size: float = 1.0, page: int = 1) -> np.ndarray:
+    """Page `page` of examples/<name>.yaml (printed without our marks) with those of `votes`
+    (field, option) that are on it marked by hand."""
     from tests import omr_helpers as H
 
-    page = foreign_blank(name)
-    doc = foreign_layout_of(name)
+    image = _blank(name, DPI, page).copy()
+    doc = layout(name)  # our layout: the boxes are where the learned targets are
+    on_page = {f["id"] for f in doc["fields"] if f["page"] == page}
     for i, (field, option) in enumerate(votes):
-        H.draw_mark(page, H.box_rect(doc, field, option), kind, dpi=DPI, seed=seed * 100 + i,
-                    size=size)
-    return page
+        if field in on_page:
+            H.draw_mark(image, H.box_rect(doc, field, option, page), kind, dpi=DPI,
+                        seed=seed * 100 + i, size=size)
+    return image

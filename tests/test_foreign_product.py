@@ -301,3 +301,51 @@ def test_the_review_page_shows_the_crop_of_a_foreign_box(deck: Deck, tmp_path: P
     middle = image[h // 3: 2 * h // 3, w // 3: 2 * w // 3]
     assert float((middle < 100).mean()) > 0.8, float((middle < 100).mean())
     assert float((image > 180).mean()) > 0.15
+
+
+def test_a_learned_form_of_two_pages_joins_its_pages_by_their_order_in_the_file(
+        tmp_path: Path) -> None:
+    """evaluation-long printed without our marks, each page learned from its own blank; each
+    sheet scanned as one two-page TIFF (a duplex scan): its pages are one ballot."""
+    from PIL import Image
+
+    spec = F.write_learned("evaluation-long", tmp_path / "form", pages=2)
+    fields = {f["id"]: (f["page"], f["options"]) for f in H.layout("evaluation-long")["fields"]}
+    on = {p: [f for f, (page, _) in fields.items() if page == p] for p in (1, 2)}
+    assert on[1] and on[2]
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    truth = []
+    for n in range(3):
+        votes = [(f, fields[f][1][(n + i) % len(fields[f][1])])
+                 for p in (1, 2) for i, f in enumerate(on[p][:5])]
+        truth.append(votes)
+        pages = [Image.fromarray(H.scan(F.marked_sheet("evaluation-long", votes, seed=n + 1,
+                                                       page=p), dpi=F.DPI, seed=n,
+                                        **SCANS[(n + p) % len(SCANS)]))
+                 for p in (1, 2)]
+        pages[0].save(scans / f"sheet{n}.tiff", save_all=True, append_images=pages[1:],
+                      dpi=(F.DPI, F.DPI))
+    data = tmp_path / "data"
+    r = cli("meeting", "new", "--name", "long", "--form", str(spec), data=data)
+    assert r.returncode == 0, r.stderr
+    r = cli("ingest", "--meeting", "long", str(scans), "--json", data=data)
+    assert r.returncode == 0, r.stderr
+    pages = [x for x in _lines(r.stdout) if "outcome" in x]
+    assert [p["outcome"] for p in pages] == ["ok"] * 6, pages
+    assert sorted(p["page"] for p in pages) == [1, 1, 1, 2, 2, 2]
+    # one serial per sheet, shared by its two pages
+    by_file = {}
+    for p in pages:
+        by_file.setdefault(p["source"].split("#")[0], set()).add(p["serial"])
+    assert len(by_file) == 3 and all(len(s) == 1 for s in by_file.values())
+    r = cli("tally", "long", "--json", data=data)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["reconciliation"]["returned"] == 3
+    rows = {sub["field"]: sub for row in result["evaluation"]["individual"]["rows"]
+            for sub in row["sub_rows"]}
+    for votes in truth:
+        for field, option in votes:
+            n = sum((field, option) in v for v in truth)
+            assert rows[field]["stats"]["_all"]["counts"][option] == n, (field, option)

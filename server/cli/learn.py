@@ -50,9 +50,11 @@ def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
     from omr.foreign import attach_references
 
     form = load_foreign(spec_path, spec)
-    grey = cv2.imread(str(form.reference_path), cv2.IMREAD_GRAYSCALE)
-    if grey is None:
-        fail(f"{form.reference_path}: cannot decode the reference image")
+    greys = {}
+    for page, path in (form.page_references or {1: form.reference_path}).items():
+        greys[page] = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if greys[page] is None:
+            fail(f"{path}: cannot decode the reference image")
     markers = {}
     if spec.foreign and spec.foreign.markers:
         path = spec_path.parent / spec.foreign.markers
@@ -60,7 +62,7 @@ def with_reference(spec_path: Path, spec: FormSpec, doc: dict) -> dict:
         if marker is None:
             fail(f"{path}: cannot decode the marker image")
         markers[1] = marker
-    return attach_references(doc, {1: grey}, markers=markers)
+    return attach_references(doc, greys, markers=markers)
 
 
 def _load_blank(path: Path, dpi: float | None, page: int):
