@@ -36,6 +36,11 @@ def _blank(name: str, dpi: int, page: int = 1) -> np.ndarray:
         pdf.close()
 
 
+def foreign_blank_page(name: str, page: int, dpi: int = DPI) -> np.ndarray:
+    """Page `page` of examples/<name>.yaml printed as another printer would (grey uint8)."""
+    return _blank(name, dpi, page).copy()
+
+
 def foreign_blank(name: str, dpi: int = DPI) -> np.ndarray:
     """Page 1 of examples/<name>.yaml printed as another printer would (grey uint8)."""
     return _blank(name, dpi).copy()

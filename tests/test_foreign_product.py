@@ -349,3 +349,22 @@ def test_a_learned_form_of_two_pages_joins_its_pages_by_their_order_in_the_file(
         for field, option in votes:
             n = sum((field, option) in v for v in truth)
             assert rows[field]["stats"]["_all"]["counts"][option] == n, (field, option)
+
+
+def test_form_learn_adds_the_next_page_of_a_form(tmp_path: Path) -> None:
+    for p in (1, 2):
+        cv2.imwrite(str(tmp_path / f"blank{p}.png"), F.foreign_blank_page("evaluation-long", p))
+    out = tmp_path / "form"
+    r = cli("form", "learn", str(tmp_path / "blank1.png"), "-o", str(out), "--dpi", "200",
+            data=tmp_path / "data")
+    assert r.returncode == 0, r.stderr
+    r = cli("form", "learn", str(tmp_path / "blank2.png"), "-o", str(out), "--dpi", "200",
+            "--add-page", data=tmp_path / "data")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "targets.json").read_text(encoding="utf-8"))
+    pages = [t["page"] for t in doc["targets"]]
+    assert pages.count(1) == pages.count(2) == 120
+    assert [t["n"] for t in doc["targets"]] == list(range(1, 241))
+    assert [p["image"] for p in doc["later_pages"]] == ["reference-p2.png"]
+    assert (out / "overlay-p2.png").is_file()
+    assert "121-240" in r.stdout
