@@ -7,6 +7,9 @@ its shape. The spec's `foreign.fields` says which targets are which field's opti
 `foreign_layout` makes an ordinary `scantally.layout/1` document whose page registers by the
 reference image (`registration.kind: reference`), read by `omr` like any other.
 
+A form of several pages has a blank per page (`TargetsDoc.later_pages`, added by `form learn
+--add-page`); each target says its page, and a field is on the page of its targets.
+
 Field ids are those our layout compiler gives (`spec_fields`), so `tally/` sees the same fields.
 Knows nothing of images beyond their size and hash.
 """
