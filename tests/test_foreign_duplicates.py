@@ -17,20 +17,17 @@ from tally.ingest import ingest_json, open_batch
 from tally.store import Store
 from tests.tally_helpers import (
     any_store,
+    backends,
     layout_of,
     new_meeting,
-    pg_unreachable,
     reading,
     tiny_image,
 )
 
-PG_SKIP = pg_unreachable()
-BACKENDS = ["sqlite", pytest.param("postgres", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(PG_SKIP is not None, reason=PG_SKIP or "")])]
 REC = layout_of("recommendation")
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=backends())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     with any_store(request.param, tmp_path) as s:
         yield s
