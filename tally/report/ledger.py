@@ -39,7 +39,7 @@ def ledger_section(ledger: Ledger, title: str = "选票台账",
                    crops: Mapping[int, bytes] | None = None) -> list[Flowable]:
     """Flowables of the ledger: the sum, a table per form and per batch, then the pages that
     are unresolved, refused, dismissed or entered by hand (`crops`: page id -> PNG)."""
-    from tally.report.pdf import _image  # the report's one way to place a PNG
+    from tally.report.pdf_appendix import _image  # the report's one way to place a PNG
 
     total = " + ".join(f"{STATE_LABELS[s]} {n}" for s, n in ledger.states.items() if n)
     out: list[Flowable] = [h2(title),
