@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from omr.fingerprint import fingerprint
 from tally.fingerprints import SheetFingerprint
-from tally.ingest import ingest_json, open_batch
+from tally.ingest import IngestResult, close_batch, ingest_json, open_batch
 from tally.store import Store
+from tally.testmode import go_official
 from tests.tally_helpers import (
     any_store,
     backends,
@@ -79,3 +80,29 @@ def test_a_reading_without_a_fingerprint_is_never_matched(store: Store) -> None:
     results = [ingest_json(store, batch, reading(REC, f"S{n:04d}", marked={
         "pos.director": ["P310031"]}), tiny_image(n)) for n in range(3)]
     assert [r.outcome for r in results] == ["ok"] * 3
+
+
+def test_going_official_forgets_the_ink_of_the_test_pages(store: Store) -> None:
+    """The test phase's pages go with their fingerprints (a row of `sheet_fingerprints` names
+    its page): the first official feed of the same ink counts, it is no duplicate."""
+    mid = new_meeting(store, test_mode=True)
+    marked = {"pos.director": ["P310031"]}
+
+    def feed(n: int) -> IngestResult:
+        batch = open_batch(store, mid, operator="t")
+        doc = reading(REC, f"a1b2c3d4e5f6000{n}", marked=marked,
+                      source=f"scan-{n}.png#1") | {"fingerprint": _ink("tick", speckle=n)}
+        try:
+            return ingest_json(store, batch, doc, tiny_image(n))
+        finally:
+            close_batch(store, batch)
+
+    assert feed(1).outcome == "ok"
+    report = go_official(store, mid, actor="leader", why="deck matched")
+    assert report.pages == 1
+    with store.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(SheetFingerprint)
+                        .where(SheetFingerprint.meeting_id == mid)) == 0
+    official = feed(2)
+    assert official.outcome == "ok", official.message
+    assert official.duplicate_of is None
