@@ -7,6 +7,9 @@ its shape. The spec's `foreign.fields` says which targets are which field's opti
 `foreign_layout` makes an ordinary `scantally.layout/1` document whose page registers by the
 reference image (`registration.kind: reference`), read by `omr` like any other.
 
+A form of several pages has a blank per page (`TargetsDoc.later_pages`, added by `form learn
+--add-page`); each target says its page, and a field is on the page of its targets.
+
 Field ids are those our layout compiler gives (`spec_fields`), so `tally/` sees the same fields.
 Knows nothing of images beyond their size and hash.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +45,8 @@ class TargetDoc(BaseModel):
     #: row and column of the target in the grid learn found (1-based)
     row: int | None = None
     col: int | None = None
+    #: the page of the form it is printed on (a form of several pages: `TargetsDoc.later_pages`)
+    page: int = Field(default=1, ge=1)
 
 
 class ReferenceDoc(BaseModel):
@@ -59,6 +64,16 @@ class TargetsDoc(BaseModel):
     schema_: Literal["scantally.targets/1"] = Field(alias="schema", default=TARGETS_SCHEMA)
     reference: ReferenceDoc
     targets: list[TargetDoc]
+    #: the blanks of pages 2, 3, ... of a form of several pages (`reference` is page 1's);
+    #: each page registers by its own
+    later_pages: list[ReferenceDoc] = Field(default_factory=list)
+
+    def page_reference(self, page: int) -> ReferenceDoc:
+        return self.reference if page == 1 else self.later_pages[page - 2]
+
+    @property
+    def page_count(self) -> int:
+        return 1 + len(self.later_pages)
 
     def dump(self) -> str:
         return json.dumps(self.model_dump(by_alias=True, exclude_none=True),
@@ -73,11 +88,13 @@ class ForeignForm:
     targets: TargetsDoc
     layout: dict
     reference_path: Path
+    #: page -> its reference image (page 1: `reference_path`)
+    page_references: dict[int, Path] = field(default_factory=dict)
 
 
 def spec_fields(spec: FormSpec) -> list[FieldInfo]:
     """The fields of a spec with the ids and option order our layout compiler gives them
-    (`forms.layout`), all on page 1 (a foreign form is one page)."""
+    (`forms.layout`), all on page 1 (`foreign_layout` puts each on the page of its targets)."""
     out: list[FieldInfo] = []
     cats = spec.categories
     if cats and cats.mode == "sheet":
@@ -128,8 +145,12 @@ def foreign_layout(spec: FormSpec, targets: TargetsDoc) -> dict:
             problems.append(f"foreign.fields.{fid}: no such field in the spec (fields: "
                             f"{', '.join(list(by_id)[:6])}{', …' if len(by_id) > 6 else ''})")
     used: dict[int, str] = {}
-    boxes = []
-    for f in fields:
+    boxes: dict[int, list[dict]] = {k: [] for k in range(1, targets.page_count + 1)}
+    for t in targets.targets:
+        if t.page > targets.page_count:
+            problems.append(f"target {t.n} is on page {t.page}, but the targets file has "
+                            f"{targets.page_count} page(s) of reference")
+    for i, f in enumerate(fields):
         numbers = spec.foreign.fields.get(f.id)
         if numbers is None:
             problems.append(f"foreign.fields: field {f.id} has no targets; list its "
@@ -139,6 +160,13 @@ def foreign_layout(spec: FormSpec, targets: TargetsDoc) -> dict:
             problems.append(f"foreign.fields.{f.id}: {len(numbers)} targets for "
                             f"{len(f.options)} options ({', '.join(f.options)})")
             continue
+        pages = {by_n[n].page for n in numbers if n in by_n}
+        if len(pages) > 1:
+            problems.append(f"foreign.fields.{f.id}: its targets are on pages "
+                            f"{', '.join(map(str, sorted(pages)))}; a field is on one page")
+            continue
+        page = pages.pop() if pages else 1
+        fields[i] = replace(f, page=page)
         for n, option in zip(numbers, f.options, strict=True):
             if n not in by_n:
                 problems.append(f"foreign.fields.{f.id}: target {n} does not exist (1.."
@@ -148,17 +176,47 @@ def foreign_layout(spec: FormSpec, targets: TargetsDoc) -> dict:
             else:
                 used[n] = f"{f.id}/{option}"
                 t = by_n[n]
-                boxes.append({"field": f.id, "option": option,
-                              "rect_mm": [round(float(v), 3) for v in t.rect_mm],
-                              "shape": t.shape})
+                boxes[page].append({"field": f.id, "option": option,
+                                    "rect_mm": [round(float(v), 3) for v in t.rect_mm],
+                                    "shape": t.shape})
     if problems:
         raise ForeignError("; ".join(problems))
-    ref = targets.reference
-    dpi = ref.dpi
-    page_mm = [round(ref.size_px[0] * MM_PER_INCH / dpi, 3),
-               round(ref.size_px[1] * MM_PER_INCH / dpi, 3)]
-    registration = {"kind": "reference", "image": ref.image, "image_sha256": ref.sha256,
-                    "dpi": dpi, "size_px": list(ref.size_px)}
+    page_mm = _page_mm(targets.reference)
+    for k in range(2, targets.page_count + 1):
+        if max(abs(a - b) for a, b in zip(_page_mm(targets.page_reference(k)), page_mm,
+                                          strict=True)) > 2.0:
+            raise ForeignError(f"the reference of page {k} is "
+                               f"{_page_mm(targets.page_reference(k))} mm, page 1's {page_mm} "
+                               "mm: the pages of a form are one paper size")
+    doc = {
+        "schema": LAYOUT_SCHEMA,
+        "form": {"id": spec.id, "kind": spec.kind, "title": spec.title, "hash": ""},
+        "page_size_mm": page_mm,
+        "pages": [{"page": k, "registration": _registration(spec, targets.page_reference(k),
+                                                            page_mm),
+                   "boxes": boxes[k], "regions": [], "timing_mm": []}
+                  for k in range(1, targets.page_count + 1)],
+        "fields": [
+            {"id": f.id, "label": f.label, "page": f.page, "min": f.min, "max": f.max,
+             "options": list(f.options), "group": f.group} | ({"person": f.person}
+                                                              if f.person else {})
+            for f in fields
+        ],
+    }
+    doc["form"]["hash"] = layout_hash(doc)
+    return doc
+
+
+def _page_mm(ref: ReferenceDoc) -> list[float]:
+    return [round(ref.size_px[0] * MM_PER_INCH / ref.dpi, 3),
+            round(ref.size_px[1] * MM_PER_INCH / ref.dpi, 3)]
+
+
+def _registration(spec: FormSpec, ref: ReferenceDoc, page_mm: list[float]) -> dict:
+    """A page's `registration` (kind reference): its blank, and how to find the sheet."""
+    assert spec.foreign is not None
+    registration: dict = {"kind": "reference", "image": ref.image, "image_sha256": ref.sha256,
+                          "dpi": ref.dpi, "size_px": list(ref.size_px)}
     if spec.foreign.page_edges:
         registration["page_edges"] = True
     if not spec.foreign.targets_shown:
@@ -168,21 +226,7 @@ def foreign_layout(spec: FormSpec, targets: TargetsDoc) -> dict:
         registration["markers"] = {"image": spec.foreign.markers,
                                    "width_share": spec.foreign.marker_width_share,
                                    "centres_mm": [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]]}
-    doc = {
-        "schema": LAYOUT_SCHEMA,
-        "form": {"id": spec.id, "kind": spec.kind, "title": spec.title, "hash": ""},
-        "page_size_mm": page_mm,
-        "pages": [{"page": 1, "registration": registration, "boxes": boxes, "regions": [],
-                   "timing_mm": []}],
-        "fields": [
-            {"id": f.id, "label": f.label, "page": 1, "min": f.min, "max": f.max,
-             "options": list(f.options), "group": f.group} | ({"person": f.person}
-                                                              if f.person else {})
-            for f in fields
-        ],
-    }
-    doc["form"]["hash"] = layout_hash(doc)
-    return doc
+    return registration
 
 
 def unused_targets(spec: FormSpec, targets: TargetsDoc) -> list[int]:
@@ -209,12 +253,15 @@ def load_foreign(spec_path: Path, spec: FormSpec) -> ForeignForm:
     except ValueError as exc:
         raise ForeignError(f"{targets_path}: not a targets file: {exc}") from None
     reference = base / spec.foreign.reference
-    if not reference.is_file():
-        raise ForeignError(f"{reference}: the reference image is missing")
-    if file_sha256(reference) != targets.reference.sha256:
-        raise ForeignError(f"{reference}: the image changed since its targets were found; "
-                           "learn the form again")
-    return ForeignForm(spec, targets, foreign_layout(spec, targets), reference)
+    pages = {1: reference} | {k: base / targets.page_reference(k).image
+                              for k in range(2, targets.page_count + 1)}
+    for k, path in pages.items():
+        if not path.is_file():
+            raise ForeignError(f"{path}: the reference image of page {k} is missing")
+        if file_sha256(path) != targets.page_reference(k).sha256:
+            raise ForeignError(f"{path}: the image changed since its targets were found; "
+                               "learn the form again")
+    return ForeignForm(spec, targets, foreign_layout(spec, targets), reference, pages)
 
 
 def fields_from_layout(native: dict, targets: list[TargetDoc], page: int = 1,

@@ -53,13 +53,13 @@ from intake.outcomes import Outcomes
 from intake.pool import Job, ReaderPool, default_workers
 from intake.work import PageRead, ReadSettings
 from omr.card import card_form, card_picture, read_card
-from omr.layout import FormLayout, Layouts, parse_layouts
+from omr.layout import FormLayout, Layouts
 from omr.reading import Reading
 from scanner.errors import DeviceError, DeviceIO, NoDocuments
 from scanner.pages import EncodedPage
 from scanner.source import Sheet, SheetSource
 from tally.ingest import BatchContext, IngestResult, ingest_page
-from tally.meetings import meeting_layouts
+from tally.references import reading_layouts
 from tally.store import Store
 
 Ended = Literal["end_of_stack", "empty", "device_error", "stopped", "failed"]
@@ -181,10 +181,11 @@ class _Run:
 
 
 def stored_layouts(store: Store, meeting_id: int) -> dict[str, FormLayout]:
-    """The meeting's stored layout JSON, parsed once into typed layouts (the edge: from here
-    on, pipeline and workers only read them)."""
+    """The meeting's stored layout JSON, parsed once into typed layouts with the foreign forms'
+    reference images from the store attached (`tally.references.reading_layouts`: the edge;
+    from here on, pipeline and workers only read them)."""
     with store.session(readonly=True) as s:
-        return parse_layouts(meeting_layouts(s, meeting_id))
+        return reading_layouts(store, s, meeting_id)
 
 
 class IntakePipeline:

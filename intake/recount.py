@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from intake.pool import ReaderPool
 from intake.work import ReadSettings
 from omr.card import bitmap_from_picture, card_form, card_identity, read_card
-from omr.layout import Layouts, parse_layouts
+from omr.layout import Layouts
 from omr.reading import Reading
 from scanner.pages import EncodedPage, plan_pages
 from tally.audit import Problem
 from tally.db import Page
-from tally.meetings import meeting_layouts
 from tally.recount import Difference, RecountReport, compare_readings
+from tally.references import reading_layouts
 from tally.store import Store
 
 #: (image, layouts by form id, source, dpi) -> a Reading: another engine, for tests
@@ -38,7 +38,7 @@ def recount(store: Store, session: Session, meeting_id: int, *,
             progress: Callable[[int, int], None] | None = None) -> RecountReport:
     """Re-read every stored page of the meeting and compare (see the module docstring);
     `read_page`, when given, reads instead of the engine."""
-    layouts = parse_layouts(meeting_layouts(session, meeting_id))
+    layouts = reading_layouts(store, session, meeting_id)
     rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)
                            .order_by(Page.id)).all()
     report = RecountReport(pages=len(rows))

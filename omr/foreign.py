@@ -54,6 +54,7 @@ from omr.score import (
     ink_threshold,
     sample_boxes,
 )
+from omr.target_fit import local_offsets
 
 #: the engine's rules for small marks and circles round a border, off on foreign forms
 PRINT_IN_TARGETS = {"circled_sides": 5, "small_mark_fill": 2.0,
@@ -121,8 +122,15 @@ def attach_references(layout: FormLayout, references: dict[int, np.ndarray],
 
 
 def sheet_serial(source: str, page: int) -> str:
-    """The serial of a foreign sheet: from its source and page (16 hex digits)."""
-    return hashlib.sha256(f"{source}|{page}".encode()).hexdigest()[:16]
+    """The serial of a foreign sheet (16 hex digits), from where its page came: the file and
+    the place in it of the sheet's first page. A source "scan.tiff#5" read as page 2 of the
+    form is the sheet whose page 1 is scan.tiff#4: the pages of one sheet of a form of several
+    pages are joined by their order in one file (a duplex scan of the stack, a PDF, a TIFF),
+    page 1 first. A single file per page gives each page its own sheet."""
+    name, sep, index = source.rpartition("#")
+    if not sep or not index.isdigit():
+        name, index = source, "1"
+    return hashlib.sha256(f"{name}|{int(index) - page + 1}".encode()).hexdigest()[:16]
 
 
 def read_foreign(
@@ -166,9 +174,11 @@ def read_foreign(
         reg = refine(page_layout.reference, grey, match, limits)
     except ReferenceError as exc:
         if exc.anchors_found < NOT_THIS_FORM_ANCHOR_SHARE * len(page_layout.reference.anchors_px):
+            # another form: the best match is named in the reason, never claimed as its form
+            # (a reading naming a form is a sheet of that form, `tally.ingest.check_reading`)
             return failed(source, "unknown_form",
                           f"the page does not hold the printing of {who['form']!r} (best "
-                          f"match): {exc}", **who)
+                          f"match): {exc}")
         return failed(source, "unreadable", str(exc), **who)
     return read_boxes(grey, layout, page_layout, reg.page_to_image, reg.residual_mm, who,
                       source, thresholds, settings)
@@ -275,8 +285,8 @@ def lift_print(samples: BoxSamples, model: ReferenceModel, rects_mm: np.ndarray,
         shows = (g.dark > PRINT_SEEN_DARKNESS) & printed
         seen[g.index] = np.where(counts >= PRINT_MIN_PX, shows.reshape(len(printed), -1).sum(1)
                                  / np.maximum(counts, 1), np.nan)
-        alike, known = _printed_alike(g, options)
-        if not targets_shown:
+        if not targets_shown:  # what alike boxes show is printed (only needed here)
+            alike, known = _printed_alike(g, options)
             known_all[g.index] = known
         ink = widened.copy()
         if not targets_shown:  # nothing known of what is printed in a lone box: its glyph
@@ -378,9 +388,22 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
     settings, thresholds, rects = reading_geometry(page_layout, settings, thresholds)
     cached = page_layout.print_masks
     prepared = cached[1] if cached is not None and cached[0] == settings else None
+    moved = False
+    if not targets_shown:  # nothing of the reference pins the targets: their outlines do
+        offsets = local_offsets(grey, page_to_image, page_layout.rects_mm,
+                                np.array([b.shape == "ellipse" for b in boxes], bool),
+                                model.page_size_mm)
+        moved = bool(offsets.any())
+        if moved:
+            rects = rects.copy()
+            rects[:, :2] += offsets
     # the printed black of this scan: the darkest of what the blank printed
     black = _black_level(grey, model, page_to_image)
     raw = sample_boxes(grey, page_to_image, rects, black, settings)
+    if moved:  # the reference's print about the moved boxes; inside a box it shows none (its
+        # bubble was erased where the template put it, and what is left of it is no print)
+        prepared = [(_cleared(ink, g.inner), _cleared(wide, g.inner)) for (ink, wide), g
+                    in zip(print_masks(model, rects, settings), raw.groups, strict=True)]
     options = [b.option for b in boxes]
     samples, known, seen = lift_print(raw, model, rects, options, settings, targets_shown,
                                       prepared)
@@ -391,7 +414,7 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
             return failed(source, "unknown_form",
                           f"the page does not hold the boxes of {who['form']!r} (best match; "
                           f"{missing:.0%} of them missing): it is another form, or not a "
-                          "ballot", **who)
+                          "ballot")
         if missing > PRINT_MISSING_MAX_SHARE:
             return failed(source, "unreadable",
                           f"the printed boxes are missing at {missing:.0%} of the places the "
@@ -433,6 +456,12 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
                                residual_mm, source, who)
     reading.fingerprint = fingerprint(masks)
     return reading
+
+
+def _cleared(mask: np.ndarray, inner: tuple[slice, slice]) -> np.ndarray:
+    out = mask.copy()
+    out[:, inner[0], inner[1]] = False
+    return out
 
 
 def _black_level(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndarray) -> float:

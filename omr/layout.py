@@ -9,8 +9,9 @@ page read: a `PageGeometry` holds its page's boxes as one (n, 4) float64 array o
 prepared for matching (`omr.foreign.attach_references`, in memory only, never serialised).
 
 Where a layout enters - a spec compiled (`server/cli/omr.py:load_layouts`), a stored layout
-read (`intake`: `parse_layouts(meeting_layouts(...))`), a simulated corpus - it is validated
-once (`FormLayout.parse`); the pool's workers receive the typed values once at their start, and
+read (`tally.references.reading_layouts`, for `intake`: parsed, then a foreign form's reference
+images from the store attached), a simulated corpus - it is validated once
+(`FormLayout.parse`); the pool's workers receive the typed values once at their start, and
 nothing on the page path validates again. Frozen dataclasses: safe to share between threads and
 cheap to pickle to a worker process.
 """

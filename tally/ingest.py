@@ -34,6 +34,7 @@ from forms.text import TextError, clean_name, clean_text, find_control
 from omr.reading import STATUSES, Reading, ReasonCode, Status
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
+from tally.fingerprints import note_fingerprint, same_sheet_page
 from tally.images import sha256_hex
 from tally.meetings import MeetingError, categories_of, meeting_forms, meeting_specs
 from tally.store import Store
@@ -333,6 +334,8 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
         if same is not None:
             return _already(same, source)
         original = next((p for p in hits if key is not None and p.count_key == key), None)
+        if original is None and key is not None:  # no printed serial: the same ink?
+            original = same_sheet_page(s, batch.meeting_id, reading)
         state = "duplicate" if original else ("counted" if key else "uncounted")
         refusal = _refusal(s, batch, reading) if state == "counted" else None
         if refusal is not None:
@@ -354,6 +357,7 @@ def ingest_page(store: Store, batch: BatchContext, reading: Reading, image: byte
                     refusal=refusal.code if refusal else None)
         s.add(page)
         s.flush()
+        note_fingerprint(s, page, reading)
         audit.record(s, "page", page, batch.actor, "page.ingest")
         if test_sheet:
             return IngestResult(source, "refused", f"{source}: {reason}", page.id, None,
@@ -382,6 +386,10 @@ def _outcome(s: Session, batch: BatchContext, page: Page,
              original: Page | None) -> tuple[Outcome, str]:
     if page.state == "refused":
         return "refused", page.reason
+    if original is not None and original.serial != page.serial:
+        return "duplicate", (f"the same sheet as page #{original.id} ({original.source}): the "
+                             "same ink, re-scanned (no serial on the sheet); kept as a "
+                             "duplicate, not counted again")
     if original is not None:
         return "duplicate", (f"sheet {page.serial} page {page.page_no} was already read "
                              f"(page #{original.id}, {original.source}); kept as a duplicate, "

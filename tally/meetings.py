@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms.code import SERIAL_PATTERN
+from forms.foreign import ForeignError
 from forms.layout import compile_layout
 from forms.layout_json import layout_to_dict
 from forms.load import SpecError, parse_spec
@@ -77,7 +78,13 @@ def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
     """Validate and lay out a spec; MeetingError naming the file and the problem."""
     try:
         spec = parse_spec(form.yaml_text, form.source)
+        if spec.foreign is not None:  # a form we did not print: its boxes are its targets
+            from tally.references import foreign_form_layout
+
+            return spec, foreign_form_layout(spec, form.source)[0]
         return spec, layout_to_dict(compile_layout(spec))
+    except ForeignError as exc:
+        raise MeetingError(str(exc)) from None
     except SpecError as exc:
         raise MeetingError(str(exc)) from None
     except LayoutError as exc:
@@ -195,6 +202,13 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
     first = compiled[0][1]
     if issued is not None and issued < 0:
         raise MeetingError("--issued must be ≥ 0")
+
+    if any(spec.foreign is not None for _, spec, _ in compiled):
+        from tally.references import foreign_form_layout, keep_references
+
+        # the blanks of foreign forms, stored before any row names them
+        keep_references(store, [image for f, spec, _ in compiled if spec.foreign is not None
+                                for image in foreign_form_layout(spec, f.source)[1]])
 
     def work(s: Session) -> Meeting:
         if s.scalars(select(Meeting.id).where(Meeting.name == name)).first() is not None:

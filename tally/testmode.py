@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from tally import audit
 from tally.db import AuditEntry, Batch, Decision, Meeting, Page, PrintedSerial, iso_utc
+from tally.fingerprints import SheetFingerprint
 from tally.meetings import MeetingError
 from tally.store import Store
 
@@ -139,6 +140,8 @@ def go_official(store: Store, meeting_id: int, *, actor: str, why: str = "",
                          if is_test_serial(x))
         check = last_deck_check(s, meeting_id)
         s.execute(delete(Decision).where(Decision.meeting_id == meeting_id))
+        # the ink of the test pages (foreign forms): an official sheet is no duplicate of one
+        s.execute(delete(SheetFingerprint).where(SheetFingerprint.meeting_id == meeting_id))
         s.execute(delete(Page).where(Page.meeting_id == meeting_id))
         s.execute(delete(Batch).where(Batch.meeting_id == meeting_id))
         if serials:

@@ -61,6 +61,16 @@ def pg_schema() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
+def backends() -> list[Any]:
+    """The store backends a test runs on (`pytest.fixture(params=backends())`): SQLite, and
+    PostgreSQL, skipped with the reason when it does not answer."""
+    import pytest
+
+    skip = pg_unreachable()
+    return ["sqlite", pytest.param("postgres", marks=[
+        pytest.mark.postgres, pytest.mark.skipif(skip is not None, reason=skip or "")])]
+
+
 @contextmanager
 def any_store(backend: str, tmp_path: Path) -> Iterator[Store]:
     """An empty store on `backend` ("sqlite" or "postgres") with its data folder in tmp_path."""

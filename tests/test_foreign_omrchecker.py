@@ -136,5 +136,17 @@ def test_umarfarootaps_scan_read_by_its_corner_markers(tmp_path: Path) -> None:
     folder = SAMPLES / "community" / "UmarFarootAPS"
     layouts = _import(tmp_path, folder / "template.json", folder / "scans" / "scan-type-1.jpg")
     misreads, doubtful, status = _score_multi(layouts, folder / "scans" / "scan-type-1.jpg")
-    # the template's last column lies about 1 mm off this print: its bubbles go to review
-    assert misreads == 0 and status == "review" and doubtful <= 40
+    # the template's last column lies about 1 mm off this print: the boxes are moved onto the
+    # printed outlines (`omr.target_fit`), so its bubbles no longer go to review
+    assert misreads == 0 and status in ("ok", "review") and doubtful <= 2
+
+
+@needs_samples
+def test_umarfarootaps_bent_scan_read_on_the_printed_outlines(tmp_path: Path) -> None:
+    """scan-type-2 (another scan, its lower rows about 1 mm off a plane's fit): 15 misreads
+    on one homography; the boxes moved onto the bubbles' outlines leave one, q131 - a small
+    blot inside B the truth lists as B (OMRChecker reads it empty too)."""
+    folder = SAMPLES / "community" / "UmarFarootAPS"
+    layouts = _import(tmp_path, folder / "template.json", folder / "scans" / "scan-type-1.jpg")
+    misreads, doubtful, status = _score_multi(layouts, folder / "scans" / "scan-type-2.jpg")
+    assert misreads <= 1 and status == "review" and doubtful <= 50

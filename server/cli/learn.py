@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -28,6 +28,11 @@ from forms.foreign import (
 from forms.spec import FormSpec
 from omr.layout import FormLayout
 from server.cli.common import console, fail, write_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from omr.learn import Target
 
 SPEC_NAME = "form.yaml"
 REFERENCE_NAME = "reference.png"
@@ -51,9 +56,11 @@ def with_reference(spec_path: Path, spec: FormSpec, layout: FormLayout) -> FormL
     from omr.foreign import attach_references
 
     form = load_foreign(spec_path, spec)
-    grey = cv2.imread(str(form.reference_path), cv2.IMREAD_GRAYSCALE)
-    if grey is None:
-        fail(f"{form.reference_path}: cannot decode the reference image")
+    greys = {}
+    for page, path in (form.page_references or {1: form.reference_path}).items():
+        greys[page] = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if greys[page] is None:
+            fail(f"{path}: cannot decode the reference image")
     markers = {}
     if spec.foreign and spec.foreign.markers:
         path = spec_path.parent / spec.foreign.markers
@@ -61,7 +68,7 @@ def with_reference(spec_path: Path, spec: FormSpec, layout: FormLayout) -> FormL
         if marker is None:
             fail(f"{path}: cannot decode the marker image")
         markers[1] = marker
-    return attach_references(layout, {1: grey}, markers=markers)
+    return attach_references(layout, greys, markers=markers)
 
 
 def _load_blank(path: Path, dpi: float | None, page: int):
@@ -119,27 +126,35 @@ def check_foreign(spec_path: Path, spec: FormSpec) -> dict:
         form = load_foreign(spec_path, spec)
     except ForeignError as exc:
         fail(f"{spec_path}: {exc}")
-    grey = cv2.imread(str(form.reference_path), cv2.IMREAD_GRAYSCALE)
-    if grey is None:
-        fail(f"{form.reference_path}: cannot decode the reference image")
-    named = {}
-    for box in form.layout["pages"][0]["boxes"]:
-        named[tuple(box["rect_mm"])] = f"{box['field'].split('.')[-1]}/{box['option']}"
-    ts = form.targets.targets
-    labels = [f"{t.n} " + named.get(tuple(round(v, 3) for v in t.rect_mm), "") for t in ts]
-    unused = set(unused_targets(spec, form.targets))
-    image = overlay(grey, form.targets.reference.dpi, [tuple(t.rect_mm) for t in ts], labels,
-                    [t.shape for t in ts], {i for i, t in enumerate(ts) if t.n in unused})
-    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    assert ok
     base = spec_path.parent
-    write_atomic(base / OVERLAY_NAME, png.tobytes())
+    unused = set(unused_targets(spec, form.targets))
+    written = []
+    for page in form.layout["pages"]:
+        k = page["page"]
+        path = (form.page_references or {1: form.reference_path})[k]
+        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            fail(f"{path}: cannot decode the reference image")
+        named = {tuple(box["rect_mm"]): f"{box['field'].split('.')[-1]}/{box['option']}"
+                 for box in page["boxes"]}
+        ts = [t for t in form.targets.targets if t.page == k]
+        labels = [f"{t.n} " + named.get(tuple(round(v, 3) for v in t.rect_mm), "") for t in ts]
+        image = overlay(grey, form.targets.page_reference(k).dpi,
+                        [tuple(t.rect_mm) for t in ts], labels, [t.shape for t in ts],
+                        {i for i, t in enumerate(ts) if t.n in unused})
+        ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        assert ok
+        name = OVERLAY_NAME if k == 1 else OVERLAY_NAME.replace(".png", f"-p{k}.png")
+        write_atomic(base / name, png.tobytes())
+        written.append(str(base / name))
     write_atomic(base / LAYOUT_NAME, json.dumps(form.layout, ensure_ascii=False, indent=1) + "\n")
+    ts = form.targets.targets
     fields = form.layout["fields"]
     console.print(
         f"[green]ok[/] {escape(str(spec_path))}: foreign {spec.kind} form, {len(fields)} fields, "
-        f"{len(form.layout['pages'][0]['boxes'])} boxes of {len(ts)} targets, layout "
-        f"{form.layout['form']['hash'][:12]}; wrote {base / LAYOUT_NAME}, {base / OVERLAY_NAME}")
+        f"{sum(len(p['boxes']) for p in form.layout['pages'])} boxes of {len(ts)} targets on "
+        f"{len(form.layout['pages'])} page(s), layout {form.layout['form']['hash'][:12]}; wrote "
+        f"{base / LAYOUT_NAME}, {', '.join(written)}")
     if unused:
         console.print(f"[yellow]note[/]: targets {', '.join(map(str, sorted(unused)))} belong to "
                       "no field (orange in the overlay): add them to foreign.fields, or ignore "
@@ -157,6 +172,9 @@ def learn(
     page_edges: Annotated[bool, typer.Option(
         "--page-edges", help="sheets will be read on a dark background")] = False,
     force: Annotated[bool, typer.Option("--force", help="replace a form in the folder")] = False,
+    add_page: Annotated[bool, typer.Option(
+        "--add-page", help="BLANK is the next page of the form learned in the folder: add its "
+        "targets (numbered on), keep the spec")] = False,
 ) -> None:
     """Learn a form from a scanned blank: find its answer targets, write a spec skeleton."""
     from forms.skeleton import skeleton_spec
@@ -167,6 +185,9 @@ def learn(
     if not found:
         fail(f"{blank}: no answer targets found (squares, rectangles, circles, ovals with an "
              "empty inside); check the scan is a blank form at its real resolution")
+    if add_page:
+        _add_page(output, grey, use_dpi, found)
+        return
     targets = [TargetDoc(n=i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row, col=t.col)
                for i, t in enumerate(found, 1)]
     rows: dict[int, list[int]] = {}
@@ -178,6 +199,42 @@ def learn(
     shapes = sorted({t.shape for t in targets})
     console.print(f"learned {len(targets)} targets ({', '.join(shapes)}) in {len(rows)} rows; "
                   f"edit {output / SPEC_NAME} and run `scantally form check` on it")
+
+
+def _add_page(out: Path, grey: np.ndarray, dpi: float, found: list[Target]) -> None:
+    """Add a page to the form learned in `out`: its blank as reference-p<k>.png, its targets
+    numbered after the others (on page k) in targets.json; the spec is left for a person to
+    name them in (`foreign.fields`)."""
+    import cv2
+
+    from forms.load import load_spec
+
+    spec_path = out / SPEC_NAME
+    if not spec_path.is_file():
+        fail(f"{spec_path}: no learned form in {out}; learn its first page without --add-page")
+    spec = load_spec(spec_path)
+    try:
+        form = load_foreign(spec_path, spec)
+    except ForeignError as exc:
+        fail(f"{spec_path}: {exc}")
+    k = form.targets.page_count + 1
+    image = f"reference-p{k}.png"
+    ok, png = cv2.imencode(".png", grey)
+    assert ok
+    write_atomic(out / image, png.tobytes())
+    first = max((t.n for t in form.targets.targets), default=0) + 1
+    added = [TargetDoc(n=first + i, rect_mm=list(t.rect_mm), shape=t.shape, row=t.row,
+                       col=t.col, page=k) for i, t in enumerate(found)]
+    doc = form.targets.model_copy(update={
+        "targets": [*form.targets.targets, *added],
+        "later_pages": [*form.targets.later_pages, ReferenceDoc(
+            image=image, sha256=file_sha256(out / image), dpi=dpi,
+            size_px=[grey.shape[1], grey.shape[0]])]})
+    write_atomic(out / TARGETS_NAME, doc.dump())
+    last = first + len(added) - 1
+    console.print(f"page {k}: learned {len(added)} targets, numbered {first}-{last}; name "
+                  f"them in {spec_path} (foreign.fields) and run `scantally form check`")
+    check_foreign(spec_path, spec)
 
 
 def register(app: typer.Typer) -> None:

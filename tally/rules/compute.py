@@ -28,6 +28,7 @@ from tally.rules.result import (
     Bucket,
     FormInfo,
     MeetingResult,
+    Notice,
     TallyInputError,
     TallyResult,
 )
@@ -123,6 +124,11 @@ def result_of(spec: FormSpec, verdicts: Iterable[BallotVerdict], t: Tallies,
     if spec.satisfaction:
         sat = satisfaction_figures(spec.satisfaction, t, settings, shown)
     warnings += figure_warnings(ev, sat, settings, all_labels)
+    if spec.foreign is not None:  # no serial of ours on the sheet (`tally.fingerprints`)
+        warnings.append(Notice(
+            severity="warning", code="no_printed_serials", bucket=ALL,
+            message="本表不是本系统印制的，没有序列号：同一张表重复扫描可按笔迹指纹识别，"
+                    "但无法识别伪造或多出的表；请以实到人数与收回张数核对"))
     summary = summarize([*alarms, *warnings], all_labels)
     notes = sorted((n for v in verdicts for n in v.notes),
                    key=lambda n: (n.serial, n.kind, n.field or "", n.code))
