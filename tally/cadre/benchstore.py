@@ -91,7 +91,8 @@ def meeting_rows(plan: Plan, k: int, spec: FormSpec, meeting_id: int, batch_id: 
                 id=page_id, batch_id=batch_id, sha256=digest, image_bytes=IMAGE_BYTES,
                 source=reading["source"], form_id=spec.id, page_no=page, serial=b.serial,
                 status="ok", reason="", reading=reading, page_to_image=None, state="counted",
-                count_key=f"{spec.id}|{b.serial}|{page}", duplicate_of=None, ingested_at=when)
+                count_key=f"{spec.id}|{b.serial}|{page}", duplicate_of=None, ingested_at=when,
+                refusal=None)
             payload = {"kind": "page", "id": page_id, "record": audit.page_record(None, row)}  # type: ignore[arg-type]
             at = iso_utc(when) or ""
             h = audit.entry_hash(meeting_id, seq, at, ACTOR, "page.ingest", payload, prev)
