@@ -33,6 +33,7 @@ from tally.db import Decision, Page
 from tally.meetings import meeting_layouts, meeting_specs, printed_serial_forms, printed_serials
 from tally.review import MAX_WRITEIN_CHARS, ReviewError, option_label
 from tally.store import Store
+from tally.testmode import is_test_mode, is_test_serial
 
 _SERIAL_RE = re.compile(rf"^{SERIAL_PATTERN}$")
 #: page states whose marks may be keyed by hand (a page refused by a meeting rule may not:
@@ -161,6 +162,10 @@ def _check_marks(s: Session, meeting_id: int, row: Page,
         raise ReviewError("page #{page}'s code reads serial {read_serial}; the entry must "
                           "carry the same serial",
                           page=row.id, read_serial=row.serial)
+    if is_test_serial(serial) and not is_test_mode(s, meeting_id):
+        raise ReviewError("serial {serial} is a test-deck serial and this meeting is "
+                          "official: a test sheet never counts here, not even keyed by hand "
+                          "- dismiss the page", serial=serial)
     printed = printed_serials(s, meeting_id)
     if printed is not None:
         owner = printed_serial_forms(s, meeting_id)

@@ -296,6 +296,15 @@ def _add_serials(s: Session, m: Meeting, serials: list[tuple[str, str | None]]) 
     recorded for another form is an error (a serial names one sheet)."""
     if not serials:
         return
+    from tally.testmode import is_test_serial  # testmode builds on this module
+
+    if not m.test_mode:
+        test = [x for x, _ in serials if is_test_serial(x)]
+        if test:
+            raise MeetingError(
+                f"serial {test[0]!r} ({len(test)} in all) is of the test-deck range (TD0 and "
+                f"four digits): meeting {m.name!r} is official and test sheets never count "
+                "there; remove them from the serials file (a real printed set has none)")
     known: dict[str, str | None] = {serial: form for serial, form in s.execute(
         select(PrintedSerial.serial, PrintedSerial.form_id)
         .where(PrintedSerial.meeting_id == m.id))}

@@ -7,8 +7,10 @@
   comparing every meeting, batch, page, decision and display-token row with its logged record
   (`tally.audit.check_meeting`), the account log with every user and login session
   (`tally.accounts.check_accounts`), and both chains against the signed anchors outside the
-  database (`tally.anchors.check`: a cut or re-hashed chain, deleted rows). Any edit is found
-  and named.
+  database (`tally.anchors.check`: a cut or re-hashed chain, deleted rows), the store's
+  hand-entry chain of 综合分析 (`tally.cadre.entries.check_entries`) and, for an imported
+  meeting, the signed record kept of its bundle (`tally.exchange.kept`). Any edit is found and
+  named.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from tally import accounts, anchors, audit
 from tally.audit import Problem
+from tally.cadre.entries import check_entries
 from tally.db import AuditEntry, Page
+from tally.exchange.kept import check_kept_import
 from tally.store import Store
 
 
@@ -100,6 +104,8 @@ def verify(store: Store, session: Session, meeting_id: int, *,
     problems = audit.check_meeting(session, meeting_id)
     problems += accounts.check_display_tokens(session, meeting_id)
     problems += accounts.check_accounts(session)
+    problems += check_entries(session)  # store-wide, as the account log
+    problems += check_kept_import(session, meeting_id)
     anchor_problems, newest = anchors.check(session, store.data_dir, meeting_id)
     problems += anchor_problems
     rows = session.scalars(select(Page).where(Page.meeting_id == meeting_id)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tally import audit
 from tally.cadre.view import cadre_view
-from tally.db import Meeting, Page
+from tally.db import CadreMeeting, CadrePerson, Meeting, Page
 from tally.store import open_store
 from tests.tally_helpers import SCANTALLY, pg_schema, pg_unreachable, pg_url
 
@@ -37,7 +37,8 @@ def test_bench_store_builds_a_real_store_and_prints_sane_figures(tmp_path: Path)
         f = json.loads(out)
         assert (f["sheets"], f["meetings"], f["meeting_sheets"]) == (2000, 5, 400)
         assert f["build_s"] > 0 and f["store_bytes"] > 1_000_000 and f["cpu_ratio"] > 0
-        for key in ("meeting_big", "meeting_alone", "cadre_cold", "cadre_warm"):
+        for key in ("meeting_big", "meeting_alone", "cadre_cold", "import_refresh",
+                    "cadre_imported", "cadre_warm"):
             assert f[key]["wall_s"] > 0 and f[key]["cpu_s"] >= 0
         assert f["ratio"] == pytest.approx(f["meeting_big"]["wall_s"]
                                            / f["meeting_alone"]["wall_s"])
@@ -51,6 +52,16 @@ def test_bench_store_builds_a_real_store_and_prints_sane_figures(tmp_path: Path)
                 assert len(ids) == 5
                 for mid in ids:
                     assert audit.check_meeting(s, mid) == []
+            # the cadre's meetings were refreshed as an import refreshes them: cached, current
+            with store.session(readonly=True) as s:
+                cad = {r.meeting_id for r in s.scalars(select(CadrePerson).where(
+                    CadrePerson.person_key == f["cadre"]))}
+                rows = list(s.scalars(select(CadreMeeting)
+                                      .where(CadreMeeting.meeting_id.in_(cad))))
+                assert len(rows) == f["cadre_appearances"]
+                for row in rows:
+                    assert row.figures is not None
+                    assert row.audit_seq == audit.head(s, row.meeting_id).seq
             view = cadre_view(store, f["cadre"])
             assert len({a.meeting_id for a in view.appearances}) == f["cadre_appearances"]
             assert len(view.years) >= 2

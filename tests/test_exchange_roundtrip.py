@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tally import keys
-from tally.db import ExchangeImport, Meeting, Page
+from tally import audit, keys
+from tally.cadre.figures import FIGURES_VERSION
+from tally.cadre.model import MeetingFigures
+from tally.db import CadreMeeting, CadrePerson, ExchangeImport, Meeting, Page
 from tally.exchange.bundle import AUDIT, Manifest, SignatureDoc, sha256_hex
+from tally.results import meeting_results
 from tally.review import decide
 from tally.store import open_store
 from tests.exchange_helpers import (
@@ -150,6 +153,19 @@ def test_without_images_the_figures_still_agree(stations: tuple[Station, Station
     assert r.returncode == 0 and json.loads(r.stdout)["images"] == 0
     assert result_hash(dept, a.meeting) == result_hash(a.data, a.meeting)
     assert cli("verify", a.meeting, "--no-images", data=dept).returncode == 0
+    # the import cached the meeting's per-person figures: a cadre's first view only reads
+    with open_store(dept) as store, store.session(readonly=True) as s:
+        mid = s.scalars(select(Meeting.id).where(Meeting.name == a.meeting)).one()
+        row = s.get(CadreMeeting, mid)
+        assert row is not None and row.figures is not None
+        assert row.figures_version == FIGURES_VERSION
+        assert row.audit_seq == audit.head(s, mid).seq  # type: ignore[union-attr]
+        people = s.scalars(select(CadrePerson).where(CadrePerson.meeting_id == mid)).all()
+        cached = MeetingFigures.model_validate(row.figures)
+        assert people and {(p.form_id, p.role, p.local_id) for p in people} == {
+            (x.form_id, x.role, x.local_id) for x in cached.appearances}
+        assert {x.result_sha256 for x in cached.appearances} == {
+            f.result.sha256 for f in meeting_results(store, mid).forms}
     full = cli("verify", a.meeting, data=dept)  # the images are not here: said so
     assert full.returncode == 2 and "missing" in full.stderr
 

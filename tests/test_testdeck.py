@@ -4,6 +4,7 @@ test mode's banner; going official, then a test sheet refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -174,6 +175,33 @@ def test_an_edited_expected_file_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "s.pdf").exists()
 
 
+def _signed_off(signoff: Path, data: Path, elsewhere: Path) -> None:
+    """The sign-off page has its signature beside it: checked here, refused once either file
+    is changed, and refused elsewhere until that store trusts the station's key."""
+    sig = signoff.with_name(signoff.name + ".sig")
+    doc = json.loads(sig.read_text(encoding="utf-8"))
+    assert doc["sha256"] == hashlib.sha256(signoff.read_bytes()).hexdigest()
+    r = cli("keys", "verify", str(signoff), data=data)
+    assert r.returncode == 0 and "this station's key" in r.stdout, r.stderr
+    pdf = signoff.read_bytes()
+    signoff.write_bytes(pdf[:-10] + b"%%EOF edit")
+    r = cli("keys", "verify", str(signoff), data=data)
+    assert r.returncode == 2 and "is not the file that was signed" in r.stderr
+    signoff.write_bytes(pdf)
+    text = sig.read_text(encoding="utf-8")
+    k = text.index('"signature": "') + 20
+    sig.write_text(text[:k] + ("A" if text[k] != "A" else "B") + text[k + 1:], encoding="utf-8")
+    r = cli("keys", "verify", str(signoff), data=data)
+    assert r.returncode == 2 and "does not verify" in r.stderr
+    sig.write_text(text, encoding="utf-8")
+    r = cli("keys", "verify", str(signoff), data=elsewhere)
+    assert r.returncode == 2 and "not this station's nor trusted here" in r.stderr
+    assert cli("keys", "trust", str(data / "station.pub"), "--label", "hall",
+               data=elsewhere).returncode == 0
+    r = cli("keys", "verify", str(signoff), data=elsewhere)
+    assert r.returncode == 0 and "trusted key (hall)" in " ".join(r.stdout.split()), r.stderr
+
+
 def _report_pages(data: Path, name: str, out: Path, db: str | None = None) -> list[str]:
     r = cli("report", name, "-o", str(out), data=data, db=db)
     assert r.returncode == 0, r.stderr
@@ -201,6 +229,7 @@ def _going_official(tmp_path: Path, db: str | None) -> None:
                db=db).returncode == 0
     assert cli("testdeck", "check", "official", "--expected", str(expected), "-o",
                str(tmp_path / "s.pdf"), data=data, db=db).returncode == 0
+    _signed_off(tmp_path / "s.pdf", data, tmp_path / "elsewhere")
     texts = _report_pages(data, "official", tmp_path / "test-report.pdf", db)
     assert texts and all("测试模式" in t for t in texts)  # the banner on every page
     store = open_store(data, db)

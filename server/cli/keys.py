@@ -1,5 +1,6 @@
-"""`scantally keys new|show|anchor|trust|trusted`: the station's Ed25519 key, the audit anchors
-it signs, and the other stations' keys this store trusts.
+"""`scantally keys new|show|anchor|trust|trusted|verify`: the station's Ed25519 key, the audit
+anchors it signs, the other stations' keys this store trusts, and files signed with a key
+(`verify`: a deck check's signoff.pdf against signoff.pdf.sig, `tally.filesig`).
 
 The key lives in the data folder (`station.key`, mode 0600; `station.pub` beside it) and signs
 the audit anchors (`tally.anchors`) and the exported bundles (`tally.exchange`); the keyring
@@ -123,6 +124,33 @@ def keys_trusted(data: DataOpt = DEFAULT_DATA) -> None:
         console.print(f"{k.key_id}  {k.fingerprint}  {k.label or '-'}  trusted by "
                       f"{k.trusted_by} at {k.trusted_at}" + (f": {k.why}" if k.why else ""),
                       highlight=False, soft_wrap=True)
+
+
+@keys_app.command("verify")
+def keys_verify(
+    file: Annotated[Path, typer.Argument(help="a signed file, e.g. a deck check's signoff.pdf")],
+    sig: Annotated[Path | None, typer.Option("--sig", help="its signature (default: the file "
+                                             "name with .sig added)")] = None,
+    data: DataOpt = DEFAULT_DATA,
+) -> None:
+    """Check a file against its detached signature: its SHA-256, the Ed25519 signature, and
+    that the signer is this station or one it trusts (exit 0), else why not (exit 2)."""
+    from tally import filesig
+    from tally.keys import KeyFileError
+
+    try:
+        v = filesig.verify_file(file, sig or filesig.sig_path(file), data)
+    except (filesig.SignatureError, KeyFileError) as exc:
+        fail(f"not verified: {exc}")
+    who = {"this station": "this station's key", "trusted": f"trusted key ({v.label or '-'})",
+           "unknown": "a key this store does not know"}[v.signer]
+    if v.signer == "unknown":
+        fail(f"the signature holds but key {v.sig.key_id} (fingerprint {v.sig.fingerprint}) "
+             "is not this station's nor trusted here: if it is the station's, trust its "
+             "station.pub with `scantally keys trust`")
+    console.print(f"[green]verified[/]: {file} (sha256 {v.sig.sha256}) signed at "
+                  f"{v.sig.signed_at} by {who} {v.sig.key_id}", highlight=False,
+                  soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

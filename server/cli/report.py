@@ -43,6 +43,7 @@ def report_command(
     it to one. The figures are recomputed from the stored readings and review decisions; every
     file is written whole or not at all, after the store's audit chain checks out.
     """
+    from tally.cadre.warm import warm_from_results
     from tally.report.meeting import ReportError, meeting_report
     from tally.results import meeting_results
 
@@ -63,6 +64,7 @@ def report_command(
     except ReportError as exc:
         fail(f"meeting {meeting}: {exc}")
     forms = [f.form_id for f in results.forms if form is None or f.form_id == form]
+    warm_from_results(store, results)  # the per-person cut of figures computed anyway
     for path, content in made:  # all rendered before any is written
         write_atomic(path, content)
         console.print(f"wrote {path} ({len(content) / 1024:.0f} KiB): "

@@ -128,6 +128,7 @@ def check_command(
     db: DbOpt = None,
 ) -> None:
     """Compare the machine's count of the deck with its expected totals; write the record."""
+    from tally import filesig, keys
     from tally.testdeck.check import check_deck
     from tally.testdeck.deckfile import read_deck
     from tally.testdeck.signoff import render_signoff
@@ -138,8 +139,16 @@ def check_command(
     mid = meeting_id(store, meeting)
     with errors():
         result = check_deck(store, mid, deck, actor=who or user())
+    pdf = render_signoff(result)
     try:
-        write_atomic(output, render_signoff(result))
+        key = keys.load_key(store.data_dir)
+    except keys.KeyFileError as exc:
+        fail(f"cannot sign the record: {exc}")
+    sig = filesig.sign_bytes(key, pdf, output.name) if key is not None else None
+    try:
+        write_atomic(output, pdf)
+        if sig is not None:  # beside it: `scantally keys verify` checks the page
+            write_atomic(filesig.sig_path(output), sig.to_json())
     except OSError as exc:
         fail(f"cannot write the record {output}: {exc}; choose another -o")
     bad = result.mismatches
@@ -157,6 +166,13 @@ def check_command(
                   f"figures agree over {sum(f.sheets for f in result.forms)} deck sheets; "
                   f"result sha256 {result.counted_sha256}; record {escape(str(output))} "
                   f"(audit entry #{result.audit_seq})", highlight=False)
+    if sig is not None:
+        console.print(f"record signed: sha256 {sig.sha256}, key {sig.key_id}, signature "
+                      f"{escape(str(filesig.sig_path(output)))} (check it with `scantally keys "
+                      f"verify {escape(str(output))}`)", highlight=False)
+    else:
+        err_console.print("[yellow]the record is not signed: this station has no key "
+                          "(`scantally keys new`)[/]")
     if not result.ok:
         raise typer.Exit(EXIT_MISMATCH)
 

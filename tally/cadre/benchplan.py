@@ -51,6 +51,9 @@ def meeting_spec(plan: Plan, k: int) -> dict[str, Any]:
     cats = {"mode": "sheet", "options": [{"id": "leader", "label": "班子成员"},
                                          {"id": "middle", "label": "中层干部"},
                                          {"id": "staff", "label": "一般干部"}]}
+    # posts differ within a form: two cadres of one name (the pool repeats names, as life
+    # does) are told apart by their post, as the spec requires
+
     def person(n: int, post_key: str, post: str) -> dict[str, str]:
         pid, name = pool[n]
         return {"id": f"p{pid}", "name": name, post_key: post, "person_id": pid}
@@ -59,9 +62,9 @@ def meeting_spec(plan: Plan, k: int) -> dict[str, Any]:
         picks = rng.sample(range(len(pool)), POSITIONS * CANDIDATES_PER_POSITION)
         positions = [{"id": f"pos{j}", "title": f"副局长人选{j + 1}", "quota": 1,
                       "writein_lines": 0,
-                      "candidates": [person(n, "profile", "现任科长")
-                                     for n in picks[j * CANDIDATES_PER_POSITION:
-                                                    (j + 1) * CANDIDATES_PER_POSITION]]}
+                      "candidates": [person(n, "profile", f"现任第{i + 1}科科长")
+                                     for i, n in enumerate(picks[j * CANDIDATES_PER_POSITION:
+                                                           (j + 1) * CANDIDATES_PER_POSITION])]}
                      for j in range(POSITIONS)]
         return {"schema": "scantally.form/1", "id": f"bench-rec-{k:04d}",
                 "kind": "recommendation", "title": "领导干部民主推荐票", "header": header,
@@ -70,4 +73,4 @@ def meeting_spec(plan: Plan, k: int) -> dict[str, Any]:
     return {"schema": "scantally.form/1", "id": f"bench-eval-{k:04d}", "kind": "evaluation",
             "title": "领导干部民主测评表", "header": header, "categories": cats,
             "evaluation": {"individual": {"include_unknown": True, "leaders": [
-                person(n, "post", "副局长") for n in picks]}}}
+                person(n, "post", f"副局长（分管第{i + 1}处）") for i, n in enumerate(picks)]}}}

@@ -57,13 +57,18 @@ def figures_of_meetings(store: Store, meeting_ids: Iterable[int]) -> dict[int, M
 
 def refresh_meeting(store: Store, meeting_id: int) -> MeetingFigures:
     """Tally the meeting (as its report does), cut it per person, and cache the cut."""
-    results = meeting_results(store, meeting_id)
+    return cache_results(store, meeting_results(store, meeting_id))
+
+
+def cache_results(store: Store, results: MeetingResults) -> MeetingFigures:
+    """Cut results already computed (by a report, an import) per person and cache the cut,
+    stamped with the audit head the results were read at (stale as soon as it moves)."""
     figures = meeting_figures(results)
 
     def work(s: Session) -> None:
-        row = s.get(CadreMeeting, meeting_id)
+        row = s.get(CadreMeeting, results.meeting_id)
         if row is None:
-            row = CadreMeeting(meeting_id=meeting_id)
+            row = CadreMeeting(meeting_id=results.meeting_id)
             s.add(row)
         row.audit_seq = figures.audit_seq
         row.figures_version = FIGURES_VERSION

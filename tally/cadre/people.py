@@ -67,6 +67,11 @@ def index_meetings(store: Store) -> int:
     return len(todo)
 
 
+def index_meeting(store: Store, meeting_id: int) -> None:
+    """Index one meeting now (a no-op when it is indexed already)."""
+    store.write(lambda s: _index_one(s, meeting_id))
+
+
 def _index_one(s: Session, meeting_id: int) -> None:
     if s.get(CadreMeeting, meeting_id) is not None:  # another reader indexed it first
         return

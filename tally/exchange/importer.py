@@ -7,7 +7,8 @@ record (the signed manifest and the station's chain as they came) and a fresh au
 this store: one entry per row with its full record (`tally.audit.RECORDS`), so `verify` checks
 every row here as it does at the station, and a last `exchange.import` entry citing the bundle
 (manifest SHA-256, signer, the station's chain head). The same figures follow from the same
-rows: the result hash is the station's.
+rows: the result hash is the station's. After the commit the meeting's per-person figures are
+computed and cached (`tally.cadre.warm`), so a cadre's view in the department only reads.
 
 A meeting already here with the bundle's uid: the same signer and the same chain head is
 "already imported" (nothing changes); anything else is refused, naming what differs.
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tally import anchors, audit
+from tally.cadre.warm import warm_meeting
 from tally.db import (
     AuditEntry,
     ExchangeImport,
@@ -275,4 +277,11 @@ def import_bundle(store: Store, path: Path, *, who: str, name: str | None = None
         anchors.write(store, "exchange.import")
     if progress:
         progress("writing", 1, 1)
+    if result.outcome == "imported":
+        # derived data, after the commit: the cadre view of a department store only reads
+        if progress:
+            progress("per-person figures", 0, 1)
+        warm_meeting(store, result.meeting_id)
+        if progress:
+            progress("per-person figures", 1, 1)
     return result

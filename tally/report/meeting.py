@@ -26,6 +26,7 @@ from tally.report.xlsx import render_meeting_xlsx, render_xlsx
 from tally.results import FormResult, MeetingResults, image_set_sha256, meeting_results
 from tally.review import ReviewError, render_crop
 from tally.store import Store
+from tally.testmode import BANNER
 
 ReportFormat = Literal["pdf", "xlsx", "csv"]
 
@@ -81,7 +82,10 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
     results = results or meeting_results(store, meeting_id)
     chosen = pick_forms(results, form_id)
     single = len(chosen) == 1
+    test_mode = _in_test_mode(store, meeting_id)
     stem = f"{results.name}-{chosen[0].form_id}-report" if single else f"{results.name}-report"
+    if test_mode:  # the file name says it too, wherever the file goes
+        stem = f"{BANNER}-{stem}"
     if fmt == "pdf":
         info = MeetingInfo(operator=operator, station=station,
                            image_set_sha256=image_set_sha256(store, meeting_id),
@@ -89,7 +93,7 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
                            audit_anchor_short=anchors.report_line(store.data_dir, meeting_id,
                                                                   short=True),
                            generated_at=dt.datetime.now(dt.UTC),
-                           test_mode=_in_test_mode(store, meeting_id))
+                           test_mode=test_mode)
         parts = [FormPart(f.result, appendix_items(store, meeting_id, f.form_id, f.spec,
                                                    f.result)) for f in chosen]
         if single:
@@ -102,11 +106,12 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
     if fmt == "xlsx":
         if single:
             f = chosen[0]
-            return f"{stem}.xlsx", render_xlsx(f.result, f.spec, f.ballots)
+            return f"{stem}.xlsx", render_xlsx(f.result, f.spec, f.ballots,
+                                               test_mode=test_mode)
         return f"{stem}.xlsx", render_meeting_xlsx([(f.result, f.spec, f.ballots)
-                                                    for f in chosen])
-    files = (render_csv(chosen[0].result) if single
-             else render_meeting_csv([f.result for f in chosen]))
+                                                    for f in chosen], test_mode=test_mode)
+    files = (render_csv(chosen[0].result, test_mode=test_mode) if single
+             else render_meeting_csv([f.result for f in chosen], test_mode=test_mode))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in files.items():

@@ -7,6 +7,10 @@ serial column out (DOMAIN.md: serials beside choices only for logged-in team mem
 
 Every cell goes through `_cell`: text (names, write-ins, labels, reasons) is always a string
 cell, never a formula, and text that a spreadsheet would read as one gets the quote prefix.
+
+A test-mode meeting's workbook (`test_mode=True`) opens on a first sheet named 测试模式 with the
+banner line, carries the banner as the first row of every 说明 sheet and as the workbook's
+title, so a copy taken out of the hall cannot pass for an official count.
 """
 
 from __future__ import annotations
@@ -30,29 +34,31 @@ from tally.report.tables import Cell, SummaryTable, summary_tables
 from tally.rules.compute import layout_fields
 from tally.rules.result import UNMARKED_LABEL, TallyResult
 from tally.rules.validity import judge, vote_fields
+from tally.testmode import BANNER, BANNER_LINE
 
 HEAD_FILL = PatternFill("solid", fgColor="DDE4EE")
 VOID_FILL = PatternFill("solid", fgColor="F4C7C3")
 BOLD = Font(bold=True)
+BANNER_FONT = Font(bold=True, color="C00000", size=14)
 STATUS = {"valid": "有效", "invalid": "无效", "abstain": "弃权"}
 
 
 def render_xlsx(result: TallyResult, spec: FormSpec, ballots: list[Ballot], *,
-                anonymous: bool = True) -> bytes:
+                anonymous: bool = True, test_mode: bool = False) -> bytes:
     """The workbook; `anonymous=False` adds each ballot's serial beside its choices, which
     DOMAIN.md allows only in the audit export that logged-in team members see."""
-    wb = Workbook(write_only=True)
-    _form_sheets(wb, result, spec, ballots, anonymous, "")
+    wb = _workbook(test_mode)
+    _form_sheets(wb, result, spec, ballots, anonymous, "", test_mode)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 def render_meeting_xlsx(forms: Sequence[tuple[TallyResult, FormSpec, list[Ballot]]], *,
-                        anonymous: bool = True) -> bytes:
+                        anonymous: bool = True, test_mode: bool = False) -> bytes:
     """One workbook for several forms: a `表单` sheet listing them, then each form's sheets
     with its number in front ("1-说明", "1-推荐得票", …, "2-说明", …)."""
-    wb = Workbook(write_only=True)
+    wb = _workbook(test_mode)
     ws = wb.create_sheet("表单")
     ws.column_dimensions["B"].width = 30
     head = ["编号", "表单", "表单ID", "类型", "收回", "结果状态", "计票结果 SHA-256"]
@@ -64,15 +70,29 @@ def render_meeting_xlsx(forms: Sequence[tuple[TallyResult, FormSpec, list[Ballot
                                           "临时结果" if result.provisional else "已全部复核",
                                           result.sha256]])
     for k, (result, spec, ballots) in enumerate(forms, 1):
-        _form_sheets(wb, result, spec, ballots, anonymous, f"{k}-")
+        _form_sheets(wb, result, spec, ballots, anonymous, f"{k}-", test_mode)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
+def _workbook(test_mode: bool) -> Workbook:
+    wb = Workbook(write_only=True)
+    if test_mode:
+        wb.properties.title = BANNER_LINE
+        ws = wb.create_sheet(BANNER)
+        ws.column_dimensions["A"].width = 90
+        banner = WriteOnlyCell(ws, BANNER_LINE)
+        banner.font = BANNER_FONT
+        ws.append([banner])
+        ws.append([WriteOnlyCell(ws, "本工作簿来自测试模式的会议（测试票、上机检测），"
+                                     "不是正式计票结果。")])
+    return wb
+
+
 def _form_sheets(wb: Workbook, result: TallyResult, spec: FormSpec, ballots: list[Ballot],
-                 anonymous: bool, prefix: str) -> None:
-    _notes_sheet(wb.create_sheet(f"{prefix}说明"), result)
+                 anonymous: bool, prefix: str, test_mode: bool = False) -> None:
+    _notes_sheet(wb.create_sheet(f"{prefix}说明"), result, test_mode)
     for table in summary_tables(result):
         _summary_sheet(wb.create_sheet(f"{prefix}{table.title}"), table)
     _raw_sheet(wb.create_sheet(f"{prefix}票面记录"), result, spec, ballots, anonymous)
@@ -96,7 +116,7 @@ def _cell(ws: WriteOnlyWorksheet, value: Cell, *, head: bool = False, percent: b
     return c
 
 
-def _notes_sheet(ws: WriteOnlyWorksheet, result: TallyResult) -> None:
+def _notes_sheet(ws: WriteOnlyWorksheet, result: TallyResult, test_mode: bool = False) -> None:
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 90
     f = result.form
@@ -108,6 +128,8 @@ def _notes_sheet(ws: WriteOnlyWorksheet, result: TallyResult) -> None:
     ]
     if result.reconciliation.vote_void:
         rows.insert(0, ("警报", result.alarms[0].message))
+    if test_mode:
+        rows.insert(0, (BANNER, BANNER_LINE))
     for k, v in rows:
         ws.append([_cell(ws, k, head=True), _cell(ws, v)])
 
