@@ -126,3 +126,22 @@ def live_server(store: Store, port: int | None = None, **settings: Any) -> Itera
 
 def temp_store(tmp_path: Path) -> Store:
     return open_store(tmp_path / "data")
+
+
+#: Debian's chromium, driven by Playwright for every page test
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Debian chromium under Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

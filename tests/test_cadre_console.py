@@ -13,9 +13,16 @@ import pytest
 from tally.cadre.view import cadre_view
 from tally.store import Store, open_store
 from tests.cadre_helpers import ZHAO, ZHAO_PID, evaluation_marks, meeting_with
-from tests.server_helpers import PASSWORD, LiveServer, add_users, app_for, client_for
+from tests.server_helpers import (
+    CHROMIUM,
+    PASSWORD,
+    LiveServer,
+    add_users,
+    app_for,
+    chromium,
+    client_for,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 LOOK = Path("/tmp/cadre-look")
 
 
@@ -58,14 +65,8 @@ def test_cadre_pages_need_an_operator_and_name_what_is_missing(tmp_path: Path) -
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.mark.browser

@@ -25,9 +25,15 @@ from forms.load import load_spec
 from tally import accounts
 from tally.meetings import FormText, create_meeting
 from tally.store import Store, open_store
-from tests.server_helpers import add_users, ingest_readings, live_server, reading
+from tests.server_helpers import (
+    CHROMIUM,
+    add_users,
+    chromium,
+    ingest_readings,
+    live_server,
+    reading,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/hall-look")
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = ROOT / "tests" / "specs" / "people"
@@ -98,14 +104,8 @@ def halls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 #: in the page: every problem of the layout, as strings (empty: none)

@@ -18,9 +18,17 @@ from omr.sim.corpus import render_marked_page
 from tally.ingest import ingest_json, open_batch
 from tally.review import history
 from tally.store import Store, open_store
-from tests.server_helpers import PASSWORD, LiveServer, add_users, app_for, layout_of, reading
+from tests.server_helpers import (
+    CHROMIUM,
+    PASSWORD,
+    LiveServer,
+    add_users,
+    app_for,
+    chromium,
+    layout_of,
+    reading,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/server-look")
 REC = Path("examples/recommendation.yaml")
 pytestmark = [pytest.mark.browser,
@@ -39,14 +47,8 @@ def sheet(tmp: Path, serial: str, marks: dict[str, list[str]],
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_console_and_hall_end_to_end(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]

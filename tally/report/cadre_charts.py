@@ -3,14 +3,13 @@ stages side by side, one bar per year (`tally.report.charts.grouped_bars`)."""
 
 from __future__ import annotations
 
-from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 
 from forms.fonts import FONT_NAME, register_font
-from tally.report.charts import GRID, INK, SERIES, Series, _legend, _title
+from tally.report.charts import GRID, INK, SERIES, Series, _legend, _title, percent_bars
 
 
 def year_lines(years: list[int], series: list[Series], width: float, height: float, *,
@@ -73,22 +72,9 @@ def stage_bars(stages: list[str], series: list[Series], width: float, height: fl
     top = 40 if title else 26
     if title:
         _title(d, title, width, height - 12)
-    ch = VerticalBarChart()
+    ch = percent_bars([tuple(None if v is None else 100 * v for v in s.values) for s in series],
+                      stages, [s.colour for s in series])
     ch.x, ch.y, ch.width, ch.height = 34, 34, width - 44, height - 34 - top
-    ch.data = [tuple(None if v is None else 100 * v for v in s.values) for s in series]
-    ch.categoryAxis.categoryNames = stages
-    ch.categoryAxis.labels.fontName = FONT_NAME
-    ch.categoryAxis.labels.fontSize = 8
-    ch.categoryAxis.labels.dy = -3
-    ch.valueAxis.valueMin, ch.valueAxis.valueMax, ch.valueAxis.valueStep = 0, 100, 20
-    ch.valueAxis.labels.fontName = FONT_NAME
-    ch.valueAxis.labels.fontSize = 7.5
-    ch.valueAxis.labelTextFormat = "%d%%"
-    ch.valueAxis.visibleGrid = True
-    ch.valueAxis.gridStrokeColor = GRID
-    for i, s in enumerate(series):
-        ch.bars[i].fillColor = colors.HexColor(s.colour)
-        ch.bars[i].strokeColor = None
     ch.barSpacing, ch.groupSpacing, ch.barWidth = 1, 12, 10
     ch.barLabelFormat = "%.1f%%"
     ch.barLabels.fontName = FONT_NAME

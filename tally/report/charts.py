@@ -120,18 +120,14 @@ def stacked_bars(names: list[str], series: list[Series], width: float, *, title:
     return d
 
 
-def grouped_bars(groups: list[str], series: list[Series], width: float, height: float, *,
-                 title: str = "") -> Drawing:
-    """Vertical bars: for each group (row) one bar per series (bucket); values are fractions."""
-    register_font()
-    d = Drawing(width, height)
-    top = 40 if title else 26
-    if title:
-        _title(d, title, width, height - 12)
+
+def percent_bars(data: list[tuple[float | None, ...]], names: list[str],
+                 colours: list[str]) -> VerticalBarChart:
+    """A vertical bar chart of percentages (0-100, one tuple per series, None: no bar) in the
+    reports' style: axes, grid, fonts and the series' colours; the caller places and sizes it."""
     ch = VerticalBarChart()
-    ch.x, ch.y, ch.width, ch.height = 34, 30, width - 44, height - 30 - top
-    ch.data = [tuple(100 * (v or 0.0) for v in s.values) for s in series]
-    ch.categoryAxis.categoryNames = groups
+    ch.data = data
+    ch.categoryAxis.categoryNames = names
     ch.categoryAxis.labels.fontName = FONT_NAME
     ch.categoryAxis.labels.fontSize = 8
     ch.categoryAxis.labels.dy = -3
@@ -141,9 +137,22 @@ def grouped_bars(groups: list[str], series: list[Series], width: float, height: 
     ch.valueAxis.labelTextFormat = "%d%%"
     ch.valueAxis.visibleGrid = True
     ch.valueAxis.gridStrokeColor = GRID
-    for i, s in enumerate(series):
-        ch.bars[i].fillColor = colors.HexColor(s.colour)
+    for i, colour in enumerate(colours):
+        ch.bars[i].fillColor = colors.HexColor(colour)
         ch.bars[i].strokeColor = None
+    return ch
+
+def grouped_bars(groups: list[str], series: list[Series], width: float, height: float, *,
+                 title: str = "") -> Drawing:
+    """Vertical bars: for each group (row) one bar per series (bucket); values are fractions."""
+    register_font()
+    d = Drawing(width, height)
+    top = 40 if title else 26
+    if title:
+        _title(d, title, width, height - 12)
+    ch = percent_bars([tuple(100 * (v or 0.0) for v in s.values) for s in series], groups,
+                      [s.colour for s in series])
+    ch.x, ch.y, ch.width, ch.height = 34, 30, width - 44, height - 30 - top
     n = max(len(series), 1)
     ch.barSpacing = 1
     ch.groupSpacing = 10
