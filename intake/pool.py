@@ -100,7 +100,7 @@ class ReaderPool:
             job.value = _guarded(job.task, job.page, self.settings, *job.args)
             return job.value
         try:
-            job.value = job.future.result()
+            job.value = self._wait(job.future)
             self._restarts = 0
         except BrokenProcessPool:
             self._in_flight.pop(id(job), None)
@@ -108,6 +108,9 @@ class ReaderPool:
             job.value = _retry_alone(job, self.settings)
         self._in_flight.pop(id(job), None)
         return job.value
+
+    def _wait(self, future: Future[PageRead]) -> PageRead:
+        return _wait_on(self._pool, future)
 
     def map(self, pages: Iterable[EncodedPage], task: Task = read_work,
             *args: Any) -> Iterator[PageRead]:
@@ -150,10 +153,69 @@ def _new_pool(workers: int, settings: ReadSettings) -> ProcessPoolExecutor:
                                initializer=_init_worker, initargs=(settings, os.getpid()))
 
 
+#: how often a wait for a page looks whether a dead worker jammed the pool
+JAM_CHECK_S = 5.0
+#: at most this many bytes are fed to a jammed pool's result pipe, in chunks of ...
+UNJAM_MAX_BYTES = 64 * 2**20
+UNJAM_CHUNK_BYTES = 4096
+
+
+def _wait_on(pool: ProcessPoolExecutor | None, future: Future[PageRead]) -> PageRead:
+    """The future's result; a pool jammed by a worker killed mid-message is unjammed (see
+    `_unjam`) so that the wait ends in BrokenProcessPool instead of never."""
+    while True:
+        try:
+            return future.result(timeout=JAM_CHECK_S)
+        except TimeoutError:
+            if pool is not None and _lost_worker(pool):
+                _unjam(pool)
+
+
+def _lost_worker(pool: ProcessPoolExecutor) -> bool:
+    """Has a worker of the pool died (and the pool not noticed it since)?"""
+    processes = getattr(pool, "_processes", None) or {}
+    return any(p.exitcode is not None for p in list(processes.values()))
+
+
+def _unjam(pool: ProcessPoolExecutor) -> None:
+    """Break a pool that a worker's death jammed instead of breaking it.
+
+    A worker killed (SIGKILL, the OOM killer) while it writes its result leaves half a message
+    in the pool's one result pipe and its write lock taken: the other workers wait for the lock
+    and the executor's manager thread waits for the rest of the message, both for ever, so no
+    future ever ends (a CPython limitation of ProcessPoolExecutor). The workers left are killed
+    and the pipe is fed zero bytes until the manager thread reads a broken message: it then
+    marks the pool broken and fails its futures with BrokenProcessPool, which `result` handles
+    like any dead worker (a new pool, the page re-read alone)."""
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
+        if p.exitcode is None:
+            p.kill()
+    manager = getattr(pool, "_executor_manager_thread", None)
+    queue = getattr(pool, "_result_queue", None)
+    writer = getattr(queue, "_writer", None)
+    if manager is None or writer is None:
+        return
+    fed = 0
+    zeros = bytes(UNJAM_CHUNK_BYTES)
+    try:
+        fd = writer.fileno()
+        os.set_blocking(fd, False)  # never block here: a full pipe is simply tried again
+    except OSError:  # the pipe is closed: the pool is being torn down anyway
+        return
+    while manager.is_alive() and fed < UNJAM_MAX_BYTES:
+        try:
+            fed += os.write(fd, zeros)
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        manager.join(0.01)
+
+
 def _retry_alone(job: Job, settings: ReadSettings) -> PageRead:
     with _new_pool(1, settings) as solo:
         try:
-            return solo.submit(_in_worker, job.task, job.page, *job.args).result()
+            return _wait_on(solo, solo.submit(_in_worker, job.task, job.page, *job.args))
         except BrokenProcessPool:
             reading = failed(job.page.source, Status.UNREADABLE, "the reader process crashed "
                              "on this page; re-scan it or report it",

@@ -165,3 +165,31 @@ def test_a_worker_that_dies_costs_only_its_page() -> None:
     assert [r.source for r in results] == ["a.jpg#1", "boom.jpg#1", "b.jpg#1", "c.jpg#1"]
     assert [r.status for r in results] == ["blank", "unreadable", "blank", "blank"]
     assert "crashed" in results[1].reason and results[1].reason_code == "worker_crashed"
+
+
+def _dies_mid_message(page: EncodedPage, settings: ReadSettings) -> PageRead:
+    """A task whose worker is killed half-way through sending its result: it takes the result
+    pipe's write lock, writes the header of a message and no body, and dies (SIGKILL) - as a
+    worker killed by the OOM killer while it sends a page's image back."""
+    if page.source.startswith("jam.jpg"):
+        import gc
+        import multiprocessing.queues
+        import signal
+
+        queue = next(o for o in gc.get_objects()
+                     if isinstance(o, multiprocessing.queues.SimpleQueue))
+        queue._wlock.acquire()  # type: ignore[attr-defined]
+        os.write(queue._writer.fileno(), struct.pack("!i", 100_000))  # type: ignore[attr-defined]
+        os.kill(os.getpid(), signal.SIGKILL)
+    return PageRead(failed(page.source, "blank", "fine"), None, 0.0)
+
+
+def test_a_worker_killed_while_sending_its_result_does_not_hang_the_pool() -> None:
+    """Without `intake.pool._unjam` this waits for ever (the manager thread of the executor
+    waits for the rest of the message, the other worker for the write lock)."""
+    pages = [EncodedPage(f"{name}#1", data=b"x") for name in ("a.jpg", "jam.jpg", "b.jpg")]
+    with ReaderPool(ReadSettings(LAYOUTS), workers=2) as pool:
+        results = [r.reading for r in pool.map(pages, _dies_mid_message)]
+    assert [r.source for r in results] == ["a.jpg#1", "jam.jpg#1", "b.jpg#1"]
+    assert [r.status for r in results] == ["blank", "unreadable", "blank"]
+    assert results[1].reason_code == "worker_crashed"
