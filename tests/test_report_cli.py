@@ -58,8 +58,11 @@ def test_report_files_equal_the_tally(tmp_path: Path) -> None:
     assert not any(f"S{k}" == c for c in cells for k in range(4))  # anonymous: no serials
 
     with zipfile.ZipFile(out / "r.zip") as zf:
-        table = zf.read("recommendation.csv").decode("utf-8").lstrip("\ufeff")
+        # `meeting new` makes a meeting in test mode: its tables say so, in name and first row
+        table = zf.read("测试模式-recommendation.csv").decode("utf-8").lstrip("\ufeff")
     rows = list(csv.reader(io.StringIO(table)))
+    assert "测试模式" in rows[0][0]
+    rows = rows[1:]
     head = rows[0]
     got = {r[2]: r for r in rows[1:] if r[0] == "director"}
     column = head.index("全体·得票数")

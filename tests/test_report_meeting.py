@@ -204,16 +204,22 @@ def test_warning_summary_comes_before_the_detail(meeting: Path) -> None:
 
 def test_workbook_and_zip_hold_every_form(meeting: Path) -> None:
     wb = openpyxl.load_workbook(meeting / "out" / "r.xlsx")
-    assert wb.sheetnames[0] == "表单"
+    # `meeting new` makes a meeting in test mode: the workbook opens on its notice
+    assert wb.sheetnames[:2] == ["测试模式", "表单"]
     assert {"1-说明", "1-票面记录", "2-说明", "2-票面记录", "2-个人测评"} <= set(wb.sheetnames)
     head = list(next(wb["2-票面记录"].iter_rows(values_only=True)))
     assert "张伟（党组书记、局长）·德" in head and "张伟（党组成员、副局长）·德" in head
     assert len(head) == len(set(head))  # every column tells its person apart
     with zipfile.ZipFile(meeting / "out" / "r.zip") as zf:
         names = set(zf.namelist())
-        assert {"people-rec/recommendation.csv", "people-eval/evaluation_individual.csv",
-                "people-eval/warning_summary.csv"} <= names
-        table = list(csv.reader(io.StringIO(zf.read("people-eval/evaluation_individual.csv")
-                                            .decode("utf-8").lstrip("\ufeff"))))
+        # test mode (see above): every table's name and first row say so
+        assert {"people-rec/测试模式-recommendation.csv",
+                "people-eval/测试模式-evaluation_individual.csv",
+                "people-eval/测试模式-warning_summary.csv"} <= names
+        table = list(csv.reader(io.StringIO(
+            zf.read("people-eval/测试模式-evaluation_individual.csv")
+            .decode("utf-8").lstrip("\ufeff"))))
+    assert "测试模式" in table[0][0]
+    table = table[1:]
     subjects = {r[1] for r in table[1:]}
     assert {"张伟（党组书记、局长）", "张伟（党组成员、副局长）"} <= subjects
