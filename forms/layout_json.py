@@ -61,7 +61,7 @@ class SerialCodeDoc(_M):
     """A card-reader form's serial, printed as solid cells of the reader grid (`forms.cardcode`):
     bit k is cell `grid[k]`, printed at `rects_mm[k]` when 1."""
 
-    scheme: Literal["scantally.cardcode/1", "scantally.cardcode/2"]
+    scheme: Literal["scantally.cardcode/1"]
     grid: list[list[int]]
     rects_mm: list[Rect4]
 
@@ -138,7 +138,7 @@ class LayoutDoc(_M):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-CARD_CODE_SCHEME = "scantally.cardcode/2"
+CARD_CODE_SCHEME = "scantally.cardcode/1"
 
 
 def _r(v: float) -> float:

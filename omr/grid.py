@@ -90,9 +90,7 @@ def card_serial(bitmap: np.ndarray, layout: FormLayout, page: int = 1) -> str | 
         raise ValueError(f"the layout prints no serial code on page {page}")
     grid = np.asarray(bitmap)
     _check_fits((grid.shape[0], grid.shape[1]), layout, page, "the bitmap")
-    code = layout.pages[page].doc.serial_code
-    assert code is not None
-    return decode_serial([bool(grid[r, c]) for r, c in cells], code.scheme)
+    return decode_serial([bool(grid[r, c]) for r, c in cells])
 
 
 def _check_fits(shape: tuple[int, int], layout: FormLayout, page: int, what: str) -> None:
