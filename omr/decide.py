@@ -20,6 +20,12 @@ the ink fills (low for pen strokes: a tick, a cross, a circle).
   marks are pen strokes (`stroke_solidity_max`) and at least as many; a voter who fills every
   box, or fills boxes partly, is read as marked; with no other mark to compare, a filled box is
   a vote;
+- a box with no ink inside whose printed border looks wider all round than the page's empty
+  boxes' (`hollow_border_min_mm`) holds what a small-window bitonal threshold left of a fill:
+  doubtful, never empty;
+- a box that a line across the page runs through (`omr.aligned`: the same straight stroke at
+  one place in three boxes or more of a column or a row, a fold or a streak) is doubtful
+  unless what is left of its ink besides the line is a mark by itself;
 - a mark far heavier (`heavy_ratio`) than the same voter's other marks beside it in the same
   field (a tick crossed out next to a new one) is doubtful too.
 
@@ -110,6 +116,19 @@ class Thresholds:
     #: a box with ink on at least this many sides of the band just round its border (and
     #: little inside) was circled round: never read empty, a person decides
     circled_sides: int = 3
+    #: ... or on `round_sides` sides and round the box in at least `round_cover` of the
+    #: directions from its centre (an oval wider than the box runs along its border, where it
+    #: cannot be told from the print, on two sides; simulated circles round a box: 0.5 and up,
+    #: empty boxes of a dithered scan at most 0.63 but then on fewer sides)
+    round_sides: int = 2
+    round_cover: float = 0.45
+    #: a box with no ink inside whose printed border looks wider than on the page's empty
+    #: boxes by at least `hollow_border_min_mm` on every side and `hollow_border_mean_mm` on
+    #: average holds the edge of a fill that a small-window bitonal threshold hollowed: ink a
+    #: person can see, never read empty (empty boxes of simulated hollowed scans: at most 0.063
+    #: and 0.081; hollowed fills: 0.07 and 0.12 and up)
+    hollow_border_min_mm: float = 0.06
+    hollow_border_mean_mm: float = 0.1
     #: a covered box is a ticking voter's cancellation only if such boxes are this few (a voter
     #: who mixes ticks and fills fills several)
     stroke_cancels_max: int = 2
@@ -172,13 +191,26 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     slash = (~unsure_light & thin & (np.asarray(ink.peak) >= t.light_peak_min) & long
              & (np.asarray(ink.off_centre) <= t.slash_off_centre)
              & (np.abs(np.asarray(ink.angle_deg) - 45.0) <= t.slash_angle_deg))
-    circled = np.asarray(ink.halo_sides) >= t.circled_sides
+    halo = np.asarray(ink.halo_sides)
+    circled = (halo >= t.circled_sides) | ((halo >= t.round_sides)
+                                           & (np.asarray(ink.round_cover) >= t.round_cover))
+    hollowed = ((np.asarray(ink.border_excess_mm) >= t.hollow_border_min_mm)
+                & (np.asarray(ink.border_excess_mean_mm) >= t.hollow_border_mean_mm))
+    aligned = np.asarray(ink.aligned_line)
+    off_line = np.asarray(ink.off_line_fill)
     for i, value in enumerate(fill):
         if circled[i] and value < t.definite_fill:
             calls.append(BoxCall("doubtful", "circled round its border, not marked inside?",
                                  0.0))
+        elif visible[i] < t.marginal_fill and hollowed[i]:
+            calls.append(BoxCall("doubtful", "its border inked wider all round: a fill the "
+                                             "scan hollowed?", 0.0))
         elif visible[i] < t.marginal_fill:
             calls.append(BoxCall("empty", certainty=_distance(visible[i], t.marginal_fill)))
+        elif aligned[i] and off_line[i] < t.definite_fill:
+            calls.append(BoxCall("doubtful", "a straight line at one place through this box and "
+                                             "others of its column or row: a fold or a streak?",
+                                 0.0))
         elif value < t.definite_fill and dot[i]:
             calls.append(BoxCall("marked", certainty=_distance(value, t.small_mark_fill)))
         elif slash[i] and not _heavy(i, fill, by_field[fields[i]], open_marks, t):

@@ -14,6 +14,7 @@ import numpy as np
 
 from forms.code import parse_payload
 from forms.layout_json import BoxDoc
+from omr.aligned import note_aligned_lines
 from omr.code import find_code
 from omr.decide import BoxCall, Thresholds, decide
 from omr.layout import FormLayout, Layouts, PageGeometry
@@ -170,6 +171,7 @@ def _read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
             clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
                         line_level, settings)
         ink = box_fill(samples, levels, settings)
+    note_aligned_lines(ink, samples, rects, thresholds.marginal_fill, settings)
     calls = decide(ink, list(page_layout.box_fields), thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
     called = {(b.field, b.option) for b, c in zip(boxes, calls, strict=True)

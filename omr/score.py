@@ -170,7 +170,7 @@ def area_resampled(grey: np.ndarray, page_to_image: np.ndarray, settings: ScoreS
     return small, scale @ page_to_image
 
 
-def _axis_mm(length_mm: float, settings: ScoreSettings) -> np.ndarray:
+def axis_mm(length_mm: float, settings: ScoreSettings) -> np.ndarray:
     """Sample centres along one side of a patch, in mm from the box's inside edge."""
     step = 1.0 / settings.sample_px_per_mm
     count = round((length_mm + 2 * settings.ring_mm) * settings.sample_px_per_mm)
@@ -181,8 +181,8 @@ def _warp_patches(grey: np.ndarray, h: np.ndarray, rects_mm: np.ndarray,
                   settings: ScoreSettings) -> np.ndarray:
     """(N, hp, wp) uint8 patches, each through the homography's local affine map at its box."""
     ppm, ring = settings.sample_px_per_mm, settings.ring_mm
-    wp = len(_axis_mm(rects_mm[0, 2], settings))
-    hp = len(_axis_mm(rects_mm[0, 3], settings))
+    wp = len(axis_mm(rects_mm[0, 2], settings))
+    hp = len(axis_mm(rects_mm[0, 3], settings))
     n = len(rects_mm)
     centre = rects_mm[:, :2] + rects_mm[:, 2:] / 2
     unit = np.eye(2)
@@ -202,7 +202,7 @@ def _warp_patches(grey: np.ndarray, h: np.ndarray, rects_mm: np.ndarray,
 
 def _ring_mask(size_mm: np.ndarray, settings: ScoreSettings) -> np.ndarray:
     """Patch pixels of paper around the box: 0.5 mm or more outside its border."""
-    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     gap = settings.border_mm + 0.5
     out_x = (xs < -gap) | (xs > size_mm[0] + gap)
     out_y = (ys < -gap) | (ys > size_mm[1] + gap)
@@ -211,7 +211,7 @@ def _ring_mask(size_mm: np.ndarray, settings: ScoreSettings) -> np.ndarray:
 
 def _inner(size_mm: np.ndarray, settings: ScoreSettings) -> tuple[slice, slice]:
     """(rows, columns) of the measured area in a patch: the inside shrunk by margin_mm."""
-    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     m = settings.margin_mm
     cols = np.nonzero((xs > m) & (xs < size_mm[0] - m))[0]
     rows = np.nonzero((ys > m) & (ys < size_mm[1] - m))[0]
@@ -284,7 +284,7 @@ def _border_offset(dark: np.ndarray, size_mm: np.ndarray, settings: ScoreSetting
     step = 1.0 / settings.sample_px_per_mm
     reach = round(settings.border_search_mm / step)
     half = settings.border_mm / 2
-    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     along_x = (ys > 0.5) & (ys < size_mm[1] - 0.5)
     along_y = (xs > 0.5) & (xs < size_mm[0] - 0.5)
     err = []
@@ -406,6 +406,20 @@ class BoxInk:
         self.outside_sides = np.zeros(n, int)
         self._solidity = solidity
         self._measure_solidity = measure_solidity
+        #: per group of `BoxSamples.groups` (same order): its box indices and the ink masks
+        #: over their measured areas, at the level each box was measured at
+        self.masks: list[tuple[np.ndarray, np.ndarray]] = []
+        #: how much wider its printed border looks than on the page's empty boxes (mm): on its
+        #: least widened side, and on average over the four (`_border_excess`)
+        self.border_excess_mm = np.zeros(n)
+        self.border_excess_mean_mm = np.zeros(n)
+        #: for a box without a mark's worth of ink inside: the share of directions from its
+        #: centre in which ink (beyond what is printed) lies round it (`_round_cover`)
+        self.round_cover = np.zeros(n)
+        #: a line across the page runs through the box (`omr.aligned`), and the box's fill
+        #: without it
+        self.aligned_line = np.zeros(n, bool)
+        self.off_line_fill = fill
 
     @property
     def solidity(self) -> np.ndarray:
@@ -433,6 +447,8 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     diagonal = np.zeros(n)
     clump = np.ones(n)
     light = np.zeros(n, bool)
+    border_min, border_mean = np.zeros(n), np.zeros(n)
+    round_cover = np.zeros(n)
     masks = []
     for g in samples.groups:
         inner = g.dark[:, g.inner[0], g.inner[1]]
@@ -458,12 +474,15 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                         if len(bare) or len(full) else None)
         if printed_dark is not None:
             if len(bare):
-                halo[g.index[bare]] = _halo_sides(g.dark[bare] - printed_dark > levels.mark,
-                                                  g.size_mm, settings)
+                extra = g.dark[bare] - printed_dark > levels.mark
+                halo[g.index[bare]] = _halo_sides(extra, g.size_mm, settings)
+                round_cover[g.index[bare]] = _round_cover(extra, g.size_mm, settings)
             if len(full):
                 outside[g.index[full]] = _halo_sides(g.dark[full] - printed_dark > levels.mark,
                                                      g.size_mm, settings, outer_only=True)
         masks.append((g.index, ink))
+        border_min[g.index], border_mean[g.index] = _border_excess(
+            g.dark, g.size_mm, visible[g.index], settings)
         ppm = settings.sample_px_per_mm
         diagonal[g.index] = np.hypot(*ink.shape[1:]) / ppm
         for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
@@ -492,6 +511,9 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     out.diagonal_mm, out.angle_deg, out.outside_sides = diagonal, angle, outside
     out.visible_level = levels.visible
     out.clump = clump
+    out.masks = masks
+    out.border_excess_mm, out.border_excess_mean_mm = border_min, border_mean
+    out.round_cover = round_cover
     return out
 
 
@@ -548,7 +570,7 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
     opened = _opened(ink, settings)
     if printed is not None:
         opened &= ~printed[None]
-    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     d = RING_FROM_MM
     left, right = xs < -d, xs > size_mm[0] + d
     top, bottom = ys < -d, ys > size_mm[1] + d
@@ -611,6 +633,46 @@ HALO_CLEAR_MM = (0.5, 0.85)
 HALO_SIDE_SHARE = 0.35
 
 
+#: a printed border's width is its darkness summed across it, this far either side of the box's
+#: inside edge (mm), along the middle `BORDER_WIDTH_MIDDLE` of each side (its corners left out)
+BORDER_WIDTH_REACH_MM = 0.9
+BORDER_WIDTH_MIDDLE = 0.6
+
+
+def _border_widths(dark: np.ndarray, size_mm: tuple[float, float],
+                   settings: ScoreSettings) -> np.ndarray:
+    """(N, 4) how wide each box's printed border looks on its left, right, top and bottom side
+    (mm: the darkness summed across it)."""
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
+    w, h = size_mm
+    r, keep = BORDER_WIDTH_REACH_MM, (1 - BORDER_WIDTH_MIDDLE) / 2
+    left, right = np.abs(xs) < r, np.abs(xs - w) < r
+    top, bottom = np.abs(ys) < r, np.abs(ys - h) < r
+    mid_x = (xs > keep * w) & (xs < (1 - keep) * w)
+    mid_y = (ys > keep * h) & (ys < (1 - keep) * h)
+    step = 1.0 / settings.sample_px_per_mm
+    rows = dark[:, mid_y]
+    cols = dark[:, :, mid_x]
+    return np.stack([rows[:, :, left].sum(2).mean(1), rows[:, :, right].sum(2).mean(1),
+                     cols[:, top].sum(1).mean(1), cols[:, bottom].sum(1).mean(1)], 1) * step
+
+
+def _border_excess(dark: np.ndarray, size_mm: tuple[float, float], visible_fill: np.ndarray,
+                   settings: ScoreSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Per box, how much wider than on this page's empty boxes of its size its border looks
+    (mm): on its least widened side, and on average over the four. A fill that a small-window
+    bitonal threshold hollowed leaves only its edge, along the inside of the border: the border
+    looks wider on all four sides. A box merely out of place by a fraction looks wider on one
+    side and narrower on the other. Zeros when too few boxes are empty to compare."""
+    n = len(dark)
+    empty = np.nonzero(visible_fill < PRINTED_MAX_FILL)[0]
+    if len(empty) < PRINTED_MIN_BOXES:
+        return np.zeros(n), np.zeros(n)
+    widths = _border_widths(dark, size_mm, settings)
+    excess = widths - np.median(widths[empty], axis=0)
+    return excess.min(1), excess.mean(1)
+
+
 def _printed_darkness(dark: np.ndarray, visible_fill: np.ndarray) -> np.ndarray | None:
     """(hp, wp) how dark what is printed round boxes of one size is, pixel by pixel: the
     median of their empty patches, its local maximum over 3 x 3 pixels (registration jitter);
@@ -630,7 +692,7 @@ def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSe
     its part outside the border) carry ink (`ink`: darker than what is printed there) along
     `HALO_SIDE_SHARE` of their length: a box circled round its border has ink on all four,
     a neighbour's overshoot on one."""
-    xs, ys = _axis_mm(size_mm[0], settings), _axis_mm(size_mm[1], settings)
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     a, b = (-HALO_CLEAR_MM[1], HALO_OUTSIDE_MM) if outer_only else (HALO_INSIDE_MM,
                                                                       HALO_OUTSIDE_MM)
     c, d = HALO_CLEAR_MM
@@ -654,6 +716,45 @@ def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSe
              across(ink[:, along_y][:, :, left].transpose(0, 2, 1)),
              across(ink[:, along_y][:, :, right].transpose(0, 2, 1)))
     return np.sum([side.mean(1) >= HALO_SIDE_SHARE for side in sides], axis=0)
+
+
+#: directions round a box's centre in which `_round_cover` looks for ink
+ROUND_BINS = 32
+#: the ring searched: from this far inside the box's inside edge to the patch's edge (mm)
+ROUND_INSIDE_MM = 1.0
+#: ink pieces smaller than this (mm^2) are specks (dust, a bitonal scan's grain), left out
+ROUND_SPECK_MM2 = 0.12
+
+
+def _round_cover(extra: np.ndarray, size_mm: tuple[float, float],
+                 settings: ScoreSettings) -> np.ndarray:
+    """(N,) for each patch of `extra` (ink darker than what is printed there), the share of
+    `ROUND_BINS` directions from the box's centre (scaled to the box's shape) in which ink lies
+    in the ring round the box's edge. A circle or an oval drawn round the box, even one that
+    runs along the printed border for a stretch (where it cannot be told from the border),
+    covers most directions; a tick's tail or a neighbour's overshoot covers a few."""
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
+    w, h = size_mm
+    u = (xs - w / 2) / (w / 2)
+    v = (ys - h / 2) / (h / 2)
+    angle = np.arctan2(v[:, None], u[None, :])
+    bins = ((angle + np.pi) / (2 * np.pi) * ROUND_BINS).astype(int) % ROUND_BINS
+    inside = ((np.abs(xs - w / 2) < w / 2 - ROUND_INSIDE_MM)[None, :]
+              & (np.abs(ys - h / 2) < h / 2 - ROUND_INSIDE_MM)[:, None])
+    ring = ~inside
+    speck_px = ROUND_SPECK_MM2 * settings.sample_px_per_mm ** 2
+    out = np.zeros(len(extra))
+    for k, mask in enumerate(extra):
+        mask = mask & ring
+        if not mask.any():
+            continue
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), 8)
+        big = np.nonzero(stats[1:, cv2.CC_STAT_AREA] >= speck_px)[0] + 1
+        if not len(big):
+            continue
+        kept = np.isin(labels, big)
+        out[k] = len(np.unique(bins[kept])) / ROUND_BINS
+    return out
 
 
 def _largest_share(mask: np.ndarray) -> float:

@@ -130,6 +130,43 @@ def test_a_stray_dash_poking_into_an_empty_box_is_never_a_vote() -> None:
         assert reading.marks[f].marked == votes[f]
 
 
+@pytest.mark.parametrize("axis", ["column", "row"])
+def test_a_fold_seen_only_inside_the_boxes_of_a_column_or_row_is_never_a_vote(axis: str) -> None:
+    """A small-window bitonal threshold can keep a fold's shadow only inside the boxes: the same
+    short straight stroke, at one place on the page, in every box the fold runs through. Such
+    boxes are never sure marks (doubtful: the ink is visible), and a tick the fold crosses is
+    still a vote."""
+    votes = _votes(5)
+    img = H.blank_sheet("evaluation", "000205")
+    _draw(img, votes, "tick", H.BLACK_PEN, 0.5, 6)
+    if axis == "column":  # down the 称职 column of the leaders
+        boxes = [(f["id"], "competent") for f in FIELDS if f["id"].startswith("leader.")]
+        x0, _, w0, _ = H.box_rect(DOC, *boxes[0])
+        at = x0 + 0.3 * w0
+    else:  # along the row of one leader
+        field = next(f for f in FIELDS if f["id"].startswith("leader.") and f["id"] in votes)
+        boxes = [(field["id"], o) for o in field["options"]]
+        _, y0, _, h0 = H.box_rect(DOC, *boxes[0])
+        at = y0 + 0.6 * h0
+    for f, option in boxes:
+        x, y, w, h = H.box_rect(DOC, f, option)
+        ends = (((at, y + 0.15 * h), (at, y + 0.85 * h)) if axis == "column"
+                else ((x + 0.15 * w, at), (x + 0.85 * w, at)))
+        H.draw_line(img, *ends, width_mm=0.5, grey=H.BLACK_PEN)
+    reading = _read(H.scan(img, angle_deg=0.6, blur_px=0.5, noise=2))
+    assert reading.read, reading.reason
+    crossed = 0
+    for f, option in boxes:
+        if option in votes.get(f, []):
+            crossed += 1
+            assert _decision(reading, f, option) == "marked", (f, option)
+        else:
+            assert _decision(reading, f, option) == "doubtful", (f, option)
+    assert crossed and len(boxes) - crossed >= 2
+    for f in votes:  # nothing else moved
+        assert set(votes[f]) - {o for g, o in boxes if g == f} <= set(reading.marks[f].marked)
+
+
 def _hollowing_threshold(grey: np.ndarray, window_px: int) -> np.ndarray:
     """A scanner's small-window dynamic threshold: solids wider than the window go hollow."""
     return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
