@@ -36,7 +36,7 @@ from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
 from tally.fingerprints import note_fingerprint, same_sheet_page
 from tally.images import sha256_hex
-from tally.meetings import MeetingError, categories_of, meeting_forms, meeting_specs
+from tally.meetings import MeetingError, categories_of, meeting_layouts, meeting_specs
 from tally.store import Store
 from tally.testmode import is_test_mode, is_test_serial, refusal_reason
 
@@ -138,10 +138,9 @@ def _meeting_context(store: Store, meeting_id: int
         m = s.get(Meeting, meeting_id)
         if m is None:
             raise MeetingError(f"no meeting #{meeting_id}")
-        forms = {fid: FormCheck(f.layout_hash, len(f.layout["pages"]),
-                                {x["id"]: (x["page"], frozenset(x["options"]))
-                                 for x in f.layout["fields"]})
-                 for fid, f in meeting_forms(s, meeting_id).items()}
+        forms = {fid: FormCheck(lay.hash, len(lay.pages),
+                                {x.id: (x.page, frozenset(x.options)) for x in lay.fields})
+                 for fid, lay in meeting_layouts(s, meeting_id).items()}
         return m.name, m.serials_recorded, forms, categories_of(
             meeting_specs(s, meeting_id).values())
 

@@ -29,6 +29,7 @@ from forms.plan import LayoutError
 from forms.spec import FormSpec
 from forms.text import TextError, clean_name
 from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
+from omr.layout import FormLayout
 from tally import audit
 from tally.db import Meeting, MeetingForm, PrintedSerial
 from tally.model import MeetingFacts, Settings
@@ -349,9 +350,12 @@ def meeting_specs(session: Session, meeting_id: int) -> dict[str, FormSpec]:
             for fid, f in meeting_forms(session, meeting_id).items()}
 
 
-def meeting_layouts(session: Session, meeting_id: int) -> dict[str, dict[str, Any]]:
-    """The meeting's layouts as stored (form id -> layout JSON)."""
-    return {fid: f.layout for fid, f in meeting_forms(session, meeting_id).items()}
+def meeting_layouts(session: Session, meeting_id: int) -> dict[str, FormLayout]:
+    """The meeting's layouts as stored (form id -> typed layout): the layout JSON column is
+    parsed here, once, at the store's edge; review, manual entry, reports and the readers
+    (`tally.references.reading_layouts`) read the typed value by attribute."""
+    return {fid: FormLayout.parse(f.layout)
+            for fid, f in meeting_forms(session, meeting_id).items()}
 
 
 def meeting_facts(session: Session, meeting_id: int) -> MeetingFacts:

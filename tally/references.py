@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from forms.foreign import ForeignError, load_foreign
 from forms.spec import FormSpec
-from omr.layout import FormLayout, parse_layouts
+from omr.layout import FormLayout
 from tally.images import ImageError
 from tally.store import Store
 
@@ -80,6 +80,6 @@ def reading_layouts(store: Store, session: Session, meeting_id: int) -> dict[str
     from omr.foreign import attach_references
     from tally.meetings import meeting_layouts
 
-    layouts = parse_layouts(meeting_layouts(session, meeting_id))
+    layouts = meeting_layouts(session, meeting_id)
     return {fid: attach_references(lay, _references(store, lay)) if lay.foreign else lay
             for fid, lay in layouts.items()}
