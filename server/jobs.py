@@ -72,13 +72,11 @@ class Job:
     @classmethod
     def from_row(cls, row: IntakeJob) -> Job:
         """A job of the store that this process does not run (before a restart, or ended)."""
-        job = cls(row.id, row.meeting_id, row.kind, row.label, row.operator,  # type: ignore[arg-type]
-                  row.files_total, row.batch_id, row.state,  # type: ignore[arg-type]
-                  _epoch(row.started_at), _epoch(row.finished_at) if row.finished_at else None,
-                  row.files_done, error=row.error, note=row.note, attempts=row.attempts)
-        job.outcomes.counts.update(row.counts)
-        job.outcomes.refeed, job.outcomes.refused = list(row.refeed), list(row.refused)
-        return job
+        return cls(row.id, row.meeting_id, row.kind, row.label, row.operator,  # type: ignore[arg-type]
+                   row.files_total, row.batch_id, row.state,  # type: ignore[arg-type]
+                   _epoch(row.started_at), _epoch(row.finished_at) if row.finished_at else None,
+                   row.files_done, Outcomes.restored(row.counts, row.refeed, row.refused),
+                   error=row.error, note=row.note, attempts=row.attempts)
 
     def progress(self) -> dict[str, object]:
         """What is saved in the job's row."""
