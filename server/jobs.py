@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from intake.jobs import JobFields
 from intake.outcomes import Outcomes
 from tally.db import IntakeJob, iso_utc
 
@@ -78,7 +79,7 @@ class Job:
                    row.files_done, Outcomes.restored(row.counts, row.refeed, row.refused),
                    error=row.error, note=row.note, attempts=row.attempts)
 
-    def progress(self) -> dict[str, object]:
+    def progress(self) -> JobFields:
         """What is saved in the job's row."""
         return {"state": self.state, "files_done": self.files_done,
                 "counts": dict(self.outcomes.counts),

@@ -178,8 +178,9 @@ class ReadingIn:
     layout_hash: str | None = None
 
 
-def parse_reading(doc: Any) -> ReadingIn:
-    """A reading JSON object (or its text) -> `ReadingIn`; IngestRefused when malformed.
+def parse_reading(doc: object) -> ReadingIn:
+    """A reading JSON object (or its text), as it came from outside, not trusted in any way ->
+    `ReadingIn`, the one place it is parsed; IngestRefused when malformed.
     A `"page_to_image"` key (3x3, page mm -> image px) is taken as the page's registration."""
     if isinstance(doc, str | bytes):
         try:
@@ -276,7 +277,7 @@ def _already(existing: Page, source: str) -> IngestResult:
                         existing.form_id, existing.page_no, existing.serial)
 
 
-def ingest_json(store: Store, batch: BatchContext, doc: Any, image: bytes | None, *,
+def ingest_json(store: Store, batch: BatchContext, doc: object, image: bytes | None, *,
                 image_ref: str | None = None) -> IngestResult:
     """`ingest_page` for a reading that came as JSON (`parse_reading`); a malformed one comes
     back `refused`. `image_ref` names the image file a readings file gave, for the message."""
@@ -409,7 +410,7 @@ def _outcome(s: Session, batch: BatchContext, page: Page,
     return "ok", ""
 
 
-def iter_readings_file(path: str | Path) -> Iterator[tuple[Any, bytes | None, str | None]]:
+def iter_readings_file(path: str | Path) -> Iterator[tuple[object, bytes | None, str | None]]:
     """Pre-computed readings (JSON lines), each with `"image": "<file>"` relative to the file's
     folder: (reading JSON, image bytes, image file named) to `ingest_json` without re-reading."""
     p = Path(path)
