@@ -35,8 +35,9 @@ from omr.reading import STATUSES, Reading, ReasonCode, Status
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
 from tally.fingerprints import note_fingerprint, same_sheet_page
+from tally.formstore import meeting_layouts, meeting_specs
 from tally.images import sha256_hex
-from tally.meetings import MeetingError, categories_of, meeting_layouts, meeting_specs
+from tally.meetings import MeetingError, categories_of
 from tally.store import Store
 from tally.testmode import is_test_mode, is_test_serial, refusal_reason
 

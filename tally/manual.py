@@ -29,7 +29,8 @@ from tally.ballots import (
     sheet_state,
 )
 from tally.db import Decision, Page
-from tally.meetings import meeting_layouts, meeting_specs, printed_serial_forms, printed_serials
+from tally.formstore import meeting_layouts, meeting_specs
+from tally.meetings import printed_serial_forms, printed_serials
 from tally.review import MAX_WRITEIN_CHARS, ReviewError, option_label
 from tally.store import Store
 from tally.testmode import is_test_mode, is_test_serial

@@ -54,7 +54,7 @@ from tally.ballots import (
     stored_ballots,
 )
 from tally.db import DECISION_KINDS, Decision, Page
-from tally.meetings import meeting_layouts, meeting_specs
+from tally.formstore import meeting_layouts, meeting_specs
 from tally.store import Store
 
 ItemKind = Literal["mark", "writein", "unknown_serial", "sheet", "missing_page", "unreadable",

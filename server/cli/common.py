@@ -28,9 +28,9 @@ err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 
-__all__ = ["console", "err_console", "errors", "fail", "group_store", "meeting_command",
-           "meeting_id", "open_or_fail", "operator_name", "stdout_is_tty", "user",
-           "write_atomic"]
+__all__ = ["clear_output", "console", "err_console", "errors", "fail", "group_store",
+           "meeting_command", "meeting_id", "open_or_fail", "operator_name", "stdout_is_tty",
+           "user", "write_atomic"]
 
 #: the station's operator when no --operator is given (set it once per station)
 OPERATOR_ENV = "SCANTALLY_OPERATOR"
@@ -137,3 +137,16 @@ def meeting_command(fn: Callable[..., None]) -> Callable[..., None]:
     command.__name__, command.__qualname__ = fn.__name__, fn.__qualname__
     command.__doc__, command.__module__ = fn.__doc__, fn.__module__
     return command
+
+
+def clear_output(output: Path, patterns: tuple[str, ...], force: bool) -> None:
+    """Make `output` ready for a deck: refuse a file, or old sheets without --force; remove
+    the old sheets and truth files matching `patterns` with it."""
+    if output.exists() and not output.is_dir():
+        fail(f"{output} is a file; give a folder for -o")
+    old = [p for pattern in patterns for p in output.glob(pattern)] if output.is_dir() else []
+    if old and not force:
+        fail(f"{output} already holds {len(old)} sheet or truth file(s); choose an empty "
+             "folder or pass --force to replace them")
+    for p in old:
+        p.unlink()

@@ -29,12 +29,12 @@ from tally import keys
 from tally.ballots import load_ballots
 from tally.exchange.export import export_meeting
 from tally.exchange.importer import import_bundle
+from tally.formstore import meeting_layouts
 from tally.ingest import close_batch, ingest_json, open_batch
 from tally.meetings import (
     FormText,
     create_meeting,
     meeting_facts,
-    meeting_layouts,
     meeting_settings,
     meeting_specs,
 )

@@ -24,8 +24,8 @@ from forms.spec import FormSpec
 from omr.layout import FormLayout
 from tally.ballots import is_writein
 from tally.db import Decision, Page
+from tally.formstore import meeting_layouts
 from tally.images import ImageError
-from tally.meetings import meeting_layouts
 from tally.report.meta import AppendixItem, DecisionNote
 from tally.review import ReviewError, history, render_crop
 from tally.rules.compute import layout_fields
