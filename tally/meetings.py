@@ -31,7 +31,10 @@ from forms.text import TextError, clean_name
 from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
 from tally.db import Meeting, MeetingForm, PrintedSerial
+
+# the read side (a meeting's stored forms) is tally.formstore; named here too for old imports
 from tally.formstore import meeting_forms, meeting_specs
+from tally.formstore import meeting_layouts as meeting_layouts
 from tally.model import MeetingFacts, Settings
 from tally.store import Store
 
