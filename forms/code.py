@@ -13,6 +13,11 @@ from dataclasses import dataclass
 PREFIX = "ST1"
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}"
 SERIAL_PATTERN = r"[A-Za-z0-9]{1,16}"
+#: the test-deck range (`tally.testmode`): "TD0" and four digits, never a real token
+TEST_SERIAL_PREFIX = "TD0"
+TEST_SERIAL_DIGITS = 4
+MAX_TEST_SERIAL = 10 ** TEST_SERIAL_DIGITS - 1
+_TEST_SERIAL_RE = re.compile(rf"^{TEST_SERIAL_PREFIX}[0-9]{{{TEST_SERIAL_DIGITS}}}$")
 HASH_CHARS = 12
 _PAYLOAD_RE = re.compile(
     rf"^{PREFIX}\|(?P<form>{ID_PATTERN})\|(?P<hash>[0-9a-f]{{{HASH_CHARS}}})\|"
@@ -41,3 +46,8 @@ def parse_payload(text: str) -> SheetCode | None:
     if not m:
         return None
     return SheetCode(m["form"], m["hash"], int(m["page"]), m["serial"])
+
+
+def is_test_serial(serial: str | None) -> bool:
+    """True for a serial of the test range (TD0 and four digits)."""
+    return bool(serial) and _TEST_SERIAL_RE.match(serial or "") is not None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import serial
@@ -35,7 +35,7 @@ class PendingSheet:
     """A sheet read intact but not yet handed out (it may wait for re-fed sheets before it)."""
 
     bitmap: np.ndarray
-    device_info: dict[str, Any] = field(default_factory=dict)
+    device_info: dict[str, str | int] = field(default_factory=dict)
 
 
 class SerialCardReader:

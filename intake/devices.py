@@ -13,7 +13,6 @@ ValueError naming the URI and the accepted forms; device errors come from the so
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scanner.source import SheetSource
@@ -24,6 +23,8 @@ ACCEPTED_FORMS = (
     "dir:PATH[?watch=1], sane:DEVICE (e.g. sane:test:0), escl://HOST:PORT/eSCL, "
     "serial:///dev/ttyUSB0?protocol=sekonic&baud=38400"
 )
+#: a device option's value, from the URI's query (converted) or given as a keyword
+DeviceOption = str | int | float | bool
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False}
 #: per scheme: query parameter -> type
 _PARAMS: dict[str, dict[str, type]] = {
@@ -37,13 +38,13 @@ def _bad(uri: str, problem: str) -> ValueError:
     return ValueError(f"bad device URI {uri!r}: {problem}; accepted forms: {ACCEPTED_FORMS}")
 
 
-def _query(uri: str, scheme: str, query: str) -> dict[str, Any]:
+def _query(uri: str, scheme: str, query: str) -> dict[str, DeviceOption]:
     allowed = _PARAMS[scheme]
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
     except ValueError as exc:
         raise _bad(uri, f"unreadable query ({exc})") from None
-    values: dict[str, Any] = {}
+    values: dict[str, DeviceOption] = {}
     for key, text in pairs:
         kind = allowed.get(key)
         if kind is None:
@@ -59,7 +60,7 @@ def _query(uri: str, scheme: str, query: str) -> dict[str, Any]:
     return values
 
 
-def open_source(uri: str, **opts: Any) -> SheetSource:
+def open_source(uri: str, **opts: DeviceOption) -> SheetSource:
     """Open the sheet source `uri` names; `opts` go to its constructor (and override the query)."""
     if not isinstance(uri, str) or not uri.strip():
         raise _bad(str(uri), "it is empty")

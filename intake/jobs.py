@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 import psutil
 from sqlalchemy import select, update
@@ -68,7 +68,32 @@ def _owner_gone(owner: str) -> bool:
     return _process_key(int(pid_text)) != owner
 
 
-def insert_job(store: Store, **fields: Any) -> None:
+class JobFields(TypedDict, total=False):
+    """The columns of a job's row (`tally.db.IntakeJob`) a job is written with; `owner` and
+    `updated_at` are this module's to set."""
+
+    id: str
+    meeting_id: int
+    batch_id: int | None
+    kind: str
+    label: str
+    operator: str
+    state: str
+    staging: str
+    files: list[list[str]]
+    files_total: int | None
+    files_done: int
+    counts: dict[str, int]
+    refeed: list[str]
+    refused: list[str]
+    error: str
+    note: str
+    attempts: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def insert_job(store: Store, **fields: Unpack[JobFields]) -> None:
     """A new job row (fields of `IntakeJob`), owned by this process."""
     def work(s: Session) -> None:
         s.add(IntakeJob(owner=this_owner(), **fields))
@@ -76,7 +101,7 @@ def insert_job(store: Store, **fields: Any) -> None:
     store.write(work)
 
 
-def save_job(store: Store, job_id: str, **fields: Any) -> None:
+def save_job(store: Store, job_id: str, **fields: Unpack[JobFields]) -> None:
     """Update a job's row (progress, state, the end)."""
     def work(s: Session) -> None:
         s.execute(update(IntakeJob).where(IntakeJob.id == job_id)
@@ -85,7 +110,7 @@ def save_job(store: Store, job_id: str, **fields: Any) -> None:
     store.write(work)
 
 
-def claim_job(store: Store, row: IntakeJob, **fields: Any) -> bool:
+def claim_job(store: Store, row: IntakeJob, **fields: Unpack[JobFields]) -> bool:
     """Take an interrupted job over (owner: this process), unless another process did first."""
     def work(s: Session) -> bool:
         done = s.execute(update(IntakeJob).where(IntakeJob.id == row.id,

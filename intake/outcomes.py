@@ -8,6 +8,7 @@ console's job view).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tally.ingest import IngestResult
@@ -27,6 +28,20 @@ class Outcomes:
     refeed: list[str] = field(default_factory=list)
     #: the message of each page refused (nothing stored)
     refused: list[str] = field(default_factory=list)
+
+    @classmethod
+    def restored(cls, counts: Mapping[str, int], refeed: Iterable[str],
+                 refused: Iterable[str]) -> Outcomes:
+        """The outcomes of a job as its row in the store kept them."""
+        return cls(Counter(counts), list(refeed), list(refused))
+
+    def resume(self, kept: int, refeed: Iterable[str]) -> None:
+        """A run taken up again after a restart: the pages stored before are `kept` (not read
+        again), those of them stored unreadable are still to re-feed; the rest starts anew."""
+        self.counts.clear()
+        if kept:
+            self.counts["kept"] = kept
+        self.refeed, self.refused = list(refeed), []
 
     def note(self, result: IngestResult) -> None:
         self.counts[result.outcome] += 1

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
 
 from intake.work import PageRead, ReadSettings, read_work
 from omr.reading import ReasonCode, Status, failed
@@ -45,7 +44,8 @@ class Job:
 
     page: EncodedPage
     task: Task
-    args: tuple[Any, ...] = ()
+    #: the task's arguments after the page and the worker's settings (picklable)
+    args: tuple[object, ...] = ()
     future: Future[PageRead] | None = None
     value: PageRead | None = field(default=None, repr=False)
 
@@ -80,7 +80,7 @@ class ReaderPool:
             for f in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
                 f.result()
 
-    def submit(self, page: EncodedPage, task: Task = read_work, *args: Any) -> Job:
+    def submit(self, page: EncodedPage, task: Task = read_work, *args: object) -> Job:
         """Hand `page` over (a known-bad page, or workers == 1: read when its result is asked)."""
         job = Job(page, task, args)
         if self._pool is not None and page.error is None:
@@ -113,7 +113,7 @@ class ReaderPool:
         return _wait_on(self._pool, future)
 
     def map(self, pages: Iterable[EncodedPage], task: Task = read_work,
-            *args: Any) -> Iterator[PageRead]:
+            *args: object) -> Iterator[PageRead]:
         """Results in the order of `pages`, at most QUEUE_PER_WORKER × workers in flight."""
         pending: deque[Job] = deque()
         bound = self.workers * QUEUE_PER_WORKER if self._pool is not None else 1
@@ -275,12 +275,12 @@ def _keep_freed_memory() -> None:
     libc.mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD_BYTES)
 
 
-def _in_worker(task: Task, page: EncodedPage, *args: Any) -> PageRead:
+def _in_worker(task: Task, page: EncodedPage, *args: object) -> PageRead:
     assert _worker_settings is not None, "_init_worker was not run in this process"
     return _guarded(task, page, _worker_settings, *args)
 
 
-def _guarded(task: Task, page: EncodedPage, settings: ReadSettings, *args: Any) -> PageRead:
+def _guarded(task: Task, page: EncodedPage, settings: ReadSettings, *args: object) -> PageRead:
     """`task(page)`, with any unexpected error turned into an unreadable reading of the page."""
     try:
         return task(page, settings, *args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -55,7 +54,8 @@ def recount(store: Store, session: Session, meeting_id: int, *,
                                            "the stored image cannot be decoded"))
         else:
             report.differences.extend(Difference(row.id, row.source, what, a, b)
-                                      for what, a, b in compare_readings(row.reading, now))
+                                      for what, a, b in compare_readings(row.reading,
+                                                                          now.to_dict()))
         if progress:
             progress(n, len(intact))
     return report
@@ -63,7 +63,7 @@ def recount(store: Store, session: Session, meeting_id: int, *,
 
 def _reread(store: Store, rows: list[Page], layouts: Layouts,
             read_page: ReadPage | None, workers: int
-            ) -> Iterator[tuple[Page, dict[str, Any] | None]]:
+            ) -> Iterator[tuple[Page, Reading | None]]:
     images: list[Page] = []
     for row in rows:
         data = store.images.get(row.sha256)
@@ -76,7 +76,7 @@ def _reread(store: Store, rows: list[Page], layouts: Layouts,
         return
     settings = ReadSettings(layouts, keep_image=False)
     if read_page is not None:
-        task_args: tuple[Any, ...] = (read_page,)
+        task_args: tuple[ReadPage, ...] = (read_page,)
         from intake.work import read_with
 
         task = read_with
@@ -89,7 +89,7 @@ def _reread(store: Store, rows: list[Page], layouts: Layouts,
         for row, read in zip(images, pool.map(_first_pages(store, images), task, *task_args),
                              strict=True):
             decoded = read.reading.reason_code != "decode_failed"
-            yield row, read.reading.to_dict() if decoded else None
+            yield row, read.reading if decoded else None
 
 
 def _first_pages(store: Store, rows: list[Page]) -> Iterator[EncodedPage]:
@@ -100,11 +100,11 @@ def _first_pages(store: Store, rows: list[Page]) -> Iterator[EncodedPage]:
 
 
 def _reread_card(data: bytes, identity: dict[str, str], layouts: Layouts,
-                 row: Page) -> dict[str, Any] | None:
+                 row: Page) -> Reading | None:
     try:
         form_id, page = card_form(layouts, identity["form"])
         bitmap = bitmap_from_picture(data)
     except ValueError:
         return None
     return read_card(bitmap, layouts[form_id], page, source=row.source,
-                     serial=identity["serial"]).to_dict()
+                     serial=identity["serial"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omr.layout import FormLayout
-from omr.reading import Reading
+from omr.reading import REFUSED_STATUSES, Reading
 
 if TYPE_CHECKING:  # the simulator is test tooling: its types only, no import at run time
     from omr.sim.truth import PageTruth, Truth
@@ -84,7 +84,7 @@ def compare(truth: Truth, readings: dict[tuple[str, int], Reading], layout: Form
         reading = readings.get(page.path_and_index)
         got = reading.status if reading else "missing"
         report.statuses[(page.expect, got)] += 1
-        if page.expect in ("unreadable", "unknown_form"):
+        if page.expect in REFUSED_STATUSES:
             _refusal(report, page, reading)
             continue
         boxes = boxes_by_page.get(page.page, [])
@@ -120,7 +120,7 @@ def _writeins(report: AccuracyReport, page: PageTruth, reading: Reading | None,
 def _refusal(report: AccuracyReport, page: PageTruth, reading: Reading | None) -> None:
     report.refused_expected += 1
     cause = page.reason or page.expect
-    if reading is not None and reading.status in ("unreadable", "unknown_form") \
+    if reading is not None and reading.status in REFUSED_STATUSES \
             and reading.reason.strip():
         report.refused_with_reason += 1
         report.reasons.setdefault(cause, Counter())[_reason_kind(reading.reason)] += 1

@@ -13,13 +13,13 @@ import cv2
 import numpy as np
 
 from forms.code import parse_payload
-from forms.layout_json import BoxDoc
 from omr.aligned import note_aligned_lines
+from omr.assemble import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL, assemble_reading
 from omr.code import find_code
-from omr.decide import BoxCall, Thresholds, decide
+from omr.decide import Thresholds, decide
 from omr.layout import FormLayout, Layouts, PageGeometry
 from omr.lines import clear_lines
-from omr.reading import FieldMarks, Reading, failed
+from omr.reading import Reading, failed
 from omr.refine import RefineError, refine_on_borders
 from omr.register import (
     Registration,
@@ -43,14 +43,9 @@ BLANK_PAPER_SPREAD = 20
 INK_PEAK_MIN = 0.1
 #: the voter's ink level is taken as at least this (the ink floor of omr.score rules below it)
 INK_LEVEL_MIN = 0.3
-#: the most of a box two streaks or folds can cover (3 px lines, blurred, along its short side,
-#: at 150 dpi; a dark streak crossed by a fold measured 0.33)
-LINES_ONLY_MAX_FILL = 0.45
 #: streaks and folds are looked for at no lower a darkness than this share of the voter's ink
 #: level (a paler line crossing an empty box is thin: doubtful at most, never a vote)
 LINE_LEVEL_SHARE = 0.5
-#: the most of a box one such line covers
-LINES_ONLY_LIGHT_FILL = 0.3
 #: fewest boxes with a visible border needed to measure the registration error on them
 MIN_BORDER_BOXES = 4
 #: share of the boxes not filled whose border must be found near its expected place
@@ -188,46 +183,6 @@ def _read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
         if reading.status == "blank":
             reading.status, reading.reason = "ok", ""
     return reading
-
-
-def assemble_reading(layout: FormLayout, page_layout: PageGeometry, boxes: list[BoxDoc],
-                     fills: np.ndarray,
-                     calls: list[BoxCall], page_to_image: np.ndarray,
-                     error_mm: float | None, source: str, who: dict) -> Reading:
-    """The page's `Reading` from its boxes' decisions: marked and doubtful options per field in
-    the field's order, scores and certainty per box, and the status with its reason (review
-    when any box is doubtful, blank when none holds ink). Every reader of a page ends here."""
-    page_fields = [f for f in layout.fields if f.page == page_layout.number]
-    marks = {f.id: FieldMarks() for f in page_fields}
-    scores: dict[str, dict[str, float]] = {f.id: {} for f in page_fields}
-    certainty: dict[str, dict[str, float]] = {f.id: {} for f in page_fields}
-    doubts: list[str] = []
-    for box, fill, call in zip(boxes, fills, calls, strict=True):
-        field, option = box.field, box.option
-        marks.setdefault(field, FieldMarks())
-        scores.setdefault(field, {})[option] = float(fill)
-        certainty.setdefault(field, {})[option] = call.certainty
-        if call.decision == "marked":
-            marks[field].marked.append(option)
-        elif call.decision == "doubtful":
-            marks[field].doubtful.append(option)
-            doubts.append(f"{field}/{option}: {call.why}")
-    order = {f.id: f.options for f in page_fields}
-    for field, m in marks.items():
-        if field in order:
-            m.marked.sort(key=order[field].index)
-            m.doubtful.sort(key=order[field].index)
-    if doubts:
-        status, reason = "review", f"{len(doubts)} doubtful box(es): " + "; ".join(doubts[:5])
-        if len(doubts) > 5:
-            reason += f"; and {len(doubts) - 5} more"
-    elif not any(c.decision != "empty" for c in calls):
-        status, reason = "blank", "no marks"
-    else:
-        status, reason = "ok", ""
-    return Reading(source, status, reason, **who, marks=marks, scores=scores,
-                   page_to_image=page_to_image, registration_error_mm=error_mm,
-                   certainty=certainty)
 
 
 def _anchors_lost(reg: Registration) -> str:

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 
 from forms.layout_json import BoxDoc
+from omr.assemble import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL, assemble_reading
 from omr.decide import Thresholds, decide
-from omr.engine import LINES_ONLY_LIGHT_FILL, LINES_ONLY_MAX_FILL, assemble_reading
 from omr.fingerprint import fingerprint
 from omr.layout import FormLayout, Layouts, PageGeometry
 from omr.lines import clear_lines

@@ -57,6 +57,8 @@ class ReasonCode(StrEnum):
 
 
 STATUSES: tuple[Status, ...] = tuple(Status)
+#: the statuses of a page refused as a sheet: nothing of it counts (re-feed it, or it is not ours)
+REFUSED_STATUSES: tuple[Status, ...] = (Status.UNREADABLE, Status.UNKNOWN_FORM)
 #: the code a reading made without one gets, by status
 _DEFAULT_CODE = {Status.REVIEW: ReasonCode.DOUBTFUL_MARKS, Status.BLANK: ReasonCode.BLANK,
                  Status.UNKNOWN_FORM: ReasonCode.UNKNOWN_FORM,

@@ -137,9 +137,35 @@ def _iter_data(data: bytes, name: str, pdf_dpi: float, max_pixels: int) -> Itera
         yield from _iter_raster(data, fmt, name, max_pixels)
 
 
-def _count_problem(name: str, fmt: str, pages: int, over: bool) -> str | None:
-    from scanner.pages import PageLimits, count_problem  # (it builds on this module)
+@dataclass(frozen=True)
+class PageLimits:
+    """The caps a file's pages are planned and decoded under (each refusal names its field)."""
 
+    #: pixels of one decoded page (a 300 dpi A3 sheet is 17 Mpx)
+    max_pixels: int = MAX_PIXELS
+    #: bytes of one scanned file read from disk
+    max_file_bytes: int = MAX_FILE_BYTES
+    #: pages of one PDF
+    max_pdf_pages: int = MAX_PDF_PAGES
+    #: frames (pages) of one TIFF
+    max_tiff_frames: int = MAX_TIFF_FRAMES
+
+
+def count_problem(name: str, fmt: str, pages: int, over: bool, limits: PageLimits) -> str | None:
+    """Why a file of `pages` pages (`over`: more than that, the count stopped at the cap) is
+    refused by its page count, or None."""
+    setting, cap = (("max_pdf_pages", limits.max_pdf_pages) if fmt == "PDF"
+                    else ("max_tiff_frames", limits.max_tiff_frames))
+    if not over and pages <= cap:
+        return None
+    what = "pages" if fmt == "PDF" else "frames"
+    count = f"more than {cap:,}" if over else f"{pages:,}"
+    return (f"{name}: the {fmt} has {count} {what}, over the limit of {cap:,} per file "
+            f"({setting}); nothing of it was read. A stack is scanned a few hundred sheets at a "
+            f"time: split the file, or raise {setting} if such files are expected")
+
+
+def _count_problem(name: str, fmt: str, pages: int, over: bool) -> str | None:
     if fmt not in ("TIFF", "PDF"):
         return None
     return count_problem(name, fmt, pages, over, PageLimits())

@@ -27,16 +27,16 @@ from scanner.images import (
     _FIX,
     _PDFIUM_LOCK,
     MAX_FILE_BYTES,
-    MAX_PDF_PAGES,
     MAX_PIXELS,
-    MAX_TIFF_FRAMES,
     Page,
+    PageLimits,
     _dpi_of,
     _open_pillow,
     _render_pdf_page,
     _to_array,
     _too_big,
     _why,
+    count_problem,
     sniff_format,
 )
 from scanner.tiffcheck import check_tiff
@@ -45,34 +45,6 @@ __all__ = ["EncodedPage", "PageLimits", "count_problem", "file_count_problem", "
 
 #: formats whose pages are decoded by Pillow (one frame each, TIFF: several)
 RASTER_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "GIF", "WEBP")
-
-
-@dataclass(frozen=True)
-class PageLimits:
-    """The caps a file's pages are planned and decoded under (each refusal names its field)."""
-
-    #: pixels of one decoded page (a 300 dpi A3 sheet is 17 Mpx)
-    max_pixels: int = MAX_PIXELS
-    #: bytes of one scanned file read from disk
-    max_file_bytes: int = MAX_FILE_BYTES
-    #: pages of one PDF
-    max_pdf_pages: int = MAX_PDF_PAGES
-    #: frames (pages) of one TIFF
-    max_tiff_frames: int = MAX_TIFF_FRAMES
-
-
-def count_problem(name: str, fmt: str, pages: int, over: bool, limits: PageLimits) -> str | None:
-    """Why a file of `pages` pages (`over`: more than that, the count stopped at the cap) is
-    refused by its page count, or None."""
-    setting, cap = (("max_pdf_pages", limits.max_pdf_pages) if fmt == "PDF"
-                    else ("max_tiff_frames", limits.max_tiff_frames))
-    if not over and pages <= cap:
-        return None
-    what = "pages" if fmt == "PDF" else "frames"
-    count = f"more than {cap:,}" if over else f"{pages:,}"
-    return (f"{name}: the {fmt} has {count} {what}, over the limit of {cap:,} per file "
-            f"({setting}); nothing of it was read. A stack is scanned a few hundred sheets at a "
-            f"time: split the file, or raise {setting} if such files are expected")
 
 
 @dataclass(frozen=True)

@@ -235,10 +235,7 @@ class Intake:
         job = Job.from_row(row)
         job.state, job.finished_at, job.note, job.attempts = "running", None, note, \
             row.attempts + 1
-        job.outcomes.counts.clear()
-        if kept:
-            job.outcomes.counts["kept"] = kept
-        job.outcomes.refeed, job.outcomes.refused = unreadable[-MAX_LISTED:], []
+        job.outcomes.resume(kept, unreadable[-MAX_LISTED:])
         left = stored.copy()
 
         def skip(page: EncodedPage) -> bool:

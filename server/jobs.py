@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from intake.jobs import JobFields
 from intake.outcomes import Outcomes
 from tally.db import IntakeJob, iso_utc
 
@@ -72,15 +73,13 @@ class Job:
     @classmethod
     def from_row(cls, row: IntakeJob) -> Job:
         """A job of the store that this process does not run (before a restart, or ended)."""
-        job = cls(row.id, row.meeting_id, row.kind, row.label, row.operator,  # type: ignore[arg-type]
-                  row.files_total, row.batch_id, row.state,  # type: ignore[arg-type]
-                  _epoch(row.started_at), _epoch(row.finished_at) if row.finished_at else None,
-                  row.files_done, error=row.error, note=row.note, attempts=row.attempts)
-        job.outcomes.counts.update(row.counts)
-        job.outcomes.refeed, job.outcomes.refused = list(row.refeed), list(row.refused)
-        return job
+        return cls(row.id, row.meeting_id, row.kind, row.label, row.operator,  # type: ignore[arg-type]
+                   row.files_total, row.batch_id, row.state,  # type: ignore[arg-type]
+                   _epoch(row.started_at), _epoch(row.finished_at) if row.finished_at else None,
+                   row.files_done, Outcomes.restored(row.counts, row.refeed, row.refused),
+                   error=row.error, note=row.note, attempts=row.attempts)
 
-    def progress(self) -> dict[str, object]:
+    def progress(self) -> JobFields:
         """What is saved in the job's row."""
         return {"state": self.state, "files_done": self.files_done,
                 "counts": dict(self.outcomes.counts),

@@ -22,7 +22,7 @@ import re
 import secrets
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -40,7 +40,9 @@ from tally.db import (
     iso_utc,
     utc_now,
 )
-from tally.store import Store
+
+if TYPE_CHECKING:  # open_store watches the audit chain (tally.anchors), which needs these models
+    from tally.store import Store
 
 Role = Literal["admin", "operator", "observer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "observer")

@@ -45,6 +45,10 @@ class SheetState:
     #: None: not decided; True: accepted (counts although its serial is unknown); False: dismissed
     accepted: bool | None = None
 
+    def to_json(self) -> dict[str, bool | str | None]:
+        """As a review item's state and a decision's before/after (the JSON written once)."""
+        return {"void": self.void, "void_reason": self.void_reason, "accepted": self.accepted}
+
 
 @dataclass
 class PageView:

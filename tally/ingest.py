@@ -35,8 +35,9 @@ from omr.reading import STATUSES, Reading, ReasonCode, Status
 from tally import audit
 from tally.db import Batch, Meeting, Page, PrintedSerial, utc_now
 from tally.fingerprints import note_fingerprint, same_sheet_page
+from tally.formstore import meeting_layouts, meeting_specs
 from tally.images import sha256_hex
-from tally.meetings import MeetingError, categories_of, meeting_forms, meeting_specs
+from tally.meetings import MeetingError, categories_of
 from tally.store import Store
 from tally.testmode import is_test_mode, is_test_serial, refusal_reason
 
@@ -138,10 +139,9 @@ def _meeting_context(store: Store, meeting_id: int
         m = s.get(Meeting, meeting_id)
         if m is None:
             raise MeetingError(f"no meeting #{meeting_id}")
-        forms = {fid: FormCheck(f.layout_hash, len(f.layout["pages"]),
-                                {x["id"]: (x["page"], frozenset(x["options"]))
-                                 for x in f.layout["fields"]})
-                 for fid, f in meeting_forms(s, meeting_id).items()}
+        forms = {fid: FormCheck(lay.hash, len(lay.pages),
+                                {x.id: (x.page, frozenset(x.options)) for x in lay.fields})
+                 for fid, lay in meeting_layouts(s, meeting_id).items()}
         return m.name, m.serials_recorded, forms, categories_of(
             meeting_specs(s, meeting_id).values())
 
@@ -179,8 +179,9 @@ class ReadingIn:
     layout_hash: str | None = None
 
 
-def parse_reading(doc: Any) -> ReadingIn:
-    """A reading JSON object (or its text) -> `ReadingIn`; IngestRefused when malformed.
+def parse_reading(doc: object) -> ReadingIn:
+    """A reading JSON object (or its text), as it came from outside, not trusted in any way ->
+    `ReadingIn`, the one place it is parsed; IngestRefused when malformed.
     A `"page_to_image"` key (3x3, page mm -> image px) is taken as the page's registration."""
     if isinstance(doc, str | bytes):
         try:
@@ -277,7 +278,7 @@ def _already(existing: Page, source: str) -> IngestResult:
                         existing.form_id, existing.page_no, existing.serial)
 
 
-def ingest_json(store: Store, batch: BatchContext, doc: Any, image: bytes | None, *,
+def ingest_json(store: Store, batch: BatchContext, doc: object, image: bytes | None, *,
                 image_ref: str | None = None) -> IngestResult:
     """`ingest_page` for a reading that came as JSON (`parse_reading`); a malformed one comes
     back `refused`. `image_ref` names the image file a readings file gave, for the message."""
@@ -410,7 +411,7 @@ def _outcome(s: Session, batch: BatchContext, page: Page,
     return "ok", ""
 
 
-def iter_readings_file(path: str | Path) -> Iterator[tuple[Any, bytes | None, str | None]]:
+def iter_readings_file(path: str | Path) -> Iterator[tuple[object, bytes | None, str | None]]:
     """Pre-computed readings (JSON lines), each with `"image": "<file>"` relative to the file's
     folder: (reading JSON, image bytes, image file named) to `ingest_json` without re-reading."""
     p = Path(path)

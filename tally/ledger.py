@@ -21,6 +21,7 @@ in the review queue. Nothing here writes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -193,7 +194,8 @@ def _state(r: Page, ds: list[Decision], entry: ManualEntry | None,
 
 # -- the ledger ----------------------------------------------------------------------------------
 
-def _rows(pages: list[LedgerPage], key_of: Any, labels: dict[str, str]) -> list[LedgerRow]:
+def _rows(pages: list[LedgerPage], key_of: Callable[[LedgerPage], str],
+          labels: dict[str, str]) -> list[LedgerRow]:
     groups: dict[str, list[LedgerPage]] = {k: [] for k in labels}
     for p in pages:
         groups.setdefault(key_of(p), []).append(p)

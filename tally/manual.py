@@ -12,9 +12,8 @@ never edited, each with who, when and why and its audit entry.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +29,8 @@ from tally.ballots import (
     sheet_state,
 )
 from tally.db import Decision, Page
-from tally.meetings import meeting_layouts, meeting_specs, printed_serial_forms, printed_serials
+from tally.formstore import meeting_layouts, meeting_specs
+from tally.meetings import printed_serial_forms, printed_serials
 from tally.review import MAX_WRITEIN_CHARS, ReviewError, option_label
 from tally.store import Store
 from tally.testmode import is_test_mode, is_test_serial
@@ -89,18 +89,18 @@ def entry_form(session: Session, meeting_id: int, page_id: int, *, form_id: str 
     row = _page(session, meeting_id, page_id)
     layouts = meeting_layouts(session, meeting_id)
     specs = meeting_specs(session, meeting_id)
-    forms = [(fid, specs[fid].title, len(lay["pages"])) for fid, lay in layouts.items()]
+    forms = [(fid, specs[fid].title, len(lay.pages)) for fid, lay in layouts.items()]
     chosen = row.form_id if row.form_id in layouts else (form_id if form_id in layouts
                                                          else next(iter(layouts), None))
     page = row.page_no if row.form_id in layouts and row.page_no else (page_no or 1)
     fields: list[EntryField] = []
     if chosen is not None:
         spec = specs[chosen]
-        for f in layouts[chosen]["fields"]:
-            if f["page"] == page:
-                fields.append(EntryField(f["id"], f["label"],
-                                         [(o, option_label(spec, f["id"], o))
-                                          for o in f["options"]], int(f["max"])))
+        for f in layouts[chosen].fields:
+            if f.page == page:
+                fields.append(EntryField(f.id, f.label,
+                                         [(o, option_label(spec, f.id, o)) for o in f.options],
+                                         f.max))
     entry = manual_entries({row.id: decisions_by_page(session, meeting_id).get(row.id, [])}
                            ).get(row.id)
     return EntryForm(row.id, row.source, row.form_id, row.serial, row.page_no, row.reason,
@@ -147,9 +147,9 @@ def _check_marks(s: Session, meeting_id: int, row: Page,
     if row.form_id is not None and row.form_id != hand.form_id:
         raise ReviewError("page #{page}'s code says form {read_form!r}; enter it as that form",
                           page=row.id, read_form=row.form_id)
-    if not 1 <= hand.page_no <= len(layout["pages"]):
+    if not 1 <= hand.page_no <= len(layout.pages):
         raise ReviewError("form {form!r} has pages 1-{pages}, not {page_no}",
-                          form=hand.form_id, pages=len(layout['pages']), page_no=hand.page_no)
+                          form=hand.form_id, pages=len(layout.pages), page_no=hand.page_no)
     if row.page_no is not None and row.form_id is not None and row.page_no != hand.page_no:
         raise ReviewError("page #{page}'s code says page {read_page_no}; enter that page",
                           page=row.id, read_page_no=row.page_no)
@@ -177,19 +177,19 @@ def _check_marks(s: Session, meeting_id: int, row: Page,
             raise ReviewError("serial {serial} was printed on form {printed_form!r}, not "
                               "{form!r}",
                               serial=serial, printed_form=owner[serial], form=hand.form_id)
-    fields = {f["id"]: f for f in layout["fields"] if f["page"] == hand.page_no}
+    fields = {f.id: f for f in layout.fields if f.page == hand.page_no}
     marks: dict[str, list[str]] = {}
     writeins: dict[str, dict[str, str]] = {}
     for f, options in hand.marks.items():
         if f not in fields:
             raise ReviewError("form {form} page {page_no} has no field {field!r}",
                               form=hand.form_id, page_no=hand.page_no, field=f)
-        bad = sorted(set(options) - set(fields[f]["options"]))
+        bad = sorted(set(options) - set(fields[f].options))
         if bad:
             raise ReviewError("field {field!r} has no option {option!r}",
                               field=f, option=bad[0])
         if options:
-            marks[f] = sorted(set(options), key=list(fields[f]["options"]).index)
+            marks[f] = sorted(set(options), key=fields[f].options.index)
     for f, names in hand.writeins.items():
         for o, name in names.items():
             try:
@@ -299,14 +299,16 @@ def confirm(store: Store, meeting_id: int, page_id: int, *, who: str, why: str) 
     return store.write(work)
 
 
-def marks_from_form(values: Mapping[str, Any]) -> tuple[dict[str, list[str]],
-                                                        dict[str, dict[str, str]]]:
-    """The marks of an entry form's fields: `mark:<field>` -> option(s), `name:<field>:<opt>`
-    -> a write-in name (what the console page posts)."""
+def marks_from_form(values: Mapping[str, Sequence[object]]) -> tuple[dict[str, list[str]],
+                                                                  dict[str, dict[str, str]]]:
+    """The marks of an entry form's fields (each key with every value posted for it, as
+    `FormData.getlist` gives them): `mark:<field>` -> option(s), `name:<field>:<opt>` -> a
+    write-in name (what the console page posts)."""
     marks: dict[str, list[str]] = {}
     names: dict[str, dict[str, str]] = {}
-    for key, value in values.items():
-        items = value if isinstance(value, list) else [value]
+    for key, items in values.items():
+        if not items:
+            continue
         if key.startswith("mark:"):
             marks.setdefault(key[5:], []).extend(str(v) for v in items if v)
         elif key.startswith("name:"):

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forms.code import SERIAL_PATTERN
+from forms.code import SERIAL_PATTERN, is_test_serial
 from forms.foreign import ForeignError
 from forms.layout import compile_layout
 from forms.layout_json import layout_to_dict
@@ -31,6 +31,10 @@ from forms.text import TextError, clean_name
 from forms.yamlsafe import DEFAULT_LIMITS, load_bounded
 from tally import audit
 from tally.db import Meeting, MeetingForm, PrintedSerial
+
+# the read side (a meeting's stored forms) is tally.formstore; named here too for old imports
+from tally.formstore import meeting_forms, meeting_specs
+from tally.formstore import meeting_layouts as meeting_layouts
 from tally.model import MeetingFacts, Settings
 from tally.store import Store
 
@@ -296,8 +300,6 @@ def _add_serials(s: Session, m: Meeting, serials: list[tuple[str, str | None]]) 
     recorded for another form is an error (a serial names one sheet)."""
     if not serials:
         return
-    from tally.testmode import is_test_serial  # testmode builds on this module
-
     if not m.test_mode:
         test = [x for x, _ in serials if is_test_serial(x)]
         if test:
@@ -335,23 +337,6 @@ def find_meeting(session: Session, ref: str | int) -> Meeting:
 
 def list_meetings(session: Session) -> list[Meeting]:
     return list(session.scalars(select(Meeting).order_by(Meeting.id)))
-
-
-def meeting_forms(session: Session, meeting_id: int) -> dict[str, MeetingForm]:
-    rows = session.scalars(select(MeetingForm).where(MeetingForm.meeting_id == meeting_id)
-                           .order_by(MeetingForm.id))
-    return {f.form_id: f for f in rows}
-
-
-def meeting_specs(session: Session, meeting_id: int) -> dict[str, FormSpec]:
-    """The meeting's form specs as stored (form id -> spec)."""
-    return {fid: parse_spec(f.spec_yaml, f"meeting form {fid}")
-            for fid, f in meeting_forms(session, meeting_id).items()}
-
-
-def meeting_layouts(session: Session, meeting_id: int) -> dict[str, dict[str, Any]]:
-    """The meeting's layouts as stored (form id -> layout JSON)."""
-    return {fid: f.layout for fid, f in meeting_forms(session, meeting_id).items()}
 
 
 def meeting_facts(session: Session, meeting_id: int) -> MeetingFacts:

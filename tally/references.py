@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from forms.foreign import ForeignError, load_foreign
 from forms.spec import FormSpec
-from omr.layout import FormLayout, parse_layouts
+from omr.layout import FormLayout
+from tally.formstore import meeting_layouts
 from tally.images import ImageError
 from tally.store import Store
 
@@ -78,8 +79,6 @@ def reading_layouts(store: Store, session: Session, meeting_id: int) -> dict[str
     readers: a foreign form's pages carry their prepared reference; ReferenceMissing when its
     image is not in the store."""
     from omr.foreign import attach_references
-    from tally.meetings import meeting_layouts
-
-    layouts = parse_layouts(meeting_layouts(session, meeting_id))
+    layouts = meeting_layouts(session, meeting_id)
     return {fid: attach_references(lay, _references(store, lay)) if lay.foreign else lay
             for fid, lay in layouts.items()}

@@ -38,11 +38,13 @@ from sqlalchemy.orm import Session
 from forms.people import display_names
 from forms.spec import FormSpec
 from forms.text import TextError, clean_name, clean_text
+from omr.layout import FormLayout
 from scanner.images import iter_bytes
 from tally import audit
 from tally.ballots import (
     CATEGORY_FIELD,
     PageView,
+    SheetState,
     StoredBallot,
     decisions_by_page,
     is_writein,
@@ -52,7 +54,7 @@ from tally.ballots import (
     stored_ballots,
 )
 from tally.db import DECISION_KINDS, Decision, Page
-from tally.meetings import meeting_layouts, meeting_specs
+from tally.formstore import meeting_layouts, meeting_specs
 from tally.store import Store
 
 ItemKind = Literal["mark", "writein", "unknown_serial", "sheet", "missing_page", "unreadable",
@@ -97,6 +99,42 @@ class Crop:
 
 
 @dataclass(frozen=True)
+class MarkState:
+    """A box as the decisions leave it: counted, still doubtful, its typed write-in name."""
+
+    marked: bool
+    doubtful: bool
+    name: str | None = None
+    #: the reviewer called it a cancellation (涂改作废: marked and struck out, not a vote)
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, bool | str | None]:
+        """`cancelled` only when it is one (as the decisions stored so far say it)."""
+        doc: dict[str, bool | str | None] = {"marked": self.marked, "doubtful": self.doubtful,
+                                             "name": self.name}
+        return {**doc, "cancelled": True} if self.cancelled else doc
+
+
+@dataclass(frozen=True)
+class UncountedState:
+    """A page that did not count (unreadable, refused): dismissed? keyed by hand, confirmed?
+    (`entered` and `confirmed` only for an unreadable page: a refused one is never keyed)."""
+
+    dismissed: bool
+    entered: bool | None = None
+    confirmed: bool | None = None
+
+    def to_json(self) -> dict[str, bool]:
+        doc = {"dismissed": self.dismissed, "entered": self.entered,
+               "confirmed": self.confirmed}
+        return {k: v for k, v in doc.items() if v is not None}
+
+
+#: what a review item's `state` is: a box's, a whole ballot's decisions, an uncounted page's
+ItemState = MarkState | SheetState | UncountedState
+
+
+@dataclass(frozen=True)
 class ReviewItem:
     id: str
     kind: ItemKind
@@ -112,8 +150,8 @@ class ReviewItem:
     reason: str
     #: the decisions that resolve it
     choices: tuple[str, ...]
-    #: the current state (mark: marked/doubtful/name; sheet: void/accepted)
-    state: dict[str, Any]
+    #: the current state (a box's, the ballot's decisions, an uncounted page's)
+    state: ItemState
     crops: tuple[Crop, ...] = ()
     #: the engine's darkness score of the box, when it gave one
     score: float | None = None
@@ -132,7 +170,7 @@ class ReviewItem:
                 "source": self.source, "form": self.form_id, "page": self.page_no,
                 "serial": self.serial, "field": self.field, "option": self.option,
                 "label": self.label, "reason": self.reason, "choices": list(self.choices),
-                "state": self.state, "score": self.score, "certainty": self.certainty,
+                "state": self.state.to_json(), "score": self.score, "certainty": self.certainty,
                 "resolved": self.resolved,
                 "crops": [(crop or plain)(c) for c in self.crops]}
 
@@ -140,7 +178,7 @@ class ReviewItem:
 @dataclass
 class _Context:
     specs: dict[str, FormSpec]
-    layouts: dict[str, dict[str, Any]]
+    layouts: dict[str, FormLayout]
     decisions: dict[int, list[Decision]] = field(default_factory=dict)
 
 
@@ -168,7 +206,7 @@ def review_queue(session: Session, meeting_id: int, *,
         if row.state == "refused":
             items.append(_sheet_item(ctx, row, "refused", f"{row.reason}; dismiss it with a "
                                      "reason", ("dismiss",),
-                                     {"dismissed": sheet.accepted is False}, resolved))
+                                     UncountedState(sheet.accepted is False), resolved))
             continue
         if refed:
             why = "re-fed and read since"
@@ -180,9 +218,9 @@ def review_queue(session: Session, meeting_id: int, *,
         else:
             why = "re-feed the sheet, enter its marks by hand, or dismiss the page"
         items.append(_sheet_item(ctx, row, "unreadable", f"{row.reason or row.status}; {why}",
-                                 ("dismiss",), {"dismissed": sheet.accepted is False,
-                                                "entered": entry is not None,
-                                                "confirmed": bool(entry and entry.confirmed)},
+                                 ("dismiss",),
+                                 UncountedState(sheet.accepted is False, entry is not None,
+                                                bool(entry and entry.confirmed)),
                                  resolved))
     # the least certain marks first (as SDAPS' correction view), then the rest in page order
     items.sort(key=lambda i: (0, i.certainty) if i.certainty is not None else (1, 0.0))
@@ -192,8 +230,7 @@ def review_queue(session: Session, meeting_id: int, *,
 def _ballot_items(ctx: _Context, b: StoredBallot) -> list[ReviewItem]:
     first = b.pages[0].row
     sheet_decided = b.sheet.accepted is not None or b.sheet.void
-    state = {"void": b.sheet.void, "void_reason": b.sheet.void_reason,
-             "accepted": b.sheet.accepted}
+    state = b.sheet
     items = []
     if b.unknown_serial:
         items.append(_sheet_item(
@@ -203,7 +240,7 @@ def _ballot_items(ctx: _Context, b: StoredBallot) -> list[ReviewItem]:
             b.sheet.accepted is not None))
     layout = ctx.layouts.get(b.form_id)
     have = {v.row.page_no for v in b.pages}
-    missing = [p["page"] for p in layout["pages"] if p["page"] not in have] if layout else []
+    missing = [n for n in layout.pages if n not in have] if layout else []
     if missing:
         items.append(_sheet_item(
             ctx, first, "missing_page",
@@ -214,7 +251,7 @@ def _ballot_items(ctx: _Context, b: StoredBallot) -> list[ReviewItem]:
     return items
 
 
-def _page_items(ctx: _Context, v: PageView, sheet: dict[str, Any],
+def _page_items(ctx: _Context, v: PageView, sheet: SheetState,
                 sheet_decided: bool) -> list[ReviewItem]:
     row = v.row
     reading_marks = row.reading.get("marks", {}) or {}
@@ -240,19 +277,18 @@ def _page_items(ctx: _Context, v: PageView, sheet: dict[str, Any],
     return items
 
 
-def _mark_state(v: PageView, f: str, o: str) -> dict[str, Any]:
-    """A box as the decisions leave it; `cancelled` (涂改作废) only when it is one."""
-    state = {"marked": o in v.marks.get(f, []), "doubtful": o in v.doubtful.get(f, []),
-             "name": v.writeins.get(f, {}).get(o)}
-    return {**state, "cancelled": True} if (f, o) in v.cancelled else state
+def _mark_state(v: PageView, f: str, o: str) -> MarkState:
+    """A box as the decisions leave it."""
+    return MarkState(marked=o in v.marks.get(f, []), doubtful=o in v.doubtful.get(f, []),
+                     name=v.writeins.get(f, {}).get(o), cancelled=(f, o) in v.cancelled)
 
 
 def _mark_item(ctx: _Context, v: PageView, f: str, o: str, reason: str) -> ReviewItem:
     row = v.row
     writein = is_writein(o)
     state = _mark_state(v, f, o)
-    resolved = (f, o) in v.decided and not state["doubtful"] and (
-        not writein or not state["marked"] or state["name"] is not None)
+    resolved = (f, o) in v.decided and not state.doubtful and (
+        not writein or not state.marked or state.name is not None)
     score = (row.reading.get("scores", {}) or {}).get(f, {}).get(o)
     certainty = (row.reading.get("certainty", {}) or {}).get(f, {}).get(o)
     return ReviewItem(
@@ -266,7 +302,7 @@ def _mark_item(ctx: _Context, v: PageView, f: str, o: str, reason: str) -> Revie
 
 
 def _sheet_item(ctx: _Context, row: Page, kind: ItemKind, reason: str, choices: tuple[str, ...],
-                state: dict[str, Any], resolved: bool) -> ReviewItem:
+                state: ItemState, resolved: bool) -> ReviewItem:
     suffix = {"unknown_serial": "serial", "missing_page": "missing"}.get(kind, kind)
     return ReviewItem(
         id=f"{row.id}:{suffix}", kind=kind, page_id=row.id, source=row.source,
@@ -279,7 +315,7 @@ def _sheet_item(ctx: _Context, row: Page, kind: ItemKind, reason: str, choices: 
 def _label(ctx: _Context, form_id: str | None, f: str, o: str) -> str:
     layout = ctx.layouts.get(form_id or "")
     spec = ctx.specs.get(form_id or "")
-    field_label = next((x["label"] for x in layout["fields"] if x["id"] == f), f) if layout else f
+    field_label = next((x.label for x in layout.fields if x.id == f), f) if layout else f
     return f"{field_label} · {option_label(spec, f, o) if spec else o}"
 
 
@@ -308,29 +344,21 @@ def option_label(spec: FormSpec, field_id: str, option: str) -> str:
 
 # -- crops ------------------------------------------------------------------------------------
 
-def _page_layout(ctx: _Context, row: Page) -> dict[str, Any] | None:
-    layout = ctx.layouts.get(row.form_id or "")
-    if layout is None:
-        return None
-    return next((p for p in layout["pages"] if p["page"] == row.page_no), None)
-
-
 def _mark_crops(ctx: _Context, row: Page, f: str, o: str) -> tuple[Crop, ...]:
-    page = _page_layout(ctx, row)
     layout = ctx.layouts.get(row.form_id or "")
+    page = layout.pages.get(row.page_no or 0) if layout is not None else None
     if page is None or layout is None:
         return (Crop("page", None),)
-    box = next((b["rect_mm"] for b in page["boxes"] if b["field"] == f and b["option"] == o),
-               None)
+    box = next((b.rect_mm for b in page.boxes if b.field == f and b.option == o), None)
     if box is None:
         return (Crop("page", None),)
     x, y, w, h = box
     crops = [Crop("box", (x - BOX_MARGIN_MM, y - BOX_MARGIN_MM, w + 2 * BOX_MARGIN_MM,
                           h + 2 * BOX_MARGIN_MM))]
-    region = next((r["rect_mm"] for r in page.get("regions", []) if r["id"] == f"{f}.{o}"), None)
+    region = next((r.rect_mm for r in page.regions if r.id == f"{f}.{o}"), None)
     if region is not None:
         crops.append(Crop("write-in line", _union(region, box, BOX_MARGIN_MM)))
-    page_w = float(layout["page_size_mm"][0])
+    page_w = float(layout.doc.page_size_mm[0])
     crops.append(Crop("row", (0.0, y - ROW_MARGIN_MM, page_w, h + 2 * ROW_MARGIN_MM)))
     return tuple(crops)
 
@@ -356,9 +384,8 @@ def render_crop(store: Store, session: Session, page_id: int,
         raise ReviewError("page #{page}: the stored image cannot be decoded ({error})",
                           page=row.id, error=first.error if first else "empty")
     image = first.image
-    layouts = meeting_layouts(session, row.meeting_id)
-    layout = layouts.get(row.form_id or "")
-    page_w, page_h = (layout["page_size_mm"] if layout else
+    layout = meeting_layouts(session, row.meeting_id).get(row.form_id or "")
+    page_w, page_h = (layout.doc.page_size_mm if layout else
                       (210.0, 210.0 * image.shape[0] / image.shape[1]))
     if row.page_to_image is not None:
         to_image = np.asarray(row.page_to_image, dtype=np.float64)
@@ -435,17 +462,19 @@ def decide(store: Store, meeting_id: int, item_id: str, kind: str, *, who: str, 
             raise ReviewError("page #{page} is a duplicate of page #{first} and never "
                               "counts; decide on page #{first} instead",
                               page=row.id, first=row.duplicate_of)
+        before: ItemState
+        after: ItemState
         if target.field is None:
             before, after = _decide_sheet(s, row, kind, why)
         else:
             before, after = _decide_mark(s, row, target, kind, text)
-            if not why and kind != "writein" and before.get("marked") != after.get("marked"):
+            if not why and kind != "writein" and before.marked != after.marked:
                 raise ReviewError("a '{kind}' decision changes whether {field}:{option} "
                                   "counts, so it needs a reason (原因（必填）, --why \"…\")",
                                   kind=kind, field=target.field, option=target.option)
         d = Decision(meeting_id=meeting_id, page_id=row.id, field=target.field,
                      option=target.option, kind=kind, text=text if kind == "writein" else "",
-                     before=before, after=after, who=who, why=why)
+                     before=before.to_json(), after=after.to_json(), who=who, why=why)
         s.add(d)
         s.flush()
         audit.record(s, "decision", d, who, "review.decide")
@@ -462,12 +491,8 @@ def _ballot_pages(s: Session, row: Page) -> list[Page]:
         Page.form_id == row.form_id, Page.serial == row.serial)))
 
 
-def _sheet_dict(state: Any) -> dict[str, Any]:
-    return {"void": state.void, "void_reason": state.void_reason, "accepted": state.accepted}
-
-
 def _decide_sheet(s: Session, row: Page, kind: str,
-                  why: str) -> tuple[dict[str, Any], dict[str, Any]]:
+                  why: str) -> tuple[SheetState, SheetState]:
     if kind in MARK_DECISIONS:
         raise ReviewError("'{kind}' is a decision on one box: give an item id like "
                           "'{page}:<field>:<option>'", kind=kind, page=row.id)
@@ -485,11 +510,11 @@ def _decide_sheet(s: Session, row: Page, kind: str,
     before = sheet_state(decisions)
     probe = Decision(id=_PROBE_ID, page_id=row.id, field=None, option=None, kind=kind, why=why)
     after = sheet_state([*decisions, probe])
-    return _sheet_dict(before), _sheet_dict(after)
+    return before, after
 
 
 def _decide_mark(s: Session, row: Page, target: Target, kind: str,
-                 text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+                 text: str) -> tuple[MarkState, MarkState]:
     if kind in SHEET_DECISIONS:
         raise ReviewError("'{kind}' is a decision on a whole sheet: give the item id "
                           "'{page}' (or '{page}:sheet')", kind=kind, page=row.id)
@@ -499,8 +524,8 @@ def _decide_mark(s: Session, row: Page, target: Target, kind: str,
                           reason=row.reason or row.status)
     f, o = target.field or "", target.option or ""
     layout = meeting_layouts(s, row.meeting_id).get(row.form_id or "")
-    field_doc = next((x for x in layout["fields"] if x["id"] == f), None) if layout else None
-    if field_doc is None or field_doc["page"] != row.page_no or o not in field_doc["options"]:
+    field_doc = next((x for x in layout.fields if x.id == f), None) if layout else None
+    if field_doc is None or field_doc.page != row.page_no or o not in field_doc.options:
         raise ReviewError("form {form} page {page_no} has no box {field}:{option}",
                           form=row.form_id, page_no=row.page_no, field=f, option=o)
     if kind == "writein":

@@ -21,23 +21,19 @@ digits), and short enough for a card reader's printed code.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from forms.code import MAX_TEST_SERIAL, TEST_SERIAL_DIGITS, TEST_SERIAL_PREFIX, is_test_serial
 from tally import audit
 from tally.db import AuditEntry, Batch, Decision, Meeting, Page, PrintedSerial, iso_utc
 from tally.fingerprints import SheetFingerprint
 from tally.meetings import MeetingError
 from tally.store import Store
 
-TEST_SERIAL_PREFIX = "TD0"
-TEST_SERIAL_DIGITS = 4
-MAX_TEST_SERIAL = 10 ** TEST_SERIAL_DIGITS - 1
-_TEST_SERIAL_RE = re.compile(rf"^{TEST_SERIAL_PREFIX}[0-9]{{{TEST_SERIAL_DIGITS}}}$")
 #: the audit action of a deck check (`tally.testdeck.check`) and of going official
 DECK_CHECK_ACTION = "testdeck.check"
 DECK_PRINT_ACTION = "testdeck.print"
@@ -45,11 +41,6 @@ OFFICIAL_ACTION = "meeting.official"
 #: the banner every report page, the console and the hall screen show in test mode
 BANNER = "测试模式"
 BANNER_LINE = "测试模式 · 测试数据，不计入正式结果"
-
-
-def is_test_serial(serial: str | None) -> bool:
-    """True for a serial of the test range (TD0 and four digits)."""
-    return bool(serial) and _TEST_SERIAL_RE.match(serial or "") is not None
 
 
 def deck_serials(count: int, start: int = 1) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tally.ballots import load_ballots
 from tally.db import AuditEntry
 from tally.ingest import IngestResult, ingest_json, open_batch
-from tally.review import ReviewError, decide, history, render_crop, review_queue
+from tally.review import MarkState, ReviewError, decide, history, render_crop, review_queue
 from tally.store import Store, open_store
 from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image
 
@@ -74,7 +74,8 @@ def test_doubtful_marks_and_writeins_are_queued_and_decided(store: Store) -> Non
                           f"{page}:pos.chief:writein1"}
     mark = items[f"{page}:pos.director:P310012"]
     assert mark.kind == "mark" and mark.label == "局长人选 · 王建国" and mark.score == 0.4
-    assert mark.state == {"marked": False, "doubtful": True, "name": None}
+    assert mark.state == MarkState(marked=False, doubtful=True, name=None)
+    assert mark.to_json()["state"] == {"marked": False, "doubtful": True, "name": None}
     assert [c.label for c in items[f"{page}:pos.deputy:writein1"].crops] == [
         "box", "write-in line", "row"]
     assert "no mark" in items[f"{page}:pos.chief:writein1"].reason

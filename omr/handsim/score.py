@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from omr.reading import Reading
+from omr.reading import REFUSED_STATUSES, Reading
 
 TRUTH_LABELS = ("clear", "empty", "cancel", "faint")
-REFUSED_STATUSES = ("unreadable", "unknown_form")
 EXAMPLES_KEPT = 12
 #: write-in options of a recommendation position (`forms.layout`: writein1, writein2, ...)
 WRITEIN_PREFIX = "writein"

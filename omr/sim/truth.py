@@ -14,8 +14,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from omr.reading import STATUSES
+
 TRUTH_SCHEMA = "scantally.simtruth/1"
-EXPECTS = ("ok", "review", "unreadable", "unknown_form", "blank")
+#: what a simulated page is expected to read as: one of the statuses
+EXPECTS: tuple[str, ...] = STATUSES
 
 
 @dataclass

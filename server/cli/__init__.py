@@ -17,7 +17,6 @@ from server.cli import (
     exchange,
     form,
     keys,
-    learn,
     ledger,
     meeting,
     omr,
@@ -39,7 +38,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (form, learn, omr, devices, demo, meeting, scan, review, tally, ledger, store,
+for _module in (form, omr, devices, demo, meeting, scan, review, tally, ledger, store,
                 report, simulate, serve, bench, keys, cadre, testdeck, exchange):
     _module.register(app)
 

@@ -1,20 +1,23 @@
 """Helpers shared by the CLI subcommands: clear errors with exit status 2, atomic writes
 (`write_atomic`, from `tally.files`), opening the store and a meeting by name (the options
-that name them are in `server.cli.options`)."""
+that name them are in `server.cli.options`), a group's subcommand on one meeting
+(`meeting_command`)."""
 
 from __future__ import annotations
 
 import getpass
+import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from server.cli.options import DEFAULT_DATA, SubDataOpt, SubDbOpt, SubMeetingOpt
 from tally.files import write_atomic
 
 if TYPE_CHECKING:
@@ -25,8 +28,9 @@ err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 
-__all__ = ["console", "err_console", "errors", "fail", "meeting_id", "open_or_fail",
-           "operator_name", "stdout_is_tty", "user", "write_atomic"]
+__all__ = ["clear_output", "console", "err_console", "errors", "fail", "group_store",
+           "meeting_command", "meeting_id", "open_or_fail", "operator_name", "stdout_is_tty",
+           "user", "write_atomic"]
 
 #: the station's operator when no --operator is given (set it once per station)
 OPERATOR_ENV = "SCANTALLY_OPERATOR"
@@ -92,3 +96,57 @@ def meeting_id(store: Store, ref: str) -> int:
 
     with store.session(readonly=True) as s, errors():
         return find_meeting(s, ref).id
+
+
+def group_store(ctx: typer.Context, meeting: str | None, data: Path | None,
+                db: str | None) -> tuple[Store, int]:
+    """The store and meeting a group's subcommand works on: its own --meeting / --data / --db,
+    else those given to the group (kept in `ctx.obj` by the group's callback)."""
+    obj = ctx.obj or {}
+    ref = meeting or obj.get("meeting")
+    if ref is None:
+        fail("which meeting? give --meeting NAME")
+    store = open_or_fail(data or obj.get("data") or DEFAULT_DATA, db or obj.get("db"))
+    return store, meeting_id(store, ref)
+
+
+def meeting_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """A group's subcommand on one meeting: `fn(store, meeting_id, …its own options)`.
+
+    The command takes --meeting / -m, --data and --db (after its own options, falling back on
+    the group's: `group_store`), so that each subcommand does not declare them and open the
+    store again; typer reads the options from the signature made here."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    # its own options (after store and meeting id, which may be typed for type checkers only)
+    own = [p.replace(kind=keyword, annotation=eval(p.annotation, fn.__globals__)
+                     if isinstance(p.annotation, str) else p.annotation)
+           for p in list(inspect.signature(fn).parameters.values())[2:]]
+    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=typer.Context),
+              *own,
+              inspect.Parameter("meeting", keyword, default=None, annotation=SubMeetingOpt),
+              inspect.Parameter("data", keyword, default=None, annotation=SubDataOpt),
+              inspect.Parameter("db", keyword, default=None, annotation=SubDbOpt)]
+
+    def command(ctx: typer.Context, *, meeting: str | None = None, data: Path | None = None,
+                db: str | None = None, **options: Any) -> None:
+        store, mid = group_store(ctx, meeting, data, db)
+        fn(store, mid, **options)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__name__, command.__qualname__ = fn.__name__, fn.__qualname__
+    command.__doc__, command.__module__ = fn.__doc__, fn.__module__
+    return command
+
+
+def clear_output(output: Path, patterns: tuple[str, ...], force: bool) -> None:
+    """Make `output` ready for a deck: refuse a file, or old sheets without --force; remove
+    the old sheets and truth files matching `patterns` with it."""
+    if output.exists() and not output.is_dir():
+        fail(f"{output} is a file; give a folder for -o")
+    old = [p for pattern in patterns for p in output.glob(pattern)] if output.is_dir() else []
+    if old and not force:
+        fail(f"{output} already holds {len(old)} sheet or truth file(s); choose an empty "
+             "folder or pass --force to replace them")
+    for p in old:
+        p.unlink()

@@ -167,4 +167,11 @@ def schema(
 
 
 def register(app: typer.Typer) -> None:
+    # the commands that make a foreign form's folder (learned from a scanned blank, or imported
+    # from an OMRChecker template) are the form group's too; their modules build on this one
+    from server.cli.learn import learn
+    from server.cli.omrchecker import import_omrchecker
+
+    form_app.command("learn")(learn)
+    form_app.command("import-omrchecker")(import_omrchecker)
     app.add_typer(form_app, name="form")

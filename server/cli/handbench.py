@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from server.cli.common import console, err_console, fail
+from server.cli.common import clear_output, console, err_console, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,8 +67,6 @@ def generate_hand(form: Path, output: Path, sheets: int, seed: int, profile: str
 def simulate_hand(form: Path, output: Path, sheets: int, seed: int, profile: str,
                   serial_start: int, workers: int, force: bool) -> None:
     """`scantally simulate --model hand`: the deck, then one line of what was written."""
-    from server.cli.simulate import clear_output
-
     clear_output(output, HAND_OLD_FILES, force)
     truth, seconds = generate_hand(form, output, sheets, seed, profile, serial_start, workers)
     refused = sum(1 for e in truth if e.get("refuse"))

@@ -235,11 +235,3 @@ def _add_page(out: Path, grey: np.ndarray, dpi: float, found: list[Target]) -> N
     console.print(f"page {k}: learned {len(added)} targets, numbered {first}-{last}; name "
                   f"them in {spec_path} (foreign.fields) and run `scantally form check`")
     check_foreign(spec_path, spec)
-
-
-def register(app: typer.Typer) -> None:
-    from server.cli.form import form_app
-    from server.cli.omrchecker import import_omrchecker
-
-    form_app.command("learn")(learn)
-    form_app.command("import-omrchecker")(import_omrchecker)

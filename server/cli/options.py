@@ -1,4 +1,5 @@
-"""The options every store command takes: `--data`, `--db`, `--meeting`, `--json`."""
+"""The options every store command takes: `--data`, `--db`, `--meeting`, `--json` (and their
+forms on a group's subcommands, `Sub…Opt`, which fall back on the group's)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ MeetingOpt = Annotated[str, typer.Option("--meeting", "-m", help="meeting name o
 MeetingArg = Annotated[str, typer.Argument(help="meeting name or number", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 DEFAULT_DATA = Path("data")
+#: on a group's subcommands (`common.meeting_command`): when not given, the group's hold
+SubMeetingOpt = Annotated[str | None, typer.Option("--meeting", "-m", help="meeting name or "
+                                                   "number")]
+SubDataOpt = Annotated[Path | None, typer.Option("--data", envvar="SCANTALLY_DATA",
+                                                 help="data folder")]
+SubDbOpt = Annotated[str | None, typer.Option("--db", envvar="SCANTALLY_DB", help="database URL")]
 OperatorOpt = Annotated[str | None, typer.Option(
     "--operator", help="who does it (default: $SCANTALLY_OPERATOR, else the OS user)")]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,29 +17,30 @@ from server.cli.common import (
     err_console,
     errors,
     fail,
+    meeting_command,
     meeting_id,
     open_or_fail,
     operator_name,
 )
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
 
-#: on `review` subcommands: when not given, the `review` group's --data / --db hold
-SubDataOpt = Annotated[Path | None, typer.Option("--data", envvar="SCANTALLY_DATA",
-                                                 help="data folder")]
-SubDbOpt = Annotated[str | None, typer.Option("--db", envvar="SCANTALLY_DB", help="database URL")]
+if TYPE_CHECKING:
+    from tally.review import ReviewItem
+    from tally.store import Store
 
 review_app = typer.Typer(help="The review queue: list items, decide them (signed, logged).",
                          invoke_without_command=True)
 
 
-def _item_rows(items: list[Any]) -> Table:
+def _item_rows(items: list[ReviewItem]) -> Table:
     table = Table()
     # the id in full, never wrapped or cut: `review decide ITEM` needs it as printed
     table.add_column("item", no_wrap=True, min_width=max((len(i.id) for i in items), default=4))
     for col in ("kind", "what", "reason", "now"):
         table.add_column(col)
     for i in items:
-        state = ", ".join(f"{k}={v}" for k, v in i.state.items() if v not in (None, "", False))
+        state = ", ".join(f"{k}={v}" for k, v in i.state.to_json().items()
+                          if v not in (None, "", False))
         table.add_row(i.id, i.kind, i.label, i.reason, state or "-")
     return table
 
@@ -83,7 +84,7 @@ _KEYS = {"m": "marked", "e": "empty", "c": "cancel", "w": "writein", "v": "void"
          "d": "dismiss", "u": "unvoid"}
 
 
-def _interactive(store: Any, mid: int, items: list[Any], who: str) -> None:
+def _interactive(store: Store, mid: int, items: list[ReviewItem], who: str) -> None:
     from tally.review import NEEDS_REASON, ReviewError, decide
 
     folder = Path(tempfile.mkdtemp(prefix="scantally-review-"))
@@ -106,7 +107,7 @@ def _interactive(store: Any, mid: int, items: list[Any], who: str) -> None:
             err_console.print(f"[red]{exc}[/]")
 
 
-def _write_crops(store: Any, item: Any, folder: Path) -> list[Path]:
+def _write_crops(store: Store, item: ReviewItem, folder: Path) -> list[Path]:
     from tally.review import render_crop
 
     out = []
@@ -119,25 +120,16 @@ def _write_crops(store: Any, item: Any, folder: Path) -> list[Path]:
     return out
 
 
-def review_store(ctx: typer.Context, meeting: str | None, data: Path | None,
-                  db: str | None) -> tuple[Any, int]:
-    obj = ctx.obj or {}
-    ref = meeting or obj.get("meeting")
-    if ref is None:
-        fail("which meeting? give --meeting NAME")
-    store = open_or_fail(data or obj.get("data") or DEFAULT_DATA, db or obj.get("db"))
-    return store, meeting_id(store, ref)
-
-
 @review_app.command("decide")
+@meeting_command
 def review_decide(
-    ctx: typer.Context,
+    store: Store,
+    mid: int,
     item: Annotated[str, typer.Argument(help="item id from the queue, e.g. 12:serial or "
                                         "12:pos.deputy:writein1", show_default=False)],
     who: Annotated[str | None, typer.Option(
         "--who", "--operator", help="who decides (default: $SCANTALLY_OPERATOR, else the OS "
         "user)")] = None,
-    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
     mark: Annotated[bool, typer.Option("--mark", help="the box is marked (已标记)")] = False,
     empty: Annotated[bool, typer.Option("--empty", help="the box (or write-in) is empty (空白)")
                      ] = False,
@@ -152,8 +144,6 @@ def review_decide(
                        ] = False,
     why: Annotated[str, typer.Option("--why", help="the reason (原因; required for sheet "
                                      "decisions, cancellations and any change of a mark)")] = "",
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """Decide one item (signed with --who, logged with before/after/why)."""
     from tally.review import decide
@@ -164,7 +154,6 @@ def review_decide(
     if len(chosen) != 1:
         fail("give exactly one of --mark, --empty, --cancel, --writein NAME, --void, --unvoid, "
              "--accept, --dismiss")
-    store, mid = review_store(ctx, meeting, data, db)
     with errors():
         d = decide(store, mid, item, chosen[0], who=operator_name(who), why=why,
                    text=writein or "")
@@ -173,18 +162,16 @@ def review_decide(
 
 
 @review_app.command("crops")
+@meeting_command
 def review_crops(
-    ctx: typer.Context,
+    store: Store,
+    mid: int,
     item: Annotated[str, typer.Argument(show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="folder for the PNG crops")],
-    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """Write an item's image crops as PNG files (to look at before deciding)."""
     from tally.review import review_queue
 
-    store, mid = review_store(ctx, meeting, data, db)
     with store.session(readonly=True) as s:
         found = [i for i in review_queue(s, mid, include_resolved=True) if i.id == item]
     if not found:
@@ -195,19 +182,17 @@ def review_crops(
 
 
 @review_app.command("history")
+@meeting_command
 def review_history(
-    ctx: typer.Context,
-    meeting: Annotated[str | None, typer.Option("--meeting", "-m")] = None,
+    store: Store,
+    mid: int,
     page: Annotated[int | None, typer.Option("--page", help="one page's decisions")] = None,
     as_json: JsonOpt = False,
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """Every decision: who, when, before, after, why."""
     from tally.db import iso_utc
     from tally.review import history
 
-    store, mid = review_store(ctx, meeting, data, db)
     with store.session(readonly=True) as s:
         rows = [{"id": d.id, "page": d.page_id, "field": d.field, "option": d.option,
                  "kind": d.kind, "text": d.text, "before": d.before, "after": d.after,

@@ -5,17 +5,18 @@ any sheet (`tally.ledger`, `tally.review`)."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from server.cli.common import console, errors, fail, operator_name
+from server.cli.common import console, errors, fail, meeting_command, operator_name
 from server.cli.options import JsonOpt, OperatorOpt
-from server.cli.review import SubDataOpt, SubDbOpt, review_store
+
+if TYPE_CHECKING:
+    from tally.store import Store
 
 WhyOpt = Annotated[str, typer.Option("--why", help="the reason (原因, required)")]
-MeetingSubOpt = Annotated[str | None, typer.Option("--meeting", "-m")]
 
 
 def _pairs(values: list[str] | None, what: str) -> list[tuple[str, str]]:
@@ -28,8 +29,10 @@ def _pairs(values: list[str] | None, what: str) -> list[tuple[str, str]]:
     return out
 
 
+@meeting_command
 def review_enter(
-    ctx: typer.Context,
+    store: Store,
+    mid: int,
     page: Annotated[int, typer.Argument(help="the stored page (see `scantally ledger`)",
                                         show_default=False)],
     serial: Annotated[str, typer.Option("--serial", help="the serial printed on the sheet")],
@@ -43,14 +46,10 @@ def review_enter(
     name: Annotated[list[str] | None, typer.Option(
         "--name", help="FIELD:writeinK=NAME written on a marked write-in line")] = None,
     operator: OperatorOpt = None,
-    meeting: MeetingSubOpt = None,
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """Key a sheet's marks from its image (it counts once a second login confirms them)."""
     from tally.manual import HandMarks, enter, entry_form
 
-    store, mid = review_store(ctx, meeting, data, db)
     marks: dict[str, list[str]] = {}
     for f, o in _pairs(mark, "--mark"):
         marks.setdefault(f, []).append(o)
@@ -73,32 +72,29 @@ def review_enter(
                   f"must confirm it: `scantally review confirm {page} --why …`", highlight=False)
 
 
+@meeting_command
 def review_confirm(
-    ctx: typer.Context,
+    store: Store,
+    mid: int,
     page: Annotated[int, typer.Argument(show_default=False)],
     why: WhyOpt,
     operator: OperatorOpt = None,
-    meeting: MeetingSubOpt = None,
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """Confirm a page's manual entry against its image (a different person than who keyed it)."""
     from tally.manual import confirm
 
-    store, mid = review_store(ctx, meeting, data, db)
     with errors():
         d = confirm(store, mid, page, who=operator_name(operator), why=why)
     console.print(f"[green]confirmed[/] page #{page} (entered by {d.before['entered_by']}, "
                   f"confirmed by {d.who}): it counts now", highlight=False)
 
 
+@meeting_command
 def review_find(
-    ctx: typer.Context,
+    store: Store,
+    mid: int,
     serial: Annotated[str, typer.Argument(show_default=False)],
     as_json: JsonOpt = False,
-    meeting: MeetingSubOpt = None,
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """A sheet by its serial: its pages, their states, the decisions on them."""
     from dataclasses import asdict
@@ -106,7 +102,6 @@ def review_find(
     from tally.db import iso_utc
     from tally.ledger import STATE_LABELS, find_sheet
 
-    store, mid = review_store(ctx, meeting, data, db)
     with store.session(readonly=True) as s, errors():
         found = find_sheet(s, mid, serial)
         decisions = [{"id": d.id, "page": d.page_id, "field": d.field, "option": d.option,
@@ -133,23 +128,21 @@ def review_find(
                   "(or :unreadable for a refused page)", highlight=False)
 
 
+@meeting_command
 def review_void(
-    ctx: typer.Context,
+    store: Store,
+    mid: int,
     sheet: Annotated[str, typer.Argument(help="a serial, or a page number", show_default=False)],
     why: WhyOpt,
     form: Annotated[str | None, typer.Option("--form", help="when the serial is on several "
                                              "forms")] = None,
     unvoid: Annotated[bool, typer.Option("--unvoid", help="undo a void")] = False,
     operator: OperatorOpt = None,
-    meeting: MeetingSubOpt = None,
-    data: SubDataOpt = None,
-    db: SubDbOpt = None,
 ) -> None:
     """Void any sheet (also one that read OK), with a reason; --unvoid undoes it."""
     from tally.ledger import find_sheet
     from tally.review import decide
 
-    store, mid = review_store(ctx, meeting, data, db)
     page_id: int | None = None
     with store.session(readonly=True) as s, errors():
         try:

@@ -19,7 +19,7 @@ from rich.progress import (
 
 from forms.load import SpecError
 from forms.plan import LayoutError
-from server.cli.common import console, fail
+from server.cli.common import clear_output, console, fail
 from server.cli.form import compile_spec
 
 MODELS = ("sim", "hand")
@@ -112,16 +112,3 @@ def simulate(
 
 def register(app: typer.Typer) -> None:
     app.command("simulate", help=HELP)(simulate)
-
-
-def clear_output(output: Path, patterns: tuple[str, ...], force: bool) -> None:
-    """Make `output` ready for a deck: refuse a file, or old sheets without --force; remove
-    the old sheets and truth files matching `patterns` with it."""
-    if output.exists() and not output.is_dir():
-        fail(f"{output} is a file; give a folder for -o")
-    old = [p for pattern in patterns for p in output.glob(pattern)] if output.is_dir() else []
-    if old and not force:
-        fail(f"{output} already holds {len(old)} sheet or truth file(s); choose an empty "
-             "folder or pass --force to replace them")
-    for p in old:
-        p.unlink()

@@ -181,7 +181,7 @@ async def enter_marks(request: Request, meeting_id: Id, page_id: Id,
     """Record the marks keyed from the image (fields `mark:<field>`, `name:<field>:<option>`,
     `form`, `page`, `serial`, `why`); they count once another login confirms them."""
     posted = await request.form()
-    values: dict[str, Any] = {k: posted.getlist(k) for k in posted}
+    values = {k: posted.getlist(k) for k in posted}
     one = {k: str(v[0]) if v else "" for k, v in values.items()}
     marks, names = marks_from_form(values)
     form_id, page_text = one.get("form", ""), one.get("page", "1")

@@ -23,17 +23,18 @@ from typing import Any
 
 import cv2
 
+from omr.layout import FormLayout
 from omr.sim.corpus import EXAMPLES_DIR, render_page
 from tally import keys
 from tally.ballots import load_ballots
 from tally.exchange.export import export_meeting
 from tally.exchange.importer import import_bundle
+from tally.formstore import meeting_layouts
 from tally.ingest import close_batch, ingest_json, open_batch
 from tally.meetings import (
     FormText,
     create_meeting,
     meeting_facts,
-    meeting_layouts,
     meeting_settings,
     meeting_specs,
 )
@@ -86,11 +87,11 @@ def result_hash(store: Store, meeting_id: int) -> str:
     return result.sha256
 
 
-def _reading(layout: dict[str, Any], n: int, rng: random.Random
+def _reading(layout: FormLayout, n: int, rng: random.Random
              ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    fields = [f for f in layout["fields"] if f["page"] == 1]
-    marks = {f["id"]: [rng.choice(f["options"])] for f in fields}
-    doc = {"source": f"bench/sheet-{n:05d}.jpg", "form": layout["form"]["id"], "page": 1,
+    fields = [f for f in layout.fields if f.page == 1]
+    marks = {f.id: [rng.choice(f.options)] for f in fields}
+    doc = {"source": f"bench/sheet-{n:05d}.jpg", "form": layout.id, "page": 1,
            "serial": f"B{n:06d}", "status": "ok", "reason": "",
            "marks": {f: {"marked": opts, "doubtful": []} for f, opts in marks.items()},
            "scores": {}}

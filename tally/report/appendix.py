@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from forms.layout import FieldInfo
 from forms.people import display_names
 from forms.spec import FormSpec
+from omr.layout import FormLayout
 from tally.ballots import is_writein
 from tally.db import Decision, Page
+from tally.formstore import meeting_layouts
 from tally.images import ImageError
-from tally.meetings import meeting_layouts
 from tally.report.meta import AppendixItem, DecisionNote
 from tally.review import ReviewError, history, render_crop
 from tally.rules.compute import layout_fields
@@ -123,7 +124,7 @@ def _pages(s: Session, meeting_id: int, form_id: str) -> list[Page]:
     return list(s.scalars(q))
 
 
-def _item(store: Store, s: Session, ctx: FormContext, layout: dict | None, serial: str,
+def _item(store: Store, s: Session, ctx: FormContext, layout: FormLayout | None, serial: str,
           notes: list[SheetNote], pages: list[Page], decisions: list[Decision]) -> AppendixItem:
     if any(n.kind == "void" for n in notes):
         kind = "void"
@@ -162,7 +163,7 @@ def _decision(ctx: FormContext, d: Decision) -> DecisionNote:
                         why=d.why or "")
 
 
-def _crop_rects(ctx: FormContext, layout: dict | None, pages: list[Page],
+def _crop_rects(ctx: FormContext, layout: FormLayout | None, pages: list[Page],
                 fields: Iterable[str], *, whole: bool
                 ) -> list[tuple[Page, tuple[float, float, float, float] | None, str]]:
     """(page, rect in mm or None for the whole page, label) of each crop to show."""
@@ -170,22 +171,21 @@ def _crop_rects(ctx: FormContext, layout: dict | None, pages: list[Page],
         return []
     if whole:
         return [(p, None, f"第 {p.page_no or '?'} 页（整页）") for p in pages]
-    page_w = float(layout["page_size_mm"][0])
+    page_w = float(layout.doc.page_size_mm[0])
     out: list[tuple[Page, tuple[float, float, float, float] | None, str]] = []
     for field in fields:
         # a leader's sub-row (leader.P1.de): the whole block of that leader, so that the crop
         # shows the name beside the marks
         block = field.rsplit(".", 1)[0] + "." if field.count(".") == 2 else None
-        for lp in layout["pages"]:
-            boxes = [b["rect_mm"] for b in lp["boxes"]
-                     if b["field"] == field or (block and b["field"].startswith(block))]
-            boxes += [r["rect_mm"] for r in lp.get("regions", [])
-                      if r.get("id", "").startswith(f"{field}.")]
-            row = next((p for p in pages if p.page_no == lp["page"]), None)
+        for lp in layout.pages.values():
+            boxes = [b.rect_mm for b in lp.boxes
+                     if b.field == field or (block and b.field.startswith(block))]
+            boxes += [r.rect_mm for r in lp.regions if r.id.startswith(f"{field}.")]
+            row = next((p for p in pages if p.page_no == lp.number), None)
             if not boxes or row is None:
                 continue
             top = min(b[1] for b in boxes) - ROW_MARGIN_MM
             bottom = max(b[1] + b[3] for b in boxes) + ROW_MARGIN_MM
             out.append((row, (0.0, top, page_w, bottom - top),
-                        f"第 {lp['page']} 页 · {ctx.field_label(field)}"))
+                        f"第 {lp.number} 页 · {ctx.field_label(field)}"))
     return out
