@@ -67,14 +67,17 @@ def _digit_sheet(filled: set[int], shift_px: tuple[int, int] = (0, 0)) -> np.nda
     page = np.full((round(120 * k), round(120 * k)), 255, np.uint8)
     rng = np.random.default_rng(5)
     for i in range(40):
-        word = "".join(chr(65 + c) for c in rng.integers(0, 26, 6))
-        cv2.putText(page, word, (round(rng.uniform(5, 80) * k), round((5 + 2.8 * i) * k)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1, cv2.LINE_AA)
+        for x_mm in (4, 30, 56):
+            word = "".join(chr(65 + c) for c in rng.integers(0, 26, 5))
+            cv2.putText(page, word, (round((x_mm + rng.uniform(0, 6)) * k),
+                                     round((5 + 2.8 * i) * k)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.55, 0, 2, cv2.LINE_AA)
     for n in range(30):
         col, row = divmod(n, 10)
         cx, cy = round((90 + col * 7) * k), round((20 + row * 7) * k)
         cv2.circle(page, (cx, cy), round(2.2 * k), 0, 2, cv2.LINE_AA)
-        cv2.putText(page, str(row), (cx - 6, cy + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1,
+        # a bold digit, as printed in OMR bubbles: it covers most of the bubble's middle
+        cv2.putText(page, str(row), (cx - 7, cy + 7), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 2,
                     cv2.LINE_AA)
         if n in filled:
             cv2.circle(page, (cx, cy), round(2.0 * k), 90, -1)
@@ -114,3 +117,30 @@ def test_a_sheet_of_another_form_is_refused_by_number() -> None:
     with pytest.raises(AlignError) as err:
         learn_from_sheets([_digit_sheet(set()), np.full((900, 900), 255, np.uint8)], 200)
     assert err.value.sheet == 2
+
+
+def test_a_bubbles_printed_digit_is_print_and_a_shading_over_it_a_mark(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Learned from a blank whose bubbles hold printed digits, the reference's own ink in each
+    target is lifted as print: no digit is read as a mark, and a shading over one is."""
+    from typer.testing import CliRunner
+
+    from forms.load import load_spec
+    from omr.engine import read_page
+    from omr.layout import FormLayout
+    from server.cli import app
+    from server.cli.learn import foreign_doc, with_reference
+
+    cv2.imwrite(str(tmp_path / "blank.png"), _digit_sheet(set()))
+    out = tmp_path / "form"
+    r = CliRunner().invoke(app, ["form", "learn", str(tmp_path / "blank.png"), "--dpi", "200",
+                                 "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    spec = load_spec(out / "form.yaml")
+    lay = with_reference(out / "form.yaml", spec,
+                         FormLayout.parse(foreign_doc(out / "form.yaml", spec)))
+    shaded = {3, 14, 25}  # (column, row): (0, 3), (1, 4), (2, 5)
+    reading = read_page(_digit_sheet(shaded, (2, 3)), {lay.id: lay}, source="s.png")
+    marked = {(f, o) for f, m in reading.marks.items() for o in m.marked}
+    assert marked == {(f"leader.r{n % 10 + 1:02d}", f"o{n // 10 + 1}") for n in shaded}
+    assert reading.status == "ok"
+    assert not any(m.doubtful for m in reading.marks.values())
