@@ -82,6 +82,9 @@ def test_recount_and_duplicates_work_after_import(station: dict, tmp_path: Path,
         with open_store(dept, url) as store, store.session() as s:
             assert s.scalar(select(func.count()).select_from(SheetFingerprint)) == 3
         assert result_hash(dept, "learned", url) == result_hash(station["data"], "learned")
+        v = cli("verify", "learned", "--json", data=dept, db=url)
+        _ok(v)
+        assert json.loads(v.stdout)["ok"] is True
         r = cli("recount", "learned", data=dept, db=url)  # read again by the carried reference
         _ok(r)
         assert "no difference" in r.stdout
