@@ -8,6 +8,11 @@ bounding box the hole covers (a rectangle nearly all, an ellipse pi/4).
 
 Then `reading_order` numbers them: rows by their centre height (a row is the targets whose
 centres lie within half a target height), left to right within a row.
+When no blank is at hand, `learn_from_sheets` learns from filled sheets of the form: each is laid
+onto the first (ORB + RANSAC, then ECC), a target is one found empty on any of them, and the
+reference is every pixel's lightest (a bubble marked on every sheet is not found).
+A target whose inside holds a printed letter or digit is a target: its inside may be up to
+`max_inside_ink` ink; the readers lift that print (`omr.foreign.print_masks`).
 Pure: uint8 grey image + its dpi in, targets in page millimetres out.
 """
 

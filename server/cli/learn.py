@@ -200,7 +200,8 @@ def learn(
     rows: dict[int, list[int]] = {}
     for t in targets:
         rows.setdefault(t.row or 0, []).append(t.n)
-    text = skeleton_spec(list(rows.values()), form_id=form_id, source=blank.name,
+    source = blank.name + (f" + {len(also)} more filled sheet(s)" if also else "")
+    text = skeleton_spec(list(rows.values()), form_id=form_id, source=source,
                          page_edges=page_edges)
     write_form(output, grey, use_dpi, targets, text, force)
     shapes = sorted({t.shape for t in targets})
