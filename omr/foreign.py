@@ -227,22 +227,39 @@ def _dark_border(grey: np.ndarray) -> bool:
     return float(np.median(frame)) < float(np.percentile(grey, 90)) - 40
 
 
+#: a target whose inside the reference shows in broad ink over this share is marked on it (a
+#: reference that is a filled sheet), not printed; a bubble's bold printed digit - its counters
+#: closed at the sampling resolution - reaches about 0.8
+MARKED_REFERENCE_SHARE = 0.88
+
+
 def print_masks(model: ReferenceModel, rects_mm: np.ndarray, settings: ScoreSettings
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per patch group of `omr.score.sample_boxes` (same rects, same settings): where the
     reference is printed, and that widened by `PRINT_MARGIN_MM` - except in a target the
-    reference shows mostly dark (marked on it, not printed: kept). Page-independent: prepared
+    reference shows mostly dark in broad ink (marked on it, not printed: kept; a printed
+    letter or digit filling a bubble is thin strokes, and lifted). Page-independent: prepared
     once (`attach_references`)."""
     ppm = model.work_px_per_mm
     printed = sample_boxes(model.printed, np.diag([ppm, ppm, 1.0]), rects_mm, 0.0, settings)
     grow = max(1, round(PRINT_MARGIN_MM * settings.sample_px_per_mm))
     kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    stroke = max(3, round(GLYPH_STROKE_MM * settings.sample_px_per_mm) | 1)
+    broad_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (stroke, stroke))
     out = []
     for p in printed.groups:
         ink = p.dark > 0.3
         lifted = ink.copy()
-        lifted[ink[:, p.inner[0], p.inner[1]].mean((1, 2)) > 0.5] = False
-        out.append((ink, np.stack([cv2.dilate(m.view(np.uint8), kernel) > 0 for m in lifted])))
+        broad = np.stack([cv2.morphologyEx(m.view(np.uint8), cv2.MORPH_OPEN, broad_kernel) > 0
+                          for m in ink]) if len(ink) else ink
+        lifted[broad[:, p.inner[0], p.inner[1]].mean((1, 2)) > MARKED_REFERENCE_SHARE] = False
+        wide = np.stack([cv2.dilate(m.view(np.uint8), kernel) > 0 for m in lifted])
+        # inside a target its printed glyph is widened by a pixel only: the paper between its
+        # strokes is where a shading over it shows
+        near = np.stack([cv2.dilate(m.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                         for m in lifted])
+        wide[:, p.inner[0], p.inner[1]] = near[:, p.inner[0], p.inner[1]]
+        out.append((ink, wide))
     return out
 
 

@@ -8,11 +8,17 @@ bounding box the hole covers (a rectangle nearly all, an ellipse pi/4).
 
 Then `reading_order` numbers them: rows by their centre height (a row is the targets whose
 centres lie within half a target height), left to right within a row.
+When no blank is at hand, `learn_from_sheets` learns from filled sheets of the form: each is laid
+onto the first (ORB + RANSAC, then ECC), a target is one found empty on any of them, and the
+reference is every pixel's lightest (a bubble marked on every sheet is not found).
+A target whose inside holds a printed letter or digit is a target: its inside may be up to
+`max_inside_ink` ink; the readers lift that print (`omr.foreign.print_masks`).
 Pure: uint8 grey image + its dpi in, targets in page millimetres out.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -153,3 +159,83 @@ def overlay(grey: np.ndarray, dpi: float, rects_mm: list[tuple[float, float, flo
         cv2.putText(out, label, (p0[0], p0[1] - thick - 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (0, 0, 200), max(1, thick // 2), cv2.LINE_AA)
     return out
+
+
+class AlignError(ValueError):
+    """A sheet could not be laid onto the first one (`learn_from_sheets`); `sheet` is its
+    1-based number (0 until known)."""
+
+    def __init__(self, message: str, sheet: int = 0) -> None:
+        super().__init__(message)
+        self.sheet = sheet
+
+
+#: ORB features sought on each sheet for aligning it onto the first
+ALIGN_FEATURES = 6000
+#: the ECC refinement runs on the sheets resampled to this many px per mm
+ALIGN_PX_PER_MM = 4.0
+
+
+def align_sheets(frame: np.ndarray, sheet: np.ndarray, dpi: float) -> np.ndarray:
+    """Homography (3 x 3) taking `frame` px to `sheet` px: ORB + RANSAC, then ECC."""
+    orb = cv2.ORB_create(ALIGN_FEATURES)
+    kf, df = orb.detectAndCompute(frame, None)
+    ks, ds = orb.detectAndCompute(sheet, None)
+    if df is None or ds is None or len(kf) < 20 or len(ks) < 20:
+        raise AlignError("too few features to align it on the first sheet")
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(df, ds, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
+    if len(good) < 20:
+        raise AlignError(f"only {len(good)} features match the first sheet: another form?")
+    src = np.float32([kf[m.queryIdx].pt for m in good])
+    dst = np.float32([ks[m.trainIdx].pt for m in good])
+    h, inlier = cv2.findHomography(src, dst, cv2.RANSAC, 3.0, maxIters=4000, confidence=0.999)
+    if h is None or int(inlier.sum()) < 20:
+        raise AlignError("its features agree on no single placement: another form?")
+    # ECC on both at a common smaller scale refines the fit to a fraction of a pixel there
+    s = min(1.0, ALIGN_PX_PER_MM * MM_PER_INCH / dpi)
+    scale = np.diag([s, s, 1.0])
+    small_f = cv2.resize(frame, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    small_s = cv2.resize(sheet, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    warp = (scale @ h @ np.linalg.inv(scale)).astype(np.float32)
+    with contextlib.suppress(cv2.error):  # ECC did not converge: ORB's fit stands
+        _, warp = cv2.findTransformECC(
+            cv2.GaussianBlur(small_f, (5, 5), 0).astype(np.float32),
+            cv2.GaussianBlur(small_s, (5, 5), 0).astype(np.float32),
+            warp, cv2.MOTION_HOMOGRAPHY,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6), None, 5)
+    return np.linalg.inv(scale) @ warp.astype(np.float64) @ scale
+
+
+def learn_from_sheets(sheets: list[np.ndarray], dpi: float,
+                      settings: LearnSettings = LearnSettings()
+                      ) -> tuple[np.ndarray, list[Target]]:
+    """Learn a form from filled sheets when no blank is at hand (uint8 grey at `dpi`; the
+    first is the frame): each is laid onto the first (ORB + RANSAC, then ECC); the targets are
+    those found on any sheet (a box marked on one shows empty on another; one marked on every
+    sheet is not found), and the reference returned is every pixel's lightest over the laid
+    sheets (the voters' marks mostly gone). AlignError names the sheet (1-based) that could
+    not be laid on the first."""
+    frame = sheets[0]
+    k = dpi / MM_PER_INCH
+    blank = frame.copy()
+    found = list(find_targets(frame, dpi, settings))
+    for i, sheet in enumerate(sheets[1:], 2):
+        try:
+            h = align_sheets(frame, sheet, dpi)
+        except AlignError as exc:
+            raise AlignError(f"sheet {i}: {exc}", i) from None
+        laid = cv2.warpPerspective(sheet, h, (frame.shape[1], frame.shape[0]),
+                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+        np.maximum(blank, laid, out=blank)
+        back = np.linalg.inv(h)
+        for t in find_targets(sheet, dpi, settings):
+            x, y, w, hh = t.rect_mm
+            centre = back @ np.array([(x + w / 2) * k, (y + hh / 2) * k, 1.0])
+            cx, cy = centre[0] / centre[2] / k, centre[1] / centre[2] / k
+            if not any(abs(cx - (o.rect_mm[0] + o.rect_mm[2] / 2)) < o.rect_mm[2] / 2
+                       and abs(cy - (o.rect_mm[1] + o.rect_mm[3] / 2)) < o.rect_mm[3] / 2
+                       for o in found):
+                found.append(Target((cx - w / 2, cy - hh / 2, w, hh), t.shape))
+    return blank, reading_order(found)

@@ -150,3 +150,25 @@ def test_umarfarootaps_bent_scan_read_on_the_printed_outlines(tmp_path: Path) ->
     layouts = _import(tmp_path, folder / "template.json", folder / "scans" / "scan-type-1.jpg")
     misreads, doubtful, status = _score_multi(layouts, folder / "scans" / "scan-type-2.jpg")
     assert misreads <= 1 and status == "review" and doubtful <= 50
+
+
+@needs_samples
+def test_sample6_learned_from_its_filled_scans_reads_its_digit_bubbles(tmp_path: Path) -> None:
+    """sample6 has no blank (its reference.png was cleared of all but the 4 Stu bubbles for
+    feature matching): `form learn` on its three scans (`--also`) finds every bubble not marked
+    on all of them, and the digits printed in the bubbles are lifted as print, never read."""
+    from tests.foreign_real import SAMPLE6_SCANS, learn_sample6, score
+
+    learned = learn_sample6(tmp_path)
+    assert (learned.found, learned.bubbles) == (85, 87)
+    # roll1's 0 is marked on every scan, Stu's A is printed solid: no empty target to find
+    assert sorted(learned.unmatched) == ["roll1/0", "stu/A"]
+    misreads = phantom = 0
+    for image in SAMPLE6_SCANS:
+        truth = {**TRUTH[str(image.relative_to(REAL))], "stu": ""}
+        figures = score(learned.layouts, image, truth, "learned")
+        assert figures.status in ("ok", "review"), image.name
+        misreads += figures.misreads
+        phantom += sum("read -" not in w for w in figures.wrong)
+    assert phantom == 0  # no printed digit or letter read as a mark
+    assert misreads <= 4  # roll1's unlearnable 0 on each scan, and one light 8

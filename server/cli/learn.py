@@ -175,13 +175,20 @@ def learn(
     add_page: Annotated[bool, typer.Option(
         "--add-page", help="BLANK is the next page of the form learned in the folder: add its "
         "targets (numbered on), keep the spec")] = False,
+    also: Annotated[list[Path] | None, typer.Option(
+        "--also", help="another filled sheet of the form, when no blank is at hand (repeat it): "
+        "a box marked on one sheet is found empty on another, and the reference keeps each "
+        "pixel's lightest")] = None,
 ) -> None:
     """Learn a form from a scanned blank: find its answer targets, write a spec skeleton."""
     from forms.skeleton import skeleton_spec
     from omr.learn import find_targets
 
     grey, use_dpi = _load_blank(blank, dpi, page)
-    found = find_targets(grey, use_dpi)
+    if also:
+        grey, found = _learn_from_sheets(blank, grey, use_dpi, also, dpi)
+    else:
+        found = find_targets(grey, use_dpi)
     if not found:
         fail(f"{blank}: no answer targets found (squares, rectangles, circles, ovals with an "
              "empty inside); check the scan is a blank form at its real resolution")
@@ -193,12 +200,34 @@ def learn(
     rows: dict[int, list[int]] = {}
     for t in targets:
         rows.setdefault(t.row or 0, []).append(t.n)
-    text = skeleton_spec(list(rows.values()), form_id=form_id, source=blank.name,
+    source = blank.name + (f" + {len(also)} more filled sheet(s)" if also else "")
+    text = skeleton_spec(list(rows.values()), form_id=form_id, source=source,
                          page_edges=page_edges)
     write_form(output, grey, use_dpi, targets, text, force)
     shapes = sorted({t.shape for t in targets})
     console.print(f"learned {len(targets)} targets ({', '.join(shapes)}) in {len(rows)} rows; "
                   f"edit {output / SPEC_NAME} and run `scantally form check` on it")
+
+
+def _learn_from_sheets(first: Path, grey: np.ndarray, dpi: float, others: list[Path],
+                       given_dpi: float | None) -> tuple[np.ndarray, list[Target]]:
+    """Targets and reference of a form learned from filled sheets (`omr.learn`)."""
+    import cv2
+
+    from omr.learn import AlignError, learn_from_sheets
+
+    sheets = [grey]
+    for path in others:
+        other, other_dpi = _load_blank(path, given_dpi, 1)
+        if abs(other_dpi - dpi) > 0.5:  # laid on the first sheet's pixels
+            f = dpi / other_dpi
+            other = cv2.resize(other, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        sheets.append(other)
+    try:
+        return learn_from_sheets(sheets, dpi)
+    except AlignError as exc:
+        fail(f"{others[exc.sheet - 2]}: cannot lay it on {first.name} ({exc}); give only sheets of "
+             "one form")
 
 
 def _add_page(out: Path, grey: np.ndarray, dpi: float, found: list[Target]) -> None:

@@ -14,7 +14,7 @@ from server import auth, i18n, reports
 from server.fields import Name, Text
 from server.intake import Job
 from server.routes.common import Id, meeting_or_404, render, store_of
-from server.uploads import UploadRefused, stage_uploads
+from server.uploads import UploadRefused, display_name, stage_uploads
 from tally import accounts
 from tally.accounts import Identity
 from tally.db import Batch
@@ -29,6 +29,7 @@ from tally.meetings import (
     meeting_specs,
     update_meeting,
 )
+from tally.references import MAX_FORM_FILE_BYTES, UploadedFile, uploaded_forms
 from tally.results import meeting_results
 from tally.review import review_queue
 
@@ -88,6 +89,17 @@ async def read_specs(files: list[UploadFile], max_spec_bytes: int) -> list[FormT
     return forms
 
 
+async def read_form_files(files: list[UploadFile] | None) -> list[UploadedFile]:
+    """The files of learned forms' folders uploaded beside their specs."""
+    out = []
+    for f in files or []:
+        if not f.filename and not f.size:
+            continue
+        data = await f.read(MAX_FORM_FILE_BYTES + 1)
+        out.append(UploadedFile(display_name(f.filename, "file"), data))
+    return out
+
+
 @router.get("/")
 def home(request: Request, who: Identity = Depends(auth.viewer)) -> Response:
     with store_of(request).session(readonly=True) as s:
@@ -103,16 +115,20 @@ async def create_meeting_page(
     expected: Annotated[Text, Form(max_length=500)] = "",
     present: Annotated[Text, Form(max_length=500)] = "",
     issued: Annotated[Text, Form(max_length=20)] = "",
+    form_files: Annotated[list[UploadFile] | None, File()] = None,
     who: Identity = Depends(auth.operator),
 ) -> Response:
-    """Create a meeting from uploaded form specs; errors come back on the form."""
+    """Create a meeting from uploaded form specs (a learned form's with the files of its
+    folder: targets.json, reference image); errors come back on the form."""
     values = {"name": name, "expected": expected, "present": present, "issued": issued}
     try:
         texts = await read_specs(forms, request.app.state.settings.limits.max_spec_bytes)
-        m = create_meeting(store_of(request), name=name, forms=texts, actor=who.username,
-                           expected=parse_counts(expected, "应到 / expected"),
-                           present=parse_counts(present, "实到 / present"),
-                           issued=parse_int(issued, "发出 / issued"))
+        files = await read_form_files(form_files)
+        with uploaded_forms(texts, files) as ready:
+            m = create_meeting(store_of(request), name=name, forms=ready, actor=who.username,
+                               expected=parse_counts(expected, "应到 / expected"),
+                               present=parse_counts(present, "实到 / present"),
+                               issued=parse_int(issued, "发出 / issued"))
     except MeetingError as exc:
         with store_of(request).session(readonly=True) as s:
             meetings = [(m, list(meeting_forms(s, m.id).values())) for m in list_meetings(s)]

@@ -6,7 +6,12 @@ Members (every one listed in `manifest.json` with its SHA-256 and size):
 - `batches.jsonl`, `pages.jsonl`, `decisions.jsonl`, `audit.jsonl`: one row per line
   (`BatchRow`, `PageRow`, `DecisionRow`, `AuditRow`), with the station's ids;
 - `anchor.json`: the station's newest signed anchor line (`tally.anchors`), as written;
-- `images/<sha256>.img`: each page image (unless exported with --no-images).
+- `images/<sha256>.img`: each page image (unless exported with --no-images), and always the
+  reference image of every foreign form's page (the blank it registers by, named by its
+  layout's `registration.image_sha256`), so the meeting is read and recounted at home;
+- `fingerprints.jsonl` (a meeting of a foreign form): the ink fingerprint of each counted page
+  (`FingerprintRow`, table sheet_fingerprints), each equal to its page's reading's, so a sheet
+  fed again after the import is caught as a duplicate.
 `signature.json` (`SignatureDoc`) holds the Ed25519 signature over the exact bytes of
 `manifest.json`, the signer's public key (PEM), its id and fingerprint.
 """
@@ -32,6 +37,9 @@ PAGES = "pages.jsonl"
 DECISIONS = "decisions.jsonl"
 AUDIT = "audit.jsonl"
 ANCHOR = "anchor.json"
+FINGERPRINTS = "fingerprints.jsonl"
+#: members a bundle may hold beside ROW_MEMBERS and its images
+OPTIONAL_MEMBERS = (FINGERPRINTS,)
 IMAGE_PREFIX = "images/"
 IMAGE_SUFFIX = ".img"
 #: the members every bundle has, in the order they are written
@@ -130,6 +138,15 @@ class AuditRow(_Row):
     hash: str
 
 
+class FingerprintRow(_Row):
+    """A counted foreign page's ink fingerprint (`tally.fingerprints.SheetFingerprint`)."""
+
+    page_id: int
+    form_id: str
+    page_no: int
+    fingerprint: str
+
+
 class Member(_Row):
     name: str
     sha256: str
@@ -157,7 +174,11 @@ class Counts(_Row):
     pages: int
     decisions: int
     audit_entries: int
+    #: page images
     images: int
+    #: foreign forms' reference images (always carried) and counted pages' fingerprints
+    references: int = 0
+    fingerprints: int = 0
 
 
 class _Schemed(_Row):
@@ -256,3 +277,14 @@ def parse_lines(data: bytes, model: type[R], member: str) -> list[R]:
 def jsonl(rows: list[Any]) -> bytes:
     """Rows (pydantic models) as JSON lines; canonical key order as the models declare."""
     return b"".join(r.model_dump_json().encode("utf-8") + b"\n" for r in rows)
+
+
+def reference_digests(forms: list[FormDoc]) -> list[str]:
+    """The reference images (SHA-256) the forms' foreign pages register by, sorted."""
+    out = set()
+    for f in forms:
+        for page in f.layout.get("pages", []):
+            reg = page.get("registration") or {}
+            if reg.get("kind") == "reference" and reg.get("image_sha256"):
+                out.add(str(reg["image_sha256"]))
+    return sorted(out)

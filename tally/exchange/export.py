@@ -38,6 +38,7 @@ from tally.exchange.bundle import (
     BATCHES,
     BUNDLE_SCHEMA,
     DECISIONS,
+    FINGERPRINTS,
     MANIFEST,
     MEETING,
     PAGES,
@@ -49,6 +50,7 @@ from tally.exchange.bundle import (
     ChainHead,
     Counts,
     DecisionRow,
+    FingerprintRow,
     FormDoc,
     Manifest,
     MeetingDoc,
@@ -58,9 +60,11 @@ from tally.exchange.bundle import (
     StationRef,
     image_member,
     jsonl,
+    reference_digests,
     sha256_hex,
 )
 from tally.files import fsync_dir
+from tally.fingerprints import SheetFingerprint
 from tally.images import ImageError
 from tally.store import Store
 
@@ -85,6 +89,7 @@ class Snapshot:
     pages: list[PageRow]
     decisions: list[DecisionRow]
     audit: list[AuditRow]
+    fingerprints: list[FingerprintRow]
 
 
 def _ts(value: object) -> str:
@@ -128,7 +133,12 @@ def snapshot(s: Session, meeting_id: int) -> Snapshot:
                       prev_hash=e.prev_hash, hash=e.hash)
              for e in s.scalars(select(AuditEntry).where(AuditEntry.meeting_id == meeting_id)
                                 .order_by(AuditEntry.seq))]
-    return Snapshot(doc, batches, pages, decisions, chain)
+    prints = [FingerprintRow(page_id=f.page_id, form_id=f.form_id, page_no=f.page_no,
+                             fingerprint=f.fingerprint)
+              for f in s.scalars(select(SheetFingerprint)
+                                 .where(SheetFingerprint.meeting_id == meeting_id)
+                                 .order_by(SheetFingerprint.page_id))]
+    return Snapshot(doc, batches, pages, decisions, chain, prints)
 
 
 def _anchor_line(store: Store) -> str:
@@ -158,6 +168,8 @@ def export_meeting(store: Store, meeting_id: int, out: Path, *, images: bool = T
         raise BundleError(f"meeting #{meeting_id} has no audit chain; it cannot be exported")
     head = ChainHead(seq=snap.audit[-1].seq, hash=snap.audit[-1].hash)
     digests = sorted({p.sha256 for p in snap.pages}) if images else []
+    # a foreign form's blank: always carried, the meeting is read and recounted by it
+    references = [d for d in reference_digests(snap.meeting.forms) if d not in digests]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -170,6 +182,8 @@ def export_meeting(store: Store, meeting_id: int, out: Path, *, images: bool = T
                 (BATCHES, jsonl(snap.batches)), (PAGES, jsonl(snap.pages)),
                 (DECISIONS, jsonl(snap.decisions)), (AUDIT, jsonl(snap.audit)),
                 (ANCHOR, (anchor_line + "\n").encode("utf-8")))
+            if snap.fingerprints:
+                rows += ((FINGERPRINTS, jsonl(snap.fingerprints)),)
             for n, (name, data) in enumerate(rows, 1):
                 w.add(name, data)
                 if progress:
@@ -182,6 +196,13 @@ def export_meeting(store: Store, meeting_id: int, out: Path, *, images: bool = T
                 w.add(image_member(digest), data, compress=False)
                 if progress:
                     progress("images", n, len(digests))
+            for digest in references:
+                try:
+                    data = store.images.get(digest, what="reference image")
+                except ImageError as exc:
+                    raise BundleError(f"{exc}: a foreign form's reference image is needed "
+                                      "to read the meeting; restore the image store") from None
+                w.add(image_member(digest), data, compress=False)
             manifest = Manifest(
                 schema_=BUNDLE_SCHEMA, created_at=iso_utc(utc_now()) or "", created_by=who,
                 meeting=MeetingRef(uid=snap.meeting.uid, name=snap.meeting.name,
@@ -190,7 +211,8 @@ def export_meeting(store: Store, meeting_id: int, out: Path, *, images: bool = T
                 audit_head=head,
                 counts=Counts(batches=len(snap.batches), pages=len(snap.pages),
                               decisions=len(snap.decisions), audit_entries=len(snap.audit),
-                              images=len(digests)),
+                              images=len(digests), references=len(references),
+                              fingerprints=len(snap.fingerprints)),
                 with_images=images, members=w.members)
             manifest_bytes = manifest.to_json().encode("utf-8")
             signature = SignatureDoc(

@@ -45,12 +45,14 @@ from tally.exchange.bundle import (
     AuditRow,
     BundleError,
     image_member,
+    reference_digests,
     sha256_hex,
     when,
 )
 from tally.exchange.rows import batch_model, decision_model, page_model
 from tally.exchange.verify import VerifiedBundle, verify_bundle
 from tally.files import fsync_dir, write_atomic
+from tally.fingerprints import SheetFingerprint
 from tally.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -180,6 +182,9 @@ def _write(s: Session, b: VerifiedBundle, name: str, who: str) -> Meeting:
     pages.update(pending)
     decisions = [decision_model(r, m.id, None, pages[r.page_id].id, where) for r in b.decisions]
     s.add_all(decisions)
+    s.add_all(SheetFingerprint(page_id=pages[f.page_id].id, meeting_id=m.id, form_id=f.form_id,
+                               page_no=f.page_no, fingerprint=f.fingerprint)
+              for f in b.fingerprints)
     s.flush()
     at = iso_utc(utc_now()) or ""
     actor = who[:80] or "import"
@@ -217,9 +222,11 @@ def _write(s: Session, b: VerifiedBundle, name: str, who: str) -> Meeting:
 
 
 def _store_images(store: Store, b: VerifiedBundle, progress: Progress | None) -> int:
-    """Every image into the image store, each file fsynced by a few writer threads (the disk
-    groups their flushes) and each folder once at the end, all before any row names them."""
+    """Every image (and every foreign form's reference image) into the image store, each file
+    fsynced by a few writer threads (the disk groups their flushes) and each folder once at the
+    end, all before any row names them."""
     digests = sorted({p.sha256 for p in b.pages}) if b.manifest.with_images else []
+    digests = sorted(set(digests) | set(reference_digests(b.meeting.forms)))
     folders: set[Path] = set()
     pending: deque[Future[Path]] = deque()
     with BundleFile(b.path) as bundle, ThreadPoolExecutor(IMAGE_WRITERS) as pool:

@@ -34,10 +34,12 @@ from tally.exchange.bundle import (
     AUDIT,
     BATCHES,
     DECISIONS,
+    FINGERPRINTS,
     MANIFEST,
     MAX_DATA_MEMBER_BYTES,
     MAX_IMAGE_BYTES,
     MEETING,
+    OPTIONAL_MEMBERS,
     PAGES,
     ROW_MEMBERS,
     SIGNATURE,
@@ -45,6 +47,7 @@ from tally.exchange.bundle import (
     BatchRow,
     BundleError,
     DecisionRow,
+    FingerprintRow,
     Manifest,
     MeetingDoc,
     PageRow,
@@ -52,6 +55,7 @@ from tally.exchange.bundle import (
     image_digest,
     image_member,
     parse_lines,
+    reference_digests,
     sha256_hex,
     when,
 )
@@ -76,6 +80,7 @@ class VerifiedBundle:
     audit: list[AuditRow]
     audit_bytes: bytes
     anchor: dict[str, Any]
+    fingerprints: list[FingerprintRow]
 
     @property
     def manifest_sha256(self) -> str:
@@ -149,7 +154,7 @@ def check_members(bundle: BundleFile, manifest: Manifest,
     total = len(listed)
     for n, (name, m) in enumerate(sorted(listed.items()), 1):
         claimed = image_digest(name)
-        if claimed is None and name not in ROW_MEMBERS:
+        if claimed is None and name not in ROW_MEMBERS and name not in OPTIONAL_MEMBERS:
             raise BundleError(f"{bundle.path}: member {name} is not a member of "
                               "scantally.bundle/1; refused")
         limit = MAX_IMAGE_BYTES if claimed else MAX_DATA_MEMBER_BYTES
@@ -245,6 +250,8 @@ def verify_bundle(path: Path, data_dir: Path, progress: Progress | None = None
         except ValueError:
             raise BundleError(f"{path}: {ANCHOR} is not JSON") from None
         names = set(bundle.infos)
+        prints = (parse_lines(bundle.read(FINGERPRINTS), FingerprintRow,
+                              f"{path}: {FINGERPRINTS}") if FINGERPRINTS in names else [])
     if meeting.uid != manifest.meeting.uid or meeting.origin_id != manifest.meeting.origin_id:
         raise BundleError(f"{path}: {MEETING} is meeting {meeting.uid}, the manifest names "
                           f"{manifest.meeting.uid}; refused")
@@ -270,5 +277,30 @@ def verify_bundle(path: Path, data_dir: Path, progress: Progress | None = None
             if image_member(p.sha256) not in names:
                 raise BundleError(f"{path}: page #{p.id} ({p.source}) has no image "
                                   f"{p.sha256[:12]}… in the bundle; refused")
+    for digest in reference_digests(meeting.forms):
+        if image_member(digest) not in names:
+            raise BundleError(f"{path}: the reference image {digest[:12]}… of a foreign form "
+                              "is not in the bundle: its sheets could not be read here; "
+                              "refused — export the meeting again with this Scantally")
+    _check_fingerprints(prints, pages, meeting, path)
     return VerifiedBundle(path, manifest, manifest_bytes, sig, signer, meeting, batches, pages,
-                          decisions, chain, audit_bytes, anchor)
+                          decisions, chain, audit_bytes, anchor, prints)
+
+
+def _check_fingerprints(prints: list[FingerprintRow], pages: list[PageRow],
+                        meeting: MeetingDoc, where: Path) -> None:
+    """Each fingerprint row names a page of the bundle, of its form and page number, and is the
+    fingerprint that page's reading (checked by the audit chain) carries."""
+    by_id = {p.id: p for p in pages}
+    seen: set[int] = set()
+    for n, f in enumerate(prints, 1):
+        p = by_id.get(f.page_id)
+        what = f"{where}: {FINGERPRINTS} line {n}"
+        if p is None or f.page_id in seen:
+            raise BundleError(f"{what}: page #{f.page_id} is not a page of the bundle (or is "
+                              "listed twice); refused")
+        seen.add(f.page_id)
+        if (p.form_id, p.page_no) != (f.form_id, f.page_no) or \
+                (p.reading or {}).get("fingerprint") != f.fingerprint:
+            raise BundleError(f"{what}: the fingerprint of page #{p.id} ({p.source}) is not "
+                              "its reading's: altered; refused")
