@@ -22,6 +22,8 @@ from babel.messages.pofile import read_po
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from tally.reasons import reason_text
+
 LANG_COOKIE = "scantally_lang"
 LANGS = ("zh-CN", "en")
 DEFAULT = "zh-CN"
@@ -99,6 +101,14 @@ def notice_text(template: str | None, params: dict[str, str | int | float], mess
         return message
 
 
+def reason(code: str | None, sentence: str, lang: str) -> str:
+    """A page's or review item's reason (`tally.reasons`) in `lang`: by its code and the shape
+    of its stored English sentence, with its parameters; the sentence as stored if unknown."""
+    lang = lang if lang in LANGS else DEFAULT
+    return reason_text(code, sentence, lambda t: translate(t, lang),
+                       "; " if lang == "en" else "；", english=lang == "en")
+
+
 def all_text() -> list[str]:
     """Every message id and translation of every catalogue (the web font must cover them)."""
     out: list[str] = []
@@ -126,6 +136,12 @@ def install(templates: Jinja2Templates) -> None:
         """`{{ notice(n) }}`: a tally Notice in the page's language."""
         return notice_text(n.template, n.params, n.message, context.get("lang", DEFAULT))
 
+    @pass_context
+    def reason_of(context, code: str | None, sentence: str) -> str:  # type: ignore[no-untyped-def]
+        """`{{ reason(p.code, p.reason) }}`: a page's or item's reason in the page's language."""
+        return reason(code, sentence or "", context.get("lang", DEFAULT))
+
     templates.env.globals["notice"] = notice
+    templates.env.globals["reason"] = reason_of
     templates.env.add_extension("jinja2.ext.i18n")
     templates.env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
