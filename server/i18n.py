@@ -17,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from forms.load import SpecError
 from tally.reasons import reason_text
+from tally.rules.result import Notice, TallyResult
 
 LANG_COOKIE = "scantally_lang"
 LANGS = ("zh-CN", "en")
@@ -78,6 +81,8 @@ def translate(message: str, lang: str) -> str:
 def error_text(exc: BaseException, lang: str) -> str:
     """An error's message in `lang`: translated by its template when it carries one
     (`template` + `params`, as `tally.review.ReviewError`), else as raised."""
+    if isinstance(exc.__cause__, SpecError):  # a spec refused: each problem translated
+        return spec_error_text(exc.__cause__, lang)
     template = getattr(exc, "template", None)
     params = getattr(exc, "params", None)
     if not isinstance(template, str) or not isinstance(params, dict):
@@ -86,6 +91,30 @@ def error_text(exc: BaseException, lang: str) -> str:
         return translate(template, lang).format(**params)
     except (KeyError, IndexError, ValueError):  # a translation naming a wrong parameter
         return str(exc)
+
+
+#: the fixed problems `forms.load` names for a spec without a rule's template
+SPEC_PROBLEMS = (
+    N_("unknown key; remove it or check its spelling (see `scantally form schema`)"),
+    N_("required but missing; add it"),
+)
+
+
+def spec_error_text(exc: SpecError, lang: str) -> str:
+    """A refused form spec in `lang`: its source, then each problem with its line and field,
+    by the rule's template when it has one (`forms.spec.SpecRuleError`)."""
+    lines = [translate(N_("{source}: invalid form spec"), lang).format(source=exc.source)]
+    for p in exc.problems:
+        message = translate(p.message, lang)
+        if p.template is not None:
+            try:
+                message = translate(p.template, lang).format(**p.params)
+            except (KeyError, IndexError, ValueError):
+                message = p.message
+        where = (translate(N_("line {line}, field '{field}': {message}"), lang) if p.line
+                 else translate(N_("field '{field}': {message}"), lang))
+        lines.append("  - " + where.format(line=p.line, field=p.field, message=message))
+    return "\n".join(lines)
 
 
 def notice_text(template: str | None, params: dict[str, str | int | float], message: str,
@@ -107,6 +136,36 @@ def reason(code: str | None, sentence: str, lang: str) -> str:
     lang = lang if lang in LANGS else DEFAULT
     return reason_text(code, sentence, lambda t: translate(t, lang),
                        "; " if lang == "en" else "；", english=lang == "en")
+
+
+def shown_result(result: TallyResult, lang: str) -> TallyResult:
+    """A form's figures as the console's live refresh shows them in `lang`: every notice's
+    message and every reconciliation row's label translated; in English no summary lines (they
+    are Chinese text: the page lists every notice translated instead, as meeting.html does).
+    The record is the API's `/api/meetings/{id}/tally` (its sha256 covers the Chinese text)."""
+    def shown(n: Notice) -> Notice:
+        return n.model_copy(update={"message": notice_text(n.template, n.params, n.message,
+                                                           lang)})
+
+    rec = result.reconciliation
+    rows = [r.model_copy(update={"label": translate(r.label, lang)}) for r in rec.rows]
+    return result.model_copy(update={
+        "alarms": [shown(n) for n in result.alarms],
+        "warnings": [shown(n) for n in result.warnings],
+        "warning_summary": [] if lang == "en" else result.warning_summary,
+        "reconciliation": rec.model_copy(update={"rows": rows})})
+
+
+def shown_job(job: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A job's view (`server.jobs.JobView` as JSON) with the reasons of its refused and
+    to-re-feed pages in `lang` (refeed lines are "<source>: <reason>")."""
+    def refeed(line: str) -> str:
+        source, sep, why = line.partition(": ")
+        shown = reason(None, why, lang) if sep else line
+        return f"{source}: {shown}" if sep else reason(None, line, lang)
+
+    return {**job, "refeed": [refeed(x) for x in job.get("refeed", [])],
+            "refused": [reason(None, x, lang) for x in job.get("refused", [])]}
 
 
 def all_text() -> list[str]:

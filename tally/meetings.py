@@ -85,8 +85,8 @@ def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
         return spec, layout_to_dict(compile_layout(spec))
     except ForeignError as exc:
         raise MeetingError(str(exc)) from None
-    except SpecError as exc:
-        raise MeetingError(str(exc)) from None
+    except SpecError as exc:  # its problems, translatable, stay the cause (server/i18n.py)
+        raise MeetingError(str(exc)) from exc
     except LayoutError as exc:
         raise MeetingError(f"{form.source}: cannot lay out the form: {exc}") from None
 

@@ -32,7 +32,8 @@ from tests.server_helpers import (
 from tests.tally_helpers import spec_path
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {**DEFAULT_KEYWORDS, "translate": None, "ReviewError": None, "MeetingError": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "translate": None, "ReviewError": None, "MeetingError": None,
+            "SpecRuleError": None}
 HAN = re.compile(r"[\u3400-\u9fff]")
 REC = layout_of("recommendation")
 REC_ID = REC["form"]["id"]
