@@ -49,6 +49,9 @@ DYNAMIC = (
     # the rates a figure warning names (tally.rules.evaluation / satisfaction)
     N_("优秀率"), N_("称职以上率"), N_("基本称职率"), N_("不称职率"), N_("不了解率"),
     N_("好评率"), N_("差评率"), N_("不满意率"), N_("不认同率"),
+    # MeetingErrors of tally/meetings.py raised with a template (that file is not extracted yet)
+    N_("no meeting {ref!r} in this store; see `scantally meeting list` (and check --data / "
+       "--db)"),
 )
 
 

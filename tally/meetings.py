@@ -328,8 +328,8 @@ def find_meeting(session: Session, ref: str | int) -> Meeting:
     if m is None and str(ref).isdigit():
         m = session.get(Meeting, int(ref))
     if m is None:
-        raise MeetingError(f"no meeting {str(ref)!r} in this store; see `scantally meeting "
-                           "list` (and check --data / --db)")
+        raise MeetingError("no meeting {ref!r} in this store; see `scantally meeting list` (and "
+                           "check --data / --db)", ref=str(ref))
     return m
 
 

@@ -99,6 +99,18 @@ TEMPLATES: dict[str, str] = {
     "corner.top-right": N_("top-right"),
     "corner.bottom-right": N_("bottom-right"),
     "corner.bottom-left": N_("bottom-left"),
+    # tally.ingest: a page's outcome as the batch reports it
+    "ingest.refeed": N_("re-feed this sheet"),
+    "ingest.not_ours": N_("not a sheet of this meeting ({detail}); take it out of the stack or "
+                          "re-feed it"),
+    "ingest.reread": N_("sheet {serial} page {page} was already read (page #{first}, "
+                        "{source}); kept as a duplicate, not counted again"),
+    "ingest.same_ink": N_("the same sheet as page #{first} ({source}): the same ink, re-scanned "
+                          "(no serial on the sheet); kept as a duplicate, not counted again"),
+    "ingest.blank": N_("a blank page (no sheet code); not counted"),
+    "ingest.unknown_serial": N_("serial {serial} was not printed for this meeting (a forged "
+                                "sheet or another meeting's?); held for review, not counted "
+                                "until a reviewer accepts it"),
     # tally.review: what to do, after the page's reason
     "review.dismiss": N_("dismiss it with a reason"),
     "review.refed": N_("re-fed and read since"),
@@ -166,6 +178,19 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.S
     ("foreign_page", r"layout page (?P<page>\d+) has no corner marks and QR code \(a foreign "
                      r"form's page\); load it as a foreign form"),
     ("doubtful_boxes", r"(?P<n>\d+) doubtful box\(es\): (?P<boxes>.+)"),
+    ("ingest.refeed", r"re-feed this sheet"),
+    ("ingest.not_ours", r"not a sheet of this meeting \((?P<detail>.*)\); take it out of the "
+                        r"stack or re-feed it"),
+    ("ingest.reread", r"sheet (?P<serial>\S+) page (?P<page>\d+) was already read \(page "
+                      r"#(?P<first>\d+), (?P<source>.*)\); kept as a duplicate, not counted "
+                      r"again"),
+    ("ingest.same_ink", r"the same sheet as page #(?P<first>\d+) \((?P<source>.*)\): the same "
+                        r"ink, re-scanned \(no serial on the sheet\); kept as a duplicate, not "
+                        r"counted again"),
+    ("ingest.blank", r"a blank page \(no sheet code\); not counted"),
+    ("ingest.unknown_serial", r"serial (?P<serial>\S+) was not printed for this meeting \(a "
+                              r"forged sheet or another meeting's\?\); held for review, not "
+                              r"counted until a reviewer accepts it"),
     ("review.dismiss", r"dismiss it with a reason"),
     ("review.refed", r"re-fed and read since"),
     ("review.entered_confirmed", r"entered by (?P<entered_by>.+), confirmed by "

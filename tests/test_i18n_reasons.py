@@ -214,3 +214,52 @@ def test_namesakes_without_a_post_are_refused_in_chinese() -> None:
     zh = i18n.spec_error_text(caught.value, "zh-CN")
     assert "两人同名 '张伟'" in zh and "请为每人填写能区分二人的职务" in zh, zh
     assert i18n.spec_error_text(caught.value, "en") == str(caught.value)
+
+
+def test_the_cli_speaks_chinese_on_request_and_english_by_default(tmp_path: Path) -> None:
+    import os
+
+    from tests.tally_helpers import cli, spec_path, tiny_image, write_readings
+
+    data = tmp_path / "data"
+
+    def run(*args: str, code: int = 0, env_lang: str | None = None) -> str:
+        saved = os.environ.pop("SCANTALLY_LANG", None)
+        if env_lang:
+            os.environ["SCANTALLY_LANG"] = env_lang
+        try:
+            result = cli(*args, data=data)
+        finally:
+            os.environ.pop("SCANTALLY_LANG", None)
+            if saved is not None:
+                os.environ["SCANTALLY_LANG"] = saved
+        assert result.returncode == code, result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    made = run("--lang", "zh-CN", "meeting", "new", "--name", "m", "--form",
+               str(spec_path("recommendation")), "--who", "甲")
+    assert "已创建" in made and "个表单" in made, made
+    lost = ("only 3 of 4 corner marks found (missing: bottom-right), and the box borders were "
+            "found on only 40% of the boxes; re-scan the sheet straight and whole")
+    torn = make_reading(REC, "S2", status="unreadable", source="s2.png", reason=lost)
+    torn["marks"], torn["scores"] = {}, {}
+    rows = [(make_reading(REC, "S1", marked={"pos.director": ["P310012"]}), tiny_image(1)),
+            (torn, tiny_image(2))]
+    feed = write_readings(tmp_path / "d", rows)
+    ingested = run("--lang", "zh-CN", "ingest", "--meeting", "m", "--readings", str(feed))
+    assert "已读页数" in ingested and "请重新送入以下选票" in ingested, ingested
+    assert "缺：右下" in ingested and "corner marks" not in ingested, ingested
+    ledger_zh = run("ledger", "m", env_lang="zh-CN")  # $SCANTALLY_LANG
+    assert "送入 2 页" in ledger_zh and "临时结果" in ledger_zh, ledger_zh
+    assert "定位角标只找到 3 个" in ledger_zh and "corner marks" not in ledger_zh
+    ledger_en = run("ledger", "m")  # English by default, the sentence as stored
+    assert "fed 2 =" in ledger_en and "only 3 of 4 corner marks" in ledger_en, ledger_en
+    assert "定位角标" not in ledger_en
+    tallied = run("--lang", "zh-CN", "tally", "m")
+    assert "临时结果：尚有待处理的页" in tallied and "结果 sha256" in tallied, tallied
+    review = run("--lang", "zh-CN", "review", "--meeting", "m")
+    assert "请重新送入该票" in review or "定位角标" in review, review
+    missing = run("--lang", "zh-CN", "tally", "nope", code=2)
+    assert "错误" in missing and "本数据库中没有会议 'nope'" in missing, missing
+    assert "no meeting 'nope' in this store" in run("tally", "nope", code=2)
+    assert "give one of en, zh-CN" in run("--lang", "fr", "ledger", "m", code=2)

@@ -64,6 +64,15 @@ ZH: dict[str, str] = {
     "corner.top-right": "右上",
     "corner.bottom-right": "右下",
     "corner.bottom-left": "左下",
+    "ingest.refeed": "请重新送入该票",
+    "ingest.not_ours": "不是本会议的票（{detail}）；请从票堆中取出或重新送入",
+    "ingest.reread": "编号 {serial} 第 {page} 页已读过（第 #{first} 页，{source}）；"
+                     "作为重复保存，不再计入",
+    "ingest.same_ink": "与第 #{first} 页（{source}）为同一张票：笔迹相同，系重复扫描"
+                       "（票上无编号）；作为重复保存，不再计入",
+    "ingest.blank": "空白页（无票面编码）；不计入",
+    "ingest.unknown_serial": "编号 {serial} 不是本会议印制的编号（伪造的票或其他会议的票？）；"
+                             "暂存待复核，复核认可前不计入",
     "review.dismiss": "请填写原因后排除",
     "review.refeed": "请重新送入该票、按图像手工录入，或排除该页",
     "review.refed": "已重新送入并识别",
