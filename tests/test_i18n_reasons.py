@@ -263,3 +263,35 @@ def test_the_cli_speaks_chinese_on_request_and_english_by_default(tmp_path: Path
     assert "错误" in missing and "本数据库中没有会议 'nope'" in missing, missing
     assert "no meeting 'nope' in this store" in run("tally", "nope", code=2)
     assert "give one of en, zh-CN" in run("--lang", "fr", "ledger", "m", code=2)
+
+
+def test_the_pdf_report_lists_a_refused_sheet_with_its_reason_in_chinese(tmp_path: Path) -> None:
+    """The meeting's PDF (two forms: it opens with the sheet ledger) lists the refused pages
+    with their reasons in the report's Chinese."""
+    import pypdfium2 as pdfium
+
+    from tally.report.meeting import meeting_report
+
+    store = open_store(tmp_path / "data")
+    mid = new_meeting(store, "两表会议", forms=("recommendation", "evaluation"))
+    lost = ("only 3 of 4 corner marks found (missing: bottom-right), and the box borders were "
+            "found on only 40% of the boxes; re-scan the sheet straight and whole")
+    torn = make_reading(REC, "S2", status="unreadable", source="s2-torn.png", reason=lost)
+    torn["marks"], torn["scores"] = {}, {}
+    qr = make_reading(REC, None, status="unreadable", source="no-code.png",
+                      reason="QR code unreadable (none found, or damaged); check the sheet is "
+                             "one of ours and re-scan it")
+    qr.update(marks={}, scores={}, form=None, page=None)
+    ingest_readings(store, mid, [make_reading(REC, "S1", marked={"pos.director": ["P310012"]},
+                                              source="s1.png"), torn, qr])
+    _name, content = meeting_report(store, mid, "pdf", operator="甲")
+    store.close()
+    pdf = pdfium.PdfDocument(content)
+    try:
+        text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    finally:
+        pdf.close()
+    flat = re.sub(r"\s+", "", text)  # table cells wrap
+    assert "定位角标只找到3个（共4个，缺：右下）" in flat, flat[:3000]
+    assert "二维码无法识别" in flat
+    assert "corner marks found" not in text and "QR code unreadable" not in text
