@@ -52,6 +52,13 @@ DYNAMIC = (
     # MeetingErrors of tally/meetings.py raised with a template (that file is not extracted yet)
     N_("no meeting {ref!r} in this store; see `scantally meeting list` (and check --data / "
        "--db)"),
+    N_("{what}: {key!r} is not {noun}; use {allowed}"),
+    N_("a voter category of this meeting's forms"),
+    N_("{what}: {key}={value!r} must be a whole number ≥ 0"),
+    N_("{source} and {other} are both form '{form}'; give each form of a meeting its own id"),
+    N_("a meeting named {name!r} already exists; choose another name or use `scantally meeting "
+       "show`"),
+    N_("a meeting needs a name of 1-120 characters (--name)"),
 )
 
 
@@ -90,8 +97,10 @@ def error_text(exc: BaseException, lang: str) -> str:
     params = getattr(exc, "params", None)
     if not isinstance(template, str) or not isinstance(params, dict):
         return str(exc)
+    # a parameter that is itself a message ("a voter category of …") is translated too
+    shown = {k: translate(v, lang) if isinstance(v, str) else v for k, v in params.items()}
     try:
-        return translate(template, lang).format(**params)
+        return translate(template, lang).format(**shown)
     except (KeyError, IndexError, ValueError):  # a translation naming a wrong parameter
         return str(exc)
 

@@ -295,3 +295,37 @@ def test_the_pdf_report_lists_a_refused_sheet_with_its_reason_in_chinese(tmp_pat
     assert "定位角标只找到3个（共4个，缺：右下）" in flat, flat[:3000]
     assert "二维码无法识别" in flat
     assert "corner marks found" not in text and "QR code unreadable" not in text
+
+
+def test_meeting_errors_in_the_console_follow_the_ui_language(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data")
+    add_users(store)
+    mid = new_meeting(store, "已有会议")
+    from tests.tally_helpers import spec_path
+
+    spec_bytes = spec_path("recommendation").read_bytes()
+    with client_for(store, "operator") as (c, csrf):
+        def facts() -> str:
+            r = c.post(f"/meetings/{mid}/facts", headers={"X-CSRF-Token": csrf},
+                       data={"expected": "leader=3,visitor=2"})
+            assert r.status_code == 400, r.text
+            return r.text
+
+        def same_name() -> str:
+            r = c.post("/meetings", headers={"X-CSRF-Token": csrf}, data={"name": "已有会议"},
+                       files={"forms": ("rec.yaml", spec_bytes, "application/yaml")})
+            assert r.status_code == 400, r.text
+            return r.text
+
+        zh_facts, zh_name = facts(), same_name()
+        c.get("/lang/en?next=/")
+        en_facts, en_name = facts(), same_name()
+    store.close()
+    import html
+
+    zh_facts, en_facts = html.unescape(zh_facts), html.unescape(en_facts)
+    zh_name, en_name = html.unescape(zh_name), html.unescape(en_name)
+    assert "'visitor' 不是本会议表单的投票人类别" in zh_facts, zh_facts
+    assert "'visitor' is not a voter category of this meeting's forms" in en_facts, en_facts
+    assert "已有名为 '已有会议' 的会议" in zh_name, zh_name
+    assert "a meeting named '已有会议' already exists" in en_name, en_name
