@@ -107,6 +107,11 @@ def test_reasons_and_live_warnings_follow_the_ui_language(tmp_path: Path, browse
         expect(reason).to_contain_text("re-feed the sheet, enter its marks by hand")
         assert "请" not in reason.inner_text()
         page.screenshot(path=str(SHOTS / "i18n-review-en.png"), full_page=True)
+        # the decision's acknowledgement the script writes is English too
+        item = page.locator("section.item", has=reason)
+        item.locator("input.why").fill("torn, cannot be re-scanned")
+        item.locator("button[data-kind=dismiss]").click()
+        expect(item.locator(".result")).to_have_text("✓ Dismiss")
     finally:
         server.stop()
         store.close()
