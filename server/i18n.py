@@ -91,8 +91,6 @@ def translate(message: str, lang: str) -> str:
 def error_text(exc: BaseException, lang: str) -> str:
     """An error's message in `lang`: translated by its template when it carries one
     (`template` + `params`, as `tally.review.ReviewError`), else as raised."""
-    if isinstance(exc.__cause__, SpecError):  # a spec refused: each problem translated
-        return spec_error_text(exc.__cause__, lang)
     template = getattr(exc, "template", None)
     params = getattr(exc, "params", None)
     if not isinstance(template, str) or not isinstance(params, dict):
@@ -110,6 +108,15 @@ SPEC_PROBLEMS = (
     N_("unknown key; remove it or check its spelling (see `scantally form schema`)"),
     N_("required but missing; add it"),
 )
+
+
+def shown_error_text(exc: BaseException, lang: str) -> str:
+    """An error as the console's pages and the CLI show it: `error_text`, and a refused form
+    spec problem by problem in `lang` (`spec_error_text`). The JSON API keeps a spec's problems
+    as raised (English, with field paths), for the programs that read them."""
+    if isinstance(exc.__cause__, SpecError):
+        return spec_error_text(exc.__cause__, lang)
+    return error_text(exc, lang)
 
 
 def spec_error_text(exc: SpecError, lang: str) -> str:

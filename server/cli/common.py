@@ -128,9 +128,9 @@ def errors() -> Iterator[None]:
     except (MeetingError, StoreError, ReviewError, ImageError, IngestRefused) as exc:
         if cli_lang() == "en":
             fail(str(exc))
-        from server.i18n import error_text
+        from server.i18n import shown_error_text
 
-        fail(error_text(exc, cli_lang()))
+        fail(shown_error_text(exc, cli_lang()))
 
 
 def open_or_fail(data: Path, db: str | None) -> Store:

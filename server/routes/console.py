@@ -117,7 +117,7 @@ async def create_meeting_page(
         with store_of(request).session(readonly=True) as s:
             meetings = [(m, list(meeting_forms(s, m.id).values())) for m in list_meetings(s)]
         return render(request, "home.html", status_code=400, meetings=meetings,
-                      error=i18n.error_text(exc, i18n.lang_of(request)), values=values)
+                      error=i18n.shown_error_text(exc, i18n.lang_of(request)), values=values)
     return RedirectResponse(f"/meetings/{m.id}", status_code=303)
 
 
