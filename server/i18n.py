@@ -10,6 +10,12 @@ clone). Most message ids are the Chinese text the interface shows (templates wri
 `ReviewError(...)` in tally/review.py); `scripts/i18n-update` refreshes the catalogues and a
 test fails on any extracted message a catalogue lacks. A message missing from a catalogue
 shows as written.
+
+Reasons (why a page is refused, what a review item asks) are stored as English sentences; they
+are shown by `reason`, keyed by code and shape (`tally.reasons`), with their parameters. The
+meeting page's live refresh reads `shown_result` (notices translated) and its job cards
+`shown_job`; a refused form spec is shown problem by problem (`spec_error_text`,
+`forms.spec.SpecRuleError` carrying a template like `ReviewError`).
 """
 
 from __future__ import annotations
