@@ -121,9 +121,14 @@ def world(tmp_path: Path) -> Iterator[tuple[Store, int, dict[str, int]]]:
                       reason="QR code unreadable (none found, or damaged); check the sheet is "
                              "one of ours and re-scan it")
     qr.update(marks={}, scores={}, form=None, page=None)
+    # a sentence of no known shape: shown by its code's sentence in Chinese, as is in English
+    broken = make_reading(REC, None, status="unreadable", source="broken.tif",
+                          reason="cannot open the file: OSError: truncated TIFF strip")
+    broken.update(marks={}, scores={}, form=None, page=None, reason_code="decode_failed")
     results = ingest_readings(store, mid, [
         make_reading(REC, "S1", marked={"pos.director": ["P310012"]}, source="s1.png"), torn,
-        make_reading(REC, "S3", doubtful={"pos.director": ["P310027"]}, source="s3.png"), qr])
+        make_reading(REC, "S3", doubtful={"pos.director": ["P310027"]}, source="s3.png"), qr,
+        broken])
     yield store, mid, {"S1": results[0].page_id, "S2": results[1].page_id,
                        "S3": results[2].page_id, "qr": results[3].page_id}
     store.close()
@@ -145,6 +150,11 @@ def test_console_ledger_and_review_show_reasons_in_the_ui_language(world) -> Non
     assert "请重新送入该票、按图像手工录入，或排除该页" in zh_review
     assert "? sheet ? page ?" not in zh_review and "未识别表单 · 编号 ? · 第 ? 页" in zh_review
     assert "doubtful mark: is the box marked?" in en_review
+    # by its code where the sentence has no known shape (ledger and review alike)
+    assert zh_review.count("文件无法解码为图像，请重新扫描") == 1, zh_review
+    assert "文件无法解码为图像，请重新扫描" in zh_meeting and "truncated TIFF" not in zh_meeting
+    assert "cannot open the file: OSError: truncated TIFF strip" in en_review
+    assert "truncated TIFF strip" in en_meeting
     assert "Unidentified form · serial ? · page ?" in en_review or "serial ? · page ?" in en_review
     with store.session(readonly=True) as s:  # the record stays English
         row = s.get(Page, pages["S2"])
