@@ -157,8 +157,11 @@ def notice_text(template: str | None, params: dict[str, str | int | float], mess
 
 def reason(code: str | None, sentence: str, lang: str) -> str:
     """A page's or review item's reason (`tally.reasons`) in `lang`: by its code and the shape
-    of its stored English sentence, with its parameters; the sentence as stored if unknown."""
+    of its stored English sentence, with its parameters; the sentence as stored if unknown.
+    In English the stored sentence is shown as it is: it is the record, word for word."""
     lang = lang if lang in LANGS else DEFAULT
+    if lang == "en" and sentence.strip():
+        return sentence
     return reason_text(code, sentence, lambda t: translate(t, lang),
                        "; " if lang == "en" else "；", english=lang == "en")
 

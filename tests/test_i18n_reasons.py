@@ -51,6 +51,9 @@ def test_every_reason_code_has_a_sentence_in_both_languages() -> None:
     for code in codes:  # shown for a sentence of no known shape, in each language
         assert has_han(i18n.reason(code, "something new went wrong", "zh-CN")), code
         assert i18n.reason(code, "something new went wrong", "en") == "something new went wrong"
+        # a page with a code and no sentence: the code's sentence, in either language
+        assert i18n.reason(code, "", "en") == TEMPLATES[code]
+        assert i18n.reason(code, "", "zh-CN") == ZH[code]
 
 
 def test_real_engine_sentences_become_chinese_with_their_parameters() -> None:
