@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,10 @@ class SpecProblem:
     field: str
     line: int | None
     message: str
+    #: `message` as a literal template and its parameters, when a `SpecRuleError` said it (the
+    #: server translates by them); None: the message is shown as it is
+    template: str | None = None
+    params: dict[str, object] = field(default_factory=dict)
 
     def __str__(self) -> str:
         where = f"line {self.line}, " if self.line else ""
@@ -154,8 +158,11 @@ def parse_spec(text: str, source: str = "<spec>",
             cause = err.get("ctx", {}).get("error")
             if isinstance(cause, SpecRuleError):  # a rule that knows which field broke it
                 loc = (*loc, *cause.path)
-            field = ".".join(str(x) for x in loc) or "(document)"
-            problems.append(SpecProblem(field, _nearest_line(index, loc), _friendly(err)))
+            where = ".".join(str(x) for x in loc) or "(document)"
+            rule = cause if isinstance(cause, SpecRuleError) else None
+            problems.append(SpecProblem(where, _nearest_line(index, loc), _friendly(err),
+                                        rule.template if rule else None,
+                                        dict(rule.params) if rule else {}))
         raise SpecError(source, problems) from None
 
 

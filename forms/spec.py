@@ -30,11 +30,16 @@ class SpecRuleError(ValueError):
     """A rule between fields is broken; `path` (from the model that checks it) says where.
 
     `forms.load` appends `path` to the model's location to name the exact field and line.
+    Raised as `SpecRuleError("quota {quota} of …", path, quota=…)`: the literal template is the
+    message id the server's catalogues translate by (babel.cfg), `params` fill it in.
     """
 
-    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, template: str, path: tuple[str | int, ...] = (),
+                 **params: object) -> None:
+        super().__init__(template.format(**params) if params else template)
         self.path = path
+        self.template = template
+        self.params = params
 
 
 def _drawable(text: str) -> str:
@@ -176,31 +181,31 @@ class Position(_Model):
     def _rules(self) -> Position:
         if self.writein_lines is None and self.quota > len(self.candidates):
             raise SpecRuleError(
-                f"quota {self.quota} of position '{self.id}' exceeds its "
-                f"{len(self.candidates)} candidates; lower the quota, add candidates, or give "
-                "writein_lines so that candidates and write-in lines reach the quota",
-                ("quota",),
+                "quota {quota} of position '{position}' exceeds its {candidates} candidates; "
+                "lower the quota, add candidates, or give writein_lines so that candidates and "
+                "write-in lines reach the quota",
+                ("quota",), quota=self.quota, position=self.id, candidates=len(self.candidates),
             )
         if self.quota > len(self.candidates) + self.writeins:
             raise SpecRuleError(
-                f"quota {self.quota} of position '{self.id}' exceeds its "
-                f"{len(self.candidates)} candidates and {self.writeins} write-in lines; "
-                "lower the quota or add candidates",
-                ("quota",),
+                "quota {quota} of position '{position}' exceeds its {candidates} candidates and "
+                "{writeins} write-in lines; lower the quota or add candidates",
+                ("quota",), quota=self.quota, position=self.id, candidates=len(self.candidates),
+                writeins=self.writeins,
             )
         for m in _QUOTA_IN_TITLE.finditer(self.title):
             said = _number(m.group(1))
             if said is not None and said != self.quota:
                 raise SpecRuleError(
-                    f"the title of position '{self.id}' says {m.group(0)!r} but its quota is "
-                    f"{self.quota}; make the title and the quota agree",
-                    ("title",),
+                    "the title of position '{position}' says {said!r} but its quota is "
+                    "{quota}; make the title and the quota agree",
+                    ("title",), position=self.id, said=m.group(0), quota=self.quota,
                 )
         if self.writeins > self.quota:
             raise SpecRuleError(
-                f"position '{self.id}' has {self.writeins} write-in lines but a quota of "
-                f"{self.quota}; give at most {self.quota}",
-                ("writein_lines",),
+                "position '{position}' has {writeins} write-in lines but a quota of {quota}; "
+                "give at most {quota}",
+                ("writein_lines",), position=self.id, writeins=self.writeins, quota=self.quota,
             )
         _check_unique(f"positions.{self.id}.candidates", [c.id for c in self.candidates],
                       "candidates")
@@ -312,9 +317,10 @@ class IndividualPart(_Model):
         _check_unique("evaluation.individual.levels", ids, "levels")
         if self.include_unknown and UNKNOWN_LEVEL.id in ids:
             raise SpecRuleError(
-                f"level id '{UNKNOWN_LEVEL.id}' is taken by the {UNKNOWN_LEVEL.label} column "
-                "that include_unknown adds; rename this level or drop include_unknown",
-                ("levels", ids.index(UNKNOWN_LEVEL.id), "id"),
+                "level id '{level}' is taken by the {label} column that include_unknown adds; "
+                "rename this level or drop include_unknown",
+                ("levels", ids.index(UNKNOWN_LEVEL.id), "id"), level=UNKNOWN_LEVEL.id,
+                label=UNKNOWN_LEVEL.label,
             )
         _check_unique("evaluation.individual.leaders", [x.id for x in self.leaders], "leaders")
         _check_person_ids("evaluation.individual.leaders", self.leaders, "leaders")
@@ -410,22 +416,23 @@ class FormSpec(_Model):
         }
         if parts[self.kind] is None:
             raise SpecRuleError(
-                f"kind is '{self.kind}' but the '{self.kind}' section is missing; add it, or "
-                "set kind to the section the spec has",
-                ("kind",),
+                "kind is '{kind}' but the '{kind}' section is missing; add it, or set kind to "
+                "the section the spec has",
+                ("kind",), kind=self.kind,
             )
         extra = [k for k, v in parts.items() if v is not None and k != self.kind]
         if extra:
             raise SpecRuleError(
-                f"kind is '{self.kind}' but the spec also has a '{extra[0]}' section; "
-                "one ballot kind per spec",
-                (extra[0],),
+                "kind is '{kind}' but the spec also has a '{section}' section; one ballot kind "
+                "per spec",
+                (extra[0],), kind=self.kind, section=extra[0],
             )
         if (self.recommendation and self.foreign is None
                 and len(self.recommendation.positions) > MAX_PRINTED_POSITIONS):
             raise SpecRuleError(
-                f"{len(self.recommendation.positions)} positions; a form we print has at most "
-                f"{MAX_PRINTED_POSITIONS}", ("recommendation", "positions"))
+                "{positions} positions; a form we print has at most {most}",
+                ("recommendation", "positions"), positions=len(self.recommendation.positions),
+                most=MAX_PRINTED_POSITIONS)
         if self.recommendation:
             _check_unique("recommendation.positions",
                           [p.id for p in self.recommendation.positions],
@@ -458,13 +465,17 @@ def _check_namesakes(people: list[tuple[tuple[str | int, ...], Person]]) -> None
         seen = first.get(key)
         if seen is not None and seen[1].id != person.id:
             where = ".".join(map(str, seen[0]))
-            said = (f"the same post/profile {person.distinction!r}" if person.distinction
-                    else "no post or profile")
+            if person.distinction:
+                raise SpecRuleError(
+                    "two people named {name!r} with the same post/profile {post!r}: '{first}' "
+                    "({where}) and '{second}'; give each a post (职务) that tells them apart",
+                    (*path, "post"), name=person.name, post=person.distinction,
+                    first=seen[1].id, where=where, second=person.id)
             raise SpecRuleError(
-                f"two people named {person.name!r} with {said}: '{seen[1].id}' ({where}) and "
-                f"'{person.id}'; give each a post (职务) that tells them apart",
-                (*path, "post"),
-            )
+                "two people named {name!r} with no post or profile: '{first}' ({where}) and "
+                "'{second}'; give each a post (职务) that tells them apart",
+                (*path, "post"), name=person.name, first=seen[1].id, where=where,
+                second=person.id)
         first.setdefault(key, (path, person))
 
 
@@ -473,8 +484,8 @@ def _check_unique(where: str, ids: list[str], *path: str) -> None:
     seen: set[str] = set()
     for index, i in enumerate(ids):
         if i in seen:
-            raise SpecRuleError(f"duplicate id '{i}' in {where}; every id must be unique",
-                                (*path, index, "id"))
+            raise SpecRuleError("duplicate id '{id}' in {where}; every id must be unique",
+                                (*path, index, "id"), id=i, where=where)
         seen.add(i)
 
 
@@ -487,7 +498,8 @@ def _check_person_ids(where: str, people: list[Leader], *path: str) -> None:
             continue
         if p.person_id in seen:
             raise SpecRuleError(
-                f"person_id '{p.person_id}' is given to both '{seen[p.person_id]}' and "
-                f"'{p.id}' in {where}; one person has one row: fix the id of one of them",
-                (*path, index, "person_id"))
+                "person_id '{person_id}' is given to both '{first}' and '{second}' in {where}; "
+                "one person has one row: fix the id of one of them",
+                (*path, index, "person_id"), person_id=p.person_id, first=seen[p.person_id],
+                second=p.id, where=where)
         seen[p.person_id] = p.id

@@ -201,7 +201,9 @@ def _install_errors(app: FastAPI) -> None:
 
     def bad_input(status: int) -> Callable[[Request, Exception], Any]:
         async def handler(request: Request, exc: Exception) -> Response:
-            return _error_page(request, status, i18n.error_text(exc, i18n.lang_of(request)))
+            lang = i18n.lang_of(request)  # a spec's problems translated on pages only
+            return _error_page(request, status, i18n.error_text(exc, lang) if wants_json(request)
+                               else i18n.shown_error_text(exc, lang))
         return handler
 
     for kind in (MeetingError, ReviewError, AccountError, ReportError, IngestRefused):

@@ -10,6 +10,12 @@ clone). Most message ids are the Chinese text the interface shows (templates wri
 `ReviewError(...)` in tally/review.py); `scripts/i18n-update` refreshes the catalogues and a
 test fails on any extracted message a catalogue lacks. A message missing from a catalogue
 shows as written.
+
+Reasons (why a page is refused, what a review item asks) are stored as English sentences; they
+are shown by `reason`, keyed by code and shape (`tally.reasons`), with their parameters. The
+meeting page's live refresh reads `shown_result` (notices translated) and its job cards
+`shown_job`; a refused form spec is shown problem by problem (`spec_error_text`,
+`forms.spec.SpecRuleError` carrying a template like `ReviewError`).
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+
+from forms.load import SpecError
+from tally.reasons import reason_text
+from tally.rules.result import Notice, TallyResult
 
 LANG_COOKIE = "scantally_lang"
 LANGS = ("zh-CN", "en")
@@ -44,6 +55,16 @@ DYNAMIC = (
     # the rates a figure warning names (tally.rules.evaluation / satisfaction)
     N_("优秀率"), N_("称职以上率"), N_("基本称职率"), N_("不称职率"), N_("不了解率"),
     N_("好评率"), N_("差评率"), N_("不满意率"), N_("不认同率"),
+    # MeetingErrors of tally/meetings.py raised with a template (that file is not extracted yet)
+    N_("no meeting {ref!r} in this store; see `scantally meeting list` (and check --data / "
+       "--db)"),
+    N_("{what}: {key!r} is not {noun}; use {allowed}"),
+    N_("a voter category of this meeting's forms"),
+    N_("{what}: {key}={value!r} must be a whole number ≥ 0"),
+    N_("{source} and {other} are both form '{form}'; give each form of a meeting its own id"),
+    N_("a meeting named {name!r} already exists; choose another name or use `scantally meeting "
+       "show`"),
+    N_("a meeting needs a name of 1-120 characters (--name)"),
 )
 
 
@@ -80,10 +101,45 @@ def error_text(exc: BaseException, lang: str) -> str:
     params = getattr(exc, "params", None)
     if not isinstance(template, str) or not isinstance(params, dict):
         return str(exc)
+    # a parameter that is itself a message ("a voter category of …") is translated too
+    shown = {k: translate(v, lang) if isinstance(v, str) else v for k, v in params.items()}
     try:
-        return translate(template, lang).format(**params)
+        return translate(template, lang).format(**shown)
     except (KeyError, IndexError, ValueError):  # a translation naming a wrong parameter
         return str(exc)
+
+
+#: the fixed problems `forms.load` names for a spec without a rule's template
+SPEC_PROBLEMS = (
+    N_("unknown key; remove it or check its spelling (see `scantally form schema`)"),
+    N_("required but missing; add it"),
+)
+
+
+def shown_error_text(exc: BaseException, lang: str) -> str:
+    """An error as the console's pages and the CLI show it: `error_text`, and a refused form
+    spec problem by problem in `lang` (`spec_error_text`). The JSON API keeps a spec's problems
+    as raised (English, with field paths), for the programs that read them."""
+    if isinstance(exc.__cause__, SpecError):
+        return spec_error_text(exc.__cause__, lang)
+    return error_text(exc, lang)
+
+
+def spec_error_text(exc: SpecError, lang: str) -> str:
+    """A refused form spec in `lang`: its source, then each problem with its line and field,
+    by the rule's template when it has one (`forms.spec.SpecRuleError`)."""
+    lines = [translate(N_("{source}: invalid form spec"), lang).format(source=exc.source)]
+    for p in exc.problems:
+        message = translate(p.message, lang)
+        if p.template is not None:
+            try:
+                message = translate(p.template, lang).format(**p.params)
+            except (KeyError, IndexError, ValueError):
+                message = p.message
+        where = (translate(N_("line {line}, field '{field}': {message}"), lang) if p.line
+                 else translate(N_("field '{field}': {message}"), lang))
+        lines.append("  - " + where.format(line=p.line, field=p.field, message=message))
+    return "\n".join(lines)
 
 
 def notice_text(template: str | None, params: dict[str, str | int | float], message: str,
@@ -97,6 +153,47 @@ def notice_text(template: str | None, params: dict[str, str | int | float], mess
         return translate(template, lang).format(**shown)
     except (KeyError, IndexError, ValueError):
         return message
+
+
+def reason(code: str | None, sentence: str, lang: str) -> str:
+    """A page's or review item's reason (`tally.reasons`) in `lang`: by its code and the shape
+    of its stored English sentence, with its parameters; the sentence as stored if unknown.
+    In English the stored sentence is shown as it is: it is the record, word for word."""
+    lang = lang if lang in LANGS else DEFAULT
+    if lang == "en" and sentence.strip():
+        return sentence
+    return reason_text(code, sentence, lambda t: translate(t, lang),
+                       "; " if lang == "en" else "；", english=lang == "en")
+
+
+def shown_result(result: TallyResult, lang: str) -> TallyResult:
+    """A form's figures as the console's live refresh shows them in `lang`: every notice's
+    message and every reconciliation row's label translated; in English no summary lines (they
+    are Chinese text: the page lists every notice translated instead, as meeting.html does).
+    The record is the API's `/api/meetings/{id}/tally` (its sha256 covers the Chinese text)."""
+    def shown(n: Notice) -> Notice:
+        return n.model_copy(update={"message": notice_text(n.template, n.params, n.message,
+                                                           lang)})
+
+    rec = result.reconciliation
+    rows = [r.model_copy(update={"label": translate(r.label, lang)}) for r in rec.rows]
+    return result.model_copy(update={
+        "alarms": [shown(n) for n in result.alarms],
+        "warnings": [shown(n) for n in result.warnings],
+        "warning_summary": [] if lang == "en" else result.warning_summary,
+        "reconciliation": rec.model_copy(update={"rows": rows})})
+
+
+def shown_job(job: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A job's view (`server.jobs.JobView` as JSON) with the reasons of its refused and
+    to-re-feed pages in `lang` (refeed lines are "<source>: <reason>")."""
+    def refeed(line: str) -> str:
+        source, sep, why = line.partition(": ")
+        shown = reason(None, why, lang) if sep else line
+        return f"{source}: {shown}" if sep else reason(None, line, lang)
+
+    return {**job, "refeed": [refeed(x) for x in job.get("refeed", [])],
+            "refused": [reason(None, x, lang) for x in job.get("refused", [])]}
 
 
 def all_text() -> list[str]:
@@ -126,6 +223,12 @@ def install(templates: Jinja2Templates) -> None:
         """`{{ notice(n) }}`: a tally Notice in the page's language."""
         return notice_text(n.template, n.params, n.message, context.get("lang", DEFAULT))
 
+    @pass_context
+    def reason_of(context, code: str | None, sentence: str) -> str:  # type: ignore[no-untyped-def]
+        """`{{ reason(p.code, p.reason) }}`: a page's or item's reason in the page's language."""
+        return reason(code, sentence or "", context.get("lang", DEFAULT))
+
     templates.env.globals["notice"] = notice
+    templates.env.globals["reason"] = reason_of
     templates.env.add_extension("jinja2.ext.i18n")
     templates.env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]

@@ -89,8 +89,8 @@ def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
         return spec, layout_to_dict(compile_layout(spec))
     except ForeignError as exc:
         raise MeetingError(str(exc)) from None
-    except SpecError as exc:
-        raise MeetingError(str(exc)) from None
+    except SpecError as exc:  # its problems, translatable, stay the cause (server/i18n.py)
+        raise MeetingError(str(exc)) from exc
     except LayoutError as exc:
         raise MeetingError(f"{form.source}: cannot lay out the form: {exc}") from None
 
@@ -162,10 +162,11 @@ def _whole_counts(what: str, counts: Mapping[str, int] | None, allowed: set[str]
     out: dict[str, int] = {}
     for key, value in (counts or {}).items():
         if key not in allowed:
-            raise MeetingError(f"{what}: {key!r} is not {noun}; use "
-                               f"{', '.join(sorted(allowed))}")
+            raise MeetingError("{what}: {key!r} is not {noun}; use {allowed}", what=what,
+                               key=key, noun=noun, allowed=", ".join(sorted(allowed)))
         if not isinstance(value, int) or value < 0:
-            raise MeetingError(f"{what}: {key}={value!r} must be a whole number ≥ 0")
+            raise MeetingError("{what}: {key}={value!r} must be a whole number ≥ 0", what=what,
+                               key=key, value=value)
         out[key] = value
     return out
 
@@ -199,8 +200,9 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
     seen: dict[str, str] = {}
     for f, spec, _ in compiled:
         if spec.id in seen:
-            raise MeetingError(f"{f.source} and {seen[spec.id]} are both form '{spec.id}'; "
-                               "give each form of a meeting its own id")
+            raise MeetingError("{source} and {other} are both form '{form}'; give each form of "
+                               "a meeting its own id", source=f.source, other=seen[spec.id],
+                               form=spec.id)
         seen[spec.id] = f.source
     cats = categories_of(s for _, s, _ in compiled)
     first = compiled[0][1]
@@ -216,8 +218,8 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
 
     def work(s: Session) -> Meeting:
         if s.scalars(select(Meeting.id).where(Meeting.name == name)).first() is not None:
-            raise MeetingError(f"a meeting named {name!r} already exists; choose another name "
-                               "or use `scantally meeting show`")
+            raise MeetingError("a meeting named {name!r} already exists; choose another name or "
+                               "use `scantally meeting show`", name=name)
         m = Meeting(name=name, unit=unit if unit is not None else first.header.unit,
                     date=date or first.header.date,
                     expected=_check_counts("--expected", expected, cats),
@@ -330,8 +332,8 @@ def find_meeting(session: Session, ref: str | int) -> Meeting:
     if m is None and str(ref).isdigit():
         m = session.get(Meeting, int(ref))
     if m is None:
-        raise MeetingError(f"no meeting {str(ref)!r} in this store; see `scantally meeting "
-                           "list` (and check --data / --db)")
+        raise MeetingError("no meeting {ref!r} in this store; see `scantally meeting list` (and "
+                           "check --data / --db)", ref=str(ref))
     return m
 
 

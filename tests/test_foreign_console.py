@@ -92,7 +92,7 @@ def test_a_learned_form_is_uploaded_with_its_folder(tmp_path: Path, browser) -> 
         stored = meeting_layouts(s, mid)
         layouts = reading_layouts(store, s, mid)
     # the layout `meeting new --form` makes of the same folder
-    boxes = [b["rect_mm"] for b in next(iter(stored.values()))["pages"][0]["boxes"]]
+    boxes = [list(b.rect_mm) for b in next(iter(stored.values())).doc.pages[0].boxes]
     assert boxes == [b["rect_mm"] for b in F.foreign_layout_of("evaluation")["pages"][0]["boxes"]]
     layout = next(iter(layouts.values()))
     assert layout.foreign and layout.pages[1].reference is not None

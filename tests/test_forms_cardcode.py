@@ -42,15 +42,24 @@ def test_every_one_and_two_bit_error_is_caught() -> None:
 
 
 def test_random_damage_is_caught_or_harmless() -> None:
+    """A scribble over several code cells: beyond two cells the CRC-16 lets about 1 in 65,536
+    through as another valid code (the printed scheme cannot do better, and must not change:
+    sheets already printed carry it), so the downstream check is what keeps such a card out -
+    a serial not printed for the meeting is refused (`tally.ingest`, ``unknown_serial``).
+    Seeded, so the figure is reproducible; 20,000 scribbles."""
     rng = random.Random(5)
-    serials = random_serials(50)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    serials = ["".join(rng.choice(alphabet) for _ in range(10)) for _ in range(200)]
+    wrong = 0
     for serial in serials:
         bits = encode_serial(serial)
-        for _ in range(40):  # a scribble over several cells: never another serial
+        for _ in range(100):
             damaged = list(bits)
             for k in rng.sample(range(CODE_BITS), rng.randint(3, 8)):
                 damaged[k] = True
-            assert decode_serial(damaged) in (None, serial) or damaged == bits
+            if damaged != bits and decode_serial(damaged) not in (None, serial):
+                wrong += 1
+    assert wrong <= 2  # expected 0.3 at the CRC's rate
 
 
 def test_an_empty_or_full_code_is_not_a_serial() -> None:

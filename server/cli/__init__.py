@@ -29,6 +29,7 @@ from server.cli import (
     tally,
     testdeck,
 )
+from server.cli.common import set_lang
 
 app = typer.Typer(
     name="scantally",
@@ -37,6 +38,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+@app.callback()
+def _options(
+    lang: str = typer.Option("en", "--lang", envvar="SCANTALLY_LANG",
+                             help="language of the messages: en or zh-CN (or $SCANTALLY_LANG)"),
+) -> None:
+    """Scantally: design, scan and tally cadre-inspection ballots."""
+    set_lang(lang)
+
 
 for _module in (form, omr, devices, demo, meeting, scan, review, tally, ledger, store,
                 report, simulate, serve, bench, keys, cadre, testdeck, exchange):

@@ -28,9 +28,56 @@ err_console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 
-__all__ = ["clear_output", "console", "err_console", "errors", "fail", "group_store",
-           "meeting_command", "meeting_id", "open_or_fail", "operator_name", "stdout_is_tty",
-           "user", "write_atomic"]
+__all__ = ["N_", "clear_output", "cli_lang", "console", "err_console", "errors", "fail",
+           "group_store", "meeting_command", "meeting_id", "open_or_fail", "operator_name",
+           "reason", "set_lang", "stdout_is_tty", "t", "user", "write_atomic"]
+
+#: the language of the messages people read (`scantally --lang`, else $SCANTALLY_LANG); English
+#: by default, so that scripts and tests see the same words on every station
+LANG_ENV = "SCANTALLY_LANG"
+CLI_LANGS = ("en", "zh-CN")
+_lang = {"lang": "en"}
+
+
+def N_(message: str) -> str:
+    """Mark a CLI message for extraction into the catalogues (babel.cfg: server/**.py)."""
+    return message
+
+
+def set_lang(lang: str | None) -> None:
+    """Choose the CLI's language; an unknown one is refused with the choices."""
+    lang = (lang or "en").strip()
+    if lang in ("zh", "zh_CN", "zh-cn"):
+        lang = "zh-CN"
+    if lang not in CLI_LANGS:
+        fail(f"--lang {lang!r}: give one of {', '.join(CLI_LANGS)} (or set ${LANG_ENV})")
+    _lang["lang"] = lang
+
+
+def cli_lang() -> str:
+    return _lang["lang"]
+
+
+def t(message: str, **params: object) -> str:
+    """A message (an English template marked with `N_`) in the CLI's language, filled in."""
+    shown = message
+    if cli_lang() != "en":
+        from server.i18n import translate
+
+        shown = translate(message, cli_lang())
+    try:
+        return shown.format(**params) if params else shown
+    except (KeyError, IndexError, ValueError):
+        return message.format(**params) if params else message
+
+
+def reason(code: str | None, sentence: str) -> str:
+    """A page's or review item's reason (`tally.reasons`) in the CLI's language."""
+    if cli_lang() == "en":
+        return sentence
+    from server.i18n import reason as shown
+
+    return shown(code, sentence, cli_lang())
 
 #: the station's operator when no --operator is given (set it once per station)
 OPERATOR_ENV = "SCANTALLY_OPERATOR"
@@ -38,7 +85,8 @@ OPERATOR_ENV = "SCANTALLY_OPERATOR"
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print an error that says what is wrong and what to do, and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    label = t(N_("error:"))
+    err_console.print(f"[bold red]{escape(label)}[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -81,7 +129,11 @@ def errors() -> Iterator[None]:
     try:
         yield
     except (MeetingError, StoreError, ReviewError, ImageError, IngestRefused) as exc:
-        fail(str(exc))
+        if cli_lang() == "en":
+            fail(str(exc))
+        from server.i18n import shown_error_text
+
+        fail(shown_error_text(exc, cli_lang()))
 
 
 def open_or_fail(data: Path, db: str | None) -> Store:

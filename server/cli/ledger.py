@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from server.cli.common import console, errors, meeting_id, open_or_fail
+from server.cli.common import N_, console, errors, meeting_id, open_or_fail, reason, t
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 
@@ -45,24 +45,25 @@ def ledger_command(meeting: MeetingArg, as_json: JsonOpt = False,
 def print_ledger(ledger: Any) -> None:
     console.print(ledger_table("per form 按表单", ledger.by_form))
     console.print(ledger_table("per batch 按批次", ledger.by_batch))
-    status = ("[yellow]provisional 临时结果[/]: " + f"{ledger.unresolved} page(s) unresolved"
-              if ledger.provisional else "[green]every page resolved[/]")
-    console.print(f"fed {ledger.fed} = " + " + ".join(
-        f"{n} {s}" for s, n in ledger.states.items() if n) + f"; {status}")
+    provisional, resolved = t(N_("provisional 临时结果")), t(N_("every page resolved"))
+    status = (f"[yellow]{provisional}[/]: " + t(N_("{n} page(s) unresolved"), n=ledger.unresolved)
+              if ledger.provisional else f"[green]{resolved}[/]")
+    console.print(t(N_("fed {fed} = {states}; {status}"), fed=ledger.fed, status=status,
+                    states=" + ".join(f"{n} {s}" for s, n in ledger.states.items() if n)))
     shown = [p for p in ledger.pages if p.state != "counted" or p.unresolved]
     if not shown:
         return
-    table = Table(title="pages not plainly counted")
+    table = Table(title=t(N_("pages not plainly counted")))
     for col in ("page", "source", "form", "p", "serial", "state", "code", "reason", "who/why"):
         table.add_column(col)
     for p in shown:
         state = p.state + (" [yellow]待处理[/]" if p.unresolved else "")
         who = " · ".join(x for x in (p.who, p.why) if x)
         table.add_row(str(p.page_id), p.source, p.form_id or "?", str(p.page_no or "?"),
-                      p.serial or "?", state, p.code, p.reason, who or "-")
+                      p.serial or "?", state, p.code, reason(p.code, p.reason), who or "-")
     console.print(table)
-    console.print("images: `scantally review crops PAGE:unreadable -o DIR`; a sheet that cannot "
-                  "be re-scanned: `scantally review enter PAGE …`", highlight=False)
+    console.print(t(N_("images: `scantally review crops PAGE:unreadable -o DIR`; a sheet that "
+                       "cannot be re-scanned: `scantally review enter PAGE …`")), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from server.cli.common import console, errors, fail, meeting_id, open_or_fail, user
+from server.cli.common import N_, console, errors, fail, meeting_id, open_or_fail, t, user
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 meeting_app = typer.Typer(help="Create and inspect meetings.", no_args_is_help=True)
@@ -122,8 +122,9 @@ def meeting_new(
                            serials=printed, settings=chosen, issued_by_form=per_form,
                            serials_by_form=by_form, test_mode=True)
     n = len(printed or []) + sum(len(x) for x in by_form.values())
-    console.print(f"[green]created[/] meeting {m.name!r} (#{m.id}) in {store.url}: "
-                  f"{len(forms)} form(s), {n or 'no'} printed serials recorded"
+    console.print(t(N_("[green]created[/] meeting {name!r} (#{id}) in {url}: {forms} form(s), "
+                       "{serials} printed serials recorded"), name=m.name, id=m.id,
+                    url=store.url, forms=len(forms), serials=n or t(N_("no")))
                   + "".join(f"; {fid}: {len(x)}" for fid, x in by_form.items()))
     console.print(f"  [bold yellow]测试模式 (test mode)[/]: print and check the test deck "
                   f"(`scantally testdeck {m.name} -o deck.pdf`), then `scantally meeting "

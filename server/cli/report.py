@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from server.cli.common import (
+    N_,
     console,
     fail,
     meeting_id,
     open_or_fail,
     operator_name,
+    t,
     write_atomic,
 )
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, MeetingArg, OperatorOpt
@@ -67,8 +69,8 @@ def report_command(
     warm_from_results(store, results)  # the per-person cut of figures computed anyway
     for path, content in made:  # all rendered before any is written
         write_atomic(path, content)
-        console.print(f"wrote {path} ({len(content) / 1024:.0f} KiB): "
-                      f"{len(forms)} form(s) {', '.join(forms)}")
+        console.print(t(N_("wrote {path} ({kib} KiB): {n} form(s) {forms}"), path=path,
+                        kib=f"{len(content) / 1024:.0f}", n=len(forms), forms=", ".join(forms)))
 
 
 def bench_report(

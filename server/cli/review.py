@@ -21,6 +21,7 @@ from server.cli.common import (
     meeting_id,
     open_or_fail,
     operator_name,
+    reason,
 )
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
 
@@ -41,7 +42,7 @@ def _item_rows(items: list[ReviewItem]) -> Table:
     for i in items:
         state = ", ".join(f"{k}={v}" for k, v in i.state.to_json().items()
                           if v not in (None, "", False))
-        table.add_row(i.id, i.kind, i.label, i.reason, state or "-")
+        table.add_row(i.id, i.kind, i.label, reason(None, i.reason), state or "-")
     return table
 
 
@@ -90,7 +91,8 @@ def _interactive(store: Store, mid: int, items: list[ReviewItem], who: str) -> N
     folder = Path(tempfile.mkdtemp(prefix="scantally-review-"))
     for n, item in enumerate(items, 1):
         files = _write_crops(store, item, folder)
-        console.print(f"\n[bold]{n}/{len(items)} {item.id}[/] {item.label}: {item.reason}")
+        console.print(f"\n[bold]{n}/{len(items)} {item.id}[/] {item.label}: "
+                      f"{reason(None, item.reason)}")
         console.print(f"  crops: {', '.join(str(f) for f in files)}", highlight=False)
         keys = "/".join(k for k, v in _KEYS.items() if v in item.choices)
         answer = typer.prompt(f"  decide [{keys}], s=skip, q=quit", default="s").strip().lower()

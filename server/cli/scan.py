@@ -35,6 +35,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from server.cli.common import (
+    N_,
     console,
     err_console,
     errors,
@@ -42,6 +43,8 @@ from server.cli.common import (
     meeting_id,
     open_or_fail,
     operator_name,
+    reason,
+    t,
 )
 from server.cli.options import (
     DEFAULT_DATA,
@@ -332,6 +335,13 @@ def ingest(
     _print_ingested(outcomes, batch.batch_id, as_json)
 
 
+#: the ingest summary's row labels (`intake.outcomes.SUMMARY_LABELS`), for the catalogues
+_SUMMARY_MESSAGES = (N_("pages read"), N_("ok, counted"), N_("counted, to review"),
+                     N_("unreadable (re-feed)"), N_("blank pages"), N_("unknown serial (held)"),
+                     N_("duplicate sheets (not counted)"), N_("same image already stored"),
+                     N_("refused"))
+
+
 def _print_ingested(outcomes: Outcomes, batch_id: int, as_json: bool) -> None:
     from intake.outcomes import SUMMARY_LABELS
 
@@ -340,16 +350,21 @@ def _print_ingested(outcomes: Outcomes, batch_id: int, as_json: bool) -> None:
         typer.echo(json.dumps({"summary": summary, "refeed": outcomes.refeed,
                                "refused": outcomes.refused}, ensure_ascii=False))
     else:
-        table = Table(title=f"batch #{batch_id}", show_header=False)
+        table = Table(title=t(N_("batch #{batch}"), batch=batch_id), show_header=False)
         for key, label in SUMMARY_LABELS.items():
-            table.add_row(label, str(summary[key]))
+            table.add_row(t(label), str(summary[key]))
         console.print(table)
         if outcomes.refeed:
-            console.print("[yellow]re-feed these sheets:[/]")
+            refeed = t(N_("re-feed these sheets:"))
+            console.print(f"[yellow]{refeed}[/]")
             for line in outcomes.refeed:
-                console.print(f"  {line}", highlight=False)
+                source, sep, why = line.partition(": ")
+                console.print(f"  {source}{sep}{reason(None, why)}" if sep else f"  {line}",
+                              highlight=False)
         for line in outcomes.refused:
-            err_console.print(f"[bold red]refused:[/] {line}", highlight=False)
+            refused = t(N_("refused:"))
+            err_console.print(f"[bold red]{refused}[/] {reason(None, line)}",
+                              highlight=False)
     if outcomes.refused:
         raise typer.Exit(2)
 

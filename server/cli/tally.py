@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from server.cli.common import console, err_console, errors, fail, meeting_id, open_or_fail
+from server.cli.common import N_, console, err_console, errors, fail, meeting_id, open_or_fail, t
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 
@@ -66,6 +66,8 @@ def tally_command(
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
+    provisional = t(N_("provisional 临时结果: pages unresolved or review pending; see "
+                       "`scantally ledger`"))
     for form in doc.get("forms", [doc]):
         rec = form["reconciliation"]
         overall = next((r for r in rec["rows"] if r["bucket"] == "_all"), rec["rows"][0])
@@ -73,18 +75,19 @@ def tally_command(
                       f"{rec['issued'] if rec['issued'] is not None else '-'}, 收回 "
                       f"{rec['returned']}, 有效 {overall['valid']}, 无效 {overall['invalid']}, "
                       f"弃权 {overall['abstain']}, 待审 {overall['pending_review']}"
-                      + ("  [yellow](provisional 临时结果: pages unresolved or review "
-                         "pending; see `scantally ledger`)[/]" if form["provisional"] else ""))
+                      + (f"  [yellow]({provisional})[/]" if form["provisional"] else ""))
         for notice in form["alarms"]:
-            console.print(f"  [bold red]alarm:[/] {notice['message']}")
+            alarm = t(N_("alarm:"))
+            console.print(f"  [bold red]{alarm}[/] {notice['message']}")
         # warnings aggregated, one line per cadre (a stray page would print a hundred)
         for line in form.get("warning_summary", []):
             if all(r["severity"] == "alarm" for r in line["rules"]):
                 continue  # printed above
-            console.print(f"  [yellow]warning ×{line['count']}:[/] {line['message']}")
-    console.print(f"result sha256 {doc['sha256']}; settings "
-                  f"{json.dumps(chosen.model_dump(mode='json'), ensure_ascii=False)}; "
-                  "--json for every figure")
+            warning = t(N_("warning ×{count}:"), count=line["count"])
+            console.print(f"  [yellow]{warning}[/] {line['message']}")
+    console.print(t(N_("result sha256 {sha256}; settings {settings}; --json for every figure"),
+                    sha256=doc["sha256"],
+                    settings=json.dumps(chosen.model_dump(mode="json"), ensure_ascii=False)))
 
 
 def register(app: typer.Typer) -> None:

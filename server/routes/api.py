@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from forms.text import find_control
-from server import auth
+from server import auth, i18n
 from server.fields import Name, Text, refused
 from server.intake import JobView
 from server.routes.common import (
@@ -348,12 +348,13 @@ async def events(request: Request, meeting_id: Id,
     meeting_or_404(request, meeting_id)
     bus, feeds = request.app.state.bus, request.app.state.feeds
     allowed = auth.stream_access(request)
+    lang = i18n.lang_of(request)  # the job cards' reasons in the console's language
 
     async def stream() -> AsyncIterator[str]:
         feeds.ensure(meeting_id)
         async with bus.subscribe(meeting_id) as sub:
             for job in request.app.state.intake.jobs(meeting_id):
-                yield sse("job", job.view().model_dump(mode="json"))
+                yield sse("job", i18n.shown_job(job.view().model_dump(mode="json"), lang))
             async for ev in events_until_closing(request, sub, allowed):
                 if ev is REVOKED:
                     yield sse("revoked", {})
@@ -361,7 +362,8 @@ async def events(request: Request, meeting_id: Id,
                 if ev is None:
                     yield ": ping\n\n"
                     continue
-                yield sse(ev.kind, ev.data, ev.seq)
+                yield sse(ev.kind, i18n.shown_job(ev.data, lang) if ev.kind == "job"
+                          else ev.data, ev.seq)
 
     return sse_response(stream())
 

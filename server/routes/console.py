@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from server import auth, i18n, reports
@@ -18,6 +18,7 @@ from server.uploads import UploadRefused, display_name, stage_uploads
 from tally import accounts
 from tally.accounts import Identity
 from tally.db import Batch
+from tally.formupload import MAX_FORM_FILE_BYTES, UploadedFile, uploaded_forms
 from tally.ledger import meeting_ledger
 from tally.meetings import (
     ALL_CATEGORIES,
@@ -29,7 +30,6 @@ from tally.meetings import (
     meeting_specs,
     update_meeting,
 )
-from tally.references import MAX_FORM_FILE_BYTES, UploadedFile, uploaded_forms
 from tally.results import meeting_results
 from tally.review import review_queue
 
@@ -133,7 +133,7 @@ async def create_meeting_page(
         with store_of(request).session(readonly=True) as s:
             meetings = [(m, list(meeting_forms(s, m.id).values())) for m in list_meetings(s)]
         return render(request, "home.html", status_code=400, meetings=meetings,
-                      error=i18n.error_text(exc, i18n.lang_of(request)), values=values)
+                      error=i18n.shown_error_text(exc, i18n.lang_of(request)), values=values)
     return RedirectResponse(f"/meetings/{m.id}", status_code=303)
 
 
@@ -156,7 +156,8 @@ def meeting_context(request: Request, meeting_id: Id) -> dict[str, object]:
     return {"m": m, "results": results, "open_items": open_items, "categories": categories,
             "ledger": ledger, "last_category": last_category,
             "jobs": [j.view() for j in jobs],
-            "jobs_json": [j.view().model_dump(mode="json") for j in jobs],
+            "jobs_json": [i18n.shown_job(j.view().model_dump(mode="json"), i18n.lang_of(request))
+                          for j in jobs],
             "tokens": accounts.display_tokens(store, meeting_id),
             "new_hall_url": None}
 
@@ -165,6 +166,17 @@ def meeting_context(request: Request, meeting_id: Id) -> dict[str, object]:
 def meeting_page(request: Request, meeting_id: Id,
                  who: Identity = Depends(auth.viewer)) -> Response:
     return render(request, "meeting.html", **meeting_context(request, meeting_id))
+
+
+@router.get("/meetings/{meeting_id}/live.json")
+def live_json(request: Request, meeting_id: Id,
+              who: Identity = Depends(auth.viewer)) -> JSONResponse:
+    """The figures the meeting page's live refresh (console.js) shows: each form's result with
+    its notices and row labels in the reader's language (`i18n.shown_result`)."""
+    meeting_or_404(request, meeting_id)
+    lang = i18n.lang_of(request)
+    return JSONResponse([i18n.shown_result(f.result, lang).model_dump(mode="json", by_alias=True)
+                         for f in meeting_results(store_of(request), meeting_id).forms])
 
 
 @router.post("/meetings/{meeting_id}/facts")

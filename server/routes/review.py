@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server import auth, i18n
 from server.fields import Name, Text
@@ -54,10 +56,23 @@ def queue_json(request: Request, meeting_id: Id, include_resolved: bool = False
 def review_page(request: Request, meeting_id: Id,
                 who: Identity = Depends(auth.viewer)) -> Response:
     m = meeting_or_404(request, meeting_id)
+    items = queue_json(request, meeting_id)
     with store_of(request).session(readonly=True) as s:
         names = writein_names(s, meeting_id)
-    return render(request, "review.html", m=m, items=queue_json(request, meeting_id),
+        codes = _reason_codes(s, meeting_id, {i["page_id"] for i in items if not i["field"]})
+    return render(request, "review.html", m=m, items=items, codes=codes,
                   can_decide=auth.RANK[who.role] >= auth.RANK["operator"], writein_names=names)
+
+
+def _reason_codes(s: Session, meeting_id: int, page_ids: set[int]) -> dict[int, str]:
+    """The reason code of each page a sheet item is about (its refusal, else its reading's):
+    what `i18n.reason` falls back on when the sentence has no known shape."""
+    if not page_ids:
+        return {}
+    rows = s.execute(select(Page.id, Page.refusal, Page.reading, Page.status)
+                     .where(Page.meeting_id == meeting_id, Page.id.in_(page_ids)))
+    return {pid: refusal or str((reading or {}).get("reason_code") or status)
+            for pid, refusal, reading, status in rows}
 
 
 def decide_item(request: Request, meeting_id: Id, item_id: str, kind: str, text: str,

@@ -23,6 +23,7 @@ from tally.report.pdfkit import (
     para,
     table,
 )
+from tally.report.reasons import reason_zh
 
 LABEL_W_MM = 44.0
 
@@ -55,7 +56,8 @@ def ledger_section(ledger: Ledger, title: str = "选票台账",
         rows: list[list[object]] = [["页", "编号", "状态", "原因", "经办 / 理由"]]
         for p in listed:
             state = STATE_LABELS[p.state] + ("（待处理）" if p.unresolved else "")
-            rows.append([f"#{p.page_id}", p.serial or "未识别", state, para(p.reason, CELL),
+            rows.append([f"#{p.page_id}", p.serial or "未识别", state,
+                         para(reason_zh(p.code, p.reason), CELL),
                          para(" · ".join(x for x in (p.who, p.why) if x) or "—", CELL)])
         out += [gap(3), para("未直接计入或待处理的页", SMALL),
                 table(rows, [14 * mm, 24 * mm, 26 * mm, 70 * mm, CONTENT_W - 134 * mm],

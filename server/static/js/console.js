@@ -73,11 +73,12 @@
       const notes = r.warnings.filter((n) => !recon.includes(n.code));
       if (notes.length) {
         const lines = r.warning_summary || [];
+        const all = notes.map((n) => el("div", { class: "warning" }, n.message));
+        // no summary lines (English): every notice, translated, as the server renders it
         const d = el("details", { class: "warnings", "data-form": r.form.id },
           el("summary", { class: "warning" }, `${r.form.title}：${notes.length} ${L.notices}`),
           ...lines.map((w) => el("div", { class: "warning", "data-summary": w.subject }, w.message)),
-          el("details", { class: "warnings-all" }, el("summary", { class: "muted" }, L.all_notices),
-            ...notes.map((n) => el("div", { class: "warning" }, n.message))));
+          ...(lines.length ? [el("details", { class: "warnings-all" }, el("summary", { class: "muted" }, L.all_notices), ...all)] : all));
         if (lines.length <= 6) d.open = true;
         alarms.append(d);
       }
@@ -101,7 +102,8 @@
     if (refreshTimer) return;
     refreshTimer = setTimeout(async () => {
       refreshTimer = null;
-      const res = await fetch(`/api/meetings/${page.meeting}/tally`, { headers: { Accept: "application/json" } });
+      // the figures with their notices already in the page's language (not the API's record)
+      const res = await fetch(`/meetings/${page.meeting}/live.json`, { headers: { Accept: "application/json" } });
       if (res.ok) renderTally(await res.json());
       const rq = await fetch(`/api/meetings/${page.meeting}/review`, { headers: { Accept: "application/json" } });
       if (rq.ok) document.getElementById("open-items").textContent = (await rq.json()).length;

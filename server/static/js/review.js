@@ -42,7 +42,7 @@
       if (/reason|why|原因/.test(out.textContent)) form.querySelector(".why").focus();
       return;
     }
-    out.textContent = `✓ ${kind}`;
+    out.textContent = `✓ ${(page.kinds || {})[kind] || kind}`;  // the decision, in the page's language
     out.className = "result";
     const names = document.getElementById("writein-names");
     if (kind === "writein" && names && ![...names.options].some((o) => o.value === body.text)) {
