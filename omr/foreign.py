@@ -461,6 +461,12 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
         ink.fill[~known] = np.clip(ink.fill[~known] - np.median(ink.fill[~known]), 0.0, 1.0)
         ink.visible[~known] = np.clip(ink.visible[~known] - np.median(ink.visible[~known]),
                                       0.0, 1.0)
+    # the shape of a box's border (a hollowed fill's edge widening it, an oval round it) is read
+    # against our own printed rectangles; a foreign target's outline (a printed circle, a
+    # bracket, letters lifted as print) is no such border: those rules stay out
+    ink.border_excess_mm[:] = 0.0
+    ink.border_excess_mean_mm[:] = 0.0
+    ink.round_cover[:] = 0.0
     # a foreign target may hold printed letters (an answer sheet's bubbles): what remains of
     # them once the print is lifted is not a voter's dot, slash or circle; only fills decide
     calls = decide(ink, list(page_layout.box_fields), replace(thresholds, **PRINT_IN_TARGETS))

@@ -349,7 +349,8 @@ def test_invisible_characters_are_taken_out_of_names(store: Store) -> None:
         mid = r.json()["id"]
         r = c.post("/api/meetings", headers=h, json={"name": "推\u200d荐会",
                                                      "forms": [{"yaml": REC}]})
-        assert r.status_code == 400 and "already exists" in r.text  # the same name
+        # the same name (the API answers in the user's language, zh-CN unless chosen)
+        assert r.status_code == 400 and "已有名为 '推荐会' 的会议" in r.json()["detail"]
         r = c.post(f"/api/meetings/{mid}/tokens", headers=h, json={"label": "大\u200b屏"})
         assert r.status_code == 201
         r = c.post(f"/api/meetings/{mid}/batches", headers=h,
