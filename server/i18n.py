@@ -55,16 +55,6 @@ DYNAMIC = (
     # the rates a figure warning names (tally.rules.evaluation / satisfaction)
     N_("优秀率"), N_("称职以上率"), N_("基本称职率"), N_("不称职率"), N_("不了解率"),
     N_("好评率"), N_("差评率"), N_("不满意率"), N_("不认同率"),
-    # MeetingErrors of tally/meetings.py raised with a template (that file is not extracted yet)
-    N_("no meeting {ref!r} in this store; see `scantally meeting list` (and check --data / "
-       "--db)"),
-    N_("{what}: {key!r} is not {noun}; use {allowed}"),
-    N_("a voter category of this meeting's forms"),
-    N_("{what}: {key}={value!r} must be a whole number ≥ 0"),
-    N_("{source} and {other} are both form '{form}'; give each form of a meeting its own id"),
-    N_("a meeting named {name!r} already exists; choose another name or use `scantally meeting "
-       "show`"),
-    N_("a meeting needs a name of 1-120 characters (--name)"),
 )
 
 
