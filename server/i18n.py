@@ -31,7 +31,8 @@ from fastapi.templating import Jinja2Templates
 
 from forms.load import SpecError
 from tally.reasons import reason_text
-from tally.rules.result import Notice, TallyResult
+from tally.rules.result import Notice, TallyResult, WarningLine
+from tally.rules.warnsummary import line_text
 
 LANG_COOKIE = "scantally_lang"
 LANGS = ("zh-CN", "en")
@@ -156,10 +157,18 @@ def reason(code: str | None, sentence: str, lang: str) -> str:
                        "; " if lang == "en" else "；", english=lang == "en")
 
 
+def summary_text(line: WarningLine, lang: str) -> str:
+    """A warning summary line (`tally.rules.warnsummary`) in `lang`: in zh-CN as recorded (the
+    reports' words), else by its templates, the spec's names and labels as they are."""
+    lang = lang if lang in LANGS else DEFAULT
+    if lang == "zh-CN":
+        return line.message
+    return line_text(line, lambda t: translate(t, lang))
+
+
 def shown_result(result: TallyResult, lang: str) -> TallyResult:
     """A form's figures as the console's live refresh shows them in `lang`: every notice's
-    message and every reconciliation row's label translated; in English no summary lines (they
-    are Chinese text: the page lists every notice translated instead, as meeting.html does).
+    message, every warning summary line and every reconciliation row's label translated.
     The record is the API's `/api/meetings/{id}/tally` (its sha256 covers the Chinese text)."""
     def shown(n: Notice) -> Notice:
         return n.model_copy(update={"message": notice_text(n.template, n.params, n.message,
@@ -170,7 +179,8 @@ def shown_result(result: TallyResult, lang: str) -> TallyResult:
     return result.model_copy(update={
         "alarms": [shown(n) for n in result.alarms],
         "warnings": [shown(n) for n in result.warnings],
-        "warning_summary": [] if lang == "en" else result.warning_summary,
+        "warning_summary": [x.model_copy(update={"message": summary_text(x, lang)})
+                            for x in result.warning_summary],
         "reconciliation": rec.model_copy(update={"rows": rows})})
 
 
@@ -214,11 +224,17 @@ def install(templates: Jinja2Templates) -> None:
         return notice_text(n.template, n.params, n.message, context.get("lang", DEFAULT))
 
     @pass_context
+    def summary_line(context, line) -> str:  # type: ignore[no-untyped-def]
+        """`{{ summary_line(line) }}`: a warning summary line in the page's language."""
+        return summary_text(line, context.get("lang", DEFAULT))
+
+    @pass_context
     def reason_of(context, code: str | None, sentence: str) -> str:  # type: ignore[no-untyped-def]
         """`{{ reason(p.code, p.reason) }}`: a page's or item's reason in the page's language."""
         return reason(code, sentence or "", context.get("lang", DEFAULT))
 
     templates.env.globals["notice"] = notice
+    templates.env.globals["summary_line"] = summary_line
     templates.env.globals["reason"] = reason_of
     templates.env.add_extension("jinja2.ext.i18n")
     templates.env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
