@@ -31,7 +31,8 @@ from fastapi.templating import Jinja2Templates
 
 from forms.load import SpecError
 from tally.reasons import reason_text
-from tally.rules.result import Notice, TallyResult
+from tally.rules.result import Notice, TallyResult, WarningLine
+from tally.rules.warnsummary import line_text
 
 LANG_COOKIE = "scantally_lang"
 LANGS = ("zh-CN", "en")
@@ -55,16 +56,6 @@ DYNAMIC = (
     # the rates a figure warning names (tally.rules.evaluation / satisfaction)
     N_("优秀率"), N_("称职以上率"), N_("基本称职率"), N_("不称职率"), N_("不了解率"),
     N_("好评率"), N_("差评率"), N_("不满意率"), N_("不认同率"),
-    # MeetingErrors of tally/meetings.py raised with a template (that file is not extracted yet)
-    N_("no meeting {ref!r} in this store; see `scantally meeting list` (and check --data / "
-       "--db)"),
-    N_("{what}: {key!r} is not {noun}; use {allowed}"),
-    N_("a voter category of this meeting's forms"),
-    N_("{what}: {key}={value!r} must be a whole number ≥ 0"),
-    N_("{source} and {other} are both form '{form}'; give each form of a meeting its own id"),
-    N_("a meeting named {name!r} already exists; choose another name or use `scantally meeting "
-       "show`"),
-    N_("a meeting needs a name of 1-120 characters (--name)"),
 )
 
 
@@ -166,10 +157,18 @@ def reason(code: str | None, sentence: str, lang: str) -> str:
                        "; " if lang == "en" else "；", english=lang == "en")
 
 
+def summary_text(line: WarningLine, lang: str) -> str:
+    """A warning summary line (`tally.rules.warnsummary`) in `lang`: in zh-CN as recorded (the
+    reports' words), else by its templates, the spec's names and labels as they are."""
+    lang = lang if lang in LANGS else DEFAULT
+    if lang == "zh-CN":
+        return line.message
+    return line_text(line, lambda t: translate(t, lang))
+
+
 def shown_result(result: TallyResult, lang: str) -> TallyResult:
     """A form's figures as the console's live refresh shows them in `lang`: every notice's
-    message and every reconciliation row's label translated; in English no summary lines (they
-    are Chinese text: the page lists every notice translated instead, as meeting.html does).
+    message, every warning summary line and every reconciliation row's label translated.
     The record is the API's `/api/meetings/{id}/tally` (its sha256 covers the Chinese text)."""
     def shown(n: Notice) -> Notice:
         return n.model_copy(update={"message": notice_text(n.template, n.params, n.message,
@@ -180,7 +179,8 @@ def shown_result(result: TallyResult, lang: str) -> TallyResult:
     return result.model_copy(update={
         "alarms": [shown(n) for n in result.alarms],
         "warnings": [shown(n) for n in result.warnings],
-        "warning_summary": [] if lang == "en" else result.warning_summary,
+        "warning_summary": [x.model_copy(update={"message": summary_text(x, lang)})
+                            for x in result.warning_summary],
         "reconciliation": rec.model_copy(update={"rows": rows})})
 
 
@@ -224,11 +224,17 @@ def install(templates: Jinja2Templates) -> None:
         return notice_text(n.template, n.params, n.message, context.get("lang", DEFAULT))
 
     @pass_context
+    def summary_line(context, line) -> str:  # type: ignore[no-untyped-def]
+        """`{{ summary_line(line) }}`: a warning summary line in the page's language."""
+        return summary_text(line, context.get("lang", DEFAULT))
+
+    @pass_context
     def reason_of(context, code: str | None, sentence: str) -> str:  # type: ignore[no-untyped-def]
         """`{{ reason(p.code, p.reason) }}`: a page's or item's reason in the page's language."""
         return reason(code, sentence or "", context.get("lang", DEFAULT))
 
     templates.env.globals["notice"] = notice
+    templates.env.globals["summary_line"] = summary_line
     templates.env.globals["reason"] = reason_of
     templates.env.add_extension("jinja2.ext.i18n")
     templates.env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]

@@ -110,6 +110,21 @@ class Ledger:
         not 未收回) but do not count yet."""
         return {p.serial for p in self.pages if p.state == "refused" and p.serial}
 
+    def for_form(self, form_id: str) -> Ledger:
+        """The ledger of one form's pages and of the pages whose form could not be read (they
+        may be its), summed per form and per batch as the whole ledger is: what a report
+        narrowed to that form shows."""
+        pages = [p for p in self.pages if (p.form_id or NO_FORM) in (form_id, NO_FORM)]
+        form_labels = {r.key: r.label for r in self.by_form if r.key in (form_id, NO_FORM)
+                       and (r.key == form_id or r.fed)}
+        batches = {str(p.batch_id) for p in pages}
+        batch_labels = {r.key: r.label for r in self.by_batch if r.key in batches}
+        counts = Counter(p.state for p in pages)
+        return Ledger(self.meeting_id, len(pages), {st: counts.get(st, 0) for st in STATES},
+                      sum(p.unresolved for p in pages),
+                      _rows(pages, lambda p: p.form_id or NO_FORM, form_labels),
+                      _rows(pages, lambda p: str(p.batch_id), batch_labels), pages)
+
     def to_json(self) -> dict[str, Any]:
         def row(r: LedgerRow) -> dict[str, Any]:
             return {**asdict(r), "balanced": r.balanced}

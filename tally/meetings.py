@@ -36,11 +36,14 @@ from tally.db import Meeting, MeetingForm, PrintedSerial
 from tally.formstore import meeting_forms, meeting_specs
 from tally.formstore import meeting_layouts as meeting_layouts
 from tally.model import MeetingFacts, Settings
+from tally.rules.result import N_
 from tally.store import Store
 
 #: the key of the whole meeting's 应到/实到 (all categories; the same as `tally.rules.result.ALL`)
 ALL_CATEGORIES = "_all"
 _SERIAL_RE = re.compile(rf"^{SERIAL_PATTERN}$")
+#: what a key of a per-form setting must be (a message parameter, translated where shown)
+FORM_NOUN = N_("a form of this meeting")
 
 
 class MeetingError(ValueError):
@@ -53,6 +56,12 @@ class MeetingError(ValueError):
         self.template = template
         self.params = params
         super().__init__(template.format(**params) if params else template)
+
+    @classmethod
+    def raised_as(cls, exc: Exception) -> MeetingError:
+        """Another layer's error passed on with its own message, not a template of this file
+        (a refused spec is shown problem by problem from the cause, `server.i18n`)."""
+        return cls("{error}", error=str(exc))
 
 
 @dataclass(frozen=True)
@@ -70,12 +79,13 @@ class FormText:
             with p.open("rb") as fh:  # never more than the cap into memory
                 raw = fh.read(cap + 1)
             if len(raw) > cap:
-                raise MeetingError(f"{p}: refused: over the limit of {cap:,} bytes "
+                raise MeetingError("{path}: refused: over the limit of {cap:,} bytes "
                                    "(max_bytes); a form spec is a few KiB: check it is the "
-                                   "right file")
+                                   "right file", path=str(p), cap=cap)
             return cls(raw.decode("utf-8"), str(p))
         except (OSError, UnicodeDecodeError) as exc:
-            raise MeetingError(f"cannot read the form spec {p}: {exc}") from None
+            raise MeetingError("cannot read the form spec {path}: {error}", path=str(p),
+                               error=str(exc)) from None
 
 
 def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
@@ -88,11 +98,12 @@ def compile_form(form: FormText) -> tuple[FormSpec, dict[str, Any]]:
             return spec, foreign_form_layout(spec, form.source)[0]
         return spec, layout_to_dict(compile_layout(spec))
     except ForeignError as exc:
-        raise MeetingError(str(exc)) from None
+        raise MeetingError.raised_as(exc) from None
     except SpecError as exc:  # its problems, translatable, stay the cause (server/i18n.py)
-        raise MeetingError(str(exc)) from exc
+        raise MeetingError.raised_as(exc) from exc
     except LayoutError as exc:
-        raise MeetingError(f"{form.source}: cannot lay out the form: {exc}") from None
+        raise MeetingError("{source}: cannot lay out the form: {error}", source=form.source,
+                           error=str(exc)) from None
 
 
 def parse_serials(text: str, source: str) -> list[str]:
@@ -104,24 +115,26 @@ def parse_serials(text: str, source: str) -> list[str]:
         if not serial or serial.startswith("#"):
             continue
         if not _SERIAL_RE.match(serial):
-            raise MeetingError(f"{source} line {n}: {serial!r} is not a sheet serial "
+            raise MeetingError("{source} line {line}: {serial!r} is not a sheet serial "
                                "(letters and digits, at most 16); use the file written by "
-                               "`scantally form render --serials-out`")
+                               "`scantally form render --serials-out`", source=source, line=n,
+                               serial=serial)
         if serial in seen:
-            raise MeetingError(f"{source} line {n}: serial {serial!r} appears twice; a printed "
-                               "set has each serial once — check the file")
+            raise MeetingError("{source} line {line}: serial {serial!r} appears twice; a "
+                               "printed set has each serial once — check the file",
+                               source=source, line=n, serial=serial)
         seen.add(serial)
         serials.append(serial)
     if not serials:
-        raise MeetingError(f"{source}: no serials in the file")
+        raise MeetingError("{source}: no serials in the file", source=source)
     return serials
 
 
 def parse_settings(data: Any, source: str) -> Settings:
     """A `Settings` from a mapping (a JSON or YAML settings file); errors name the field."""
     if not isinstance(data, Mapping):
-        raise MeetingError(f"{source}: a settings file must be a mapping such as "
-                           '{"denominator": "attendees"}')
+        raise MeetingError("{source}: a settings file must be a mapping such as {example}",
+                           source=source, example='{"denominator": "attendees"}')
     try:
         return Settings.model_validate(dict(data))
     except ValidationError as exc:
@@ -134,8 +147,8 @@ def parse_settings(data: Any, source: str) -> Settings:
                 lines.append(f"{name}: unknown setting; remove it or check its spelling")
             else:
                 lines.append(f"{name}: {err['msg']}")
-        raise MeetingError(f"{source}: invalid settings: " + "; ".join(lines)
-                           + "; fix the file and try again") from None
+        raise MeetingError("{source}: invalid settings: {problems}; fix the file and try "
+                           "again", source=source, problems="; ".join(lines)) from None
 
 
 def load_settings_file(path: str | Path) -> Settings:
@@ -146,14 +159,15 @@ def load_settings_file(path: str | Path) -> Settings:
         # YAML under the same caps as a spec (aliases, depth, size): no alias bomb
         data = json.loads(text) if p.suffix == ".json" else load_bounded(text)[1]
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise MeetingError(f"cannot read the settings file {p}: {exc}") from None
+        raise MeetingError("cannot read the settings file {path}: {error}", path=str(p),
+                           error=str(exc)) from None
     return parse_settings(data, str(p))
 
 
 def _check_counts(what: str, counts: Mapping[str, int] | None,
                   categories: set[str]) -> dict[str, int]:
     return _whole_counts(what, counts, categories | {ALL_CATEGORIES},
-                         "a voter category of this meeting's forms")
+                         N_("a voter category of this meeting's forms"))
 
 
 def _whole_counts(what: str, counts: Mapping[str, int] | None, allowed: set[str],
@@ -191,7 +205,7 @@ def create_meeting(store: Store, *, name: str, forms: list[FormText], actor: str
         name = clean_name(name)
         unit = clean_name(unit) if unit is not None else None
     except TextError as exc:
-        raise MeetingError(f"the meeting name or unit {exc}") from None
+        raise MeetingError("the meeting name or unit {problem}", problem=str(exc)) from None
     if not name or len(name) > 120:
         raise MeetingError("a meeting needs a name of 1-120 characters (--name)")
     if not forms:
@@ -256,7 +270,7 @@ def update_meeting(store: Store, meeting_id: int, *, actor: str,
     def work(s: Session) -> Meeting:
         m = s.get(Meeting, meeting_id)
         if m is None:
-            raise MeetingError(f"no meeting #{meeting_id}")
+            raise MeetingError("no meeting #{meeting}", meeting=meeting_id)
         cats = categories_of(meeting_specs(s, meeting_id).values())
         if expected is not None:
             m.expected = _check_counts("--expected", expected, cats)
@@ -273,8 +287,9 @@ def update_meeting(store: Store, meeting_id: int, *, actor: str,
             m.issued_by_form = _check_forms("--issued", issued_by_form, forms)
         if add_serials:
             if serials_form is not None and serials_form not in forms:
-                raise MeetingError(f"--serials: {serials_form!r} is not a form of this "
-                                   f"meeting; use one of {', '.join(sorted(forms))}")
+                raise MeetingError("{what}: {key!r} is not {noun}; use {allowed}",
+                                   what="--serials", key=serials_form, noun=FORM_NOUN,
+                                   allowed=", ".join(sorted(forms)))
             _add_serials(s, m, [(x, serials_form) for x in add_serials])
         s.flush()
         audit.record(s, "meeting", m, actor, "meeting.update")
@@ -285,15 +300,15 @@ def update_meeting(store: Store, meeting_id: int, *, actor: str,
 
 def _check_forms(what: str, counts: Mapping[str, int] | None, forms: set[str]) -> dict[str, int]:
     """发出 per form: every key a form of the meeting, every value a whole number ≥ 0."""
-    return _whole_counts(what, counts, forms, "a form of this meeting")
+    return _whole_counts(what, counts, forms, FORM_NOUN)
 
 
 def _check_forms_of(what: str, by_form: Mapping[str, list[str]] | None,
                     forms: set[str]) -> dict[str, list[str]]:
     for key in by_form or {}:
         if key not in forms:
-            raise MeetingError(f"{what}: {key!r} is not a form of this meeting; use "
-                               f"{', '.join(sorted(forms))}")
+            raise MeetingError("{what}: {key!r} is not {noun}; use {allowed}", what=what,
+                               key=key, noun=FORM_NOUN, allowed=", ".join(sorted(forms)))
     return dict(by_form or {})
 
 
@@ -306,24 +321,36 @@ def _add_serials(s: Session, m: Meeting, serials: list[tuple[str, str | None]]) 
         test = [x for x, _ in serials if is_test_serial(x)]
         if test:
             raise MeetingError(
-                f"serial {test[0]!r} ({len(test)} in all) is of the test-deck range (TD0 and "
-                f"four digits): meeting {m.name!r} is official and test sheets never count "
-                "there; remove them from the serials file (a real printed set has none)")
+                "serial {serial!r} ({n} in all) is of the test-deck range (TD0 and four "
+                "digits): meeting {name!r} is official and test sheets never count there; "
+                "remove them from the serials file (a real printed set has none)",
+                serial=test[0], n=len(test), name=m.name)
     known: dict[str, str | None] = {serial: form for serial, form in s.execute(
         select(PrintedSerial.serial, PrintedSerial.form_id)
         .where(PrintedSerial.meeting_id == m.id))}
     for serial, form_id in serials:
         if serial in known:
             if known[serial] != form_id:
-                raise MeetingError(
-                    f"serial {serial!r} is already recorded for "
-                    f"{'form ' + repr(known[serial]) if known[serial] else 'any form'}, not "
-                    f"{'form ' + repr(form_id) if form_id else 'any form'}; each printed "
-                    "serial belongs to one form — check the serials files")
+                raise _serial_taken(serial, known[serial], form_id)
             continue
         s.add(PrintedSerial(meeting_id=m.id, serial=serial, form_id=form_id))
         known[serial] = form_id
     m.serials_recorded = True
+
+
+def _serial_taken(serial: str, recorded: str | None, given: str | None) -> MeetingError:
+    """A serial recorded for one form (or any form) given again for another."""
+    if recorded is None:
+        return MeetingError("serial {serial!r} is already recorded for any form, not form "
+                            "{given!r}; each printed serial belongs to one form — check the "
+                            "serials files", serial=serial, given=given)
+    if given is None:
+        return MeetingError("serial {serial!r} is already recorded for form {recorded!r}, not "
+                            "any form; each printed serial belongs to one form — check the "
+                            "serials files", serial=serial, recorded=recorded)
+    return MeetingError("serial {serial!r} is already recorded for form {recorded!r}, not "
+                        "form {given!r}; each printed serial belongs to one form — check the "
+                        "serials files", serial=serial, recorded=recorded, given=given)
 
 
 def find_meeting(session: Session, ref: str | int) -> Meeting:
@@ -344,7 +371,7 @@ def list_meetings(session: Session) -> list[Meeting]:
 def meeting_facts(session: Session, meeting_id: int) -> MeetingFacts:
     m = session.get(Meeting, meeting_id)
     if m is None:
-        raise MeetingError(f"no meeting #{meeting_id}")
+        raise MeetingError("no meeting #{meeting}", meeting=meeting_id)
     return MeetingFacts(expected=m.expected, present=m.present, issued=m.issued,
                         issued_by_form=m.issued_by_form or {})
 
@@ -352,7 +379,7 @@ def meeting_facts(session: Session, meeting_id: int) -> MeetingFacts:
 def meeting_settings(session: Session, meeting_id: int) -> Settings:
     m = session.get(Meeting, meeting_id)
     if m is None:
-        raise MeetingError(f"no meeting #{meeting_id}")
+        raise MeetingError("no meeting #{meeting}", meeting=meeting_id)
     return Settings.model_validate(m.settings)
 
 

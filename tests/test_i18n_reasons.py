@@ -185,7 +185,11 @@ def test_live_refresh_json_carries_notices_in_the_request_language(tmp_path: Pat
     # a category's own name (“班子成员”) is the meeting's data; nothing else Chinese
     assert [t for t in en_texts if has_han(re.sub("“[^”]*”", "", t))] == [], en_texts
     assert any("participation" in t for t in en_texts), en_texts
-    assert en[0]["warning_summary"] == []  # summary lines are Chinese text: not in English
+    # the summary lines too, by their templates: the same lines, in English
+    zh_lines = [x["message"] for x in zh[0]["warning_summary"]]
+    en_lines = [x["message"] for x in en[0]["warning_summary"]]
+    assert zh_lines and len(en_lines) == len(zh_lines) and all(has_han(x) for x in zh_lines)
+    assert [x for x in en_lines if has_han(re.sub("“[^”]*”", "", x))] == [], en_lines
     assert [row["label"] for row in en[0]["reconciliation"]["rows"]][-1] != "全体"
     assert record == record_en  # the API's record does not change with the reader
 

@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from server.cli.common import (
+    N_,
+    cli_lang,
     console,
     err_console,
     errors,
@@ -22,6 +25,7 @@ from server.cli.common import (
     open_or_fail,
     operator_name,
     reason,
+    t,
 )
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
 
@@ -36,9 +40,10 @@ review_app = typer.Typer(help="The review queue: list items, decide them (signed
 def _item_rows(items: list[ReviewItem]) -> Table:
     table = Table()
     # the id in full, never wrapped or cut: `review decide ITEM` needs it as printed
-    table.add_column("item", no_wrap=True, min_width=max((len(i.id) for i in items), default=4))
-    for col in ("kind", "what", "reason", "now"):
-        table.add_column(col)
+    table.add_column(t(N_("item")), no_wrap=True,
+                     min_width=max((len(i.id) for i in items), default=4))
+    for col in (N_("kind"), N_("what"), N_("reason"), N_("now")):
+        table.add_column(t(col))
     for i in items:
         state = ", ".join(f"{k}={v}" for k, v in i.state.to_json().items()
                           if v not in (None, "", False))
@@ -74,7 +79,7 @@ def review(
         typer.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1))
         return
     if not items:
-        console.print("nothing to review")
+        console.print(t(N_("nothing to review")))
         return
     console.print(_item_rows(items))
     if interactive:
@@ -83,9 +88,16 @@ def review(
 
 _KEYS = {"m": "marked", "e": "empty", "c": "cancel", "w": "writein", "v": "void", "a": "accept",
          "d": "dismiss", "u": "unvoid"}
+#: each decision in words, as the console's review page names it (never a bare decision id:
+#: an error's parameters are translated by the catalogue, and "dismiss" stays itself there)
+_NAMES = {"marked": N_("marked (a vote)"), "empty": N_("empty (no vote)"),
+          "cancel": N_("cancelled (struck out)"), "writein": N_("write-in name"),
+          "void": N_("void the sheet"), "accept": N_("accept (count it)"),
+          "dismiss": N_("dismiss (not counted)"), "unvoid": N_("unvoid (count it again)")}
 
 
 def _interactive(store: Store, mid: int, items: list[ReviewItem], who: str) -> None:
+    from server.i18n import shown_error_text
     from tally.review import NEEDS_REASON, ReviewError, decide
 
     folder = Path(tempfile.mkdtemp(prefix="scantally-review-"))
@@ -93,20 +105,27 @@ def _interactive(store: Store, mid: int, items: list[ReviewItem], who: str) -> N
         files = _write_crops(store, item, folder)
         console.print(f"\n[bold]{n}/{len(items)} {item.id}[/] {item.label}: "
                       f"{reason(None, item.reason)}")
-        console.print(f"  crops: {', '.join(str(f) for f in files)}", highlight=False)
-        keys = "/".join(k for k, v in _KEYS.items() if v in item.choices)
-        answer = typer.prompt(f"  decide [{keys}], s=skip, q=quit", default="s").strip().lower()
+        console.print("  " + t(N_("crops: {files}"), files=", ".join(str(f) for f in files)),
+                      highlight=False)
+        keys = [k for k, v in _KEYS.items() if v in item.choices]
+        legend = ", ".join(f"{k}={t(_NAMES[_KEYS[k]])}" for k in keys)
+        answer = typer.prompt("  " + t(N_("decide [{keys}] ({legend}), s=skip, q=quit"),
+                                       keys="/".join(keys), legend=legend),
+                              default="s").strip().lower()
         if answer == "q":
             return
         kind = _KEYS.get(answer)
         if kind is None:
             continue
-        text = typer.prompt("  name on the line") if kind == "writein" else ""
-        why = typer.prompt("  why (原因)", default="" if kind not in NEEDS_REASON else None)
+        text = typer.prompt("  " + t(N_("name on the line"))) if kind == "writein" else ""
+        why = typer.prompt("  " + (t(N_("why (required)")) if kind in NEEDS_REASON
+                                   else t(N_("why (optional)"))),
+                           default="" if kind not in NEEDS_REASON else None)
         try:
             decide(store, mid, item.id, kind, who=who, why=why or "", text=text)
         except ReviewError as exc:
-            err_console.print(f"[red]{exc}[/]")
+            err_console.print(f"[red]{escape(shown_error_text(exc, cli_lang()))}[/]",
+                              highlight=False)
 
 
 def _write_crops(store: Store, item: ReviewItem, folder: Path) -> list[Path]:

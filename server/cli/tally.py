@@ -8,8 +8,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from server.cli.common import N_, console, err_console, errors, fail, meeting_id, open_or_fail, t
+from server.cli.common import (
+    N_,
+    cli_lang,
+    console,
+    err_console,
+    errors,
+    fail,
+    meeting_id,
+    open_or_fail,
+    t,
+)
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt, MeetingArg
 
 
@@ -68,7 +79,11 @@ def tally_command(
         return
     provisional = t(N_("provisional 临时结果: pages unresolved or review pending; see "
                        "`scantally ledger`"))
-    for form in doc.get("forms", [doc]):
+    from server.i18n import notice_text, summary_text
+
+    lang = cli_lang()
+    forms = result.forms if isinstance(result, MeetingResult) else [result]
+    for form, shown in zip(doc.get("forms", [doc]), forms, strict=True):
         rec = form["reconciliation"]
         overall = next((r for r in rec["rows"] if r["bucket"] == "_all"), rec["rows"][0])
         console.print(f"[bold]{form['form']['title']}[/] ({form['form']['id']}): 发出 "
@@ -76,15 +91,17 @@ def tally_command(
                       f"{rec['returned']}, 有效 {overall['valid']}, 无效 {overall['invalid']}, "
                       f"弃权 {overall['abstain']}, 待审 {overall['pending_review']}"
                       + (f"  [yellow]({provisional})[/]" if form["provisional"] else ""))
-        for notice in form["alarms"]:
+        for notice in shown.alarms:
             alarm = t(N_("alarm:"))
-            console.print(f"  [bold red]{alarm}[/] {notice['message']}")
-        # warnings aggregated, one line per cadre (a stray page would print a hundred)
-        for line in form.get("warning_summary", []):
-            if all(r["severity"] == "alarm" for r in line["rules"]):
+            text = notice_text(notice.template, notice.params, notice.message, lang)
+            console.print(f"  [bold red]{alarm}[/] {escape(text)}")
+        # warnings aggregated, one line per cadre (a stray page would print a hundred), in the
+        # CLI's language (the Chinese as recorded in zh-CN)
+        for line in shown.warning_summary:
+            if all(r.severity == "alarm" for r in line.rules):
                 continue  # printed above
-            warning = t(N_("warning ×{count}:"), count=line["count"])
-            console.print(f"  [yellow]{warning}[/] {line['message']}")
+            warning = t(N_("warning ×{count}:"), count=line.count)
+            console.print(f"  [yellow]{warning}[/] {escape(summary_text(line, lang))}")
     console.print(t(N_("result sha256 {sha256}; settings {settings}; --json for every figure"),
                     sha256=doc["sha256"],
                     settings=json.dumps(chosen.model_dump(mode="json"), ensure_ascii=False)))

@@ -56,7 +56,7 @@ def ledger_section(ledger: Ledger, title: str = "选票台账",
         rows: list[list[object]] = [["页", "编号", "状态", "原因", "经办 / 理由"]]
         for p in listed:
             state = STATE_LABELS[p.state] + ("（待处理）" if p.unresolved else "")
-            rows.append([f"#{p.page_id}", p.serial or "未识别", state,
+            rows.append([f"#{p.page_id}", p.serial or "未识别", para(state, CELL),
                          para(reason_zh(p.code, p.reason), CELL),
                          para(" · ".join(x for x in (p.who, p.why) if x) or "—", CELL)])
         out += [gap(3), para("未直接计入或待处理的页", SMALL),

@@ -96,10 +96,14 @@ def meeting_report(store: Store, meeting_id: int, fmt: ReportFormat, *,
                            test_mode=test_mode)
         parts = [FormPart(f.result, appendix_items(store, meeting_id, f.form_id, f.spec,
                                                    f.result)) for f in chosen]
+        # every report shows the ledger, so that no page fed leaves the count unseen; a report
+        # narrowed to one form shows that form's pages (and those whose form is unknown)
+        ledger, crops = _ledger_with_crops(store, meeting_id)
         if single:
             return f"{stem}.pdf", render_report(chosen[0].result, chosen[0].spec, info,
-                                                appendix_items=parts[0].appendix_items)
-        ledger, crops = _ledger_with_crops(store, meeting_id)
+                                                appendix_items=parts[0].appendix_items,
+                                                ledger=ledger.for_form(chosen[0].form_id),
+                                                ledger_crops=crops)
         return f"{stem}.pdf", render_meeting_report(parts, info, meeting=results.name,
                                                     unit=results.unit, ledger=ledger,
                                                     ledger_crops=crops)

@@ -1,6 +1,7 @@
 """The PDF analysis report (reportlab): cover and audit page, figures, warnings, appendix.
 
-`render_report(result, spec, meeting_info, appendix_items=[...]) -> bytes` for one form;
+`render_report(result, spec, meeting_info, appendix_items=[...], ledger=...) -> bytes` for one
+form (with the sheet ledger of its pages after the cover, when given);
 `tally.report.pdf_meeting` puts several forms' `form_story`s in one PDF. Every number comes
 from the `TallyResult`; the embedded CJK font is the forms' (subset-embedded); pages carry a
 header (unit, meeting, classification) and "第 k 页 共 n 页".
@@ -9,15 +10,17 @@ header (unit, meeting, classification) and "第 k 页 共 n 页".
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate
 
 from forms.fonts import register_font
 from forms.spec import FormSpec
+from tally.ledger import Ledger
 from tally.report import pdf_kinds
 from tally.report.fmt import KIND_LABELS, pct, settings_lines
+from tally.report.ledger import ledger_section
 from tally.report.meta import AppendixItem, MeetingInfo
 from tally.report.pdf_appendix import appendix
 from tally.report.pdf_notices import warnings_detail, warnings_section
@@ -44,12 +47,15 @@ from tally.testmode import BANNER_LINE
 
 def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo | None = None,
                   *, appendix_items: Sequence[AppendixItem] = (),
-                  include_appendix: bool = True) -> bytes:
-    """The report of one form as PDF bytes (deterministic for the same inputs)."""
+                  include_appendix: bool = True, ledger: Ledger | None = None,
+                  ledger_crops: Mapping[int, bytes] | None = None) -> bytes:
+    """The report of one form as PDF bytes (deterministic for the same inputs); `ledger` (the
+    form's pages, `Ledger.for_form`) is shown after the cover, with crops (page id -> PNG)."""
     register_font()
     info = meeting_info or MeetingInfo()
     title = info.title or f"{result.form.title}计票结果分析报告"
-    story = form_story(result, info, title, appendix_items, include_appendix)
+    sheets = ledger_section(ledger, crops=ledger_crops) if ledger is not None else []
+    story = form_story(result, info, title, appendix_items, include_appendix, sheets)
     f = result.form
     return build(story, info, title=title, author=f.unit, subject=f"{f.id} sha256 {result.sha256}",
                  header_left=f"{f.unit} · {f.meeting}", sha256=result.sha256)
@@ -57,11 +63,15 @@ def render_report(result: TallyResult, spec: FormSpec, meeting_info: MeetingInfo
 
 def form_story(result: TallyResult, info: MeetingInfo, title: str,
                appendix_items: Sequence[AppendixItem] = (),
-               include_appendix: bool = True) -> list[Flowable]:
-    """One form's part of a report: cover, figures, warnings (summary, then detail), appendix."""
+               include_appendix: bool = True,
+               ledger_story: Sequence[Flowable] = ()) -> list[Flowable]:
+    """One form's part of a report: cover, (the sheet ledger,) figures, warnings (summary, then
+    detail), appendix."""
     story: list[Flowable] = []
     story += cover(result, info, title)
     story.append(PageBreak())
+    if ledger_story:
+        story += [*ledger_story, PageBreak()]
     if result.recommendation:
         story += pdf_kinds.recommendation(result)
     if result.evaluation:
@@ -111,7 +121,8 @@ def cover(result: TallyResult, info: MeetingInfo, title: str) -> list[Flowable]:
     for alarm in result.alarms:
         out += [box(f"警报：{alarm.message}", ALARM, size=12.5), gap(2)]
     if result.provisional:
-        out += [box("提示：尚有存疑标记未复核，本报告为临时结果，复核后请重新生成。", CAUTION),
+        out += [box("提示：尚有选票未处理完毕（存疑标记待复核，或拒收页待重扫、录入、排除），"
+                    "本报告为临时结果，处理后请重新生成。", CAUTION),
                 gap(2)]
     out += [h2("一、票数核对"), reconciliation_table(result)]
     r = result.reconciliation

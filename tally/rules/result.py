@@ -226,6 +226,11 @@ class WarningRule(_M):
     threshold: float | None = None
     n_min: int | None = None
     n_max: int | None = None
+    #: the words of a rule that is not a figure warning (reconciliation, review) as the
+    #: notice's template and parameters, for the reader's language; left out of the JSON and
+    #: sha256 as `Notice.template` is (`rule` stays the record)
+    template: str | None = Field(default=None, exclude=True)
+    params: dict[str, str | int | float] = Field(default_factory=dict, exclude=True)
 
 
 class WarningLine(_M):

@@ -74,7 +74,7 @@
       if (notes.length) {
         const lines = r.warning_summary || [];
         const all = notes.map((n) => el("div", { class: "warning" }, n.message));
-        // no summary lines (English): every notice, translated, as the server renders it
+        // the summary lines (one per cadre, translated) first, every notice folded under them
         const d = el("details", { class: "warnings", "data-form": r.form.id },
           el("summary", { class: "warning" }, `${r.form.title}：${notes.length} ${L.notices}`),
           ...lines.map((w) => el("div", { class: "warning", "data-summary": w.subject }, w.message)),
