@@ -34,6 +34,8 @@ STREAK_COLUMN_SHARE = 0.8
 SCANTALLY_PREFIX = "ST1|"
 #: a dithered scan is averaged over this share of a module before decoding again
 DITHER_BLUR_MODULES = 0.4
+#: ... and, in each corner first, by a Gaussian of this share of a module (its sigma)
+DITHER_SIGMA_MODULES = 0.3
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,20 @@ def _attempts(grey: np.ndarray, px_per_mm: float
     # the code's corner of an upright page first, then the other corners (a page turned)
     h, w = grey.shape[:2]
     ch, cw = 2 * int(h * CORNER_SHARE[1] / 2), 2 * int(w * CORNER_SHARE[0] / 2)
-    for x0, y0 in ((w - cw, 0), (0, h - ch), (0, 0), (w - cw, h - ch)):
+    corners = ((w - cw, 0), (0, h - ch), (0, 0), (w - cw, h - ch))
+    for x0, y0 in corners:
         corner = grey[y0:y0 + ch, x0:x0 + cw]
         yield (shrink(corner) if half else corner), scale, (x0, y0)
     if half:
         yield shrink(grey), scale, (0, 0)
     yield grey, 1.0, (0, 0)
-    # dither averaged into grey: less than half a module, so modules stay apart
+    # dither averaged into grey: less than half a module, so modules stay apart; first by a
+    # Gaussian of `DITHER_SIGMA_MODULES` in each corner (a blurred scan dithered afterwards
+    # keeps its modules' edges only as a density of dots), then by a box over the whole page
+    sigma = MODULE_MM * px_per_mm * DITHER_SIGMA_MODULES
+    for x0, y0 in corners:
+        corner = grey[y0:y0 + ch, x0:x0 + cw]
+        yield cv2.GaussianBlur(corner, (0, 0), sigma), 1.0, (x0, y0)
     dither = max(3, int(MODULE_MM * px_per_mm * DITHER_BLUR_MODULES) | 1)
     yield cv2.blur(grey, (dither, dither)), 1.0, (0, 0)
     # a grey closing thinner than a module wipes out hairs and thin lines, keeps the modules

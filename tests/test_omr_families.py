@@ -167,6 +167,22 @@ def test_a_fold_seen_only_inside_the_boxes_of_a_column_or_row_is_never_a_vote(ax
         assert set(votes[f]) - {o for g, o in boxes if g == f} <= set(reading.marks[f].marked)
 
 
+@pytest.mark.parametrize(("dpi", "blur_px"), [(200, 1.5), (300, 2.5), (400, 3.6)])
+def test_a_blurred_scan_dithered_afterwards_keeps_its_code(dpi: int, blur_px: float) -> None:
+    """A soft scan (out of focus) that the scanner then dithers to 1 bit keeps the code's
+    modules only as a density of dots: the code is still found, and the sheet read."""
+    from PIL import Image
+
+    img = H.blank_sheet("evaluation", "000207", dpi=dpi)
+    grey = cv2.GaussianBlur(img, (0, 0), blur_px)
+    dots = np.asarray(Image.fromarray(grey).convert("1", dither=Image.Dither.FLOYDSTEINBERG))
+    scanned = np.where(dots, 255, 0).astype(np.uint8)
+    hit = find_code(scanned)
+    assert hit is not None and hit.text.startswith("ST1|")
+    reading = read_page(scanned, LAYOUTS, source="t.tif#1", dpi=dpi)
+    assert reading.read, reading.reason
+
+
 def _hollowing_threshold(grey: np.ndarray, window_px: int) -> np.ndarray:
     """A scanner's small-window dynamic threshold: solids wider than the window go hollow."""
     return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
