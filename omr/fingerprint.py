@@ -29,6 +29,10 @@ PREFIX = "fp3:"
 SAME_SHEET_MAX_DISTANCE = 0.07
 
 
+#: hex digit (ASCII byte) of each level
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
 def fingerprint(ink_masks: dict[int, np.ndarray]) -> str:
     """The fingerprint of a page from the ink masks (bool (h, w) per box index) of its boxes
     holding ink."""
@@ -36,7 +40,7 @@ def fingerprint(ink_masks: dict[int, np.ndarray]) -> str:
     for index in sorted(ink_masks):
         levels = _levels(ink_masks[index])
         if levels.any():
-            parts.append(f"{index}:" + "".join(f"{v:x}" for v in levels.ravel()))
+            parts.append(f"{index}:" + _HEX[levels.ravel()].tobytes().decode("ascii"))
     return PREFIX + ";".join(parts) if parts else ""
 
 

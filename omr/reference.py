@@ -22,7 +22,8 @@ Pure functions over numpy arrays: no files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -90,6 +91,9 @@ class ReferenceModel:
     #: up to 4000 places (page mm) where the reference is printed black, to measure the black
     #: of a scan
     black_points_mm: np.ndarray
+    #: the anchor patches cut from `work` (one per row of `anchors_px`; None where the patch is
+    #: too flat to pin a point), cut once here rather than on every page
+    anchor_patches: tuple[np.ndarray | None, ...] = field(default=(), compare=False)
 
 
 @dataclass
@@ -122,7 +126,9 @@ class ReferenceError(ValueError):
         self.anchors_found = anchors_found
 
 
+@lru_cache(maxsize=8)
 def _orb(limits: ReferenceLimits) -> cv2.ORB:
+    """The ORB detector of these limits, made once per process (it holds no per-image state)."""
     return cv2.ORB_create(nfeatures=limits.max_features, scaleFactor=1.2, nlevels=6,
                           edgeThreshold=15, patchSize=31, fastThreshold=10)
 
@@ -170,7 +176,24 @@ def prepare_reference(reference: np.ndarray, dpi: float, targets_mm: np.ndarray 
     step = max(1, len(xs) // 4000)
     black_mm = np.column_stack([xs[::step], ys[::step]]).astype(np.float64) / ppm
     return ReferenceModel(size_mm, ppm, fppm, work, *found, anchors, black, paper, printed,
-                          black_mm)
+                          black_mm, anchor_patches(work, anchors, limits))
+
+
+#: an anchor patch this flat (grey-level standard deviation) cannot pin a point
+ANCHOR_MIN_STD = 8.0
+
+
+def anchor_patches(work: np.ndarray, anchors_px: np.ndarray, limits: ReferenceLimits
+                   ) -> tuple[np.ndarray | None, ...]:
+    """The patch of `work` (side `anchor_mm`) about each anchor centre; None when too flat."""
+    half = round(limits.anchor_mm * limits.work_px_per_mm / 2)
+    side = 2 * half + 1
+    out: list[np.ndarray | None] = []
+    for cx, cy in anchors_px:
+        x0, y0 = int(cx) - half, int(cy) - half
+        tpl = work[y0:y0 + side, x0:x0 + side]
+        out.append(np.ascontiguousarray(tpl) if tpl.std() >= ANCHOR_MIN_STD else None)
+    return tuple(out)
 
 
 #: a reference pixel this much darker than its paper is printed matter
@@ -258,14 +281,16 @@ def match_reference(model: ReferenceModel, points_px: np.ndarray, descriptors: n
     ref_descriptors = model.fine_descriptors if fine else model.descriptors
     if len(descriptors) < limits.min_inliers or len(ref_descriptors) < limits.min_inliers:
         return None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(ref_descriptors, descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < limits.match_ratio
-            * p[1].distance]
+    # the two nearest page descriptors of each reference descriptor (brute force, Hamming),
+    # as arrays: what BFMatcher.knnMatch(k=2) finds, without a DMatch object per pair
+    distances, nearest = cv2.batchDistance(ref_descriptors, descriptors, cv2.CV_32S,
+                                           normType=cv2.NORM_HAMMING, K=2)
+    good = np.nonzero((nearest[:, 1] >= 0)
+                      & (distances[:, 0] < limits.match_ratio * distances[:, 1]))[0]
     if len(good) < limits.min_inliers:
         return None
-    src = ref_points[[m.queryIdx for m in good]]
-    dst = points_px[[m.trainIdx for m in good]]
+    src = ref_points[good]
+    dst = points_px[nearest[good, 0]]
     # RANSAC's tolerance in image px: ransac_mm at the page's rough scale
     span_px = np.ptp(dst, axis=0).max() / max(np.ptp(src, axis=0).max(), 1.0)
     h, inlier = cv2.findHomography(src, dst, cv2.RANSAC, max(limits.ransac_mm * span_px, 1.0),
@@ -307,26 +332,29 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
     side = 2 * half + 1
     big = side + 2 * reach
     work_to_image = match.page_to_image @ np.diag([1 / ppm, 1 / ppm, 1.0])
-    src, dst = [], []
-    for cx, cy in model.anchors_px:
-        x0, y0 = int(cx) - half, int(cy) - half
-        tpl = model.work[y0:y0 + side, x0:x0 + side]
-        if tpl.std() < 8:
+    patches = model.anchor_patches
+    if len(patches) != len(model.anchors_px):  # a model made without its patches cut
+        patches = anchor_patches(model.work, model.anchors_px, limits)
+    src, found = [], []
+    for (cx, cy), tpl in zip(model.anchors_px, patches, strict=True):
+        if tpl is None or tpl.shape != (side, side):
             continue
+        x0, y0 = int(cx) - half, int(cy) - half
         # the page around the anchor, resampled into the reference's frame by the coarse map
         shift = np.array([[1, 0, x0 - reach], [0, 1, y0 - reach], [0, 0, 1]], np.float64)
         win = cv2.warpPerspective(grey, work_to_image @ shift, (big, big),
                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderValue=255)
         score = cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED)
-        sy, sx = divmod(int(np.argmax(score)), score.shape[1])
-        if score[sy, sx] < limits.anchor_min_correlation:
+        _, top, _, (sx, sy) = cv2.minMaxLoc(score)
+        if top < limits.anchor_min_correlation:
             continue
         dx = sx + _peak(score[sy, max(sx - 1, 0):sx + 2]) - reach
         dy = sy + _peak(score[max(sy - 1, 0):sy + 2, sx]) - reach
         # the reference point (cx, cy) shows in the resampled page at (cx + dx, cy + dy)
         src.append((cx / ppm, cy / ppm))
-        dst.append(apply(work_to_image, np.array([[cx + dx, cy + dy]]))[0])
+        found.append((cx + dx, cy + dy))
+    dst = apply(work_to_image, np.array(found)) if found else np.zeros((0, 2))
     if len(src) < limits.min_anchors:
         raise ReferenceError(
             f"only {len(src)} of {len(model.anchors_px)} reference patches found on the page "
@@ -360,7 +388,7 @@ def _peak(values: np.ndarray) -> float:
     """Sub-pixel offset of a peak from three samples (parabola); 0 at an edge."""
     if len(values) != 3:
         return 0.0
-    a, b, c = (float(v) for v in values)
+    a, b, c = values.tolist()
     den = a - 2 * b + c
     return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 

@@ -8,7 +8,7 @@ import pytest
 from omr.engine import read_page
 from omr.fingerprint import distance, same_sheet
 from omr.layout import FormLayout
-from omr.reference import apply
+from omr.reference import ReferenceLimits, apply, match_reference, page_features, refine
 from tests import foreign_helpers as F
 from tests import omr_helpers as H
 
@@ -112,3 +112,54 @@ def test_a_torn_off_half_is_refused_with_the_reason() -> None:
     reading = read_page(H.scan(page, dpi=F.DPI), _layouts("evaluation"), source="t.jpg#1")
     assert reading.status in ("unreadable", "unknown_form")
     assert reading.reason
+
+
+def test_matching_as_arrays_keeps_the_pairs_of_opencv_knn_match() -> None:
+    """`match_reference` pairs features with `cv2.batchDistance`; the pairs passing the ratio
+    test are the ones `BFMatcher.knnMatch(k=2)` gives (the slower way it was done)."""
+    import cv2
+
+    model = next(iter(F.foreign_form("evaluation").pages.values())).reference
+    page = H.scan(_marked("evaluation", VOTES), angle_deg=1.5, scale=1.02, shift_mm=(2, -1),
+                  blur_px=0.7, noise=3, dpi=F.DPI)
+    limits = ReferenceLimits()
+    _, descriptors = page_features(page, model.page_size_mm, F.DPI, limits)
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(model.descriptors, descriptors, k=2)
+    want = {(m.queryIdx, m.trainIdx) for m, n in pairs if m.distance < limits.match_ratio
+            * n.distance}
+    dist, nearest = cv2.batchDistance(model.descriptors, descriptors, cv2.CV_32S,
+                                      normType=cv2.NORM_HAMMING, K=2)
+    good = np.nonzero((nearest[:, 1] >= 0) & (dist[:, 0] < limits.match_ratio * dist[:, 1]))[0]
+    assert len(want) > 200
+    assert {(int(i), int(nearest[i, 0])) for i in good} == want
+
+
+def test_the_fine_fit_on_patches_cut_once_is_the_fit_on_patches_cut_per_page() -> None:
+    """The reference's anchor patches are cut when it is prepared; a model without them (cut
+    on every page, as before) registers the page the same."""
+    from dataclasses import replace
+
+    model = next(iter(F.foreign_form("evaluation").pages.values())).reference
+    assert len(model.anchor_patches) == len(model.anchors_px)
+    assert sum(p is not None for p in model.anchor_patches) >= 8
+    page = H.scan(_marked("evaluation", VOTES), angle_deg=-0.8, scale=0.99, shift_mm=(-2, 3),
+                  blur_px=0.7, noise=3, dpi=F.DPI)
+    points, descriptors = page_features(page, model.page_size_mm, F.DPI)
+    match = match_reference(model, points, descriptors)
+    assert match is not None
+    cached = refine(model, page, match)
+    per_page = refine(replace(model, anchor_patches=()), page, match)
+    assert cached.anchors == per_page.anchors >= 8
+    assert np.allclose(cached.page_to_image, per_page.page_to_image, rtol=0, atol=1e-9)
+    assert cached.residual_mm < 0.3
+
+
+def test_the_fingerprint_text_is_one_hex_digit_per_cell() -> None:
+    from omr.fingerprint import CELLS, PREFIX, _levels, fingerprint
+
+    mask = np.zeros((40, 40), bool)
+    mask[5:30, 8:12] = True
+    mask[20:24, 5:35] = True
+    text = fingerprint({7: mask, 3: np.zeros((40, 40), bool)})
+    want = "".join(f"{v:x}" for v in _levels(mask).ravel())
+    assert text == f"{PREFIX}7:{want}" and len(want) == CELLS * CELLS and set(want) != {"0"}
