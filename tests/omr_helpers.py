@@ -176,6 +176,22 @@ def draw_line(image: np.ndarray, p0_mm: tuple[float, float], p1_mm: tuple[float,
     cv2.line(image, a, b, int(grey), max(1, round(width_mm * k)), cv2.LINE_AA, 4)
 
 
+def crumpled(sheet: np.ndarray, code_mm: list[float], dpi: int = 200) -> np.ndarray:
+    """A sheet crumpled in waves of 2.5 mm (no one map puts its box borders where they are),
+    its code kept flat so that it still decodes."""
+    h, w = sheet.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    k = dpi / MM_PER_INCH
+    dx = (2.5 * k * np.sin(yy / (20 * k) * 2 * np.pi)).astype(np.float32)
+    dy = (2.5 * k * np.sin(xx / (25 * k) * 2 * np.pi)).astype(np.float32)
+    warped = cv2.remap(sheet, xx + dx, yy + dy, cv2.INTER_LINEAR, borderValue=255)
+    x, y, s, _ = code_mm
+    box = slice(round((y - 3) * k), round((y + s + 3) * k)), slice(round((x - 3) * k),
+                                                                   round((x + s + 3) * k))
+    warped[box] = sheet[box]
+    return warped
+
+
 def expected_marks(doc: dict, votes: dict[str, list[str]], page: int = 1,
                    doubtful: dict[str, list[str]] | None = None) -> dict:
     """The `marks` of a reading: every field of the page, with `votes` marked."""

@@ -64,20 +64,10 @@ def test_real_engine_sentences_become_chinese_with_their_parameters() -> None:
         _cover_fiducial(sheet, i)
     rng = np.random.default_rng(1)
     # crumple it (as test_omr_engine does) so the box borders cannot fix it
-    import cv2
-
-    h, w = sheet.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    k = 200 / 25.4
-    dx = (2.5 * k * np.sin(yy / (20 * k) * 2 * np.pi)).astype(np.float32)
-    dy = (2.5 * k * np.sin(xx / (25 * k) * 2 * np.pi)).astype(np.float32)
-    warped = cv2.remap(sheet, xx + dx, yy + dy, cv2.INTER_LINEAR, borderValue=255)
+    from tests.omr_helpers import crumpled
     from tests.test_omr_engine import DOC
 
-    x, y, s, _ = DOC["pages"][0]["code_mm"]
-    box = slice(round((y - 3) * k), round((y + s + 3) * k)), slice(round((x - 3) * k),
-                                                                   round((x + s + 3) * k))
-    warped[box] = sheet[box]
+    warped = crumpled(sheet, DOC["pages"][0]["code_mm"])
     lost = _read(warped)
     assert lost.status == "unreadable" and "missing: top-left" in lost.reason
     why = explain(str(lost.reason_code), lost.reason)
@@ -111,11 +101,8 @@ def test_a_review_sentence_is_explained_part_by_part() -> None:
     assert mixed == "two corners torn；请填写原因后排除"
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Store, int, dict[str, int]]]:
-    store = open_store(tmp_path / "data")
-    add_users(store)
-    mid = new_meeting(store, "原因会议")
+def _refused_readings() -> tuple[dict, dict]:
+    """Two refused pages: one with corner marks lost (serial S2), one whose code is gone."""
     lost = ("only 3 of 4 corner marks found (missing: bottom-right), and the box borders were "
             "found on only 40% of the boxes; re-scan the sheet straight and whole")
     torn = make_reading(REC, "S2", status="unreadable", source="s2-torn.png", reason=lost)
@@ -124,6 +111,15 @@ def world(tmp_path: Path) -> Iterator[tuple[Store, int, dict[str, int]]]:
                       reason="QR code unreadable (none found, or damaged); check the sheet is "
                              "one of ours and re-scan it")
     qr.update(marks={}, scores={}, form=None, page=None)
+    return torn, qr
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Store, int, dict[str, int]]]:
+    store = open_store(tmp_path / "data")
+    add_users(store)
+    mid = new_meeting(store, "原因会议")
+    torn, qr = _refused_readings()
     # a sentence of no known shape: shown by its code's sentence in Chinese, as is in English
     broken = make_reading(REC, None, status="unreadable", source="broken.tif",
                           reason="cannot open the file: OSError: truncated TIFF strip")
@@ -291,14 +287,7 @@ def test_the_pdf_report_lists_a_refused_sheet_with_its_reason_in_chinese(tmp_pat
 
     store = open_store(tmp_path / "data")
     mid = new_meeting(store, "两表会议", forms=("recommendation", "evaluation"))
-    lost = ("only 3 of 4 corner marks found (missing: bottom-right), and the box borders were "
-            "found on only 40% of the boxes; re-scan the sheet straight and whole")
-    torn = make_reading(REC, "S2", status="unreadable", source="s2-torn.png", reason=lost)
-    torn["marks"], torn["scores"] = {}, {}
-    qr = make_reading(REC, None, status="unreadable", source="no-code.png",
-                      reason="QR code unreadable (none found, or damaged); check the sheet is "
-                             "one of ours and re-scan it")
-    qr.update(marks={}, scores={}, form=None, page=None)
+    torn, qr = _refused_readings()
     ingest_readings(store, mid, [make_reading(REC, "S1", marked={"pos.director": ["P310012"]},
                                               source="s1.png"), torn, qr])
     _name, content = meeting_report(store, mid, "pdf", operator="甲")

@@ -174,17 +174,7 @@ def test_without_enough_anchors_a_warped_sheet_is_refused_naming_the_lost_marks(
     for i in (0, 3):
         _cover_fiducial(sheet, i)
     # a sheet crumpled in waves of 2.5 mm: no one map puts the box borders where they are
-    h, w = sheet.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    k = 200 / H.MM_PER_INCH
-    dx = (2.5 * k * np.sin(yy / (20 * k) * 2 * np.pi)).astype(np.float32)
-    dy = (2.5 * k * np.sin(xx / (25 * k) * 2 * np.pi)).astype(np.float32)
-    warped = cv2.remap(sheet, xx + dx, yy + dy, cv2.INTER_LINEAR, borderValue=255)
-    # the code itself kept flat, so that it still decodes
-    x, y, s, _ = DOC["pages"][0]["code_mm"]
-    box = slice(round((y - 3) * k), round((y + s + 3) * k)), slice(round((x - 3) * k),
-                                                                   round((x + s + 3) * k))
-    warped[box] = sheet[box]
+    warped = H.crumpled(sheet, DOC["pages"][0]["code_mm"])
     refused = _read(warped)
     assert refused.status == "unreadable"
     assert "corner marks found (missing: top-left" in refused.reason, refused.reason
