@@ -155,7 +155,7 @@ def bench_exchange(
 ) -> None:
     """Time export and import of a simulated meeting of N sheets (target: import of 2,000
     sheets with images ≤ 60 s)."""
-    from tally.exchange.bench import bench_exchange as run
+    from tally.benches.exchange import bench_exchange as run
 
     with _progress(as_json) as bar:
         r = run(sheets, images=images, db_url=db, work_dir=work, progress=_Bar(bar))

@@ -1,6 +1,6 @@
 """The work behind `scantally bench store` (registered in `server.cli.bench`): build the big
 store with a progress bar, the same meeting alone in a schema of its own (dropped after), then
-measure and print (`tally.cadre.benchstore`, `tally.cadre.benchfigures`)."""
+measure and print (`tally.benches.store_build`, `tally.benches.store_figures`)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def _schema_url(pg: str, schema: str) -> str:
 
 def run_store_bench(pg: str, sheets: int, meetings: int, seed: int, *, quiet: bool = False,
                     reuse: bool = False) -> object:
-    from tally.cadre import benchfigures as bf
-    from tally.cadre.benchstore import (
+    from tally.benches import store_figures as bf
+    from tally.benches.store_build import (
         BenchError,
         Plan,
         build,
@@ -92,14 +92,14 @@ def run_store_bench(pg: str, sheets: int, meetings: int, seed: int, *, quiet: bo
 
 
 def meeting_kind(k: int) -> str:
-    from tally.cadre.benchplan import RECOMMENDATION_EVERY
+    from tally.benches.store_plan import RECOMMENDATION_EVERY
 
     return ("recommendation" if k % RECOMMENDATION_EVERY == RECOMMENDATION_EVERY - 1
             else "evaluation")
 
 
 def figures_table(f: object) -> Table:
-    from tally.cadre.benchfigures import StoreFigures
+    from tally.benches.store_figures import StoreFigures
 
     assert isinstance(f, StoreFigures)
     t = Table(title=f"bench store: {f.sheets:,} sheets over {f.meetings} meetings (PostgreSQL)",

@@ -1,5 +1,5 @@
 """The figures `scantally bench store` prints, measured on a built bench store
-(`tally.cadre.benchstore`): one meeting's tally + report in the big store and alone (the same
+(`tally.benches.store_build`): one meeting's tally + report in the big store and alone (the same
 meeting, runs alternating; the best run of each, as the one least disturbed by other load on
 the machine, and the median CPU time), a cadre's comprehensive view, the person index build,
 the store's size and the index the meeting's page read uses. Wall-clock (`time.perf_counter`)

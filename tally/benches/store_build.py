@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 
 from forms.spec import FormSpec
 from tally import audit
-from tally.cadre.benchplan import FIRST_YEAR, YEARS, Plan, meeting_spec
+from tally.benches.store_plan import FIRST_YEAR, YEARS, Plan, meeting_spec
 from tally.db import Meeting, Page, canonical_json, iso_utc
 from tally.ingest import open_batch
 from tally.meetings import FormText, create_meeting
