@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from omr.score import BoxInk, BoxSamples, ScoreSettings, axis_mm
@@ -76,29 +77,35 @@ def aligned_lines(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fi
     ppm = settings.sample_px_per_mm
     band_px = max(2, round(BAND_MM * ppm))
     edge_px = round(EDGE_MM * ppm)
-    strokes: list[_Stroke] = []
+    wobble_px = MAX_WOBBLE_MM * ppm
+    # where each box's best band lies (cheap, all at once); the straightness of what is in it
+    # only for boxes whose band lines up with two others
+    found: list[tuple[_Stroke, np.ndarray, int]] = []
     for group, (index, masks) in zip(samples.groups, ink.masks, strict=True):
+        pick = np.nonzero((ink.fill[index] >= min_fill) & (ink.fill[index] <= MAX_FILL))[0]
+        if not len(pick):
+            continue
         xs = axis_mm(group.size_mm[0], settings)[group.inner[1]]
         ys = axis_mm(group.size_mm[1], settings)[group.inner[0]]
-        for j in np.nonzero((ink.fill[index] >= min_fill) & (ink.fill[index] <= MAX_FILL))[0]:
-            box = int(index[j])
-            x, y, w, h = (float(v) for v in rects_mm[box])
-            for axis, mask, along in ((0, masks[j], xs), (1, masks[j].T, ys)):
-                stroke = _band(mask, band_px, edge_px, MAX_WOBBLE_MM * ppm)
-                if stroke is None:
-                    continue
-                start, rest = stroke
-                centre_mm = float(along[start:start + band_px].mean())
-                if axis == 0:
-                    strokes.append(_Stroke(box, 0, x + centre_mm, (y, y + h), rest))
-                else:
-                    strokes.append(_Stroke(box, 1, y + centre_mm, (x, x + w), rest))
+        chosen = masks[pick]
+        for axis, stack, along in ((0, chosen, xs),
+                                   (1, np.ascontiguousarray(chosen.transpose(0, 2, 1)), ys)):
+            starts, cover = _bands(stack, band_px)
+            for k in np.nonzero(cover >= BAND_COVER)[0]:
+                box = int(index[pick[k]])
+                x, y, w, h = (float(v) for v in rects_mm[box])
+                centre_mm = float(along[starts[k]:starts[k] + band_px].mean())
+                at, extent = (x + centre_mm, (y, y + h)) if axis == 0 else (y + centre_mm,
+                                                                             (x, x + w))
+                found.append((_Stroke(box, axis, at, extent, 0.0), stack[k], int(starts[k])))
+    candidates = [(s, m, st) for s, m, st in found if _partners(s, [f[0] for f in found])]
+    strokes = []
+    for stroke, mask, start in candidates:
+        rest = _straight_rest(mask, start, band_px, edge_px, wobble_px)
+        if rest is not None:
+            strokes.append(_Stroke(stroke.box, stroke.axis, stroke.at_mm, stroke.other_mm, rest))
     for stroke in strokes:
-        partners = {s.box for s in strokes
-                    if s.axis == stroke.axis and s.box != stroke.box
-                    and abs(s.at_mm - stroke.at_mm) <= ALIGN_TOL_MM
-                    and not _overlap(s.other_mm, stroke.other_mm)}
-        if len(partners) + 1 >= MIN_BOXES:
+        if _partners(stroke, strokes):
             aligned[stroke.box] = True
             off_fill[stroke.box] = min(off_fill[stroke.box], stroke.off_fill)
     return AlignedLines(aligned, off_fill)
@@ -111,34 +118,51 @@ def note_aligned_lines(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, m
     ink.aligned_line, ink.off_line_fill = found.aligned, found.off_line_fill
 
 
-def _band(mask: np.ndarray, band_px: int, edge_px: int,
-          wobble_px: float) -> tuple[int, float] | None:
-    """The band of `band_px` columns of `mask` (rows x columns) whose columns hold ink in the
-    most rows, when that is at least `BAND_COVER` of them and its ink runs straight down it
-    (`MAX_SLOPE`, `wobble_px`): (its first column, the fill of the mask without it and
-    `edge_px` more columns either side); else None."""
-    rows, cols = mask.shape
+def _partners(stroke: _Stroke, strokes: list[_Stroke]) -> bool:
+    """Do `MIN_BOXES` - 1 other boxes, in other rows (or columns), hold a stroke at the same
+    place across the same axis?"""
+    others = {s.box for s in strokes
+              if s.axis == stroke.axis and s.box != stroke.box
+              and abs(s.at_mm - stroke.at_mm) <= ALIGN_TOL_MM
+              and not _overlap(s.other_mm, stroke.other_mm)}
+    return len(others) + 1 >= MIN_BOXES
+
+
+def _bands(masks: np.ndarray, band_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each mask of (N, rows, cols): the first column of the band of `band_px` columns that
+    holds ink in the most rows, and the share of rows it holds ink in."""
+    n, rows, cols = masks.shape
     if cols <= band_px or rows == 0:
-        return None
-    per_col = mask.astype(np.int32)
-    # rows holding ink anywhere in each band: a running OR over band_px columns
-    windows = np.lib.stride_tricks.sliding_window_view(per_col, band_px, axis=1)
-    covered = windows.any(axis=2).sum(axis=0)
-    start = int(np.argmax(covered))
-    if covered[start] < BAND_COVER * rows:
-        return None
+        return np.zeros(n, int), np.zeros(n)
+    flat = np.ascontiguousarray(masks).reshape(n * rows, cols).view(np.uint8)
+    # a running OR over band_px columns: ink anywhere in [c, c + band_px)
+    spread = cv2.dilate(flat, np.ones((1, band_px), np.uint8), anchor=(0, 0),
+                        borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    covered = spread.reshape(n, rows, cols).sum(1)[:, :cols - band_px + 1]
+    starts = covered.argmax(1)
+    return starts, covered[np.arange(n), starts] / rows
+
+
+def _straight_rest(mask: np.ndarray, start: int, band_px: int, edge_px: int,
+                   wobble_px: float) -> float | None:
+    """When the ink in the band from column `start` (`band_px` wide, `edge_px` more either side)
+    runs straight down it (`MAX_SLOPE`, `wobble_px`): the fill of `mask` without that band;
+    else None."""
     lo, hi = max(0, start - edge_px), start + band_px + edge_px
     band = mask[:, lo:hi]
     rows_in = np.nonzero(band.any(axis=1))[0]
+    if len(rows_in) < 2:
+        return None
     cols = np.arange(band.shape[1], dtype=np.float64)
     centres = (band[rows_in] * cols).sum(axis=1) / band[rows_in].sum(axis=1)
-    slope, offset = np.polyfit(rows_in.astype(np.float64), centres, 1)
-    wobble = float(np.sqrt(np.mean((centres - (slope * rows_in + offset)) ** 2)))
+    r = rows_in.astype(np.float64) - rows_in.mean()
+    slope = float((r * (centres - centres.mean())).sum() / (r * r).sum())
+    wobble = float(np.sqrt(np.mean((centres - centres.mean() - slope * r) ** 2)))
     if abs(slope) > MAX_SLOPE or wobble > wobble_px:
         return None
     rest = mask.copy()
     rest[:, lo:hi] = False
-    return start, float(rest.mean())
+    return float(rest.mean())
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
