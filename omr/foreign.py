@@ -441,7 +441,7 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
     level = float(np.clip(np.median(samples.peak[clear]), INK_LEVEL_MIN, 1.0)) \
         if clear.any() else 1.0
     threshold = ink_threshold(level, samples.noise, settings)
-    ink = box_fill(samples, threshold, settings)
+    ink = box_fill(samples, threshold, settings, printed_borders=False)
     # scanner streaks and folds, erased as the engine does for our own forms: on the boxes as
     # scanned (a line runs on across their printed borders), then the print is lifted again.
     # Not on an imported answer sheet: a row of shaded bubbles there passes for a band
@@ -455,18 +455,12 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
                         settings)
         samples, _, _ = lift_print(raw, model, rects, options, settings, targets_shown,
                                    prepared)
-        ink = box_fill(samples, threshold, settings)
+        ink = box_fill(samples, threshold, settings, printed_borders=False)
     if (~known).sum() >= UNKNOWN_MIN_BOXES:
         # bubbles whose printed letter is unknown: their usual fill is the letter's
         ink.fill[~known] = np.clip(ink.fill[~known] - np.median(ink.fill[~known]), 0.0, 1.0)
         ink.visible[~known] = np.clip(ink.visible[~known] - np.median(ink.visible[~known]),
                                       0.0, 1.0)
-    # the shape of a box's border (a hollowed fill's edge widening it, an oval round it) is read
-    # against our own printed rectangles; a foreign target's outline (a printed circle, a
-    # bracket, letters lifted as print) is no such border: those rules stay out
-    ink.border_excess_mm[:] = 0.0
-    ink.border_excess_mean_mm[:] = 0.0
-    ink.round_cover[:] = 0.0
     # a foreign target may hold printed letters (an answer sheet's bubbles): what remains of
     # them once the print is lifted is not a voter's dot, slash or circle; only fills decide
     calls = decide(ink, list(page_layout.box_fields), replace(thresholds, **PRINT_IN_TARGETS))

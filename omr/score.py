@@ -429,8 +429,13 @@ class BoxInk:
         return self._solidity
 
 
-def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSettings) -> BoxInk:
+def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSettings, *,
+             printed_borders: bool = True) -> BoxInk:
     """Fill, visible ink, cover, spread, ring and (when asked for) solidity of every box.
+
+    `printed_borders`: the boxes are our printed rectangles, so the shape of ink along their
+    borders is measured too (`_border_excess`, `_round_cover`); a foreign form's targets (a
+    printed circle, a bracket, letters lifted as print) are no such borders: False.
 
     `levels`: the page's `InkLevels` (a single darkness: every level at it). Each box is
     measured at the voter's level when it holds a mark's worth of ink there
@@ -476,13 +481,15 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
             if len(bare):
                 extra = g.dark[bare] - printed_dark > levels.mark
                 halo[g.index[bare]] = _halo_sides(extra, g.size_mm, settings)
-                round_cover[g.index[bare]] = _round_cover(extra, g.size_mm, settings)
+                if printed_borders:
+                    round_cover[g.index[bare]] = _round_cover(extra, g.size_mm, settings)
             if len(full):
                 outside[g.index[full]] = _halo_sides(g.dark[full] - printed_dark > levels.mark,
                                                      g.size_mm, settings, outer_only=True)
         masks.append((g.index, ink))
-        border_min[g.index], border_mean[g.index] = _border_excess(
-            g.dark, g.size_mm, visible[g.index], settings)
+        if printed_borders:
+            border_min[g.index], border_mean[g.index] = _border_excess(
+                g.dark, g.size_mm, visible[g.index], settings)
         ppm = settings.sample_px_per_mm
         diagonal[g.index] = np.hypot(*ink.shape[1:]) / ppm
         for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
