@@ -481,8 +481,12 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
             if len(bare):
                 extra = g.dark[bare] - printed_dark > levels.mark
                 halo[g.index[bare]] = _halo_sides(extra, g.size_mm, settings)
-                if printed_borders:
-                    round_cover[g.index[bare]] = _round_cover(extra, g.size_mm, settings)
+                # only a box inked along two sides of its border or more can be round one
+                # (`omr.decide`'s `round_sides`)
+                sided = np.nonzero(halo[g.index[bare]] >= ROUND_MIN_SIDES)[0]
+                if printed_borders and len(sided):
+                    round_cover[g.index[bare[sided]]] = _round_cover(extra[sided], g.size_mm,
+                                                                     settings)
             if len(full):
                 outside[g.index[full]] = _halo_sides(g.dark[full] - printed_dark > levels.mark,
                                                      g.size_mm, settings, outer_only=True)
@@ -725,6 +729,9 @@ def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSe
     return np.sum([side.mean(1) >= HALO_SIDE_SHARE for side in sides], axis=0)
 
 
+#: fewest sides of the band round a box's border with ink for `_round_cover` to be measured
+#: (`omr.decide.Thresholds.round_sides` asks for at least this)
+ROUND_MIN_SIDES = 2
 #: directions round a box's centre in which `_round_cover` looks for ink
 ROUND_BINS = 32
 #: the ring searched: from this far inside the box's inside edge to the patch's edge (mm)
