@@ -165,7 +165,8 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     unsure_light = np.asarray(ink.light) & (
         (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm)
         | (np.asarray(ink.ink_dark) < t.light_ink_ratio * ink.visible_level))
-    specks = (np.asarray(ink.clump) < t.speck_clump) & (fill < t.speck_max_fill)
+    speck_sized = fill < t.speck_max_fill
+    specks = speck_sized & (ink.clump(speck_sized) < t.speck_clump)
     inked = (fill >= t.definite_fill) & ~thin & ~unsure_light & ~specks
     covered = inked & (np.asarray(ink.cover) >= t.covered_cell_fill)
     open_marks = inked & ~covered

@@ -240,12 +240,29 @@ def _robust_paper(own: np.ndarray, centres_mm: np.ndarray) -> np.ndarray:
     n = len(own)
     if n < 3:
         return own
-    k = min(PAPER_NEIGHBOURS, n - 1)
-    d = np.hypot(*(centres_mm[:, None, :] - centres_mm[None, :, :]).transpose(2, 0, 1))
-    np.fill_diagonal(d, np.inf)
-    nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
-    around = np.median(own[nearest], axis=1)
+    around = np.median(own[_nearest(centres_mm)], axis=1)
     return np.maximum(own, around - PAPER_NEIGHBOUR_DROP)
+
+
+#: `_nearest` of the layouts seen (a page's box centres are its layout's: a few per process)
+_NEAREST: dict[bytes, np.ndarray] = {}
+
+
+def _nearest(centres_mm: np.ndarray) -> np.ndarray:
+    """(N, k) indices of the `PAPER_NEIGHBOURS` boxes nearest to each box (itself left out),
+    computed once per set of box centres."""
+    key = np.ascontiguousarray(centres_mm, np.float64).tobytes()
+    nearest = _NEAREST.get(key)
+    if nearest is None:
+        n = len(centres_mm)
+        k = min(PAPER_NEIGHBOURS, n - 1)
+        d = np.hypot(*(centres_mm[:, None, :] - centres_mm[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(d, np.inf)
+        nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
+        if len(_NEAREST) >= 64:
+            _NEAREST.clear()
+        _NEAREST[key] = nearest
+    return nearest
 
 
 def _darkness(patches: np.ndarray, size_mm: np.ndarray, black_level: float,
@@ -285,8 +302,8 @@ def _border_offset(dark: np.ndarray, size_mm: np.ndarray, settings: ScoreSetting
     reach = round(settings.border_search_mm / step)
     half = settings.border_mm / 2
     xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
-    along_x = (ys > 0.5) & (ys < size_mm[1] - 0.5)
-    along_y = (xs > 0.5) & (xs < size_mm[0] - 0.5)
+    along_x = _span((ys > 0.5) & (ys < size_mm[1] - 0.5))
+    along_y = _span((xs > 0.5) & (xs < size_mm[0] - 0.5))
     err = []
     for coords, length, profile in (
         (xs, size_mm[0], dark[:, along_x, :].mean(1)),
@@ -394,9 +411,6 @@ class BoxInk:
         self.off_centre = np.ones(n)
         self.ink_dark = np.zeros(n)
         self.halo_sides = np.zeros(n, int)
-        #: share of the box's ink in its largest connected piece (8-connected): near 1 for a
-        #: stroke, a cross (one piece) or a fill, low for specks scattered over the box
-        self.clump = np.ones(n)
         #: the page's `InkLevels.visible` (0: not known)
         self.visible_level = 0.0
         #: diagonal of each box's measured area (mm)
@@ -420,6 +434,17 @@ class BoxInk:
         #: without it
         self.aligned_line = np.zeros(n, bool)
         self.off_line_fill = fill
+
+    def clump(self, where: np.ndarray) -> np.ndarray:
+        """(N,) share of each box's ink in its largest connected piece (8-connected), for the
+        boxes `where` (a boolean mask) holds; 1 elsewhere and for a box without ink. Near 1 for
+        a stroke, a cross (one piece) or a fill, low for specks scattered over the box.
+        Measured on demand: only the boxes a decision asks about are worth the labelling."""
+        out = np.ones(len(self.fill))
+        for index, ink in self.masks:
+            for j in np.nonzero(where[index] & (self.fill[index] >= SHAPE_MIN_FILL))[0]:
+                out[index[j]] = _largest_share(ink[j])
+        return out
 
     @property
     def solidity(self) -> np.ndarray:
@@ -450,7 +475,6 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     angle = np.zeros(n)
     halo, outside = np.zeros(n, int), np.zeros(n, int)
     diagonal = np.zeros(n)
-    clump = np.ones(n)
     light = np.zeros(n, bool)
     border_min, border_mean = np.zeros(n), np.zeros(n)
     round_cover = np.zeros(n)
@@ -496,13 +520,14 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                 g.dark, g.size_mm, visible[g.index], settings)
         ppm = settings.sample_px_per_mm
         diagonal[g.index] = np.hypot(*ink.shape[1:]) / ppm
-        for j in np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]:
-            shape = _shape_px(ink[j])
-            box = g.index[j]
-            spread[box], length[box] = shape[0] / ppm, shape[1] / ppm
-            off_centre[box], angle[box] = shape[2], shape[3]
-            ink_dark[box] = float(inner[j][ink[j]].mean())
-            clump[box] = _largest_share(ink[j])
+        shaped = np.nonzero(fill[g.index] >= SHAPE_MIN_FILL)[0]
+        if len(shaped):
+            boxes = g.index[shaped]
+            width_px, length_px, off_centre[boxes], angle[boxes] = _shapes_px(ink[shaped])
+            spread[boxes], length[boxes] = width_px / ppm, length_px / ppm
+            held = ink[shaped]
+            ink_dark[boxes] = ((inner[shaped] * held).sum((1, 2), dtype=np.float64)
+                               / np.maximum(held.sum((1, 2)), 1))
 
     def measure_solidity() -> np.ndarray:
         grain_px = max(3, round(GRAIN_MM * settings.sample_px_per_mm) | 1)
@@ -521,7 +546,6 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                                                                    ink_dark, halo)
     out.diagonal_mm, out.angle_deg, out.outside_sides = diagonal, angle, outside
     out.visible_level = levels.visible
-    out.clump = clump
     out.masks = masks
     out.border_excess_mm, out.border_excess_mean_mm = border_min, border_mean
     out.round_cover = round_cover
@@ -583,10 +607,10 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
         opened &= ~printed[None]
     xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     d = RING_FROM_MM
-    left, right = xs < -d, xs > size_mm[0] + d
-    top, bottom = ys < -d, ys > size_mm[1] + d
-    along_x = (xs >= 0) & (xs <= size_mm[0])
-    along_y = (ys >= 0) & (ys <= size_mm[1])
+    left, right = _span(xs < -d), _span(xs > size_mm[0] + d)
+    top, bottom = _span(ys < -d), _span(ys > size_mm[1] + d)
+    along_x = _span((xs >= 0) & (xs <= size_mm[0]))
+    along_y = _span((ys >= 0) & (ys <= size_mm[1]))
     rule_row = ((opened[:, :, left].mean(2) >= RING_RULE_SHARE)
                 & (opened[:, :, right].mean(2) >= RING_RULE_SHARE))  # (N, hp)
     rule_col = ((opened[:, top, :].mean(1) >= RING_RULE_SHARE)
@@ -594,7 +618,7 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
     keep_row, keep_col = ~rule_row, ~rule_col
     shares = []
     for rows, cols in ((top, along_x), (bottom, along_x), (along_y, left), (along_y, right)):
-        cell = opened[:, rows][:, :, cols]
+        cell = opened[:, rows, cols]
         kept = keep_row[:, rows][:, :, None] & keep_col[:, cols][:, None, :]
         counted = kept.sum((1, 2))
         shares.append(np.where(counted > 0, (cell & kept).sum((1, 2)) / np.maximum(counted, 1),
@@ -612,22 +636,31 @@ def _solidity(mask: np.ndarray) -> float:
     return float(min(1.0, len(xs) / area))
 
 
-def _shape_px(mask: np.ndarray) -> tuple[float, float, float, float]:
-    """(width, length) of the ink in a boolean mask - the sides of the rectangle with the same
-    second moments (px) -, how far its centroid lies from the mask's centre, as a share of
-    the mask's half size (0 centred, 1 at an edge), and the angle of its main direction with
-    the box's horizontal (0..90 degrees)."""
-    m = cv2.moments(mask.view(np.uint8), binaryImage=True)
-    if m["m00"] < 1:
-        return 0.0, 0.0, 1.0, 0.0
-    cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
-    small, large = np.linalg.eigvalsh(cov)
-    h, w = mask.shape
-    dx = abs(m["m10"] / m["m00"] - (w - 1) / 2) / (w / 2)
-    dy = abs(m["m01"] / m["m00"] - (h - 1) / 2) / (h / 2)
-    angle = abs(np.degrees(0.5 * np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])))
-    return (float(np.sqrt(12.0 * max(small, 0.0) + 1.0)), float(np.sqrt(12.0 * large + 1.0)),
-            float(max(dx, dy)), float(min(angle, 180 - angle)))
+def _shapes_px(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per (N, h, w) boolean mask: (width, length) of its ink - the sides of the rectangle with
+    the same second moments (px) -, how far its centroid lies from the mask's centre, as a
+    share of the mask's half size (0 centred, 1 at an edge), and the angle of its main
+    direction with the box's horizontal (0..90 degrees). A mask without ink: (0, 0, 1, 0)."""
+    h, w = masks.shape[1:]
+    xs, ys = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)
+    cols = masks.sum(1, dtype=np.float64)  # (N, w) ink per column
+    rows = masks.sum(2, dtype=np.float64)  # (N, h) ink per row
+    m00 = rows.sum(1)
+    inked = m00 >= 1
+    area = np.maximum(m00, 1.0)
+    cx, cy = cols @ xs / area, rows @ ys / area
+    mu20 = cols @ (xs * xs) / area - cx * cx
+    mu02 = rows @ (ys * ys) / area - cy * cy
+    mu11 = np.einsum("nij,i,j->n", masks, ys, xs, dtype=np.float64) / area - cx * cy
+    half_trace, half_gap = (mu20 + mu02) / 2, np.hypot((mu20 - mu02) / 2, mu11)
+    small, large = half_trace - half_gap, half_trace + half_gap
+    width = np.sqrt(12.0 * np.maximum(small, 0.0) + 1.0)
+    length = np.sqrt(12.0 * np.maximum(large, 0.0) + 1.0)
+    off = np.maximum(np.abs(cx - (w - 1) / 2) / (w / 2), np.abs(cy - (h - 1) / 2) / (h / 2))
+    angle = np.abs(np.degrees(0.5 * np.arctan2(2 * mu11, mu20 - mu02)))
+    angle = np.minimum(angle, 180 - angle)
+    return (np.where(inked, width, 0.0), np.where(inked, length, 0.0),
+            np.where(inked, off, 1.0), np.where(inked, angle, 0.0))
 
 
 #: boxes at least this full are looked at for ink running out past their border all round
@@ -659,13 +692,25 @@ def _border_widths(dark: np.ndarray, size_mm: tuple[float, float],
     r, keep = BORDER_WIDTH_REACH_MM, (1 - BORDER_WIDTH_MIDDLE) / 2
     left, right = np.abs(xs) < r, np.abs(xs - w) < r
     top, bottom = np.abs(ys) < r, np.abs(ys - h) < r
-    mid_x = (xs > keep * w) & (xs < (1 - keep) * w)
-    mid_y = (ys > keep * h) & (ys < (1 - keep) * h)
+    mid_x = _span((xs > keep * w) & (xs < (1 - keep) * w))
+    mid_y = _span((ys > keep * h) & (ys < (1 - keep) * h))
     step = 1.0 / settings.sample_px_per_mm
     rows = dark[:, mid_y]
     cols = dark[:, :, mid_x]
-    return np.stack([rows[:, :, left].sum(2).mean(1), rows[:, :, right].sum(2).mean(1),
-                     cols[:, top].sum(1).mean(1), cols[:, bottom].sum(1).mean(1)], 1) * step
+    return np.stack([rows[:, :, _span(left)].sum(2).mean(1),
+                     rows[:, :, _span(right)].sum(2).mean(1),
+                     cols[:, _span(top)].sum(1).mean(1),
+                     cols[:, _span(bottom)].sum(1).mean(1)], 1) * step
+
+
+def _span(mask: np.ndarray) -> slice:
+    """The slice of a run of True in a 1-D mask over sample positions (a range of mm along a
+    patch's side is one run): a view, not the copy a boolean index makes."""
+    hit = np.flatnonzero(mask)
+    if not len(hit):
+        return slice(0, 0)
+    assert hit[-1] - hit[0] + 1 == len(hit), "not one run"
+    return slice(int(hit[0]), int(hit[-1]) + 1)
 
 
 def _border_excess(dark: np.ndarray, size_mm: tuple[float, float], visible_fill: np.ndarray,
@@ -693,8 +738,17 @@ def _printed_darkness(dark: np.ndarray, visible_fill: np.ndarray) -> np.ndarray 
         return None
     if len(empty) > PRINTED_SAMPLE:
         empty = empty[np.linspace(0, len(empty) - 1, PRINTED_SAMPLE).round().astype(int)]
-    median = np.median(dark[empty], axis=0).astype(np.float32)
-    return cv2.dilate(median, np.ones((3, 3), np.uint8))
+    return cv2.dilate(_median_of(dark[empty]), np.ones((3, 3), np.uint8))
+
+
+def _median_of(stack: np.ndarray) -> np.ndarray:
+    """(hp, wp) float32 pixel-wise median of (K, hp, wp) patches, as `np.median(axis=0)`
+    gives it (the mean of the middle two for an even K), by one partition along rows."""
+    k, hp, wp = stack.shape
+    pixels = np.ascontiguousarray(stack.reshape(k, -1).T, dtype=np.float32)  # (hp * wp, K)
+    middle = [(k - 1) // 2, k // 2]
+    parted = np.partition(pixels, middle, axis=1)
+    return ((parted[:, middle[0]] + parted[:, middle[1]]) * np.float32(0.5)).reshape(hp, wp)
 
 
 def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSettings,
@@ -713,8 +767,8 @@ def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSe
         out = (v - edge) * outwards  # mm outside the box's inside edge
         return (out > -a) & (out < b) & ~((out > -c) & (out < d))
 
-    along_x = (xs >= 0) & (xs <= size_mm[0])
-    along_y = (ys >= 0) & (ys <= size_mm[1])
+    along_x = _span((xs >= 0) & (xs <= size_mm[0]))
+    along_y = _span((ys >= 0) & (ys <= size_mm[1]))
     top, bottom = near(ys, 0.0, -1.0), near(ys, size_mm[1], 1.0)
     left, right = near(xs, 0.0, -1.0), near(xs, size_mm[0], 1.0)
     def across(band: np.ndarray) -> np.ndarray:
@@ -723,9 +777,9 @@ def _halo_sides(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSe
         band = band & ~(band.mean(2, keepdims=True) >= 0.9)
         return band.any(1)
 
-    sides = (across(ink[:, top][:, :, along_x]), across(ink[:, bottom][:, :, along_x]),
-             across(ink[:, along_y][:, :, left].transpose(0, 2, 1)),
-             across(ink[:, along_y][:, :, right].transpose(0, 2, 1)))
+    sides = (across(ink[:, top, along_x]), across(ink[:, bottom, along_x]),
+             across(ink[:, along_y, left].transpose(0, 2, 1)),
+             across(ink[:, along_y, right].transpose(0, 2, 1)))
     return np.sum([side.mean(1) >= HALO_SIDE_SHARE for side in sides], axis=0)
 
 
@@ -780,16 +834,6 @@ def _largest_share(mask: np.ndarray) -> float:
     return float(areas.max() / areas.sum())
 
 
-def _minor_width_px(mask: np.ndarray) -> float:
-    """Width across its main direction of the ink in a boolean mask: the short side of the
-    rectangle with the same second moments (px)."""
-    m = cv2.moments(mask.view(np.uint8), binaryImage=True)
-    if m["m00"] < 1:
-        return 0.0
-    cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
-    return float(np.sqrt(12.0 * max(np.linalg.eigvalsh(cov)[0], 0.0) + 1.0))
-
-
 #: boxes with less ink than this have no shape (spread, solidity) worth measuring
 SHAPE_MIN_FILL = 0.02
 #: holes this small in an inked area are pencil grain, closed before measuring its solidity
@@ -799,14 +843,11 @@ COVER_CELLS = (4, 3)
 
 
 def _cell_fill(ink: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
-    """(N, columns * rows) ink share of each cell of (N, h, w) boolean masks."""
+    """(N, columns * rows) ink share of each cell of (N, h, w) boolean masks (row by row)."""
     n, h, w = ink.shape
     xs = np.linspace(0, w, cells[0] + 1).round().astype(int)
     ys = np.linspace(0, h, cells[1] + 1).round().astype(int)
-    out = np.empty((n, cells[0] * cells[1]))
-    k = 0
-    for r in range(cells[1]):
-        for c in range(cells[0]):
-            out[:, k] = ink[:, ys[r]:ys[r + 1], xs[c]:xs[c + 1]].mean((1, 2))
-            k += 1
-    return out
+    counts = np.add.reduceat(np.add.reduceat(ink.view(np.uint8), ys[:-1], axis=1,
+                                             dtype=np.int32), xs[:-1], axis=2)
+    area = np.diff(ys)[:, None] * np.diff(xs)[None, :]
+    return (counts / area).reshape(n, -1)
