@@ -23,6 +23,11 @@ the ink fills (low for pen strokes: a tick, a cross, a circle).
 - a box with no ink inside whose printed border looks wider all round than the page's empty
   boxes' (`hollow_border_min_mm`) holds what a small-window bitonal threshold left of a fill:
   doubtful, never empty;
+- a box with little ink inside but ink round it along its border is circled round: on a
+  grey or colour scan a ring drawn round it on three sides or more, in most directions from
+  its centre (`ring_mark_sides`, `ring_mark_cover`), is the voter's ○, a vote; any other such
+  box is doubtful (on a bitonal scan the ring may be what the threshold left of a hollowed
+  fill or scribble-out; two sides may be a neighbour's ink), never empty;
 - a box that a line across the page runs through (`omr.aligned`: the same straight stroke at
   one place in three boxes or more of a column or a row, a fold or a streak) is doubtful
   unless what is left of its ink besides the line is a mark by itself;
@@ -76,6 +81,13 @@ class Thresholds:
     #: ...and at least this share of the box's own fill has its ink mostly round the box, past
     #: its border (a scribble whose inside a bitonal scan hollowed, a box circled from outside)
     ring_outside_fill: float = 0.6
+    #: ...but on a grey or colour scan (which keeps a scribble solid), a box holding no more
+    #: than a stroke's ink (under `ring_stroke_fill`) is doubtful only when its ring holds at
+    #: least `ring_outside_solid`: the wide bands a scribble-out leaves round a box, not the
+    #: stroke of an oval or a long tick running past the border (simulated marks on such
+    #: scans: fill at most 0.24, ring at most 0.24; scribbles: ring 0.37 and up)
+    ring_outside_solid: float = 0.3
+    ring_stroke_fill: float = 0.3
     #: a box lighter than the voter's other marks is a sure mark only when its strongest ink
     #: is at least this dark (0 paper .. 1 printed black) and it is wider than one straight
     #: stroke (`light_spread_mm`: a stray dash poking into the box is not a vote), else a
@@ -122,6 +134,14 @@ class Thresholds:
     #: empty boxes of a dithered scan at most 0.63 but then on fewer sides)
     round_sides: int = 2
     round_cover: float = 0.45
+    #: a circle drawn round a box - ink on at least `ring_mark_sides` sides of the band along
+    #: its border and in at least `ring_mark_cover` of the directions from its centre -, on a
+    #: scan that keeps solid ink solid (grey or colour, not bitonal), is the voter's ○: a vote
+    #: (simulated circles round a box on such scans: 3 or 4 sides and 0.75 and up; empty boxes
+    #: beside a neighbour's ink: 2 sides and at most 0.63). On a bitonal scan the same ring may
+    #: be the edge of a fill or a scribble-out that the threshold hollowed: a person looks.
+    ring_mark_sides: int = 3
+    ring_mark_cover: float = 0.75
     #: a box with no ink inside whose printed border looks wider than on the page's empty
     #: boxes by at least `hollow_border_min_mm` on every side and `hollow_border_mean_mm` on
     #: average holds the edge of a fill that a small-window bitonal threshold hollowed: ink a
@@ -198,9 +218,15 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     hollowed = ((np.asarray(ink.border_excess_mm) >= t.hollow_border_min_mm)
                 & (np.asarray(ink.border_excess_mean_mm) >= t.hollow_border_mean_mm))
     aligned = np.asarray(ink.aligned_line)
+    ringed = ink.solid_scan & (halo >= t.ring_mark_sides) & (
+        np.asarray(ink.round_cover) >= t.ring_mark_cover) & ~aligned
     off_line = np.asarray(ink.off_line_fill)
+    stroke_only = ink.solid_scan & (fill < t.ring_stroke_fill)
     for i, value in enumerate(fill):
-        if circled[i] and value < t.definite_fill:
+        if circled[i] and value < t.definite_fill and ringed[i]:
+            calls.append(BoxCall("marked", certainty=_distance(float(ink.round_cover[i]),
+                                                               t.ring_mark_cover)))
+        elif circled[i] and value < t.definite_fill:
             calls.append(BoxCall("doubtful", "circled round its border, not marked inside?",
                                  0.0))
         elif visible[i] < t.marginal_fill and hollowed[i]:
@@ -226,7 +252,8 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
                              or ink.outside_sides[i] >= t.cancel_outside_sides):
             calls.append(BoxCall("doubtful", "scribbled over and past its border: "
                                              "cancelled?", 0.0))
-        elif ring[i] >= t.ring_outside and ring[i] >= t.ring_outside_fill * value:
+        elif (ring[i] >= (t.ring_outside_solid if stroke_only[i] else t.ring_outside)
+              and ring[i] >= t.ring_outside_fill * value):
             calls.append(BoxCall("doubtful", "ink mostly round the box, past its border: "
                                              "scribbled over?", 0.0))
         elif covered[i] and strokes:

@@ -28,7 +28,14 @@ from omr.register import (
     apply,
     register,
 )
-from omr.score import BoxSamples, ScoreSettings, box_fill, ink_levels, sample_boxes
+from omr.score import (
+    BoxSamples,
+    ScoreSettings,
+    bitonal_scan,
+    box_fill,
+    ink_levels,
+    sample_boxes,
+)
 from omr.writein import writein_ink
 
 MM_PER_INCH = 25.4
@@ -167,6 +174,7 @@ def _read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
                         line_level, settings)
         ink = box_fill(samples, levels, settings)
     note_aligned_lines(ink, samples, rects, thresholds.marginal_fill, settings)
+    ink.solid_scan = not bitonal_scan(grey)
     calls = decide(ink, list(page_layout.box_fields), thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
     called = {(b.field, b.option) for b, c in zip(boxes, calls, strict=True)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from omr.register import apply
-from omr.score import BoxSamples, ScoreSettings
+from omr.score import BoxSamples, ScoreSettings, is_bitonal
 
 
 def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
@@ -214,18 +214,6 @@ def _crossings(signal: np.ndarray, threshold: float, max_run: int) -> np.ndarray
 
 #: a bitonal scan is averaged over this square (mm) before a line is followed in it
 CONTINUE_MEAN_MM = 0.3
-#: pixels this close to black or white...
-BITONAL_EDGE = 16
-#: ...over this share of those looked at: a bitonal scan (a G4 TIFF's 0 and 255)
-BITONAL_SHARE = 0.98
-
-
-def _bitonal(pixels: np.ndarray) -> bool:
-    """Are these uint8 pixels (nearly) all black or white?"""
-    extreme = (pixels < BITONAL_EDGE) | (pixels > 255 - BITONAL_EDGE)
-    return bool(extreme.mean() >= BITONAL_SHARE)
-
-
 def _continues(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.ndarray,
                q: np.ndarray, settings: ScoreSettings, *, reach_mm: float | None = None,
                share: float = 0.85) -> bool:
@@ -247,7 +235,7 @@ def _continues(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.ndarr
     ny = np.clip(yi[:, None, None] + dy[None], 0, gh - 1)
     nx = np.clip(xi[:, None, None] + dx[None], 0, gw - 1)
     window = grey[ny, nx]  # (P, 5, 5)
-    if _bitonal(window):
+    if is_bitonal(window):
         # a bitonal scan encodes grey as a density of black dots (dither, speckle): one dot
         # of the paper's own is no line going on, so its pixels are averaged first
         px_per_mm = float(np.hypot(*(pts[1] - pts[0]))) / 0.5

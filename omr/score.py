@@ -95,6 +95,25 @@ class BoxSamples:
     noise: float
 
 
+#: pixels this close to black or white...
+BITONAL_EDGE = 16
+#: ...over this share of those looked at: a bitonal scan (a G4 TIFF's 0 and 255)
+BITONAL_SHARE = 0.98
+
+
+def is_bitonal(pixels: np.ndarray) -> bool:
+    """Are these uint8 pixels (nearly) all black or white?"""
+    extreme = (pixels < BITONAL_EDGE) | (pixels > 255 - BITONAL_EDGE)
+    return bool(extreme.mean() >= BITONAL_SHARE)
+
+
+def bitonal_scan(grey: np.ndarray) -> bool:
+    """Is the page a bitonal scan (looked at on every 7th pixel each way)? Only a bitonal
+    threshold hollows a solid (a fill, a scribble) to its edge; a grey or colour scan keeps
+    solid ink solid."""
+    return is_bitonal(grey[::7, ::7])
+
+
 def sample_boxes(
     grey: np.ndarray, page_to_image: np.ndarray, rects_mm: np.ndarray, black_level: float,
     settings: ScoreSettings,
@@ -430,6 +449,9 @@ class BoxInk:
         #: for a box without a mark's worth of ink inside: the share of directions from its
         #: centre in which ink (beyond what is printed) lies round it (`_round_cover`)
         self.round_cover = np.zeros(n)
+        #: the page is a grey or colour scan, which keeps solid ink solid (not `bitonal_scan`:
+        #: a bitonal threshold may hollow a fill to its edge); False when not known
+        self.solid_scan = False
         #: a line across the page runs through the box (`omr.aligned`), and the box's fill
         #: without it
         self.aligned_line = np.zeros(n, bool)

@@ -167,6 +167,52 @@ def test_a_fold_seen_only_inside_the_boxes_of_a_column_or_row_is_never_a_vote(ax
         assert set(votes[f]) - {o for g, o in boxes if g == f} <= set(reading.marks[f].marked)
 
 
+def _ring_round(img: np.ndarray, rect_mm: list[float], ink: int, pen_mm: float,
+                rng: np.random.Generator) -> None:
+    """A voter's ○ drawn round a box (not inside it): an ellipse past its border all round,
+    a little off centre and tilted, as a hand draws it."""
+    x, y, w, h = rect_mm
+    cx, cy = x + w / 2 + rng.normal(0, 0.3), y + h / 2 + rng.normal(0, 0.3)
+    axes = (w / 2 + rng.uniform(1.0, 2.0), h / 2 + rng.uniform(1.0, 2.0))
+    cv2.ellipse(img, (round(cx * K * 16), round(cy * K * 16)),
+                (round(axes[0] * K * 16), round(axes[1] * K * 16)), rng.uniform(-10, 10), 0,
+                360, int(ink), max(1, round(pen_mm * K)), cv2.LINE_AA, 4)
+
+
+@pytest.mark.parametrize(("ink", "pen_mm", "counted_share"), [
+    (H.BLACK_PEN, 0.5, 0.9), (70, 0.35, 0.9),
+    (140, 0.45, 0.5),  # a light pen's ring, drawn wide of the border, is seen on fewer sides
+])
+def test_a_circle_drawn_round_a_box_is_a_vote_on_a_grey_scan_and_never_empty(
+        ink: int, pen_mm: float, counted_share: float) -> None:
+    """A ○ drawn round the box, nothing inside, is the voter's mark: counted on a grey scan
+    (which keeps solid ink solid, so the ring cannot be what is left of a hollowed fill), the
+    boxes beside it never; on a bitonal scan the same ring goes to a person, never empty."""
+    rng = np.random.default_rng(ink)
+    votes = _votes(7)
+    img = H.blank_sheet("evaluation", "000207")
+    for field, options in votes.items():
+        for option in options:
+            _ring_round(img, H.box_rect(DOC, field, option), ink, pen_mm, rng)
+    grey = _read(H.scan(img, angle_deg=0.8, blur_px=0.7, noise=2, jpeg_quality=80))
+    assert grey.read, grey.reason
+    flat = H.scan(img, angle_deg=0.8, blur_px=0.7)
+    bitonal = _read(np.where(flat < 160, 0, 255).astype(np.uint8))
+    assert bitonal.read, bitonal.reason
+    counted = 0
+    for f in FIELDS:
+        for option in f["options"]:
+            chosen = option in votes.get(f["id"], [])
+            on_grey = _decision(grey, f["id"], option)
+            if not chosen:  # a neighbour's ring may reach its band: doubtful at worst
+                assert on_grey != "marked", (f["id"], option)
+                assert _decision(bitonal, f["id"], option) != "marked", (f["id"], option)
+                continue
+            assert on_grey != "empty" and _decision(bitonal, f["id"], option) != "empty"
+            counted += on_grey == "marked"
+    assert counted >= counted_share * sum(len(v) for v in votes.values()), counted
+
+
 @pytest.mark.parametrize(("dpi", "blur_px"), [(200, 1.5), (300, 2.5), (400, 3.6)])
 def test_a_blurred_scan_dithered_afterwards_keeps_its_code(dpi: int, blur_px: float) -> None:
     """A soft scan (out of focus) that the scanner then dithers to 1 bit keeps the code's
