@@ -123,7 +123,10 @@ class Thresholds:
     #: ... and slanting: within this many degrees of 45 (a dash from the next cell lies flat)
     slash_angle_deg: float = 32.0
     #: a box covered all over whose ink runs out past its border on this many sides (the band
-    #: outside it, what is printed there left out) was scribbled out: cancelled?
+    #: outside it, what is printed there left out) was scribbled out: cancelled? - on a bitonal
+    #: scan, whose threshold may hollow the scribble's ring. A grey or colour scan shows a
+    #: scribble-out's ring as it is (`ring_cancel`); a fill running just over the border
+    #: (a felt-tip's) is no scribble there
     cancel_outside_sides: int = 3
     #: a box with ink on at least this many sides of the band just round its border (and
     #: little inside) was circled round: never read empty, a person decides
@@ -248,8 +251,8 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif thin[i]:
             calls.append(BoxCall("doubtful", "a single thin straight line: a hair, a slip of "
                                              "the pen?", 0.0))
-        elif covered[i] and (_past_border(i, ring, inked, t)
-                             or ink.outside_sides[i] >= t.cancel_outside_sides):
+        elif covered[i] and (_past_border(i, ring, inked, t) or (
+                not ink.solid_scan and ink.outside_sides[i] >= t.cancel_outside_sides)):
             calls.append(BoxCall("doubtful", "scribbled over and past its border: "
                                              "cancelled?", 0.0))
         elif (ring[i] >= (t.ring_outside_solid if stroke_only[i] else t.ring_outside)

@@ -254,6 +254,26 @@ def test_ink_past_the_border_makes_a_covered_box_doubtful_whoever_the_voter() ->
     assert calls([0.25, 0.12], [0.0, 0.0], [0.0, 0.1], [0.5, 0.15]) == ["marked", "doubtful"]
 
 
+def test_a_fill_just_over_its_border_is_a_scribble_only_where_a_threshold_may_hollow_it() -> None:
+    """A box covered all over whose ink crosses the band just outside its border on every side
+    but leaves the ring beyond it clean (a felt-tip's fill spilling over the border): on a grey
+    or colour scan, which shows a scribble-out's wide ring as it is, a vote; on a bitonal scan
+    (or one not known), whose threshold may have hollowed a scribble's ring, doubtful."""
+    from omr.score import BoxInk as Ink
+
+    def call(solid_scan: bool, ring: float) -> str:
+        ink = Ink(np.array([1.0, 0.97]), np.array([1.0, 0.95]), np.array([3.0, 3.0]),
+                  np.array([1.0, 1.0]), ring=np.array([ring, 0.0]))
+        ink.outside_sides = np.array([4, 0])
+        ink.solid_scan = solid_scan
+        return decide(ink, ["a", "b"], Thresholds())[0].decision
+
+    assert call(solid_scan=True, ring=0.0) == "marked"
+    assert call(solid_scan=False, ring=0.0) == "doubtful"
+    # a scribble-out's wide ring is a cancellation on every scan
+    assert call(solid_scan=True, ring=0.2) == "doubtful"
+
+
 def test_visible_ink_is_never_empty_and_a_light_stroke_is_not_sure() -> None:
     from omr.score import BoxInk as Ink
 
