@@ -335,7 +335,7 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
     patches = model.anchor_patches
     if len(patches) != len(model.anchors_px):  # a model made without its patches cut
         patches = anchor_patches(model.work, model.anchors_px, limits)
-    src, found = [], []
+    centres, scores, tops = [], [], []
     for (cx, cy), tpl in zip(model.anchors_px, patches, strict=True):
         if tpl is None or tpl.shape != (side, side):
             continue
@@ -346,21 +346,25 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderValue=255)
         score = cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED)
-        _, top, _, (sx, sy) = cv2.minMaxLoc(score)
+        _, top, _, at = cv2.minMaxLoc(score)
         if top < limits.anchor_min_correlation:
             continue
-        dx = sx + _peak(score[sy, max(sx - 1, 0):sx + 2]) - reach
-        dy = sy + _peak(score[max(sy - 1, 0):sy + 2, sx]) - reach
+        centres.append((cx, cy))
+        scores.append(score)
+        tops.append(at)
+    src = np.array(centres, np.float64).reshape(-1, 2) / ppm
+    found = np.zeros((0, 2))
+    if centres:
         # the reference point (cx, cy) shows in the resampled page at (cx + dx, cy + dy)
-        src.append((cx / ppm, cy / ppm))
-        found.append((cx + dx, cy + dy))
-    dst = apply(work_to_image, np.array(found)) if found else np.zeros((0, 2))
+        offsets = _peak_offsets(np.stack(scores), np.array(tops, np.intp)) - reach
+        found = np.array(centres, np.float64) + offsets
+    dst = apply(work_to_image, found) if len(found) else np.zeros((0, 2))
     if len(src) < limits.min_anchors:
         raise ReferenceError(
             f"only {len(src)} of {len(model.anchors_px)} reference patches found on the page "
             f"(at least {limits.min_anchors} needed): the sheet is damaged, covered or not this "
             "form; re-scan it", len(src))
-    s, d = np.array(src), np.array(dst)
+    s, d = src, dst
     # anchors on what the voter wrote or a stain do not agree: RANSAC leaves them out
     rough = _mean_scale(match.page_to_image, model.page_size_mm)
     h, inlier = cv2.findHomography(s, d, cv2.RANSAC, limits.max_residual_mm * rough)
@@ -384,13 +388,28 @@ def refine(model: ReferenceModel, grey: np.ndarray, match: ReferenceMatch,
     return ReferenceRegistration(h, px_per_mm, residual_mm, len(s), match.inliers)
 
 
-def _peak(values: np.ndarray) -> float:
-    """Sub-pixel offset of a peak from three samples (parabola); 0 at an edge."""
-    if len(values) != 3:
-        return 0.0
-    a, b, c = values.tolist()
-    den = a - 2 * b + c
-    return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+def _peak_offsets(scores: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(N, 2) sub-pixel x, y of each correlation peak: `scores` (N, n, n), its best cell `at`
+    (N, 2) x, y refined by a parabola through the cell and its two neighbours along each axis
+    (by at most half a cell); kept whole at the edge of the search, or where the three do not
+    bend down."""
+    rows = np.arange(len(scores))
+    n = scores.shape[1]
+    out = at.astype(np.float64)
+    for axis in (0, 1):
+        k = at[:, axis]
+        inside = (k >= 1) & (k <= n - 2)
+        j = np.clip(k, 1, n - 2)
+        x, y = at[:, 0], at[:, 1]
+        if axis == 0:
+            a, b, c = (scores[rows, y, j + d].astype(np.float64) for d in (-1, 0, 1))
+        else:
+            a, b, c = (scores[rows, j + d, x].astype(np.float64) for d in (-1, 0, 1))
+        den = a - 2 * b + c
+        bend = inside & (den < 0)
+        peak = np.clip(0.5 * (a - c) / np.where(bend, den, -1.0), -0.5, 0.5)
+        out[:, axis] += np.where(bend, peak, 0.0)
+    return out
 
 
 def _mean_scale(h: np.ndarray, size_mm: tuple[float, float]) -> float:
