@@ -43,6 +43,7 @@ from omr.reference import (
     find_page_quad,
     match_reference,
     page_features,
+    percentile_u8,
     prepare_reference,
     refine,
 )
@@ -224,7 +225,7 @@ def _by_markers(grey: np.ndarray, candidates: list[tuple[FormLayout, PageGeometr
 
 def _dark_border(grey: np.ndarray) -> bool:
     frame = np.concatenate([grey[:8].ravel(), grey[-8:].ravel()])
-    return float(np.median(frame)) < float(np.percentile(grey, 90)) - 40
+    return float(np.median(frame)) < percentile_u8(grey, 90) - 40
 
 
 #: a target whose inside the reference shows in broad ink over this share is marked on it (a
@@ -493,4 +494,4 @@ def _black_level(grey: np.ndarray, model: ReferenceModel, page_to_image: np.ndar
     ok = (q[:, 0] >= 0) & (q[:, 0] < w) & (q[:, 1] >= 0) & (q[:, 1] < h)
     if ok.sum() < 20:
         return 0.0
-    return float(np.percentile(grey[q[ok, 1], q[ok, 0]], 10))
+    return percentile_u8(grey[q[ok, 1], q[ok, 0]], 10)

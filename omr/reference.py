@@ -431,7 +431,7 @@ def find_page_quad(grey: np.ndarray, min_share: float = 0.3) -> np.ndarray | Non
     four-cornered sheet covering `min_share` of the image is found."""
     frame = np.concatenate([grey[:3, ::4].ravel(), grey[-3:, ::4].ravel(),
                             grey[::4, :3].ravel(), grey[::4, -3:].ravel()])
-    paper = float(np.percentile(grey[::8, ::8], 90))
+    paper = percentile_u8(grey[::8, ::8], 90)
     if float(np.median(frame)) > paper - 40:
         return None  # the border is paper: nothing to find
     small_scale = 800 / max(grey.shape)
@@ -450,6 +450,20 @@ def find_page_quad(grey: np.ndarray, min_share: float = 0.3) -> np.ndarray | Non
     if len(quad) != 4:
         return None
     return order_corners(quad.reshape(4, 2).astype(np.float64) / small_scale)
+
+
+def percentile_u8(values: np.ndarray, q: float) -> float:
+    """`float(np.percentile(values, q))` of uint8 `values`, from their histogram: exact (the
+    two order statistics numpy interpolates between are counted; numpy itself is asked when
+    they differ), and a fraction of a sort's time on a page's worth of pixels."""
+    flat = np.ascontiguousarray(values).ravel()
+    n = flat.size
+    if n == 0 or flat.dtype != np.uint8:
+        return float(np.percentile(values, q))
+    cum = np.cumsum(np.bincount(flat, minlength=256))
+    low = int(np.floor(q / 100 * (n - 1)))
+    a, b = np.searchsorted(cum, [low, min(low + 1, n - 1)], side="right")
+    return float(a) if a == b else float(np.percentile(flat, q))
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:

@@ -163,3 +163,34 @@ def test_the_fingerprint_text_is_one_hex_digit_per_cell() -> None:
     text = fingerprint({7: mask, 3: np.zeros((40, 40), bool)})
     want = "".join(f"{v:x}" for v in _levels(mask).ravel())
     assert text == f"{PREFIX}7:{want}" and len(want) == CELLS * CELLS and set(want) != {"0"}
+
+
+def test_percentile_from_the_histogram_is_numpys() -> None:
+    from omr.reference import percentile_u8
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(1, 5000))
+        spread = int(rng.integers(1, 256))  # few levels: many ties, as on paper
+        values = rng.integers(0, spread, n).astype(np.uint8)
+        for q in (0, 10, 25, 50, 90, 95, 100, 33.3):
+            assert percentile_u8(values, q) == float(np.percentile(values, q)), (trial, q)
+    page = H.scan(_marked("evaluation", VOTES), dpi=F.DPI)
+    assert percentile_u8(page[::8, ::8], 90) == float(np.percentile(page[::8, ::8], 90))
+    assert percentile_u8(np.array([1.5, 2.5]), 50) == 2.0  # not uint8: numpy's own
+
+
+def test_sub_pixel_peaks_are_the_parabola_through_three_cells() -> None:
+    from omr.reference import _peak_offsets
+
+    scores = np.zeros((3, 5, 5), np.float32)
+    scores[0, 2, 1:4] = (0.5, 0.9, 0.7)  # a peak at x=2 leaning right
+    scores[0, 1:4, 2] = (0.6, 0.9, 0.6)  # symmetric in y
+    scores[1, 0, 4] = 1.0  # at the corner of the search: kept whole
+    scores[2, 2, 2] = 0.5  # flat around it: 0.5 - 2 * 0.5 bends down, exactly 0 offset
+    at = np.array([[2, 2], [4, 0], [2, 2]])
+    got = _peak_offsets(scores, at)
+    a, b, c = 0.5, 0.9, 0.7
+    assert np.isclose(got[0, 0], 2 + 0.5 * (a - c) / (a - 2 * b + c)) and got[0, 0] > 2
+    assert got[0, 1] == 2.0
+    assert got[1].tolist() == [4.0, 0.0] and got[2].tolist() == [2.0, 2.0]
