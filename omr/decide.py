@@ -95,6 +95,10 @@ class Thresholds:
     light_peak_min: float = 0.2
     light_spread_mm: float = 1.2
     #: ... and when its ink is on average at least this many times as dark as the faintest
+    #: (this holds for every box, not only the light ones: a voter whose own ink is as light
+    #: as the paper's grain lowers the levels to it, and a sure mark is sure on an absolute
+    #: scale - a page of light pencil, dithered, whose empty boxes hold grain a shade denser
+    #: than the paper round them, reads none of them as votes)
     #: ink a person sees on this scan (`InkLevels.visible`, raised by the scan's own noise):
     #: on a dithered or noisy scan, a box of the paper's own grain, a shade denser than the
     #: paper round it, is no sure mark however much of the box it covers
@@ -190,7 +194,9 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         | (np.asarray(ink.ink_dark) < t.light_ink_ratio * ink.visible_level))
     speck_sized = fill < t.speck_max_fill
     specks = speck_sized & (ink.clump(speck_sized) < t.speck_clump)
-    inked = (fill >= t.definite_fill) & ~thin & ~unsure_light & ~specks
+    # ink barely darker than the faintest a person sees on this scan: the paper's own grain
+    grain = np.asarray(ink.ink_dark) < t.light_ink_ratio * ink.visible_level
+    inked = (fill >= t.definite_fill) & ~thin & ~unsure_light & ~specks & ~grain
     covered = inked & (np.asarray(ink.cover) >= t.covered_cell_fill)
     open_marks = inked & ~covered
     # this voter's style: a covered box is a cancellation when their marks are mostly strokes
@@ -251,6 +257,9 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif thin[i]:
             calls.append(BoxCall("doubtful", "a single thin straight line: a hair, a slip of "
                                              "the pen?", 0.0))
+        elif grain[i] and not unsure_light[i]:
+            calls.append(BoxCall("doubtful", "ink hardly darker than the faintest this scan "
+                                             "shows: the paper's grain, a shadow?", 0.0))
         elif covered[i] and (_past_border(i, ring, inked, t) or (
                 not ink.solid_scan and ink.outside_sides[i] >= t.cancel_outside_sides)):
             calls.append(BoxCall("doubtful", "scribbled over and past its border: "

@@ -274,6 +274,22 @@ def test_a_fill_just_over_its_border_is_a_scribble_only_where_a_threshold_may_ho
     assert call(solid_scan=True, ring=0.2) == "doubtful"
 
 
+def test_ink_no_darker_than_the_scans_grain_is_never_a_sure_mark() -> None:
+    """A page of light pencil, dithered: the voter's level falls to the paper's grain, and an
+    empty box whose grain is a shade denser than the paper round it fills half the box at that
+    level. A sure mark is sure on an absolute scale: ink averaging under `light_ink_ratio`
+    times the faintest visible ink is doubtful, however much of the box it covers."""
+    from omr.score import BoxInk as Ink
+
+    ink = Ink(np.array([0.45, 0.3]), np.array([0.35, 0.1]), np.array([3.7, 2.5]),
+              np.array([0.5, 0.4]), peak=np.array([0.2, 0.35]))
+    ink.ink_dark = np.array([0.17, 0.25])
+    ink.visible_level = 0.134
+    calls = decide(ink, ["a", "b"], Thresholds())
+    assert [c.decision for c in calls] == ["doubtful", "marked"]
+    assert "grain" in calls[0].why
+
+
 def test_visible_ink_is_never_empty_and_a_light_stroke_is_not_sure() -> None:
     from omr.score import BoxInk as Ink
 
