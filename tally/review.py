@@ -27,7 +27,7 @@ re-assembled from readings plus decisions (`tally.ballots`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import cv2
@@ -39,6 +39,7 @@ from forms.people import display_names
 from forms.spec import FormSpec
 from forms.text import TextError, clean_name, clean_text
 from omr.layout import FormLayout
+from omr.reading import Reading
 from scanner.images import iter_bytes
 from tally import audit
 from tally.ballots import (
@@ -55,6 +56,7 @@ from tally.ballots import (
 )
 from tally.db import DECISION_KINDS, Decision, Page
 from tally.formstore import meeting_layouts, meeting_specs
+from tally.readings import StoredPage, full_readings
 from tally.store import Store
 
 ItemKind = Literal["mark", "writein", "unknown_serial", "sheet", "missing_page", "unreadable",
@@ -180,6 +182,8 @@ class _Context:
     specs: dict[str, FormSpec]
     layouts: dict[str, FormLayout]
     decisions: dict[int, list[Decision]] = field(default_factory=dict)
+    #: counted pages with a box item: their scores and certainties are read afterwards
+    scored: set[int] = field(default_factory=set)
 
 
 # -- the queue --------------------------------------------------------------------------------
@@ -222,6 +226,9 @@ def review_queue(session: Session, meeting_id: int, *,
                                  UncountedState(sheet.accepted is False, entry is not None,
                                                 bool(entry and entry.confirmed)),
                                  resolved))
+    boxes = full_readings(session, ctx.scored)
+    items = [_with_scores(i, boxes[i.page_id]) if i.field is not None and i.page_id in boxes
+             else i for i in items]
     # the least certain marks first (as SDAPS' correction view), then the rest in page order
     items.sort(key=lambda i: (0, i.certainty) if i.certainty is not None else (1, 0.0))
     return [i for i in items if include_resolved or not i.resolved]
@@ -253,23 +260,22 @@ def _ballot_items(ctx: _Context, b: StoredBallot) -> list[ReviewItem]:
 
 def _page_items(ctx: _Context, v: PageView, sheet: SheetState,
                 sheet_decided: bool) -> list[ReviewItem]:
-    row = v.row
-    reading_marks = row.reading.get("marks", {}) or {}
+    row, reading = v.row, v.reading
     items = []
-    if row.status == "review" and not any(m.get("doubtful") for m in reading_marks.values()):
+    if row.status == "review" and not reading.has_doubtful:
         items.append(_sheet_item(ctx, row, "sheet", row.reason or "the reader asked for review",
                                  SHEET_DECISIONS, sheet, sheet_decided))
     targets: dict[tuple[str, str], str] = {}
-    for f, m in reading_marks.items():
-        for o in m.get("doubtful") or []:
+    for f, doubtful in reading.doubtful.items():
+        for o in doubtful:
             targets[(f, o)] = "doubtful mark: is the box marked?"
     for f, o in v.unnamed_writeins:
         targets.setdefault((f, o), "a marked write-in line: type the name from the image")
-    for region in row.reading.get("writein_ink") or []:
-        f, _, o = str(region).rpartition(".")
+    for region in reading.writein_ink:
+        f, _, o = region.rpartition(".")
         targets.setdefault((f, o), "ink on a write-in line with no mark: a name to count?")
-    for f, m in reading_marks.items():
-        for o in m.get("marked") or []:
+    for f, marked in reading.marked.items():
+        for o in marked:
             if is_writein(o):
                 targets.setdefault((f, o), "a marked write-in line: type the name from the image")
     for (f, o), reason in targets.items():
@@ -289,16 +295,22 @@ def _mark_item(ctx: _Context, v: PageView, f: str, o: str, reason: str) -> Revie
     state = _mark_state(v, f, o)
     resolved = (f, o) in v.decided and not state.doubtful and (
         not writein or not state.marked or state.name is not None)
-    score = (row.reading.get("scores", {}) or {}).get(f, {}).get(o)
-    certainty = (row.reading.get("certainty", {}) or {}).get(f, {}).get(o)
+    if row.state == "counted":  # a hand entry's page has no scores
+        ctx.scored.add(row.id)
     return ReviewItem(
         id=f"{row.id}:{f}:{o}", kind="writein" if writein else "mark", page_id=row.id,
         source=row.source, form_id=row.form_id, page_no=row.page_no, serial=row.serial,
         field=f, option=o, label=_label(ctx, row.form_id, f, o), reason=reason,
         choices=("writein", "empty", "cancel") if writein else ("marked", "empty", "cancel"),
         state=state,
-        crops=_mark_crops(ctx, row, f, o), score=score, resolved=resolved,
-        certainty=certainty)
+        crops=_mark_crops(ctx, row, f, o), resolved=resolved)
+
+
+def _with_scores(item: ReviewItem, reading: Reading) -> ReviewItem:
+    """A box item with the engine's score and certainty of its box, when it gave them."""
+    f, o = item.field or "", item.option or ""
+    return replace(item, score=reading.scores.get(f, {}).get(o),
+                   certainty=reading.certainty.get(f, {}).get(o))
 
 
 def _sheet_item(ctx: _Context, row: Page, kind: ItemKind, reason: str, choices: tuple[str, ...],
@@ -535,10 +547,10 @@ def _decide_mark(s: Session, row: Page, target: Target, kind: str,
             raise ReviewError("type the write-in name as written on the line (1-{most} "
                               "characters), or decide --empty", most=MAX_WRITEIN_CHARS)
     decisions = list(s.scalars(select(Decision).where(Decision.page_id == row.id)))
-    view = page_view(row, decisions)
-    before = _mark_state(view, f, o)
+    page = StoredPage.of(row)
+    before = _mark_state(page_view(page, decisions), f, o)
     probe = Decision(id=_PROBE_ID, page_id=row.id, field=f, option=o, kind=kind, text=text)
-    after = _mark_state(page_view(row, [*decisions, probe]), f, o)
+    after = _mark_state(page_view(page, [*decisions, probe]), f, o)
     return before, after
 
 
