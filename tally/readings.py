@@ -111,14 +111,15 @@ def full_readings(session: Session, page_ids: Collection[int]) -> dict[int, Read
     return out
 
 
-def reason_codes(session: Session, page_ids: Collection[int]) -> dict[int, str]:
-    """Each page's reason code: its refusal at ingest, else its reading's code, else its
-    status (what `tally.reasons` words a page by when its sentence has no known shape)."""
+def reason_codes(session: Session, meeting_id: int, page_ids: Collection[int]) -> dict[int, str]:
+    """Each of these pages' reason code (those of the meeting): its refusal at ingest, else its
+    reading's code, else its status (what `tally.reasons` words a page by when its sentence
+    has no known shape)."""
     ids = list(page_ids)
     out: dict[int, str] = {}
     for k in range(0, len(ids), _CHUNK):
         for page_id, refusal, text, status in session.execute(
                 select(Page.id, Page.refusal, _READING_TEXT, Page.status)
-                .where(Page.id.in_(ids[k:k + _CHUNK]))):
+                .where(Page.meeting_id == meeting_id, Page.id.in_(ids[k:k + _CHUNK]))):
             out[page_id] = refusal or StoredReading.parse(json.loads(text)).reason_code or status
     return out
