@@ -32,7 +32,7 @@ from tally.ballots import ManualEntry, decisions_by_page, manual_entries, sheet_
 from tally.db import Batch, Decision, Page
 from tally.meetings import MeetingError, meeting_forms, printed_serials
 from tally.readings import reason_codes
-from tally.review import review_queue
+from tally.review.queue import review_queue
 from tally.rules.compute import result_sha256
 from tally.rules.result import N_, Notice, TallyResult
 

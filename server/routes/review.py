@@ -19,15 +19,11 @@ from tally.ledger import find_sheet, meeting_ledger
 from tally.manual import HandMarks, confirm, enter, entry_form, marks_from_form
 from tally.meetings import MeetingError
 from tally.readings import reason_codes
-from tally.review import (
-    Crop,
-    ReviewError,
-    ReviewItem,
-    decide,
-    render_crop,
-    review_queue,
-    writein_names,
-)
+from tally.review.crops import render_crop
+from tally.review.decisions import decide, writein_names
+from tally.review.errors import ReviewError
+from tally.review.items import Crop, ReviewItem
+from tally.review.queue import review_queue
 
 router = APIRouter(include_in_schema=False)
 MAX_MM = 1000.0

@@ -21,7 +21,7 @@ from tally.ballots import is_writein, stored_ballot
 from tally.db import Page
 from tally.model import Ballot
 from tally.readings import StoredPage, StoredReading
-from tally.review import option_label
+from tally.review.labels import option_label
 from tally.rules.compute import form_fields
 from tally.rules.result import ALL, ALL_LABEL, UNMARKED, UNMARKED_LABEL
 from tally.rules.tallies import count
