@@ -32,7 +32,7 @@ MAX_WRITEIN_CHARS = 40
 
 def decide(store: Store, meeting_id: int, item_id: str, kind: str, *, who: str, why: str = "",
            text: str = "") -> Decision:
-    """Record one decision (see the module docstring) with its before/after state and its audit
+    """Record one decision (see `tally.review`) with its before/after state and its audit
     entry; ReviewError when it does not fit the item."""
     target = parse_item_id(item_id)
     try:  # the edge for the CLI too: no NUL, NFC; a write-in without invisible characters
