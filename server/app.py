@@ -34,7 +34,7 @@ from tally.accounts import AccountError
 from tally.images import ImageError
 from tally.ingest import IngestRefused
 from tally.meetings import MeetingError
-from tally.review import ReviewError
+from tally.review.errors import ReviewError
 from tally.store import Store
 
 HERE = Path(__file__).resolve().parent

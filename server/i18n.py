@@ -4,10 +4,10 @@ The messages live in gettext catalogues, `server/locale/{zh_CN,en}/LC_MESSAGES/m
 read with Babel when this module is imported (no compile step, nothing to forget on a fresh
 clone). Most message ids are the Chinese text the interface shows (templates write
 `{{ _("开始计票") }}`); the errors raised in `tally/` carry an English template and parameters
-(`tally.review.ReviewError`) and are translated here, at the server's edge, by `error_text`.
+(`tally.review.errors.ReviewError`) and are translated here, at the server's edge, by `error_text`.
 
 `babel.cfg` tells `pybabel extract` where the marked strings are (`_`, `N_`, `translate`, and
-`ReviewError(...)` in tally/review.py); `scripts/i18n-update` refreshes the catalogues and a
+`ReviewError(...)` in tally/review/); `scripts/i18n-update` refreshes the catalogues and a
 test fails on any extracted message a catalogue lacks. A message missing from a catalogue
 shows as written.
 
@@ -87,7 +87,7 @@ def translate(message: str, lang: str) -> str:
 
 def error_text(exc: BaseException, lang: str) -> str:
     """An error's message in `lang`: translated by its template when it carries one
-    (`template` + `params`, as `tally.review.ReviewError`), else as raised."""
+    (`template` + `params`, as `tally.review.errors.ReviewError`), else as raised."""
     template = getattr(exc, "template", None)
     params = getattr(exc, "params", None)
     if not isinstance(template, str) or not isinstance(params, dict):

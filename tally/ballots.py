@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from tally.db import Batch, Decision, Page
 from tally.meetings import printed_serials
 from tally.model import Ballot, BallotPage, PageStatus
+from tally.readings import StoredPage, StoredReading, counted_pages
 
 WRITEIN_PREFIX = "writein"
 CATEGORY_FIELD = "category"
@@ -55,8 +55,10 @@ class PageView:
     """One stored page as the decisions leave it."""
 
     row: Page
-    marks: dict[str, list[str]]
-    doubtful: dict[str, list[str]]
+    #: what the page's reading says (before any decision)
+    reading: StoredReading
+    marks: dict[str, tuple[str, ...]]
+    doubtful: dict[str, tuple[str, ...]]
     #: field -> option -> name typed at review
     writeins: dict[str, dict[str, str]] = field(default_factory=dict)
     #: (field, option) pairs a reviewer decided
@@ -76,30 +78,34 @@ class PageView:
         reading_status = self.row.status
         if reading_status != "review":
             return "review" if self.unnamed_writeins else reading_status  # type: ignore[return-value]
-        had_doubtful = any(m.get("doubtful") for m in self.row.reading.get("marks", {}).values())
+        had_doubtful = self.reading.has_doubtful
         open_items = any(self.doubtful.values()) or bool(self.unnamed_writeins)
         if open_items or not (had_doubtful or sheet.accepted):
             return "review"
         return "ok"
 
 
-def page_view(row: Page, decisions: list[Decision]) -> PageView:
+def _without(options: tuple[str, ...], option: str) -> tuple[str, ...]:
+    i = options.index(option)
+    return options[:i] + options[i + 1:]
+
+
+def page_view(page: StoredPage, decisions: list[Decision]) -> PageView:
     """Apply a page's mark decisions (in id order) to its reading."""
-    reading_marks: dict[str, Any] = row.reading.get("marks", {}) or {}
-    marks = {f: list(m.get("marked") or []) for f, m in reading_marks.items()}
-    doubtful = {f: list(m.get("doubtful") or []) for f, m in reading_marks.items()}
-    view = PageView(row, marks, doubtful)
+    reading = page.reading
+    view = PageView(page.row, reading, dict(reading.marked), dict(reading.doubtful))
     for d in sorted(decisions, key=lambda d: d.id):
         if d.field is None or d.option is None:
             continue
         f, o = d.field, d.option
-        marked, unsure = view.marks.setdefault(f, []), view.doubtful.setdefault(f, [])
+        marked, unsure = view.marks.get(f, ()), view.doubtful.get(f, ())
         if o in unsure:
-            unsure.remove(o)
+            unsure = _without(unsure, o)
         if d.kind in ("marked", "writein") and o not in marked:
-            marked.append(o)
+            marked = (*marked, o)
         if d.kind in ("empty", "cancel") and o in marked:
-            marked.remove(o)
+            marked = _without(marked, o)
+        view.marks[f], view.doubtful[f] = marked, unsure
         if d.kind == "writein":
             view.writeins.setdefault(f, {})[o] = d.text
         elif d.kind in ("empty", "cancel"):
@@ -158,20 +164,22 @@ def manual_entries(decisions: dict[int, list[Decision]]) -> dict[int, ManualEntr
     return out
 
 
-def manual_page(row: Page, entry: ManualEntry) -> Page:
+def manual_page(row: Page, entry: ManualEntry) -> StoredPage:
     """A page as its confirmed manual entry reads it: the stored page's image and batch, the
     entry's form, serial, page and marks (a transient row, never added to a session)."""
-    return Page(id=row.id, meeting_id=row.meeting_id, batch_id=row.batch_id, sha256=row.sha256,
-                image_bytes=row.image_bytes, source=row.source, form_id=entry.form_id,
-                page_no=entry.page_no, serial=entry.serial, status="ok",
-                reason="entered by hand", page_to_image=row.page_to_image, state="manual",
-                reading={"marks": {f: {"marked": list(o), "doubtful": []}
-                                   for f, o in entry.marks.items()}},
-                count_key=None, duplicate_of=None, refusal=None)
+    return StoredPage(
+        Page(id=row.id, meeting_id=row.meeting_id, batch_id=row.batch_id, sha256=row.sha256,
+             image_bytes=row.image_bytes, source=row.source, form_id=entry.form_id,
+             page_no=entry.page_no, serial=entry.serial, status="ok",
+             reason="entered by hand", page_to_image=row.page_to_image, state="manual",
+             count_key=None, duplicate_of=None, refusal=None),
+        StoredReading({f: tuple(o) for f, o in entry.marks.items()},
+                      {f: () for f in entry.marks}))
 
 
 def manual_pages(session: Session, meeting_id: int, decisions: dict[int, list[Decision]],
-                 counted_keys: set[tuple[str | None, str | None, int | None]]) -> list[Page]:
+                 counted_keys: set[tuple[str | None, str | None, int | None]]
+                 ) -> list[StoredPage]:
     """The confirmed manual entries of the meeting as pages, except those whose sheet page was
     counted from a scan (a re-feed wins over a hand entry)."""
     entries = {k: e for k, e in manual_entries(decisions).items() if e.confirmed}
@@ -184,7 +192,7 @@ def manual_pages(session: Session, meeting_id: int, decisions: dict[int, list[De
         e = entries[row.id]
         if (e.form_id, e.serial, e.page_no) not in counted_keys:
             out.append(manual_page(row, e))
-    return sorted(out, key=lambda p: p.id)
+    return sorted(out, key=lambda p: p.row.id)
 
 
 def sheet_state(decisions: list[Decision]) -> SheetState:
@@ -236,8 +244,8 @@ class StoredBallot:
                 writeins.setdefault(f, {}).update(names)
         pages = tuple(
             BallotPage(page=v.row.page_no or 0, status=v.status(self.sheet),
-                       marks={f: tuple(o) for f, o in v.marks.items()},
-                       doubtful={f: tuple(o) for f, o in v.doubtful.items() if o},
+                       marks=dict(v.marks),
+                       doubtful={f: o for f, o in v.doubtful.items() if o},
                        sheet_id=v.row.id)
             for v in self.pages)
         return Ballot(serial=self.serial, form_id=self.form_id, category=self.category,
@@ -247,36 +255,36 @@ class StoredBallot:
 
 def stored_ballots(session: Session, meeting_id: int) -> list[StoredBallot]:
     """Every ballot with a counted page, counting or not (held, dismissed), in ingest order."""
-    rows = list(session.scalars(select(Page).where(Page.meeting_id == meeting_id,
-                                                   Page.state == "counted").order_by(Page.id)))
+    rows = counted_pages(session, meeting_id)
     batches = {b.id: b.category for b in session.scalars(
         select(Batch).where(Batch.meeting_id == meeting_id))}
     decisions = decisions_by_page(session, meeting_id)
-    counted = {(r.form_id, r.serial, r.page_no) for r in rows}
+    counted = {(p.row.form_id, p.row.serial, p.row.page_no) for p in rows}
     rows = sorted(rows + manual_pages(session, meeting_id, decisions, counted),
-                  key=lambda p: p.id)
+                  key=lambda p: p.row.id)
     printed = printed_serials(session, meeting_id)
-    groups: dict[tuple[str, str], list[Page]] = {}
-    for row in rows:
-        groups.setdefault((row.form_id or "", row.serial or ""), []).append(row)
+    groups: dict[tuple[str, str], list[StoredPage]] = {}
+    for p in rows:
+        groups.setdefault((p.row.form_id or "", p.row.serial or ""), []).append(p)
     return [stored_ballot(form_id, serial, pages, decisions, printed, batches)
             for (form_id, serial), pages in groups.items()]
 
 
-def stored_ballot(form_id: str, serial: str, pages: list[Page],
+def stored_ballot(form_id: str, serial: str, pages: list[StoredPage],
                   decisions: dict[int, list[Decision]], printed: set[str] | None,
                   batch_category: dict[int, str | None]) -> StoredBallot:
     """One ballot from its counted pages, the decisions by page id, the printed serial set (None:
     not recorded) and the batches' categories."""
-    pages = sorted(pages, key=lambda p: p.page_no or 0)
-    entries = manual_entries({p.id: decisions.get(p.id, []) for p in pages if p.state == "manual"})
-    views = [page_view(p, decisions.get(p.id, [])) for p in pages]
+    pages = sorted(pages, key=lambda p: p.row.page_no or 0)
+    entries = manual_entries({p.row.id: decisions.get(p.row.id, []) for p in pages
+                              if p.row.state == "manual"})
+    views = [page_view(p, decisions.get(p.row.id, [])) for p in pages]
     for v in views:  # the names of a hand entry's write-ins were typed with it
         e = entries.get(v.row.id)
         if e is not None:
             v.writeins = {f: dict(n) for f, n in e.writeins.items()}
             v.decided |= {(f, o) for f, n in e.writeins.items() for o in n}
-    sheet = sheet_state([d for p in pages for d in decisions.get(p.id, [])])
+    sheet = sheet_state([d for p in pages for d in decisions.get(p.row.id, [])])
     return StoredBallot(form_id, serial, views, sheet,
                         printed is not None and serial not in printed,
                         _category(views, batch_category))

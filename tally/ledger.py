@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session, defer
 from tally.ballots import ManualEntry, decisions_by_page, manual_entries, sheet_state
 from tally.db import Batch, Decision, Page
 from tally.meetings import MeetingError, meeting_forms, printed_serials
-from tally.review import review_queue
+from tally.readings import reason_codes
+from tally.review.queue import review_queue
 from tally.rules.compute import result_sha256
 from tally.rules.result import N_, Notice, TallyResult
 
@@ -144,9 +145,10 @@ def _last_sheet_decision(ds: list[Decision], kind: str) -> Decision | None:
 
 
 def _page_states(s: Session, meeting_id: int, open_review: set[int]) -> list[LedgerPage]:
-    # the readings are read only for the few refused pages (their reason code)
+    # the readings are read only for the few pages not counted (their reason code)
     rows = list(s.scalars(select(Page).options(defer(Page.reading), defer(Page.page_to_image))
                           .where(Page.meeting_id == meeting_id).order_by(Page.id)))
+    codes = reason_codes(s, meeting_id, [r.id for r in rows if r.state in ("uncounted", "refused")])
     decisions = decisions_by_page(s, meeting_id)
     entries = manual_entries(decisions)
     printed = printed_serials(s, meeting_id)
@@ -156,14 +158,14 @@ def _page_states(s: Session, meeting_id: int, open_review: set[int]) -> list[Led
         if r.state == "counted":
             ballot_decisions[(r.form_id, r.serial)].extend(decisions.get(r.id, []))
     return [_state(r, decisions.get(r.id, []), entries.get(r.id), ballot_decisions, printed,
-                   counted_at, r.id in open_review) for r in rows]
+                   counted_at, r.id in open_review, codes.get(r.id, r.status)) for r in rows]
 
 
 def _state(r: Page, ds: list[Decision], entry: ManualEntry | None,
            ballot_decisions: dict[tuple[str | None, str | None], list[Decision]],
            printed: set[str] | None, counted_at: dict[tuple[str | None, str | None, int | None],
                                                        int],
-           review_open: bool) -> LedgerPage:
+           review_open: bool, uncounted_code: str) -> LedgerPage:
     def page(state: LedgerState, unresolved: bool, code: str, reason: str, who: str = "",
              why: str = "") -> LedgerPage:
         return LedgerPage(r.id, r.batch_id, r.source, r.form_id if entry is None else
@@ -203,8 +205,7 @@ def _state(r: Page, ds: list[Decision], entry: ManualEntry | None,
                         f"{entry.entered_by} / {entry.confirmed_by}", entry.why)
         return page("manual", True, "awaiting_confirmation", "entered by hand: a second "
                     "login must confirm it against the image", entry.entered_by, entry.why)
-    code = r.refusal or str((r.reading or {}).get("reason_code") or r.status)
-    return page("refused", True, code, r.reason or r.status)
+    return page("refused", True, uncounted_code, r.reason or r.status)
 
 
 # -- the ledger ----------------------------------------------------------------------------------

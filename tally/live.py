@@ -29,14 +29,12 @@ from tally.ballots import manual_pages, stored_ballot
 from tally.db import Batch, Decision, Page
 from tally.meetings import printed_serials
 from tally.model import Ballot
+from tally.readings import StoredPage, stored_pages
 from tally.results import FormResult, MeetingResults, meeting_snapshot, results_of
 from tally.rules.compute import form_fields, result_of, verdict_buckets
 from tally.rules.tallies import Tallies, add_verdict, count
 from tally.rules.validity import BallotVerdict, judge
 from tally.store import Store
-
-#: page ids per IN (...) query when readings are fetched
-_CHUNK = 500
 
 #: what a ballot is built from: page ids, decision ids, unknown serial, batch categories
 Fingerprint = tuple[tuple[int, ...], tuple[int, ...], bool, tuple[str | None, ...]]
@@ -78,7 +76,7 @@ class LiveResults:
         #: ballots rebuilt by the last refresh (for the tests and the bench)
         self.last_rebuilt = 0
         #: the confirmed hand entries read by the last refresh, as pages (`tally.manual`)
-        self._manual: dict[int, Page] = {}
+        self._manual: dict[int, StoredPage] = {}
 
     def refresh(self) -> MeetingResults:
         """The meeting's figures now. Raises LookupError for a meeting that does not exist and
@@ -134,8 +132,9 @@ class LiveResults:
             keys = {(f, sr, n) for f, sr, n in s.execute(
                 select(Page.form_id, Page.serial, Page.page_no)
                 .where(Page.meeting_id == mid, Page.state == "counted"))}
-            self._manual = {p.id: p for p in manual_pages(s, mid, decisions, keys)}
-            light = sorted(light + [_LightPage(p.id, p.form_id or "", p.serial or "", p.batch_id)
+            self._manual = {p.row.id: p for p in manual_pages(s, mid, decisions, keys)}
+            light = sorted(light + [_LightPage(p.row.id, p.row.form_id or "", p.row.serial or "",
+                                               p.row.batch_id)
                                     for p in self._manual.values()], key=lambda p: p.id)
 
         groups: dict[tuple[str, str], list[_LightPage]] = {}
@@ -173,10 +172,7 @@ class LiveResults:
                  batch_category: dict[int, str | None]) -> dict[tuple[str, str], _Entry]:
         """Entries for the `stale` ballots, built from their pages' stored readings."""
         ids = [p.id for key in stale for p in groups[key]]
-        rows: dict[int, Page] = {}
-        for k in range(0, len(ids), _CHUNK):
-            for row in s.scalars(select(Page).where(Page.id.in_(ids[k:k + _CHUNK]))):
-                rows[row.id] = row
+        rows = stored_pages(s, [i for i in ids if i not in self._manual])
         rows.update({i: self._manual[i] for i in ids if i in self._manual})
         out: dict[tuple[str, str], _Entry] = {}
         for key in stale:

@@ -31,7 +31,9 @@ from tally.ballots import (
 from tally.db import Decision, Page
 from tally.formstore import meeting_layouts, meeting_specs
 from tally.meetings import printed_serial_forms, printed_serials
-from tally.review import MAX_WRITEIN_CHARS, ReviewError, option_label
+from tally.review.decisions import MAX_WRITEIN_CHARS
+from tally.review.errors import ReviewError
+from tally.review.labels import option_label
 from tally.store import Store
 from tally.testmode import is_test_mode, is_test_serial
 

@@ -13,7 +13,7 @@ from tally.ballots import stored_ballots
 from tally.db import Batch, Meeting, Page
 from tally.ledger import meeting_ledger
 from tally.meetings import MeetingError, meeting_forms, printed_serial_forms, printed_serials
-from tally.review import review_queue
+from tally.review.queue import review_queue
 
 
 def meeting_summary(session: Session, meeting_id: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from tally.exchange.bundle import (
     StationRef,
     sha256_hex,
 )
-from tally.review import decide
+from tally.review.decisions import decide
 from tally.store import Store, open_store
 from tests.intake_helpers import ballot
 from tests.tally_helpers import (

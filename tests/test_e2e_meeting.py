@@ -28,7 +28,7 @@ from forms.layout_json import layout_to_dict
 from forms.load import load_spec
 from omr.sim.corpus import render_marked_page
 from tally.results import meeting_results
-from tally.review import history
+from tally.review.decisions import history
 from tally.store import Store, open_store
 from tests.server_helpers import PASSWORD, LiveServer, add_users, app_for
 from tests.test_server_browser import CHROMIUM

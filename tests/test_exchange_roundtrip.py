@@ -17,7 +17,7 @@ from tally.cadre.model import MeetingFigures
 from tally.db import CadreMeeting, CadrePerson, ExchangeImport, Meeting, Page
 from tally.exchange.bundle import AUDIT, Manifest, SignatureDoc, sha256_hex
 from tally.results import meeting_results
-from tally.review import decide
+from tally.review.decisions import decide
 from tally.store import open_store
 from tests.exchange_helpers import (
     Station,

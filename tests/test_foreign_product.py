@@ -24,7 +24,7 @@ from omr.fingerprint import SAME_SHEET_MAX_DISTANCE, distance
 from scanner.folder import FileSource, scan_files
 from tally.meetings import FormText, create_meeting
 from tally.references import reading_layouts
-from tally.review import render_crop
+from tally.review.crops import render_crop
 from tally.store import open_store
 from tests import foreign_helpers as F
 from tests import omr_helpers as H

@@ -90,7 +90,7 @@ def test_no_tally_error_escapes_extraction() -> None:
 
 
 def test_error_text_translates_by_template_and_falls_back_to_the_message() -> None:
-    from tally.review import ReviewError
+    from tally.review.errors import ReviewError
 
     exc = ReviewError("a '{kind}' decision needs a reason (--why \"…\")", kind="dismiss")
     assert str(exc) == "a 'dismiss' decision needs a reason (--why \"…\")"
@@ -162,7 +162,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Store, int, dict[str, int]]]:
 #: labels still built in Chinese inside tally/ and shown as they are (not yet message ids):
 #: each must still occur (the test fails once it is translated, so the list only shrinks)
 KNOWN_UNTRANSLATED = {
-    re.compile(r"^另推\d+$"): "tally.review.option_label write-in lines",
+    re.compile(r"^另推\d+$"): "tally.review.labels.option_label write-in lines",
 }
 
 

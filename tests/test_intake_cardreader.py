@@ -25,7 +25,7 @@ from omr.layout import FormLayout
 from scanner.errors import Jammed, TimingMarkError
 from tally.ballots import load_ballots
 from tally.ingest import close_batch, open_batch
-from tally.review import review_queue
+from tally.review.queue import review_queue
 from tally.store import Store
 from tests.intake_helpers import counted_serials, meeting_store, pages
 from tests.tally_helpers import layout_of

@@ -17,7 +17,9 @@ from tally.live import LiveResults
 from tally.manual import HandMarks, confirm, enter, entry_form
 from tally.meetings import FormText, create_meeting
 from tally.results import meeting_results
-from tally.review import ReviewError, decide, review_queue
+from tally.review.decisions import decide
+from tally.review.errors import ReviewError
+from tally.review.queue import review_queue
 from tally.store import Store, open_store
 from tests.tally_helpers import (
     any_store,
@@ -300,7 +302,7 @@ def test_the_report_shows_a_refused_sheet_until_it_is_resolved(store: Store) -> 
     from forms.fonts import register_font
     from tally.report.ledger import ledger_section
     from tally.report.meeting import meeting_report
-    from tally.review import render_crop
+    from tally.review.crops import render_crop
 
     mid = new_meeting(store)
     batch = open_batch(store, mid, operator="alice")

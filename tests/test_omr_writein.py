@@ -13,7 +13,7 @@ from omr.layout import parse_layouts
 from omr.reading import Reading
 from omr.sim.corpus import render_page
 from tally.ingest import ingest_json, open_batch
-from tally.review import review_queue
+from tally.review.queue import review_queue
 from tally.store import open_store
 from tests import omr_helpers as H
 from tests.tally_helpers import new_meeting, spec_path

@@ -28,7 +28,7 @@ from forms.layout_json import layout_to_dict
 from forms.load import load_spec
 from forms.render import render_pdf
 from server.cli import app
-from tally.review import review_queue
+from tally.review.queue import review_queue
 from tally.store import open_store
 from tests.tally_helpers import reading, write_readings
 

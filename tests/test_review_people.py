@@ -13,7 +13,8 @@ from forms.load import load_spec
 from tally.db import AuditEntry
 from tally.ingest import close_batch, ingest_json, open_batch
 from tally.meetings import FormText, create_meeting
-from tally.review import decide, review_queue, writein_names
+from tally.review.decisions import decide, writein_names
+from tally.review.queue import review_queue
 from tally.store import open_store
 from tests.server_helpers import add_users, client_for
 from tests.tally_helpers import reading, tiny_image

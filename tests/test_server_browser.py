@@ -16,7 +16,7 @@ import pytest
 
 from omr.sim.corpus import render_marked_page
 from tally.ingest import ingest_json, open_batch
-from tally.review import history
+from tally.review.decisions import history
 from tally.store import Store, open_store
 from tests.server_helpers import (
     CHROMIUM,

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from server.hall import HallAggregate
 from tally import accounts
-from tally.review import decide, review_queue
+from tally.review.decisions import decide
+from tally.review.queue import review_queue
 from tally.store import Store, open_store
 from tests.server_helpers import (
     add_users,

@@ -15,7 +15,9 @@ from tally.live import LiveResults
 from tally.meetings import update_meeting
 from tally.model import Settings
 from tally.results import MeetingResults, meeting_results
-from tally.review import ReviewError, decide, review_queue
+from tally.review.decisions import decide
+from tally.review.errors import ReviewError
+from tally.review.queue import review_queue
 from tally.store import Store
 from tests.tally_helpers import (
     any_store,

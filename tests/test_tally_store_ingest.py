@@ -12,7 +12,8 @@ from tally.ballots import load_ballots
 from tally.db import AuditEntry, Page
 from tally.ingest import close_batch, ingest_json, iter_readings_file, open_batch
 from tally.meetings import MeetingError
-from tally.review import decide, review_queue
+from tally.review.decisions import decide
+from tally.review.queue import review_queue
 from tally.store import Store
 from tests.tally_helpers import (
     any_store,

@@ -13,7 +13,11 @@ from sqlalchemy import select
 from tally.ballots import load_ballots
 from tally.db import AuditEntry
 from tally.ingest import IngestResult, ingest_json, open_batch
-from tally.review import MarkState, ReviewError, decide, history, render_crop, review_queue
+from tally.review.crops import render_crop
+from tally.review.decisions import decide, history
+from tally.review.errors import ReviewError
+from tally.review.items import MarkState
+from tally.review.queue import review_queue
 from tally.store import Store, open_store
 from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image
 

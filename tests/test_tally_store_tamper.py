@@ -23,7 +23,7 @@ from tally.accounts import AccountEvent, DisplayToken, User
 from tally.db import AuditEntry, Decision, Page, utc_now
 from tally.ingest import ingest_json, open_batch
 from tally.recount import verify
-from tally.review import decide
+from tally.review.decisions import decide
 from tally.store import Store
 from tests.tally_helpers import any_store, cli, layout_of, new_meeting, pg_unreachable, reading
 from tests.tally_helpers import tiny_image as image

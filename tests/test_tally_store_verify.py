@@ -16,7 +16,7 @@ from omr.reading import Reading
 from tally.db import AuditEntry, Decision, Page
 from tally.ingest import ingest_json, open_batch
 from tally.recount import verify
-from tally.review import decide
+from tally.review.decisions import decide
 from tally.store import Store
 from tests.tally_helpers import (
     any_store,

@@ -16,7 +16,8 @@ from tally.db import Decision, Meeting, Page
 from tally.ingest import close_batch, ingest_json, open_batch
 from tally.meetings import FormText, MeetingError, create_meeting
 from tally.recount import verify
-from tally.review import decide, review_queue
+from tally.review.decisions import decide
+from tally.review.queue import review_queue
 from tally.store import MIGRATIONS_DIR, SQLITE_FILENAME, Store, open_store
 from tally.testmode import deck_serials, go_official
 from tests.server_helpers import add_users, client_for

@@ -20,7 +20,7 @@ from tally.ingest import close_batch, ingest_json, open_batch
 from tally.manual import HandMarks, enter
 from tally.meetings import MeetingError, update_meeting
 from tally.report.meeting import meeting_report
-from tally.review import ReviewError
+from tally.review.errors import ReviewError
 from tally.store import Store, open_store
 from tally.testmode import BANNER, BANNER_LINE, deck_serials, go_official
 from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image

@@ -123,7 +123,7 @@ def errors() -> Iterator[None]:
     from tally.images import ImageError
     from tally.ingest import IngestRefused
     from tally.meetings import MeetingError
-    from tally.review import ReviewError
+    from tally.review.errors import ReviewError
     from tally.store import StoreError
 
     try:

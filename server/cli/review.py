@@ -30,7 +30,7 @@ from server.cli.common import (
 from server.cli.options import DEFAULT_DATA, DataOpt, DbOpt, JsonOpt
 
 if TYPE_CHECKING:
-    from tally.review import ReviewItem
+    from tally.review.items import ReviewItem
     from tally.store import Store
 
 review_app = typer.Typer(help="The review queue: list items, decide them (signed, logged).",
@@ -69,7 +69,7 @@ def review(
         return
     if meeting is None:
         fail("which meeting? give --meeting NAME")
-    from tally.review import review_queue
+    from tally.review.queue import review_queue
 
     store = open_or_fail(data, db)
     mid = meeting_id(store, meeting)
@@ -98,7 +98,9 @@ _NAMES = {"marked": N_("marked (a vote)"), "empty": N_("empty (no vote)"),
 
 def _interactive(store: Store, mid: int, items: list[ReviewItem], who: str) -> None:
     from server.i18n import shown_error_text
-    from tally.review import NEEDS_REASON, ReviewError, decide
+    from tally.review.decisions import decide
+    from tally.review.errors import ReviewError
+    from tally.review.items import NEEDS_REASON
 
     folder = Path(tempfile.mkdtemp(prefix="scantally-review-"))
     for n, item in enumerate(items, 1):
@@ -129,7 +131,7 @@ def _interactive(store: Store, mid: int, items: list[ReviewItem], who: str) -> N
 
 
 def _write_crops(store: Store, item: ReviewItem, folder: Path) -> list[Path]:
-    from tally.review import render_crop
+    from tally.review.crops import render_crop
 
     out = []
     with store.session(readonly=True) as s, errors():
@@ -167,7 +169,7 @@ def review_decide(
                                      "decisions, cancellations and any change of a mark)")] = "",
 ) -> None:
     """Decide one item (signed with --who, logged with before/after/why)."""
-    from tally.review import decide
+    from tally.review.decisions import decide
 
     chosen = [k for k, on in (("marked", mark), ("empty", empty), ("cancel", cancel),
                               ("writein", writein is not None), ("void", void),
@@ -191,7 +193,7 @@ def review_crops(
     output: Annotated[Path, typer.Option("-o", "--output", help="folder for the PNG crops")],
 ) -> None:
     """Write an item's image crops as PNG files (to look at before deciding)."""
-    from tally.review import review_queue
+    from tally.review.queue import review_queue
 
     with store.session(readonly=True) as s:
         found = [i for i in review_queue(s, mid, include_resolved=True) if i.id == item]
@@ -212,7 +214,7 @@ def review_history(
 ) -> None:
     """Every decision: who, when, before, after, why."""
     from tally.db import iso_utc
-    from tally.review import history
+    from tally.review.decisions import history
 
     with store.session(readonly=True) as s:
         rows = [{"id": d.id, "page": d.page_id, "field": d.field, "option": d.option,

@@ -141,7 +141,7 @@ def review_void(
 ) -> None:
     """Void any sheet (also one that read OK), with a reason; --unvoid undoes it."""
     from tally.ledger import find_sheet
-    from tally.review import decide
+    from tally.review.decisions import decide
 
     page_id: int | None = None
     with store.session(readonly=True) as s, errors():

@@ -31,7 +31,7 @@ from tally.meetings import (
     update_meeting,
 )
 from tally.results import meeting_results
-from tally.review import review_queue
+from tally.review.queue import review_queue
 
 router = APIRouter(include_in_schema=False)
 UPLOADS_DIRNAME = "uploads"

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import auth, i18n
@@ -19,15 +18,12 @@ from tally.db import Page
 from tally.ledger import find_sheet, meeting_ledger
 from tally.manual import HandMarks, confirm, enter, entry_form, marks_from_form
 from tally.meetings import MeetingError
-from tally.review import (
-    Crop,
-    ReviewError,
-    ReviewItem,
-    decide,
-    render_crop,
-    review_queue,
-    writein_names,
-)
+from tally.readings import reason_codes
+from tally.review.crops import render_crop
+from tally.review.decisions import decide, writein_names
+from tally.review.errors import ReviewError
+from tally.review.items import Crop, ReviewItem
+from tally.review.queue import review_queue
 
 router = APIRouter(include_in_schema=False)
 MAX_MM = 1000.0
@@ -67,12 +63,7 @@ def review_page(request: Request, meeting_id: Id,
 def _reason_codes(s: Session, meeting_id: int, page_ids: set[int]) -> dict[int, str]:
     """The reason code of each page a sheet item is about (its refusal, else its reading's):
     what `i18n.reason` falls back on when the sentence has no known shape."""
-    if not page_ids:
-        return {}
-    rows = s.execute(select(Page.id, Page.refusal, Page.reading, Page.status)
-                     .where(Page.meeting_id == meeting_id, Page.id.in_(page_ids)))
-    return {pid: refusal or str((reading or {}).get("reason_code") or status)
-            for pid, refusal, reading, status in rows}
+    return reason_codes(s, meeting_id, page_ids)
 
 
 def decide_item(request: Request, meeting_id: Id, item_id: str, kind: str, text: str,

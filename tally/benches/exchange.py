@@ -39,7 +39,7 @@ from tally.meetings import (
     meeting_specs,
 )
 from tally.recount import verify
-from tally.review import decide
+from tally.review.decisions import decide
 from tally.rules import compute
 from tally.store import Store, open_store
 

@@ -27,7 +27,9 @@ from tally.db import Decision, Page
 from tally.formstore import meeting_layouts
 from tally.images import ImageError
 from tally.report.meta import AppendixItem, DecisionNote
-from tally.review import ReviewError, history, render_crop
+from tally.review.crops import render_crop
+from tally.review.decisions import history
+from tally.review.errors import ReviewError
 from tally.rules.compute import layout_fields
 from tally.rules.result import SheetNote, TallyResult
 from tally.store import Store

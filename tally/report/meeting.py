@@ -24,7 +24,8 @@ from tally.report.pdf import render_report
 from tally.report.pdf_meeting import FormPart, render_meeting_report
 from tally.report.xlsx import render_meeting_xlsx, render_xlsx
 from tally.results import FormResult, MeetingResults, image_set_sha256, meeting_results
-from tally.review import ReviewError, render_crop
+from tally.review.crops import render_crop
+from tally.review.errors import ReviewError
 from tally.store import Store
 from tally.testmode import BANNER
 

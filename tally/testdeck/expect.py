@@ -20,7 +20,8 @@ from forms.spec import FormSpec
 from tally.ballots import is_writein, stored_ballot
 from tally.db import Page
 from tally.model import Ballot
-from tally.review import option_label
+from tally.readings import StoredPage, StoredReading
+from tally.review.labels import option_label
 from tally.rules.compute import form_fields
 from tally.rules.result import ALL, ALL_LABEL, UNMARKED, UNMARKED_LABEL
 from tally.rules.tallies import count
@@ -79,8 +80,9 @@ def expected_ballots(layout: dict[str, Any], sheets: Iterable[PlannedSheet]) -> 
         pages = []
         for p in layout["pages"]:
             doc = planned_reading(layout, sheet, p["page"])
-            pages.append(Page(form_id=form_id, page_no=p["page"], serial=sheet.serial,
-                              status=doc["status"], reading=doc, batch_id=0, state="counted"))
+            pages.append(StoredPage(Page(form_id=form_id, page_no=p["page"],
+                                         serial=sheet.serial, status=doc["status"], batch_id=0,
+                                         state="counted"), StoredReading.parse(doc)))
         out.append(stored_ballot(form_id, sheet.serial, pages, {}, None, {}).to_ballot())
     return out
 
