@@ -7,9 +7,12 @@
 `IntakePipeline(store, batch, source).run()` takes one stack. The acquisition thread asks the
 source for a sheet (its pages encoded, as the device or file delivered them: nothing is decoded
 here) and puts it on a `queue.Queue(Q)`. **Backpressure**:
-when the queue is full, `put` blocks, so the thread does not ask the device for the next sheet
+the thread takes one of Q places before it asks the device for a sheet, and the consuming
+thread gives the place back when it takes the sheet off the queue: when the queue is full the
+thread does not ask the device for the next sheet
 (eSCL: no NextDocument request; card reader: no feed command; folder: no file read) until the
-OMR side takes one. The consuming thread (the caller of `run`) takes sheets only while fewer than
+OMR side takes one, and no sheet is fed only to wait. The consuming thread (the caller of `run`)
+takes sheets only while fewer than
 2 × W are in the pool, so at most Q + 2 × W + 1 sheets are held at once, and ingests them in feed
 order with `tally.ingest.ingest_page` (or the caller's `ingest`). Pages travel to the workers
 (`intake.pool`) encoded and are decoded there, once (`intake.work`); readings and the image to
@@ -178,6 +181,9 @@ class _Run:
     #: sheets acquired that could not be queued because the run was aborted
     unqueued: list[int] = field(default_factory=list)
     unreadable: list[tuple[int, str]] = field(default_factory=list)
+    #: free places on the queue: taken before the device is asked for a sheet, given back when
+    #: the consuming thread takes one off (None: not bounded that way)
+    room: threading.Semaphore | None = None
 
 
 def stored_layouts(store: Store, meeting_id: int) -> dict[str, FormLayout]:
@@ -271,7 +277,8 @@ class IntakePipeline:
     def run(self) -> StackResult:
         """Take sheets until the stack ends, the device fails or `stop()`; see the module doc."""
         self.__enter__()
-        run = self._current = _Run(queue.Queue(self.queue_bound))
+        run = self._current = _Run(queue.Queue(self.queue_bound),
+                                   room=threading.Semaphore(self.queue_bound))
         if self._started is None:
             self._started = time.monotonic()
         thread = threading.Thread(target=self._acquire, args=(run,), daemon=True,
@@ -313,7 +320,7 @@ class IntakePipeline:
         try:
             sheets = iter(self.source)
             while True:
-                if self._stop.is_set() or run.aborted.is_set():
+                if self._stop.is_set() or run.aborted.is_set() or not self._room(run):
                     end = _End("stopped")
                     break
                 started = time.perf_counter()
@@ -343,6 +350,18 @@ class IntakePipeline:
                 with contextlib.suppress(Exception):
                     close()
         self._put(run, end)
+
+    def _room(self, run: _Run) -> bool:
+        """Wait for a free place on the queue before asking the device for the next sheet, so
+        that no sheet is fed and then held waiting for one (False: stopped meanwhile)."""
+        if run.room is None:
+            return True
+        started = time.perf_counter()
+        while not run.room.acquire(timeout=POLL_S):
+            if self._stop.is_set() or run.aborted.is_set():
+                return False
+        self._add_time("backpressure", started)
+        return True
 
     def _put(self, run: _Run, message: _Item | _End) -> bool:
         """Queue a message, blocking while the queue is full: this is the backpressure."""
@@ -394,6 +413,8 @@ class IntakePipeline:
                 if isinstance(message, _End):
                     end = message
                     break
+                if run.room is not None:
+                    run.room.release()
                 run.in_hand = message  # until it is in `pending`: lost if submitting fails
                 pending.append(self._submit(message))
                 run.in_hand = None
