@@ -5,7 +5,8 @@ A scanner streak (a dirty sensor pixel: one image column dark down the whole pag
 probed just outside its printed border (at the cleanest of `PROBE_MM`); two narrow dark crossings
 on different sides, joined by a dark straight path through the measured area, are a candidate;
 a candidate is a line when, followed out in the scan itself, it stays dark for
-`ScoreSettings.line_reach_mm` beyond both ends - a voter's stroke never does. Lines are erased
+`ScoreSettings.line_reach_mm` beyond both ends - a voter's stroke never does - and lies within
+`LINE_MAX_TILT_DEG` of the page's axes, as streaks and folds do. Lines are erased
 from the box's darkness patch one at a time (the next one is then measured without the first).
 """
 
@@ -164,10 +165,20 @@ def _candidates(
         counted = seen.sum(1)
         share = np.where(counted >= 0.6 * seen.shape[1],
                          (dark & seen).sum(1) / np.maximum(counted, 1), 0.0)
-    # a candidate must cross the measured area (+3 px: a line's width reaches in) and stay
-    # dark all along
-    keep = (in_box >= 5) & (share >= 0.92)
+    # a candidate must cross the measured area (+3 px: a line's width reaches in), stay dark
+    # all along, and lie near one of the page's axes
+    d = q - p
+    tilt = np.degrees(np.arctan2(np.minimum(np.abs(d[:, 0]), np.abs(d[:, 1])),
+                                 np.maximum(np.abs(d[:, 0]), np.abs(d[:, 1]))))
+    keep = (in_box >= 5) & (share >= 0.92) & (tilt <= LINE_MAX_TILT_DEG)
     return p[keep], q[keep], k[keep]
+
+
+#: a streak runs down the scanner's columns and a fold along or across the sheet: both lie
+#: within a skewed scan's tilt (15 degrees at most) of the page's axes. A stroke slanting more
+#: than this across a box - a tick's long stroke, a cross's - is a voter's however far it runs
+#: on (it may end on a table rule, which carries it on in the scan): never erased
+LINE_MAX_TILT_DEG = 20.0
 
 
 def _confirmed(dark: np.ndarray, p: np.ndarray, q: np.ndarray, grey: np.ndarray,
