@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from omr.register import apply
-from omr.score import BITONAL_EDGE, BITONAL_SHARE, BoxSamples, ScoreSettings, is_bitonal
+from omr.score import BoxSamples, ScoreSettings, is_bitonal
 
 
 def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
@@ -229,17 +229,18 @@ _NEAR_DY, _NEAR_DX = np.mgrid[-2:3, -2:3]
 
 
 def _continue_all(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.ndarray,
-                  q: np.ndarray, settings: ScoreSettings, *, reach_mm: float,
-                  share: float) -> np.ndarray:
-    """`_continues` for the lines p[i]->q[i] ((C, 2) patch px) of one box at once: (C,)
-    booleans. A line on a bitonal stretch of the scan is judged by `_continues` itself."""
+                  q: np.ndarray, settings: ScoreSettings, *, reach_mm: float | None = None,
+                  share: float = 0.85) -> np.ndarray:
+    """Do the lines p[i]->q[i] ((C, 2) patch px, all of one box) stay dark in the scan (over
+    `share` of the samples) for `reach_mm` (default line_reach_mm) past both ends? (C,)
+    booleans, the lines of a box in one gather."""
     if not len(p):
         return np.zeros(0, bool)
     step = 1.0 / settings.sample_px_per_mm
     origin = rect_mm[:2] - settings.ring_mm + step / 2
     pm, qm = origin + p * step, origin + q * step  # (C, 2)
     u = (qm - pm) / np.linalg.norm(qm - pm, axis=1, keepdims=True)
-    reach = np.arange(0.5, reach_mm + 0.01, 0.5)
+    reach = np.arange(0.5, (reach_mm or settings.line_reach_mm) + 0.01, 0.5)
     n = len(reach)
     inside = pm[:, None] + np.array([0.35, 0.5, 0.65])[None, :, None] * (qm - pm)[:, None]
     pts_mm = np.concatenate([qm[:, None] + reach[None, :, None] * u[:, None],
@@ -249,64 +250,44 @@ def _continue_all(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.nd
     gh, gw = grey.shape[:2]
     xi = np.clip(np.rint(pts[..., 0]).astype(int), 0, gw - 1)
     yi = np.clip(np.rint(pts[..., 1]).astype(int), 0, gh - 1)
+    # the darkest within 2 px: a 1 px streak, a slightly bent line
     ny = np.clip(yi[..., None, None] + _NEAR_DY, 0, gh - 1)
     nx = np.clip(xi[..., None, None] + _NEAR_DX, 0, gw - 1)
     window = grey[ny, nx].reshape(c, count, -1)  # (C, P, 25)
-    extreme = ((window < BITONAL_EDGE) | (window > 255 - BITONAL_EDGE)).reshape(c, -1)
-    bitonal = extreme.mean(1) >= BITONAL_SHARE
     darkest = window.min(2).astype(np.float32)
+    for i in range(c):
+        if is_bitonal(window[i]):
+            darkest[i] = _bitonal_darkest(grey, xi[i], yi[i], pts[i])
     line_grey = np.median(darkest[:, 2 * n:], axis=1).astype(np.float64)
     paper = np.percentile(grey[yi[:, :2 * n], xi[:, :2 * n]], 90, axis=1)
     cut = (line_grey + np.maximum(paper, line_grey + 40.0)) / 2.0
     dark = darkest[:, :2 * n] < cut[:, None]
-    out = (dark[:, :n].mean(1) >= share) & (dark[:, n:].mean(1) >= share)
-    for i in np.nonzero(bitonal)[0]:
-        out[i] = _continues(grey, h, rect_mm, p[i], q[i], settings, reach_mm=reach_mm,
-                            share=share)
-    return out
+    return (dark[:, :n].mean(1) >= share) & (dark[:, n:].mean(1) >= share)
+
+
+def _bitonal_darkest(grey: np.ndarray, xi: np.ndarray, yi: np.ndarray, pts: np.ndarray
+                     ) -> np.ndarray:
+    """(P,) the darkest mean near each sample point (xi, yi; `pts` 0.5 mm apart) of a bitonal
+    scan, which encodes grey as a density of black dots (dither, speckle): one dot of the
+    paper's own is no line going on, so the pixels are averaged first."""
+    gh, gw = grey.shape[:2]
+    px_per_mm = float(np.hypot(*(pts[1] - pts[0]))) / 0.5
+    k = max(3, int(CONTINUE_MEAN_MM * px_per_mm) | 1)
+    r = 2 + k // 2
+    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    ny = np.clip(yi[:, None, None] + dy[None], 0, gh - 1)
+    nx = np.clip(xi[:, None, None] + dx[None], 0, gw - 1)
+    wide = grey[ny, nx].astype(np.float32)
+    mean = cv2.blur(wide.reshape(-1, 2 * r + 1), (k, k)).reshape(wide.shape)
+    return mean[:, k // 2:-(k // 2), k // 2:-(k // 2)].reshape(len(pts), -1).min(1)
 
 
 def _continues(grey: np.ndarray, h: np.ndarray, rect_mm: np.ndarray, p: np.ndarray,
                q: np.ndarray, settings: ScoreSettings, *, reach_mm: float | None = None,
                share: float = 0.85) -> bool:
-    """Does the line p->q (patch px) stay dark in the scan (over `share` of the samples)
-    for `reach_mm` (default line_reach_mm) past both ends?"""
-    step = 1.0 / settings.sample_px_per_mm
-    origin = rect_mm[:2] - settings.ring_mm + step / 2
-    pm, qm = origin + p * step, origin + q * step
-    u = (qm - pm) / np.linalg.norm(qm - pm)
-    reach = np.arange(0.5, (reach_mm or settings.line_reach_mm) + 0.01, 0.5)
-    inside = pm[None] + np.array([0.35, 0.5, 0.65])[:, None] * (qm - pm)[None]
-    pts = apply(h, np.concatenate([qm + reach[:, None] * u, pm - reach[:, None] * u, inside]))
-    gh, gw = grey.shape[:2]
-    xi = np.clip(np.rint(pts[:, 0]).astype(int), 0, gw - 1)
-    yi = np.clip(np.rint(pts[:, 1]).astype(int), 0, gh - 1)
-    # the darkest within 2 px: a 1 px streak, a slightly bent line
-    r = 2
-    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
-    ny = np.clip(yi[:, None, None] + dy[None], 0, gh - 1)
-    nx = np.clip(xi[:, None, None] + dx[None], 0, gw - 1)
-    window = grey[ny, nx]  # (P, 5, 5)
-    if is_bitonal(window):
-        # a bitonal scan encodes grey as a density of black dots (dither, speckle): one dot
-        # of the paper's own is no line going on, so its pixels are averaged first
-        px_per_mm = float(np.hypot(*(pts[1] - pts[0]))) / 0.5
-        k = max(3, int(CONTINUE_MEAN_MM * px_per_mm) | 1)
-        r = 2 + k // 2
-        dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
-        ny = np.clip(yi[:, None, None] + dy[None], 0, gh - 1)
-        nx = np.clip(xi[:, None, None] + dx[None], 0, gw - 1)
-        wide = grey[ny, nx].astype(np.float32)
-        mean = cv2.blur(wide.reshape(-1, 2 * r + 1), (k, k)).reshape(wide.shape)
-        darkest = mean[:, k // 2:-(k // 2), k // 2:-(k // 2)].reshape(len(pts), -1).min(1)
-    else:
-        darkest = window.reshape(len(pts), -1).min(1).astype(np.float32)
-    n = len(reach)
-    line_grey = float(np.median(darkest[2 * n:]))
-    paper = float(np.percentile(grey[yi[:2 * n], xi[:2 * n]], 90))
-    cut = (line_grey + max(paper, line_grey + 40.0)) / 2.0
-    dark = darkest[:2 * n] < cut
-    return bool(dark[:n].mean() >= share and dark[n:].mean() >= share)
+    """`_continue_all` for one line p->q."""
+    return bool(_continue_all(grey, h, rect_mm, p[None], q[None], settings, reach_mm=reach_mm,
+                              share=share)[0])
 
 
 def _refine(dark: np.ndarray, p: np.ndarray, q: np.ndarray, threshold: float,
