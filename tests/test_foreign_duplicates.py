@@ -3,12 +3,8 @@ and PostgreSQL: another file, another serial (a foreign sheet's is its source), 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import cv2
 import numpy as np
-import pytest
 from sqlalchemy import func, select
 
 from omr.fingerprint import fingerprint
@@ -17,8 +13,6 @@ from tally.ingest import IngestResult, close_batch, ingest_json, open_batch
 from tally.store import Store
 from tally.testmode import go_official
 from tests.tally_helpers import (
-    any_store,
-    backends,
     layout_of,
     new_meeting,
     reading,
@@ -26,12 +20,6 @@ from tests.tally_helpers import (
 )
 
 REC = layout_of("recommendation")
-
-
-@pytest.fixture(params=backends())
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with any_store(request.param, tmp_path) as s:
-        yield s
 
 
 def _ink(kind: str, speckle: int = 0) -> str:

@@ -3,10 +3,6 @@ ballots and the review queue read; the decoded JSON is not kept on the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import inspect
 
 from omr.reading import Reading
@@ -20,15 +16,9 @@ from tally.readings import (
     stored_pages,
 )
 from tally.store import Store
-from tests.tally_helpers import any_store, backends, layout_of, new_meeting, reading, tiny_image
+from tests.tally_helpers import layout_of, new_meeting, reading, tiny_image
 
 REC = layout_of("recommendation")
-
-
-@pytest.fixture(params=backends())
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with any_store(request.param, tmp_path) as s:
-        yield s
 
 
 def test_parse_reads_marks_ink_and_code_as_the_json_says() -> None:
