@@ -129,17 +129,27 @@ def sample_boxes(
     sizes = np.round(rects_mm[:, 2:] * 20) / 20
     warped = []
     own_paper = np.zeros(n)
+    dither = dithered_scan(grey)
     grey, page_to_image = area_resampled(grey, page_to_image, settings)
+    # a dithered scan's ink is measured on its grey averaged back (`dither_averaged`), its
+    # printed borders, which the averaging widens and lightens, on the scan as it is
+    ink_grey = dither_averaged(grey, page_to_image) if dither else grey
     for size in np.unique(sizes, axis=0):
         index = np.nonzero((sizes == size).all(1))[0]
-        grey_patches = _warp_patches(grey, page_to_image, rects_mm[index], settings)
+        grey_patches = _warp_patches(ink_grey, page_to_image, rects_mm[index], settings)
         own_paper[index] = _ring_paper(grey_patches, size, settings)
         warped.append((size, index, grey_patches))
     paper = _robust_paper(own_paper, rects_mm[:, :2] + rects_mm[:, 2:] / 2)
     for size, index, grey_patches in warped:
         dark, noise = _darkness(grey_patches, size, black_level, settings, paper[index])
         inner = _inner(size, settings)
-        border_offset[index] = _border_offset(dark, size, settings)
+        if dither:
+            raw = _warp_patches(grey, page_to_image, rects_mm[index], settings)
+            border_dark, _ = _darkness(raw, size, black_level, settings,
+                                       _ring_paper(raw, size, settings))
+            border_offset[index] = _border_offset(border_dark, size, settings)
+        else:
+            border_offset[index] = _border_offset(dark, size, settings)
         flat = dark[:, inner[0], inner[1]][:, ::3, ::3].reshape(len(index), -1)
         k = int(0.95 * (flat.shape[1] - 1))
         peak[index] = np.partition(flat, k, axis=1)[:, k]
@@ -155,6 +165,47 @@ def sample_boxes(
 #: a box with more than this share of its measured area dark (> 0.5) is not used to measure
 #: the registration on its border
 BORDER_MAX_FILLED = 0.25
+
+
+#: a bitonal scan on which at least this share of the black pixels (in a few bands across
+#: the page) touch no other black pixel is error-diffusion dithered: its paper and its light
+#: ink are densities of lone dots (simulated dithered pages: 0.13 and up, every other bitonal
+#: kind - fixed, dynamic, small-window thresholds, with their specks - at most 0.022)
+DITHER_ISOLATED_SHARE = 0.08
+#: rows in each of the bands looked at, and how many bands
+DITHER_BAND_ROWS = 48
+DITHER_BANDS = 8
+#: a dithered scan's grey is recovered by a Gaussian of this sigma (mm) over the scan
+DITHER_SIGMA_MM = 0.15
+
+
+def dithered_scan(grey: np.ndarray) -> bool:
+    """Is the page an error-diffusion (dithered) bitonal scan? Its black pixels in the paper
+    and in light ink stand mostly alone; a thresholded scan's (fixed, dynamic or small-window)
+    lie in strokes and specks of several pixels."""
+    if grey.ndim != 2 or not bitonal_scan(grey):
+        return False
+    h = grey.shape[0]
+    alone = black = 0
+    for y in np.linspace(0.1 * h, 0.9 * h - DITHER_BAND_ROWS, DITHER_BANDS).astype(int):
+        band = grey[max(0, y):y + DITHER_BAND_ROWS] < 128
+        core = band[1:-1, 1:-1]
+        touched = band[:-2, 1:-1] | band[2:, 1:-1] | band[1:-1, :-2] | band[1:-1, 2:]
+        black += int(core.sum())
+        alone += int((core & ~touched).sum())
+    return black > 0 and alone / black >= DITHER_ISOLATED_SHARE
+
+
+def dither_averaged(grey: np.ndarray, page_to_image: np.ndarray) -> np.ndarray:
+    """A dithered scan averaged back into the grey its dots encode, as an eye at reading
+    distance sees it: a Gaussian of `DITHER_SIGMA_MM` at the scan's own scale. Averaged over
+    a fixed area of paper rather than a fixed count of samples, a coarse (150-200 dpi) dither
+    no longer leaves a noise floor that a pencil stroke's density drowns in."""
+    q = apply(page_to_image, np.array([[105.0, 148.0], [106.0, 148.0]]))
+    px_per_mm = float(np.hypot(*(q[1] - q[0])))
+    if not np.isfinite(px_per_mm) or px_per_mm <= 0:
+        return grey
+    return cv2.GaussianBlur(grey, (0, 0), DITHER_SIGMA_MM * px_per_mm)
 
 
 #: a scan finer than this many times the sample rate is area-averaged down before sampling...
