@@ -32,7 +32,8 @@ the ink fills (low for pen strokes: a tick, a cross, a circle).
   one place in three boxes or more of a column or a row, a fold or a streak) is doubtful
   unless what is left of its ink besides the line is a mark by itself;
 - a mark far heavier (`heavy_ratio`) than the same voter's other marks beside it in the same
-  field (a tick crossed out next to a new one) is doubtful too.
+  field (a tick crossed out next to a new one) is doubtful too; so is one far heavier than
+  the voter's marks over the page that also runs past its border where theirs do not.
 
 `marked` holds only sure options; one doubtful box makes the page `review`; a page with no ink
 in any box is `blank`.
@@ -164,6 +165,12 @@ class Thresholds:
     #: more heavily than the voter marks: scribbled out?
     page_heavy_ratio: float = 3.0
     page_heavy_min_fill: float = 0.6
+    #: ... or at least this many times (and `past_heavy_min_fill` full) when its ring is also
+    #: inked far more than theirs (`ring_relative`, `ring_relative_min`): scribbled out past
+    #: its border (simulated: cancels 2.1 times the voter's marks and up; no clear mark with
+    #: both signs)
+    past_heavy_ratio: float = 2.0
+    past_heavy_min_fill: float = 0.5
     #: a mark at least this many times the fill of another mark in its field is heavy
     heavy_ratio: float = 2.0
     #: ...and at least this full (a small tick beside a tiny one is not heavy)
@@ -271,6 +278,9 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif covered[i] and strokes:
             calls.append(BoxCall("doubtful", "scribbled over or filled where the voter "
                                              "otherwise ticks: cancelled?", 0.0))
+        elif _heavier_past_border(i, fill, ring, open_marks, t):
+            calls.append(BoxCall("doubtful", "far more ink than the voter's other marks, and "
+                                             "past its border: scribbled out?", 0.0))
         elif _heavier_than_voter(i, fill, open_marks, ink, t):
             calls.append(BoxCall("doubtful", "far more ink than the voter's other marks: "
                                              "scribbled out?", 0.0))
@@ -322,6 +332,23 @@ def _heavier_than_voter(i: int, fill: np.ndarray, open_marks: np.ndarray, ink: B
     if others.sum() < 2 or fill[i] < t.page_heavy_ratio * float(np.median(fill[others])):
         return False
     return float(np.median(ink.solidity[others])) < t.stroke_solidity_max
+
+
+def _heavier_past_border(i: int, fill: np.ndarray, ring: np.ndarray, open_marks: np.ndarray,
+                         t: Thresholds) -> bool:
+    """Is open mark i both far heavier than the voter's other marks (`past_heavy_ratio` times
+    their median fill, at least `past_heavy_min_fill`) and inked past its border where they
+    are not (`ring_relative` times their median ring, at least `ring_relative_min`)? Two
+    signs of a scribble-out together, whatever the voter's style: a voter's marks are alike,
+    and stay in their boxes alike."""
+    if not open_marks[i] or fill[i] < t.past_heavy_min_fill or ring[i] < t.ring_relative_min:
+        return False
+    others = open_marks.copy()
+    others[i] = False
+    if others.sum() < 2:
+        return False
+    return bool(fill[i] >= t.past_heavy_ratio * float(np.median(fill[others]))
+                and ring[i] >= t.ring_relative * float(np.median(ring[others])))
 
 
 def _heavy(i: int, fill: np.ndarray, same_field: list[int], open_marks: np.ndarray,

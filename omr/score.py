@@ -634,6 +634,9 @@ RING_GRAIN_MM = 0.7
 #: a row (column) of the patch inked over this share of its length beyond the box on both
 #: sides is a printed rule running past the box (or a streak), not a voter's ink
 RING_RULE_SHARE = 0.95
+#: ... and one such row (column) or a few side by side, at most this wide (mm): a rule is a
+#: thin line, a band of ink wider than this is a fill or a scribble running past the border
+RING_RULE_MAX_MM = 1.0
 
 
 #: boxes with less ink than this have no ring worth measuring (under the definite fill)
@@ -684,10 +687,11 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
     top, bottom = _span(ys < -d), _span(ys > size_mm[1] + d)
     along_x = _span((xs >= 0) & (xs <= size_mm[0]))
     along_y = _span((ys >= 0) & (ys <= size_mm[1]))
-    rule_row = ((opened[:, :, left].mean(2) >= RING_RULE_SHARE)
-                & (opened[:, :, right].mean(2) >= RING_RULE_SHARE))  # (N, hp)
-    rule_col = ((opened[:, top, :].mean(1) >= RING_RULE_SHARE)
-                & (opened[:, bottom, :].mean(1) >= RING_RULE_SHARE))  # (N, wp)
+    widest = RING_RULE_MAX_MM * settings.sample_px_per_mm
+    rule_row = _thin_runs((opened[:, :, left].mean(2) >= RING_RULE_SHARE)
+                          & (opened[:, :, right].mean(2) >= RING_RULE_SHARE), widest)  # (N, hp)
+    rule_col = _thin_runs((opened[:, top, :].mean(1) >= RING_RULE_SHARE)
+                          & (opened[:, bottom, :].mean(1) >= RING_RULE_SHARE), widest)  # (N, wp)
     keep_row, keep_col = ~rule_row, ~rule_col
     shares = []
     for rows, cols in ((top, along_x), (bottom, along_x), (along_y, left), (along_y, right)):
@@ -697,6 +701,20 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
         shares.append(np.where(counted > 0, (cell & kept).sum((1, 2)) / np.maximum(counted, 1),
                                0.0))
     return np.mean(shares, axis=0)
+
+
+def _thin_runs(flags: np.ndarray, widest_px: float) -> np.ndarray:
+    """(N, L) `flags` with every run of consecutive True longer than `widest_px` cleared: a
+    printed rule is a thin line; a band of ink as wide as a fill running past the border all
+    round is the voter's, and stays in the ring."""
+    out = flags.copy()
+    for i in np.nonzero(flags.any(1))[0]:
+        edges = np.diff(np.concatenate(([0], flags[i].astype(np.int8), [0])))
+        for start, end in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0],
+                              strict=True):
+            if end - start > widest_px:
+                out[i, start:end] = False
+    return out
 
 
 def _solidity(mask: np.ndarray) -> float:

@@ -12,7 +12,7 @@ from omr.decide import Thresholds, decide
 from omr.lines import clear_lines, find_lines
 from omr.reading import FieldMarks, Reading, failed
 from omr.register import apply, code_corners_mm, find_fiducial, local_scale, similarity
-from omr.score import BoxInk, ScoreSettings, box_fill, sample_boxes
+from omr.score import BoxInk, ScoreSettings, axis_mm, box_fill, sample_boxes
 
 # -- reading JSON --------------------------------------------------------------------------------
 
@@ -252,6 +252,42 @@ def test_ink_past_the_border_makes_a_covered_box_doubtful_whoever_the_voter() ->
                  [1.0] * 4) == ["marked"] * 3 + ["doubtful"]
     # and a box whose ink lies mostly round it (a scribble a bitonal scan hollowed)
     assert calls([0.25, 0.12], [0.0, 0.0], [0.0, 0.1], [0.5, 0.15]) == ["marked", "doubtful"]
+
+
+def test_a_mark_far_heavier_than_the_voters_others_and_past_its_border_is_doubtful() -> None:
+    """Twice the ink of the voter's other marks and a ring inked where theirs are clean: a
+    scribble-out, not covered all over (a bitonal scan hollowed it, or the pen left gaps);
+    the same heavy mark inside its border, or a ring without the weight, is a vote."""
+    from omr.score import BoxInk as Ink
+
+    def calls(fill, ring):
+        n = len(fill)
+        ink = Ink(np.array(fill), np.zeros(n), np.full(n, 2.5), np.full(n, 0.5),
+                  ring=np.array(ring))
+        return [c.decision for c in decide(ink, [f"f{i}" for i in range(n)], Thresholds())]
+
+    ticks = [0.3, 0.25, 0.29, 0.34]
+    assert calls([*ticks, 0.61], [0.0, 0.0, 0.01, 0.0, 0.23]) == ["marked"] * 4 + ["doubtful"]
+    assert calls([*ticks, 0.61], [0.0] * 5) == ["marked"] * 5
+    assert calls([*ticks, 0.45], [0.0, 0.0, 0.01, 0.0, 0.23]) == ["marked"] * 5
+
+
+def test_a_fill_running_far_past_its_border_inks_its_ring() -> None:
+    """A fill that overruns its border by a few millimetres on every side covers every
+    row and column of the ring round the box: a band of ink, not printed rules running past
+    the box (which are thin), so the ring is inked - and a covered box with it doubtful."""
+    from omr.score import _ring_ink
+
+    settings = ScoreSettings()
+    size = (8.0, 5.0)
+    xs, ys = axis_mm(size[0], settings), axis_mm(size[1], settings)
+    over = 3.0  # past the patch: every row and column of the ring inked edge to edge
+    ink = (((xs > -over) & (xs < size[0] + over))[None, :]
+           & ((ys > -over) & (ys < size[1] + over))[:, None])[None]
+    assert _ring_ink(ink, size, settings)[0] > 0.3
+    rule = np.zeros_like(ink)
+    rule[0, np.abs(ys - 2.5) < 0.2, :] = True  # a thin printed rule through the patch
+    assert _ring_ink(rule, size, settings)[0] == 0.0
 
 
 def test_a_fill_just_over_its_border_is_a_scribble_only_where_a_threshold_may_hollow_it() -> None:
