@@ -500,6 +500,11 @@ class BoxInk:
         #: for a box without a mark's worth of ink inside: the share of directions from its
         #: centre in which ink (beyond what is printed) lies round it (`_round_cover`)
         self.round_cover = np.zeros(n)
+        #: for such a box: the share of the band along its border (`_border_band`) holding
+        #: visible ink beyond what is printed there, and, where that share is at least
+        #: `BAND_INK_MIN`, the share of directions from its centre in which it lies
+        self.band_ink = np.zeros(n)
+        self.band_cover = np.zeros(n)
         #: the page is a grey or colour scan, which keeps solid ink solid (not `bitonal_scan`:
         #: a bitonal threshold may hollow a fill to its edge); False when not known
         self.solid_scan = False
@@ -551,8 +556,10 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     light = np.zeros(n, bool)
     border_min, border_mean = np.zeros(n), np.zeros(n)
     round_cover = np.zeros(n)
+    band_ink, band_cover = np.zeros(n), np.zeros(n)
     masks = []
     for g in samples.groups:
+        band = _border_band(g.size_mm, settings)
         inner = g.dark[:, g.inner[0], g.inner[1]]
         own = (inner > levels.voter).mean((1, 2))
         is_light = own < settings.voter_mark_fill
@@ -584,6 +591,19 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                 if printed_borders and len(sided):
                     round_cover[g.index[bare[sided]]] = _round_cover(extra[sided], g.size_mm,
                                                                      settings)
+                if printed_borders:
+                    # any visible ink beyond the print in the band along the border, and for a
+                    # box with a fair share of it, in how many directions round the box it lies
+                    # (a line right across the patch - a fold, a streak - left out)
+                    seen = g.dark[bare] - printed_dark > levels.visible
+                    rows, cols = _lines_across(seen, g.size_mm, settings)
+                    seen &= band & ~rows[:, :, None] & ~cols[:, None, :]
+                    share = seen.sum((1, 2)) / max(int(band.sum()), 1)
+                    band_ink[g.index[bare]] = share
+                    wide = np.nonzero(share >= BAND_INK_MIN)[0]
+                    if len(wide):
+                        band_cover[g.index[bare[wide]]] = _round_cover(seen[wide], g.size_mm,
+                                                                       settings)
             if len(full):
                 outside[g.index[full]] = _halo_sides(g.dark[full] - printed_dark > levels.mark,
                                                      g.size_mm, settings, outer_only=True)
@@ -622,7 +642,24 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     out.masks = masks
     out.border_excess_mm, out.border_excess_mean_mm = border_min, border_mean
     out.round_cover = round_cover
+    out.band_ink, out.band_cover = band_ink, band_cover
     return out
+
+
+#: a box with at least this share of its border band holding visible ink beyond the print has
+#: the directions of that ink measured (`BoxInk.band_cover`)
+BAND_INK_MIN = 0.02
+
+
+def _border_band(size_mm: tuple[float, float], settings: ScoreSettings) -> np.ndarray:
+    """(hp, wp) the band along a box's border, from `HALO_INSIDE_MM` inside its inside edge to
+    `HALO_OUTSIDE_MM` outside, the border itself included: where a circle drawn round the box
+    runs, on the border, over it, just inside or outside it."""
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
+    out_x = np.maximum(-xs, xs - size_mm[0])
+    out_y = np.maximum(-ys, ys - size_mm[1])
+    outside = np.maximum(out_x[None, :], out_y[:, None])  # mm outside the inside edge
+    return (outside > -HALO_INSIDE_MM) & (outside < HALO_OUTSIDE_MM)
 
 
 #: the ring of paper round a box whose ink is measured: from this far outside the box's inside
@@ -687,11 +724,7 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
     top, bottom = _span(ys < -d), _span(ys > size_mm[1] + d)
     along_x = _span((xs >= 0) & (xs <= size_mm[0]))
     along_y = _span((ys >= 0) & (ys <= size_mm[1]))
-    widest = RING_RULE_MAX_MM * settings.sample_px_per_mm
-    rule_row = _thin_runs((opened[:, :, left].mean(2) >= RING_RULE_SHARE)
-                          & (opened[:, :, right].mean(2) >= RING_RULE_SHARE), widest)  # (N, hp)
-    rule_col = _thin_runs((opened[:, top, :].mean(1) >= RING_RULE_SHARE)
-                          & (opened[:, bottom, :].mean(1) >= RING_RULE_SHARE), widest)  # (N, wp)
+    rule_row, rule_col = _lines_across(opened, size_mm, settings)
     keep_row, keep_col = ~rule_row, ~rule_col
     shares = []
     for rows, cols in ((top, along_x), (bottom, along_x), (along_y, left), (along_y, right)):
@@ -701,6 +734,24 @@ def _ring_ink(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSett
         shares.append(np.where(counted > 0, (cell & kept).sum((1, 2)) / np.maximum(counted, 1),
                                0.0))
     return np.mean(shares, axis=0)
+
+
+def _lines_across(ink: np.ndarray, size_mm: tuple[float, float], settings: ScoreSettings
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, hp) rows and (N, wp) columns of (N, hp, wp) boolean ink patches that a thin line
+    runs along right across the patch - inked over `RING_RULE_SHARE` of the ring beyond the
+    box on both sides, in runs no wider than `RING_RULE_MAX_MM`: a printed rule, a fold or a
+    streak through the box, not ink of the box's own."""
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
+    d = RING_FROM_MM
+    left, right = _span(xs < -d), _span(xs > size_mm[0] + d)
+    top, bottom = _span(ys < -d), _span(ys > size_mm[1] + d)
+    widest = RING_RULE_MAX_MM * settings.sample_px_per_mm
+    rows = _thin_runs((ink[:, :, left].mean(2) >= RING_RULE_SHARE)
+                      & (ink[:, :, right].mean(2) >= RING_RULE_SHARE), widest)
+    cols = _thin_runs((ink[:, top, :].mean(1) >= RING_RULE_SHARE)
+                      & (ink[:, bottom, :].mean(1) >= RING_RULE_SHARE), widest)
+    return rows, cols
 
 
 def _thin_runs(flags: np.ndarray, widest_px: float) -> np.ndarray:

@@ -213,6 +213,35 @@ def test_a_circle_drawn_round_a_box_is_a_vote_on_a_grey_scan_and_never_empty(
     assert counted >= counted_share * sum(len(v) for v in votes.values()), counted
 
 
+@pytest.mark.parametrize("ink", [130, 150])
+def test_a_light_oval_tracing_a_boxs_border_is_never_read_empty(ink: int) -> None:
+    """A pencil oval drawn round a box that runs on its printed border for long stretches
+    (where the print hides it) and only a little inside or outside it elsewhere: too little
+    of it is off the border for a ring, but the band along the border holds far more ink than
+    the page's other boxes do there - a person looks. The boxes beside it are never votes."""
+    rng = np.random.default_rng(ink)
+    votes = _votes(13)
+    img = H.blank_sheet("evaluation", "000213")
+    for field, options in votes.items():
+        for option in options:
+            x, y, w, h = H.box_rect(DOC, field, option)
+            cx, cy = x + w / 2 + rng.normal(0, 0.15), y + h / 2 + rng.normal(0, 0.15)
+            axes = (w / 2 + rng.uniform(0.2, 0.9), h / 2 + rng.uniform(0.0, 0.5))
+            cv2.ellipse(img, (round(cx * K * 16), round(cy * K * 16)),
+                        (round(axes[0] * K * 16), round(axes[1] * K * 16)),
+                        rng.uniform(-4, 4), 0, 360, ink, max(1, round(0.35 * K)),
+                        cv2.LINE_AA, 4)
+    reading = _read(H.scan(img, angle_deg=0.5, blur_px=1.6, noise=2, jpeg_quality=70))
+    assert reading.read, reading.reason
+    for f in FIELDS:
+        for option in f["options"]:
+            call = _decision(reading, f["id"], option)
+            if option in votes.get(f["id"], []):
+                assert call != "empty", (f["id"], option, reading.scores[f["id"]])
+            else:
+                assert call != "marked", (f["id"], option)
+
+
 @pytest.mark.parametrize(("dpi", "blur_px"), [(200, 1.5), (300, 2.5), (400, 3.6)])
 def test_a_blurred_scan_dithered_afterwards_keeps_its_code(dpi: int, blur_px: float) -> None:
     """A soft scan (out of focus) that the scanner then dithers to 1 bit keeps the code's
