@@ -130,6 +130,10 @@ class Thresholds:
     slash_off_centre: float = 0.55
     #: ... and slanting: within this many degrees of 45 (a dash from the next cell lies flat)
     slash_angle_deg: float = 32.0
+    #: ... and, with less ink than `definite_fill`, one piece: at least this share of its
+    #: ink in its largest connected part (two specks of dust in a slanting row span a box as
+    #: far; a stroke is drawn in one go)
+    slash_one_piece: float = 0.9
     #: a box covered all over whose ink runs out past its border on this many sides (the band
     #: outside it, what is printed there left out) was scribbled out: cancelled? - on a bitonal
     #: scan, whose threshold may hollow the scribble's ring. A grey or colour scan shows a
@@ -241,6 +245,11 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     slash = (~unsure_light & thin & (np.asarray(ink.peak) >= t.light_peak_min) & long
              & (np.asarray(ink.off_centre) <= t.slash_off_centre)
              & (np.abs(np.asarray(ink.angle_deg) - 45.0) <= t.slash_angle_deg))
+    # a slash with less ink than a definite mark must be one piece: specks in a slanting row
+    # are no stroke (a long one, broken by a bitonal threshold, has the ink to show it is one)
+    short = slash & (fill < t.definite_fill)
+    if short.any():
+        slash &= ~short | (ink.clump(short) >= t.slash_one_piece)
     halo = np.asarray(ink.halo_sides)
     circled = (halo >= t.circled_sides) | ((halo >= t.round_sides)
                                            & (np.asarray(ink.round_cover) >= t.round_cover))

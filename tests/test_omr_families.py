@@ -242,6 +242,32 @@ def test_a_light_oval_tracing_a_boxs_border_is_never_read_empty(ink: int) -> Non
                 assert call != "marked", (f["id"], option)
 
 
+def test_two_specks_of_dust_in_a_slanting_row_are_no_slash() -> None:
+    """Two specks of dust a few millimetres apart on a box's diagonal span it as a slash
+    does, thin and slanting, but in two pieces: never a vote (a person looks, or it is
+    empty); one stroke drawn the same way stays a mark."""
+    votes = _votes(17)
+    img = H.blank_sheet("evaluation", "000217")
+    _draw(img, votes, "tick", H.BLACK_PEN, 0.5, 17)
+    specked = []
+    for f in FIELDS:
+        free = [o for o in f["options"] if o not in votes.get(f["id"], [])]
+        x, y, w, h = H.box_rect(DOC, f["id"], free[0])
+        slant = float(np.degrees(np.arctan2(-0.6 * h, 0.6 * w)))
+        for u, v in ((0.2, 0.8), (0.8, 0.2)):  # two short flecks, far apart on the diagonal
+            cv2.ellipse(img, (round((x + u * w) * K * 16), round((y + v * h) * K * 16)),
+                        (round(0.55 * K * 16), round(0.16 * K * 16)), slant, 0, 360, 0, -1,
+                        cv2.LINE_AA, 4)
+        specked.append((f["id"], free[0]))
+    flat = H.scan(img, angle_deg=0.3, blur_px=0.8)
+    reading = _read(np.where(flat < 140, 0, 255).astype(np.uint8))
+    assert reading.read, reading.reason
+    for field, option in specked:
+        assert _decision(reading, field, option) != "marked", (field, option)
+    for field, options in votes.items():
+        assert set(options) <= set(reading.marks[field].marked), field
+
+
 @pytest.mark.parametrize(("dpi", "blur_px"), [(200, 1.5), (300, 2.5), (400, 3.6)])
 def test_a_blurred_scan_dithered_afterwards_keeps_its_code(dpi: int, blur_px: float) -> None:
     """A soft scan (out of focus) that the scanner then dithers to 1 bit keeps the code's
