@@ -230,9 +230,16 @@ def _init_worker(settings: ReadSettings, owner_pid: int | None = None) -> None:
     _worker_settings = settings
     cv2.setNumThreads(1)  # one process per core already
     if owner_pid is not None:
-        threading.Thread(target=_end_with, args=(owner_pid,), daemon=True,
-                         name="end-with-owner").start()
+        end_with_owner(owner_pid)
     _keep_freed_memory()
+
+
+def end_with_owner(owner_pid: int) -> None:
+    """In a pool's worker process: end it once the process `owner_pid`, which started the
+    pool, is gone (`_end_with`, watched from a daemon thread). For every process pool of the
+    product: the intake's readers and the hall screen's tally workers."""
+    threading.Thread(target=_end_with, args=(owner_pid,), daemon=True,
+                     name="end-with-owner").start()
 
 
 #: how often a worker looks whether the process that started its pool still runs
@@ -252,6 +259,18 @@ def _end_with(owner_pid: int) -> None:
             os._exit(0)
         except PermissionError:  # a new process of another user has the number: gone too
             os._exit(0)
+        if _zombie(owner_pid):  # ended, not yet reaped by its own parent: gone
+            os._exit(0)
+
+
+def _zombie(pid: int) -> bool:
+    """Has process `pid` ended without its parent having reaped it yet (Linux's /proc; False
+    where that cannot be read)?"""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 #: glibc mallopt parameters (malloc.h)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from intake.pool import end_with_owner
 from server.events import EventBus
 from tally.live import LiveResults
 from tally.results import MeetingResults, audit_seq
@@ -305,8 +307,11 @@ class HallFeeds:
         thread; a broken worker is replaced, and the thread used meanwhile."""
         if self.workers > 0:
             if self._pool is None:
+                # a worker ends with the server, however the server ends (a pool shut down
+                # without waiting leaves its workers behind when the server exits at once)
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"))
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=end_with_owner, initargs=(os.getpid(),))
             url = self.store.engine.url.render_as_string(hide_password=False)
             db_url = None if self.store.dialect == "sqlite" else url
             try:
