@@ -309,7 +309,7 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif covered[i] and strokes:
             calls.append(BoxCall("doubtful", "scribbled over or filled where the voter "
                                              "otherwise ticks: cancelled?", 0.0))
-        elif _heavier_past_border(i, fill, ring, open_marks, t):
+        elif _heavier_past_border(i, fill, ring, open_marks | slash, t):
             calls.append(BoxCall("doubtful", "far more ink than the voter's other marks, and "
                                              "past its border: scribbled out?", 0.0))
         elif _heavier_than_voter(i, fill, open_marks, ink, t):
@@ -365,16 +365,17 @@ def _heavier_than_voter(i: int, fill: np.ndarray, open_marks: np.ndarray, ink: B
     return float(np.median(ink.solidity[others])) < t.stroke_solidity_max
 
 
-def _heavier_past_border(i: int, fill: np.ndarray, ring: np.ndarray, open_marks: np.ndarray,
+def _heavier_past_border(i: int, fill: np.ndarray, ring: np.ndarray, marks: np.ndarray,
                          t: Thresholds) -> bool:
-    """Is open mark i both far heavier than the voter's other marks (`past_heavy_ratio` times
-    their median fill, at least `past_heavy_min_fill`) and inked past its border where they
-    are not (`ring_relative` times their median ring, at least `ring_relative_min`)? Two
+    """Is open mark i both far heavier than the voter's other marks (`marks`: the open ones
+    and the slashes, which are thin; `past_heavy_ratio` times their median fill, at least
+    `past_heavy_min_fill`) and inked past its border where they are not (`ring_relative`
+    times their median ring, at least `ring_relative_min`)? Two
     signs of a scribble-out together, whatever the voter's style: a voter's marks are alike,
     and stay in their boxes alike."""
-    if not open_marks[i] or fill[i] < t.past_heavy_min_fill or ring[i] < t.ring_relative_min:
+    if not marks[i] or fill[i] < t.past_heavy_min_fill or ring[i] < t.ring_relative_min:
         return False
-    others = open_marks.copy()
+    others = marks.copy()
     others[i] = False
     if others.sum() < 2:
         return False

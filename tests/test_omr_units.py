@@ -268,6 +268,17 @@ def test_a_mark_far_heavier_than_the_voters_others_and_past_its_border_is_doubtf
 
     ticks = [0.3, 0.25, 0.29, 0.34]
     assert calls([*ticks, 0.61], [0.0, 0.0, 0.01, 0.0, 0.23]) == ["marked"] * 4 + ["doubtful"]
+    # a voter who slashes (thin strokes across the box, counted as slashes) and scribbles one
+    # out: its weight is measured against the slashes
+    n = 6
+    ink = Ink(np.array([0.15, 0.16, 0.14, 0.16, 0.15, 0.84]), np.array([0.0] * 5 + [0.68]),
+              np.array([0.5] * 5 + [3.1]), np.full(n, 0.5),
+              ring=np.array([0.0] * 5 + [0.45]))
+    ink.length_mm, ink.diagonal_mm = np.full(n, 6.5), np.full(n, 7.8)
+    ink.off_centre, ink.angle_deg = np.full(n, 0.1), np.full(n, 40.0)
+    ink.ink_dark = np.full(n, 0.7)
+    assert [c.decision for c in decide(ink, [f"f{i}" for i in range(n)], Thresholds())] == [
+        "marked"] * 5 + ["doubtful"]
     assert calls([*ticks, 0.61], [0.0] * 5) == ["marked"] * 5
     assert calls([*ticks, 0.45], [0.0, 0.0, 0.01, 0.0, 0.23]) == ["marked"] * 5
 
