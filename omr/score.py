@@ -502,7 +502,8 @@ class BoxInk:
         self.round_cover = np.zeros(n)
         #: for such a box: the share of the band along its border (`_border_band`) holding
         #: visible ink beyond what is printed there, and, where that share is at least
-        #: `BAND_INK_MIN`, the share of directions from its centre in which it lies
+        #: `BAND_INK_MIN`, the share of directions from its centre in which it lies with ink
+        #: in the opposite direction too (a neighbour's ink spilling over lies on one side)
         self.band_ink = np.zeros(n)
         self.band_cover = np.zeros(n)
         #: the page is a grey or colour scan, which keeps solid ink solid (not `bitonal_scan`:
@@ -602,8 +603,8 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                     band_ink[g.index[bare]] = share
                     wide = np.nonzero(share >= BAND_INK_MIN)[0]
                     if len(wide):
-                        band_cover[g.index[bare[wide]]] = _round_cover(seen[wide], g.size_mm,
-                                                                       settings)
+                        band_cover[g.index[bare[wide]]] = _round_cover(
+                            seen[wide], g.size_mm, settings, opposite=True)
             if len(full):
                 outside[g.index[full]] = _halo_sides(g.dark[full] - printed_dark > levels.mark,
                                                      g.size_mm, settings, outer_only=True)
@@ -937,7 +938,7 @@ ROUND_SPECK_MM2 = 0.12
 
 
 def _round_cover(extra: np.ndarray, size_mm: tuple[float, float],
-                 settings: ScoreSettings) -> np.ndarray:
+                 settings: ScoreSettings, *, opposite: bool = False) -> np.ndarray:
     """(N,) for each patch of `extra` (ink darker than what is printed there), the share of
     `ROUND_BINS` directions from the box's centre (scaled to the box's shape) in which ink lies
     in the ring round the box's edge. A circle or an oval drawn round the box, even one that
@@ -963,7 +964,11 @@ def _round_cover(extra: np.ndarray, size_mm: tuple[float, float],
         if not len(big):
             continue
         kept = np.isin(labels, big)
-        out[k] = len(np.unique(bins[kept])) / ROUND_BINS
+        hit = np.zeros(ROUND_BINS, bool)
+        hit[np.unique(bins[kept])] = True
+        if opposite:  # only directions whose opposite holds ink too: round, not one side
+            hit &= np.roll(hit, ROUND_BINS // 2)
+        out[k] = hit.mean()
     return out
 
 
