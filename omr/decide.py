@@ -371,9 +371,9 @@ def _heavier_past_border(i: int, fill: np.ndarray, ring: np.ndarray, marks: np.n
     """Is open mark i both far heavier than the voter's other marks (`marks`: the open ones
     and the slashes, which are thin; `past_heavy_ratio` times their median fill, at least
     `past_heavy_min_fill`) and inked past its border where they are not (`ring_relative`
-    times their median ring, at least `ring_relative_min`)? Two
-    signs of a scribble-out together, whatever the voter's style: a voter's marks are alike,
-    and stay in their boxes alike."""
+    times their median ring, at least `ring_relative_min`)? Two signs of a scribble-out
+    together, whatever the voter's style: a voter's marks are alike, and stay in their boxes
+    alike."""
     if not marks[i] or fill[i] < t.past_heavy_min_fill or ring[i] < t.ring_relative_min:
         return False
     others = marks.copy()

@@ -201,11 +201,16 @@ def dither_averaged(grey: np.ndarray, page_to_image: np.ndarray) -> np.ndarray:
     distance sees it: a Gaussian of `DITHER_SIGMA_MM` at the scan's own scale. Averaged over
     a fixed area of paper rather than a fixed count of samples, a coarse (150-200 dpi) dither
     no longer leaves a noise floor that a pencil stroke's density drowns in."""
-    q = apply(page_to_image, np.array([[105.0, 148.0], [106.0, 148.0]]))
-    px_per_mm = float(np.hypot(*(q[1] - q[0])))
+    px_per_mm = _page_px_per_mm(page_to_image)
     if not np.isfinite(px_per_mm) or px_per_mm <= 0:
         return grey
     return cv2.GaussianBlur(grey, (0, 0), DITHER_SIGMA_MM * px_per_mm)
+
+
+def _page_px_per_mm(page_to_image: np.ndarray) -> float:
+    """The scan's scale (image px per page mm) at the middle of an A4 page, along x and y."""
+    q = apply(page_to_image, np.array([[105.0, 148.0], [106.0, 148.0], [105.0, 149.0]]))
+    return float(np.mean([np.hypot(*(q[1] - q[0])), np.hypot(*(q[2] - q[0]))]))
 
 
 #: a scan finer than this many times the sample rate is area-averaged down before sampling...
@@ -225,9 +230,7 @@ def area_resampled(grey: np.ndarray, page_to_image: np.ndarray, settings: ScoreS
     salt-and-pepper noise, the page's noise floor rises over a thin stroke's darkness and the
     stroke vanishes. Averaging the area first (anti-aliasing) gives each sample the grey the
     dither encodes, and costs nothing at the usual 200 dpi, where nothing is done."""
-    # the scale at the middle of an A4 page, 1 mm along x and along y
-    q = apply(page_to_image, np.array([[105.0, 148.0], [106.0, 148.0], [105.0, 149.0]]))
-    px_per_mm = float(np.mean([np.hypot(*(q[1] - q[0])), np.hypot(*(q[2] - q[0]))]))
+    px_per_mm = _page_px_per_mm(page_to_image)
     ppm = settings.sample_px_per_mm
     if not np.isfinite(px_per_mm) or px_per_mm <= AREA_SAMPLE_ABOVE * ppm:
         return grey, page_to_image
@@ -943,7 +946,9 @@ def _round_cover(extra: np.ndarray, size_mm: tuple[float, float],
     `ROUND_BINS` directions from the box's centre (scaled to the box's shape) in which ink lies
     in the ring round the box's edge. A circle or an oval drawn round the box, even one that
     runs along the printed border for a stretch (where it cannot be told from the border),
-    covers most directions; a tick's tail or a neighbour's overshoot covers a few."""
+    covers most directions; a tick's tail or a neighbour's overshoot covers a few.
+    `opposite`: count only the directions whose opposite direction holds ink too (ink on one
+    side of the box, a neighbour's spilling over, then counts for nothing)."""
     xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     w, h = size_mm
     u = (xs - w / 2) / (w / 2)
