@@ -47,7 +47,7 @@ def test_a_stack_is_ingested_once_in_feed_order_through_worker_processes(
         stats = result.stats
         assert (stats.acquired, stats.read, stats.ingested, stats.pages) == (20, 20, 20, 20)
         assert stats.outcomes == {"ok": 20}
-        assert stats.max_queue_depth <= stats.queue_bound == 4
+        assert stats.max_queue_depth <= stats.queue_bound == 2  # the default: max(2, W)
         assert seen and seen[-1].ingested == 20
         stored = pages(store, mid)
         assert [p["source"] for p in stored] == [f"{sim.uri}#{n}" for n in range(1, 21)]

@@ -74,9 +74,9 @@ def scan_command(
                                         "protocol=sekonic&baud=38400")],
     workers: Annotated[int, typer.Option("--workers", min=1, max=64,
                                          help="OMR worker processes")] = 2,
-    queue: Annotated[int | None, typer.Option("--queue", min=1, max=10_000, help="sheets "
-                                              "waiting for OMR at most (default 2 × workers)")
-                     ] = None,
+    queue: Annotated[int | None, typer.Option(
+        "--queue", min=1, max=10_000,
+        help="sheets waiting for OMR at most (default: workers, at least 2)")] = None,
     category: Annotated[str | None, typer.Option(
         "--category", help="voter category of this whole batch")] = None,
     form: Annotated[str | None, typer.Option(
