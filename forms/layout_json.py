@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forms import geometry as g
-from forms.layout import CompiledLayout
+
+if TYPE_CHECKING:  # the layout compiler (reportlab, fonts) is not needed to read a layout
+    from forms.layout import CompiledLayout
 
 LAYOUT_SCHEMA = "scantally.layout/1"
 Rect4 = list[float]
