@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import zxingcpp
@@ -272,6 +273,36 @@ def test_a_vote_a_bitonal_threshold_erased_is_faint_on_that_image(form, factory)
     empty, _ = scan(blank, s, np.random.default_rng(0))
     _survival(image, empty, m, page, marked2, 200)
     assert not [n for n in marked2.notes if "erased" in n]
+
+
+def test_on_a_skewed_scan_only_ink_inside_the_box_keeps_a_vote_clear():
+    """The survival of a vote is measured inside the box, not in its bounding rectangle: on a
+    skewed scan that rectangle's corners take in the printed border, which a threshold moves
+    by a pixel wherever a mark changed the grey round it (pixels that are no vote)."""
+    from types import SimpleNamespace
+
+    from omr.handsim.deck import _survival
+
+    dpi, k = 200, 200 / MM_PER_INCH
+    a = np.radians(5.0)
+    m = np.array([[np.cos(a), -np.sin(a), 30.0], [np.sin(a), np.cos(a), 10.0]])
+    x, y, w, h = 20.0, 20.0, 6.0, 5.0
+    page = {"boxes": [{"field": "f", "option": "o", "rect_mm": [x, y, w, h]}]}
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]) * k @ m[:, :2].T
+    corners += m[:, 2]
+    blank = np.zeros((400, 400), bool)
+    border = np.zeros((400, 400), np.uint8)  # what differs from the blank: the border alone
+    cv2.polylines(border, [corners.round().astype(np.int32)], True, 1, thickness=4)
+    marked = SimpleNamespace(truth={"f": {"o": "clear"}}, notes=[])
+    _survival(border.astype(bool), blank, m, page, marked, dpi)
+    assert marked.truth["f"]["o"] == "faint", "nothing of the vote is inside its box"
+    # ink inside the box keeps it clear
+    inside = border.copy()
+    centre = corners.mean(axis=0).round().astype(int)
+    cv2.circle(inside, (int(centre[0]), int(centre[1])), 6, 1, -1)
+    marked = SimpleNamespace(truth={"f": {"o": "clear"}}, notes=[])
+    _survival(inside.astype(bool), blank, m, page, marked, dpi)
+    assert marked.truth["f"]["o"] == "clear"
 
 
 def test_dither_keeps_grey_as_dot_density():

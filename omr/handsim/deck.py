@@ -136,10 +136,15 @@ def _survival(image: np.ndarray, blank: np.ndarray, m: np.ndarray, page: dict, m
         corners = np.array([[x + i, y + i], [x + w - i, y + i], [x + w - i, y + h - i],
                             [x + i, y + h - i]])
         pts = corners * k @ m[:, :2].T + m[:, 2]
-        x0, y0 = np.floor(pts.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
-        region = added[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
-        if float(region.sum()) / k ** 2 < SURVIVING_MM2:
+        x0, y0 = np.maximum(0, np.floor(pts.min(axis=0)).astype(int))
+        x1, y1 = np.maximum(0, np.ceil(pts.max(axis=0)).astype(int))
+        region = added[y0:y1, x0:x1]
+        # the inset box itself, not its bounding rectangle: on a skewed scan that rectangle's
+        # corners reach into the printed border, whose edge a threshold shifts by a pixel
+        # where a mark changed the grey round it - pixels that are no mark of the voter's
+        inside = np.zeros(region.shape, np.uint8)
+        cv2.fillPoly(inside, [np.round(pts - (x0, y0)).astype(np.int32)], 1)
+        if float(region[inside.astype(bool)].sum()) / k ** 2 < SURVIVING_MM2:
             marked.truth[box["field"]][box["option"]] = "faint"
             marked.notes.append(f"{box['field']}/{box['option']}: clear mark erased by the "
                                 "bitonal threshold; faint on this image")
