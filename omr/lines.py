@@ -21,10 +21,13 @@ from omr.score import BoxSamples, ScoreSettings, is_bitonal
 
 def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
                 page_to_image: np.ndarray, rects_mm: np.ndarray, threshold: float,
-                settings: ScoreSettings) -> int:
+                settings: ScoreSettings, *, printed_borders: bool = True) -> int:
     """Erase, in place, streaks and folds crossing the given boxes; returns how many were found.
 
     `boxes`: indices of the boxes to check (those with some ink); `threshold`: the ink level.
+    `printed_borders`: each rectangle is a box with a printed border, and a line running along
+    that border is never erased (`_along_border`); False for regions with no border drawn
+    round them (write-in lines).
     """
     found = 0
     wanted = set(int(b) for b in boxes)
@@ -35,11 +38,16 @@ def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
         sub = g.dark[js]
         ends = _crossing_ends(sub, np.array(g.size_mm), threshold, settings)
         candidates = _candidates(ends, _near(sub), g.inner, threshold)
+        if printed_borders:
+            off = ~_along_border(candidates[0], candidates[1], g.size_mm, settings)
+            candidates = (candidates[0][off], candidates[1][off], candidates[2][off])
         for k in sorted(set(candidates[2].tolist())):  # only boxes with a candidate line
             patch, rect = g.dark[js[k]], rects_mm[g.index[js[k]]]
             mine = candidates[2] == k
             lines = _confirmed(patch, candidates[0][mine], candidates[1][mine], grey,
                                page_to_image, rect, threshold, settings)
+            if printed_borders:  # measured where it is, a line may lie on the border after all
+                lines = _off_border(lines, g.size_mm, settings)
             # one line at a time: a line next to another is only measured right (its centre,
             # its width) once the other is gone; where a line was erased does not count
             # against one crossing it
@@ -50,7 +58,8 @@ def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
                 erased |= _erase(patch, *lines[0])
                 found += 1
                 lines = find_lines(patch, g.size_mm, g.inner, grey, page_to_image, rect,
-                                   threshold, settings, erased)
+                                   threshold, settings, erased,
+                                   printed_borders=printed_borders)
     return found
 
 
@@ -61,7 +70,8 @@ MAX_LINES_PER_BOX = 4
 def find_lines(
     dark: np.ndarray, size_mm: tuple[float, float], inner: tuple[slice, slice],
     grey: np.ndarray, page_to_image: np.ndarray, rect_mm: np.ndarray, threshold: float,
-    settings: ScoreSettings, erased: np.ndarray | None = None,
+    settings: ScoreSettings, erased: np.ndarray | None = None, *,
+    printed_borders: bool = True,
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Straight dark lines crossing one box patch side to side and going on outside it.
 
@@ -76,7 +86,11 @@ def find_lines(
     ends = _crossing_ends(dark[None], np.asarray(size_mm), threshold, settings)
     p, q, _ = _candidates(ends, _near(dark[None]), inner, threshold,
                           None if erased is None else erased[None])
-    return _confirmed(dark, p, q, grey, page_to_image, rect_mm, threshold, settings)
+    if not printed_borders:
+        return _confirmed(dark, p, q, grey, page_to_image, rect_mm, threshold, settings)
+    off = ~_along_border(p, q, size_mm, settings)
+    return _off_border(_confirmed(dark, p[off], q[off], grey, page_to_image, rect_mm,
+                                  threshold, settings), size_mm, settings)
 
 
 #: distances (mm) outside a box's inside edge at which its sides are probed for crossing lines
@@ -172,6 +186,45 @@ def _candidates(
                                  np.maximum(np.abs(d[:, 0]), np.abs(d[:, 1]))))
     keep = (in_box >= 5) & (share >= 0.92) & (tilt <= LINE_MAX_TILT_DEG)
     return p[keep], q[keep], k[keep]
+
+
+#: a line whose centre stays this close to one of the box's inside edges (mm), at both ends,
+#: runs along its printed border (the border lies outside that edge, about 0.5 mm wide)
+ALONG_BORDER_MM = 0.6
+
+
+def _along_border(p: np.ndarray, q: np.ndarray, size_mm: tuple[float, float],
+                  settings: ScoreSettings) -> np.ndarray:
+    """(m,) which candidate lines p->q (patch px) run along one side of the box's printed
+    border. Such a line cannot be told from the border: it may be the border itself, thickened
+    by ink drawn along it - what a bitonal threshold leaves of a fill's edge, a circle traced
+    on the border, the same in the boxes above and below, which carry it on in the scan as a
+    streak would go on. Erasing it would take that ink away and read a vote empty; kept, a
+    true streak there adds at most a thin strip along the border (a doubtful box at worst:
+    `omr.decide` never counts a single thin line as a vote)."""
+    if not len(p):
+        return np.zeros(0, bool)
+    step = 1.0 / settings.sample_px_per_mm
+    a = -settings.ring_mm + step / 2 + step * p  # (x, y) mm from the inside edge
+    b = -settings.ring_mm + step / 2 + step * q
+    w, h = size_mm
+    out = np.zeros(len(p), bool)
+    for axis, length in ((0, w), (1, h)):
+        for edge in (0.0, length):
+            out |= ((np.abs(a[:, axis] - edge) <= ALONG_BORDER_MM)
+                    & (np.abs(b[:, axis] - edge) <= ALONG_BORDER_MM))
+    return out
+
+
+def _off_border(lines: list[tuple[np.ndarray, np.ndarray, float]], size_mm: tuple[float, float],
+                settings: ScoreSettings) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """The confirmed lines (centred where their darkness is) that do not run along the
+    printed border (`_along_border`)."""
+    if not lines:
+        return lines
+    along = _along_border(np.array([a for a, _, _ in lines]), np.array([b for _, b, _ in lines]),
+                          size_mm, settings)
+    return [line for line, on in zip(lines, along, strict=True) if not on]
 
 
 #: a streak runs down the scanner's columns and a fold along or across the sheet: both lie

@@ -55,7 +55,7 @@ def writein_ink(grey: np.ndarray, page_to_image: np.ndarray, regions: list[Regio
     # sampled like boxes, and straight lines that cross them and go on are erased like theirs
     samples = sample_boxes(grey, page_to_image, rects, black_level, score_settings)
     clear_lines(samples, np.arange(len(regions)), grey, page_to_image, rects, threshold,
-                score_settings)
+                score_settings, printed_borders=False)
     found = set()
     for g in samples.groups:
         for j, i in enumerate(g.index):

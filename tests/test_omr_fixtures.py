@@ -88,7 +88,7 @@ def test_the_fixtures_are_there_and_small() -> None:
     stems = {p.stem for p in H.FIXTURES.glob("*.json")}
     assert {"photocopy97", "fold", "streak", "pencil", "upside_down"} <= stems
     total = sum(p.stat().st_size for p in H.FIXTURES.iterdir())
-    assert total < 450_000  # two field failures of the hand model (150 KB of G4) since 400 KB
+    assert total < 530_000  # four field failures of the hand model (220 KB of G4) since 400 KB
 
 
 def test_the_field_reports_are_read() -> None:
