@@ -36,7 +36,11 @@ the ink fills (low for pen strokes: a tick, a cross, a circle).
   unless what is left of its ink besides the line is a mark by itself;
 - a mark far heavier (`heavy_ratio`) than the same voter's other marks beside it in the same
   field (a tick crossed out next to a new one) is doubtful too; so is one far heavier than
-  the voter's marks over the page that also runs past its border where theirs do not.
+  the voter's marks over the page that also runs past its border where theirs do not, and,
+  where the voter marks with pen strokes, one covered far more heavily than their marks over
+  the page (`page_heavy_ratio`) - their light marks under the definite fill counted among
+  them: a thin pen thinned further by a bitonal threshold leaves no sure mark to compare with,
+  yet the ticks are theirs.
 
 `marked` holds only sure options; one doubtful box makes the page `review`; a page with no ink
 in any box is `blank`.
@@ -266,6 +270,10 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     ringed = ink.solid_scan & (halo >= t.ring_mark_sides) & (
         np.asarray(ink.round_cover) >= t.ring_mark_cover) & ~aligned
     off_line = np.asarray(ink.off_line_fill)
+    # the voter's lighter marks too (a tick under the definite fill, which a person will
+    # confirm): they show the voter's hand as well as the sure ones
+    light_marks = ((fill >= t.small_mark_fill) & (fill < t.definite_fill) & ~thin & ~specks
+                   & ~grain & ~aligned)
     stroke_only = ink.solid_scan & (fill < t.ring_stroke_fill)
     for i, value in enumerate(fill):
         if circled[i] and value < t.definite_fill and ringed[i]:
@@ -313,7 +321,7 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
         elif _heavier_past_border(i, fill, ring, open_marks | slash, t):
             calls.append(BoxCall("doubtful", "far more ink than the voter's other marks, and "
                                              "past its border: scribbled out?", 0.0))
-        elif _heavier_than_voter(i, fill, open_marks, ink, t):
+        elif _heavier_than_voter(i, fill, open_marks, open_marks | light_marks, ink, t):
             calls.append(BoxCall("doubtful", "far more ink than the voter's other marks: "
                                              "scribbled out?", 0.0))
         elif _heavy(i, fill, by_field[fields[i]], open_marks, t):
@@ -353,13 +361,14 @@ def _past_border(i: int, ring: np.ndarray, inked: np.ndarray, t: Thresholds) -> 
     return bool(ring[i] >= t.ring_relative * float(np.median(others)))
 
 
-def _heavier_than_voter(i: int, fill: np.ndarray, open_marks: np.ndarray, ink: BoxInk,
-                        t: Thresholds) -> bool:
-    """Is open mark i covered far more heavily than the voter's other marks, who marks with
-    pen strokes (a tick, a cross, a circle), not fills?"""
+def _heavier_than_voter(i: int, fill: np.ndarray, open_marks: np.ndarray, marks: np.ndarray,
+                        ink: BoxInk, t: Thresholds) -> bool:
+    """Is open mark i covered far more heavily than the voter's other marks (`marks`: the
+    sure ones and the lighter ones), who marks with pen strokes (a tick, a cross, a circle),
+    not fills?"""
     if not open_marks[i] or fill[i] < t.page_heavy_min_fill:
         return False
-    others = open_marks.copy()
+    others = marks.copy()
     others[i] = False
     if others.sum() < 2 or fill[i] < t.page_heavy_ratio * float(np.median(fill[others])):
         return False
