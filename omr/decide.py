@@ -28,7 +28,9 @@ the ink fills (low for pen strokes: a tick, a cross, a circle).
   drawn round (a light circle tracing the border): doubtful, never empty;
 - a box with little ink inside but ink round it along its border is circled round: on a
   grey or colour scan a ring drawn round it on three sides or more, in most directions from
-  its centre (`ring_mark_sides`, `ring_mark_cover`), is the voter's ○, a vote; any other such
+  its centre (`ring_mark_sides`, `ring_mark_cover`) - or in half of them, half with ink
+  opposite too (`ring_half_cover`: an oval running on the border for stretches, where the
+  print hides it) -, is the voter's ○, a vote; any other such
   box is doubtful (on a bitonal scan the ring may be what the threshold left of a hollowed
   fill or scribble-out; two sides may be a neighbour's ink), never empty;
 - a box that a line across the page runs through (`omr.aligned`: the same straight stroke at
@@ -161,6 +163,11 @@ class Thresholds:
     #: be the edge of a fill or a scribble-out that the threshold hollowed: a person looks.
     ring_mark_sides: int = 3
     ring_mark_cover: float = 0.75
+    #: ... or in at least this share of the directions, and with ink opposite in as many of
+    #: them (`BoxInk.band_cover`): an oval drawn round the box that runs on its printed border
+    #: for stretches, hidden there by the print (a neighbour's ink lies on one side, and on
+    #: two sides at most; hand decks of seed 961: 16 such ovals counted, no box invented)
+    ring_half_cover: float = 0.5
     #: a box with no ink inside, whose band along the border (on it, over it, just inside or
     #: outside) holds visible ink beyond the print over at least `band_ink_min` of its area
     #: and `band_ink_usual_ratio` times what the page's bare boxes usually hold there (their
@@ -267,8 +274,10 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     usual = float(np.percentile(band_ink[bare], 75)) if bare.any() else 0.0
     drawn_round = ((band_ink >= max(t.band_ink_min, t.band_ink_usual_ratio * usual))
                    & (np.asarray(ink.band_cover) >= t.band_cover_min))
-    ringed = ink.solid_scan & (halo >= t.ring_mark_sides) & (
-        np.asarray(ink.round_cover) >= t.ring_mark_cover) & ~aligned
+    directions = np.asarray(ink.round_cover)
+    ringed = ink.solid_scan & (halo >= t.ring_mark_sides) & ~aligned & (
+        (directions >= t.ring_mark_cover)
+        | ((directions >= t.ring_half_cover) & (np.asarray(ink.band_cover) >= t.ring_half_cover)))
     off_line = np.asarray(ink.off_line_fill)
     # the voter's lighter marks too (a tick under the definite fill, which a person will
     # confirm): they show the voter's hand as well as the sure ones
