@@ -9,8 +9,11 @@ every box of a column (or a row) the line runs through.
 The principle: ink that lies on one straight line, at one place on the page, through three
 boxes or more of different rows (a line along the page's height) or of different columns (along
 its width), is a line across the page, not a voter's marks - voters' strokes never line up to a
-third of a millimetre from row to row. Such a box is no sure mark unless what is left of its ink
-besides the line is one by itself; nor is it empty (the ink is visible): a person looks.
+third of a millimetre from row to row. A fold lies along the paper's axes; a scanner streak
+runs down the scanner's columns (or along its rows), which on a sheet fed skewed cross the
+page at the skew: both directions are looked along (`page_to_image` gives the scanner's).
+Such a box is no sure mark unless what is left of its ink besides the line is one by itself;
+nor is it empty (the ink is visible): a person looks.
 `omr.decide` makes it doubtful; a tick crossed by the line stays a mark.
 """
 
@@ -58,19 +61,24 @@ class AlignedLines:
 @dataclass(frozen=True)
 class _Stroke:
     box: int
-    axis: int  # 0: along the page's height (x is fixed), 1: along its width (y is fixed)
-    at_mm: float  # the line's page coordinate across it
+    #: 0: down the page (x = at + slope * y), 1: across it (y = at + slope * x); 2 and 3 the
+    #: same along the scanner's columns and rows (the slopes of `scan_slopes`)
+    axis: int
+    at_mm: float  # where the line crosses the page's edge (x at y = 0, or y at x = 0)
     other_mm: tuple[float, float]  # the box's extent along the line (to tell rows apart)
     off_fill: float
 
 
 def aligned_lines(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fill: float,
-                  settings: ScoreSettings) -> AlignedLines:
+                  settings: ScoreSettings,
+                  page_to_image: np.ndarray | None = None) -> AlignedLines:
     """Find lines across the page that show as one straight stroke in `MIN_BOXES` boxes or more.
 
     `ink.masks` are the boxes' ink masks over their measured areas (`omr.score.box_fill`);
     `rects_mm` the boxes' insides (x, y, w, h, page mm); only boxes with at least `min_fill`
-    ink (and at most `MAX_FILL`) are looked at."""
+    ink (and at most `MAX_FILL`) are looked at. Lines are looked for along the page's axes
+    and, when `page_to_image` shows the page fed skewed by more than `MAX_SLOPE`, along the
+    scanner's too (`scan_slopes`)."""
     n = len(ink.fill)
     aligned = np.zeros(n, bool)
     off_fill = np.asarray(ink.fill, np.float64).copy()
@@ -80,30 +88,15 @@ def aligned_lines(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fi
     wobble_px = MAX_WOBBLE_MM * ppm
     # where each box's best band lies (cheap, all at once); the straightness of what is in it
     # only for boxes whose band lines up with two others
-    found: list[tuple[_Stroke, np.ndarray, int]] = []
-    for group, (index, masks) in zip(samples.groups, ink.masks, strict=True):
-        pick = np.nonzero((ink.fill[index] >= min_fill) & (ink.fill[index] <= MAX_FILL))[0]
-        if not len(pick):
-            continue
-        xs = axis_mm(group.size_mm[0], settings)[group.inner[1]]
-        ys = axis_mm(group.size_mm[1], settings)[group.inner[0]]
-        chosen = masks[pick]
-        for axis, stack, along in ((0, chosen, xs),
-                                   (1, np.ascontiguousarray(chosen.transpose(0, 2, 1)), ys)):
-            starts, cover = _bands(stack, band_px)
-            for k in np.nonzero(cover >= BAND_COVER)[0]:
-                box = int(index[pick[k]])
-                x, y, w, h = (float(v) for v in rects_mm[box])
-                centre_mm = float(along[starts[k]:starts[k] + band_px].mean())
-                at, extent = (x + centre_mm, (y, y + h)) if axis == 0 else (y + centre_mm,
-                                                                             (x, x + w))
-                found.append((_Stroke(box, axis, at, extent, 0.0), stack[k], int(starts[k])))
-    candidates = [(s, m, st) for s, m, st in found if _partners(s, [f[0] for f in found])]
-    strokes = []
-    for stroke, mask, start in candidates:
-        rest = _straight_rest(mask, start, band_px, edge_px, wobble_px)
-        if rest is not None:
-            strokes.append(_Stroke(stroke.box, stroke.axis, stroke.at_mm, stroke.other_mm, rest))
+    slopes = [(0.0, 0.0)]
+    if page_to_image is not None:
+        scan = scan_slopes(page_to_image, rects_mm)
+        if max(abs(scan[0]), abs(scan[1])) > MAX_SLOPE:
+            slopes.append(scan)
+    strokes: list[_Stroke] = []
+    for family, (slope_v, slope_h) in enumerate(slopes):
+        strokes += _strokes(ink, samples, rects_mm, min_fill, settings, family,
+                            (slope_v, slope_h), band_px, edge_px, wobble_px)
     for stroke in strokes:
         if _partners(stroke, strokes):
             aligned[stroke.box] = True
@@ -111,19 +104,95 @@ def aligned_lines(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fi
     return AlignedLines(aligned, off_fill)
 
 
+def _strokes(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fill: float,
+             settings: ScoreSettings, family: int, slopes: tuple[float, float], band_px: int,
+             edge_px: int, wobble_px: float) -> list[_Stroke]:
+    """The straight strokes, in boxes lined up with two others, along one family of directions:
+    lines x = at + slope_v * y (down the page) and y = at + slope_h * x (across it)."""
+    found: list[tuple[_Stroke, np.ndarray, int, int]] = []
+    for group, (index, masks) in zip(samples.groups, ink.masks, strict=True):
+        pick = np.nonzero((ink.fill[index] >= min_fill) & (ink.fill[index] <= MAX_FILL))[0]
+        if not len(pick):
+            continue
+        xs = axis_mm(group.size_mm[0], settings)[group.inner[1]]
+        ys = axis_mm(group.size_mm[1], settings)[group.inner[0]]
+        chosen = masks[pick]
+        for axis, stack, along, across, slope in (
+                (0, chosen, xs, ys, slopes[0]),
+                (1, np.ascontiguousarray(chosen.transpose(0, 2, 1)), ys, xs, slopes[1])):
+            stack = _sheared(stack, slope)
+            starts, cover = _bands(stack, band_px)
+            mid_mm = float(across[len(across) // 2])  # the shear leaves this row in place
+            for k in np.nonzero(cover >= BAND_COVER)[0]:
+                box = int(index[pick[k]])
+                x, y, w, h = (float(v) for v in rects_mm[box])
+                # where the line crosses the page's edge (x at y = 0, or y at x = 0)
+                def at_mm(centre_mm: float, x: float = x, y: float = y, axis: int = axis,
+                          slope: float = slope, mid_mm: float = mid_mm) -> float:
+                    return (x + centre_mm - slope * (y + mid_mm) if axis == 0
+                            else y + centre_mm - slope * (x + mid_mm))
+                at = at_mm(float(along[starts[k]:starts[k] + band_px].mean()))
+                extent = (y, y + h) if axis == 0 else (x, x + w)
+                found.append((_Stroke(box, axis + 2 * family, at, extent, 0.0), stack[k],
+                              int(starts[k]), int(chosen[k].sum()), along, at_mm))
+    # the bands' places are known to a band's width: lined up within twice the tolerance
+    # first, then measured to a fraction of a sample and held to it
+    lined_up = [f[0] for f in found]
+    strokes = []
+    for stroke, mask, start, total, along, at_mm in found:
+        if not _partners(stroke, lined_up, 2 * ALIGN_TOL_MM):
+            continue
+        band = _straight_band(mask, start, band_px, edge_px, wobble_px)
+        if band is not None:
+            count, column = band
+            at = at_mm(float(np.interp(column, np.arange(len(along)), along)))
+            strokes.append(_Stroke(stroke.box, stroke.axis, at, stroke.other_mm,
+                                   (total - count) / mask.size))
+    return strokes
+
+
+def scan_slopes(page_to_image: np.ndarray, rects_mm: np.ndarray) -> tuple[float, float]:
+    """How the scanner's columns and rows cross the page (at the middle of its boxes): the
+    page-x drift per mm of page-y along an image column, and the page-y drift per mm of
+    page-x along an image row."""
+    h = np.asarray(page_to_image, np.float64)
+    cx = float(np.mean(rects_mm[:, 0] + rects_mm[:, 2] / 2)) if len(rects_mm) else 0.0
+    cy = float(np.mean(rects_mm[:, 1] + rects_mm[:, 3] / 2)) if len(rects_mm) else 0.0
+    p = h @ np.array([cx, cy, 1.0])
+    # the local affine map's matrix (page mm -> image px) at that point
+    jac = (h[:2, :2] * p[2] - np.outer(p[:2], h[2, :2])) / (p[2] * p[2])
+    inv = np.linalg.inv(jac)
+    down, across = inv @ np.array([0.0, 1.0]), inv @ np.array([1.0, 0.0])
+    return (float(down[0] / down[1]) if abs(down[1]) > 1e-9 else 0.0,
+            float(across[1] / across[0]) if abs(across[0]) > 1e-9 else 0.0)
+
+
+def _sheared(masks: np.ndarray, slope: float) -> np.ndarray:
+    """(N, rows, cols) masks with each row moved left by `slope` x its distance (in rows)
+    from the middle row: a line with that slope comes out straight down the columns."""
+    if not slope:
+        return masks
+    _, rows, cols = masks.shape
+    shift = np.rint(slope * (np.arange(rows) - rows // 2)).astype(int)
+    src = np.arange(cols)[None, :] + shift[:, None]  # (rows, cols) column read for each one
+    ok = (src >= 0) & (src < cols)
+    out = masks[:, np.arange(rows)[:, None], np.clip(src, 0, cols - 1)]
+    return out & ok[None]
+
+
 def note_aligned_lines(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fill: float,
-                       settings: ScoreSettings) -> None:
+                       settings: ScoreSettings, page_to_image: np.ndarray | None = None) -> None:
     """Set `ink.aligned_line` and `ink.off_line_fill` from `aligned_lines`."""
-    found = aligned_lines(ink, samples, rects_mm, min_fill, settings)
+    found = aligned_lines(ink, samples, rects_mm, min_fill, settings, page_to_image)
     ink.aligned_line, ink.off_line_fill = found.aligned, found.off_line_fill
 
 
-def _partners(stroke: _Stroke, strokes: list[_Stroke]) -> bool:
+def _partners(stroke: _Stroke, strokes: list[_Stroke], tol_mm: float = ALIGN_TOL_MM) -> bool:
     """Do `MIN_BOXES` - 1 other boxes, in other rows (or columns), hold a stroke at the same
-    place across the same axis?"""
+    place (within `tol_mm`) across the same axis?"""
     others = {s.box for s in strokes
               if s.axis == stroke.axis and s.box != stroke.box
-              and abs(s.at_mm - stroke.at_mm) <= ALIGN_TOL_MM
+              and abs(s.at_mm - stroke.at_mm) <= tol_mm
               and not _overlap(s.other_mm, stroke.other_mm)}
     return len(others) + 1 >= MIN_BOXES
 
@@ -143,11 +212,12 @@ def _bands(masks: np.ndarray, band_px: int) -> tuple[np.ndarray, np.ndarray]:
     return starts, covered[np.arange(n), starts] / rows
 
 
-def _straight_rest(mask: np.ndarray, start: int, band_px: int, edge_px: int,
-                   wobble_px: float) -> float | None:
+def _straight_band(mask: np.ndarray, start: int, band_px: int, edge_px: int,
+                   wobble_px: float) -> tuple[int, float] | None:
     """When the ink in the band from column `start` (`band_px` wide, `edge_px` more either side)
-    runs straight down it (`MAX_SLOPE`, `wobble_px`): the fill of `mask` without that band;
-    else None."""
+    runs straight down it (`MAX_SLOPE`, `wobble_px`): how many ink pixels the band holds (the
+    line's, to leave out of the box's fill) and the column (fractional) it crosses the middle
+    row at; else None."""
     lo, hi = max(0, start - edge_px), start + band_px + edge_px
     band = mask[:, lo:hi]
     rows_in = np.nonzero(band.any(axis=1))[0]
@@ -160,9 +230,8 @@ def _straight_rest(mask: np.ndarray, start: int, band_px: int, edge_px: int,
     wobble = float(np.sqrt(np.mean((centres - centres.mean() - slope * r) ** 2)))
     if abs(slope) > MAX_SLOPE or wobble > wobble_px:
         return None
-    rest = mask.copy()
-    rest[:, lo:hi] = False
-    return float(rest.mean())
+    mid = mask.shape[0] // 2  # the line's column at the middle row, to a fraction of one
+    return int(band.sum()), lo + float(centres.mean() + slope * (mid - rows_in.mean()))
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:

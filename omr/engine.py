@@ -173,7 +173,8 @@ def _read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
             clear_lines(samples, np.nonzero(heavier)[0], grey, reg.page_to_image, rects,
                         line_level, settings)
         ink = box_fill(samples, levels, settings)
-    note_aligned_lines(ink, samples, rects, thresholds.marginal_fill, settings)
+    note_aligned_lines(ink, samples, rects, thresholds.marginal_fill, settings,
+                       reg.page_to_image)
     ink.solid_scan = not bitonal_scan(grey)
     calls = decide(ink, list(page_layout.box_fields), thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)

@@ -183,6 +183,47 @@ def test_a_fold_seen_only_inside_the_boxes_of_a_column_or_row_is_never_a_vote(ax
         assert set(votes[f]) - {o for g, o in boxes if g == f} <= set(reading.marks[f].marked)
 
 
+@pytest.mark.parametrize(("angle_deg", "at"), [(12.0, 0.45), (-10.0, 0.5), (8.0, 0.3)])
+def test_a_streak_down_the_scanners_column_seen_only_inside_boxes_is_never_a_vote(
+        angle_deg: float, at: float) -> None:
+    """A scanner streak runs down the scanner's column; on a sheet fed skewed it crosses the
+    page at the skew, through boxes of different columns, and a small-window threshold may
+    keep it only inside the boxes. The same straight stroke on one line of the scan in three
+    boxes or more is a line across the page, not votes: doubtful, and a tick it crosses is
+    still a vote (before: most such boxes were counted)."""
+    votes = _votes(23)
+    img = H.blank_sheet("evaluation", "000223")
+    _draw(img, votes, "tick", H.BLACK_PEN, 0.5, 8)
+    grey = H.scan(img, angle_deg=angle_deg, blur_px=0.5, noise=2)
+    m = H.scan_matrix(img.shape, angle_deg=angle_deg)
+    first = next(f for f in FIELDS if f["id"].startswith("leader."))
+    x, y, w, h = H.box_rect(DOC, first["id"], first["options"][1])
+    column = round((m @ np.array([(x + at * w) * K, (y + h / 2) * K, 1.0]))[0])
+    streak = np.zeros(grey.shape, np.uint8)
+    cv2.line(streak, (column, 0), (column, grey.shape[0] - 1), 1, 3)
+    inside = np.zeros(grey.shape, np.uint8)
+    crossed = []
+    for f in FIELDS:
+        for option in f["options"]:
+            bx, by, bw, bh = H.box_rect(DOC, f["id"], option)
+            corners = np.array([[bx + 0.3, by + 0.3], [bx + bw - 0.3, by + 0.3],
+                                [bx + bw - 0.3, by + bh - 0.3], [bx + 0.3, by + bh - 0.3]]) * K
+            one = np.zeros(grey.shape, np.uint8)
+            cv2.fillPoly(one, [(corners @ m[:, :2].T + m[:, 2]).round().astype(np.int32)], 1)
+            if (one & streak).sum() > 20:
+                crossed.append((f["id"], option))
+                inside |= one
+    grey[(streak & inside) > 0] = 40
+    reading = _read(grey)
+    assert reading.read, reading.reason
+    assert len(crossed) >= 5
+    for f, option in crossed:
+        if option in votes.get(f, []):
+            assert _decision(reading, f, option) == "marked", (f, option)
+        else:
+            assert _decision(reading, f, option) != "marked", (f, option)
+
+
 def _ring_round(img: np.ndarray, rect_mm: list[float], ink: int, pen_mm: float,
                 rng: np.random.Generator) -> None:
     """A voter's ○ drawn round a box (not inside it): an ellipse past its border all round,
