@@ -270,15 +270,10 @@ def test_a_circle_drawn_round_a_box_is_a_vote_on_a_grey_scan_and_never_empty(
     assert counted >= counted_share * sum(len(v) for v in votes.values()), counted
 
 
-@pytest.mark.parametrize("ink", [130, 150])
-def test_a_light_oval_tracing_a_boxs_border_is_never_read_empty(ink: int) -> None:
-    """A pencil oval drawn round a box that runs on its printed border for long stretches
-    (where the print hides it) and only a little inside or outside it elsewhere: too little
-    of it is off the border for a ring, but the band along the border holds far more ink than
-    the page's other boxes do there - a person looks. The boxes beside it are never votes."""
-    rng = np.random.default_rng(ink)
-    votes = _votes(13)
-    img = H.blank_sheet("evaluation", "000213")
+def _ovals_tracing(img: np.ndarray, votes: dict[str, list[str]], ink: int, pen_mm: float,
+                   rng: np.random.Generator) -> None:
+    """An oval round each voted box that runs on its printed border for stretches and only a
+    little inside or outside it elsewhere, as a hand draws one tightly round the box."""
     for field, options in votes.items():
         for option in options:
             x, y, w, h = H.box_rect(DOC, field, option)
@@ -286,8 +281,19 @@ def test_a_light_oval_tracing_a_boxs_border_is_never_read_empty(ink: int) -> Non
             axes = (w / 2 + rng.uniform(0.2, 0.9), h / 2 + rng.uniform(0.0, 0.5))
             cv2.ellipse(img, (round(cx * K * 16), round(cy * K * 16)),
                         (round(axes[0] * K * 16), round(axes[1] * K * 16)),
-                        rng.uniform(-4, 4), 0, 360, ink, max(1, round(0.35 * K)),
+                        rng.uniform(-4, 4), 0, 360, ink, max(1, round(pen_mm * K)),
                         cv2.LINE_AA, 4)
+
+
+@pytest.mark.parametrize("ink", [130, 150])
+def test_a_light_oval_tracing_a_boxs_border_is_never_read_empty(ink: int) -> None:
+    """A pencil oval drawn round a box that runs on its printed border for long stretches
+    (where the print hides it) and only a little inside or outside it elsewhere: too little
+    of it is off the border for a ring, but the band along the border holds far more ink than
+    the page's other boxes do there - a person looks. The boxes beside it are never votes."""
+    votes = _votes(13)
+    img = H.blank_sheet("evaluation", "000213")
+    _ovals_tracing(img, votes, ink, 0.35, np.random.default_rng(ink))
     reading = _read(H.scan(img, angle_deg=0.5, blur_px=1.6, noise=2, jpeg_quality=70))
     assert reading.read, reading.reason
     _none_lost_none_invented(reading, votes)
@@ -303,18 +309,9 @@ def test_an_oval_drawn_round_a_box_partly_on_its_border_is_counted_on_a_grey_sca
     half of them, with ink opposite too, it is drawn round the box - the voter's ○ - on a scan
     that keeps solid ink solid; the boxes beside it are never votes (before: 6-12 of 20
     counted, the rest sent to a person)."""
-    rng = np.random.default_rng(seed)
     votes = _votes(17)
     img = H.blank_sheet("evaluation", "000217")
-    for field, options in votes.items():
-        for option in options:
-            x, y, w, h = H.box_rect(DOC, field, option)
-            cx, cy = x + w / 2 + rng.normal(0, 0.15), y + h / 2 + rng.normal(0, 0.15)
-            axes = (w / 2 + rng.uniform(0.2, 0.9), h / 2 + rng.uniform(0.0, 0.5))
-            cv2.ellipse(img, (round(cx * K * 16), round(cy * K * 16)),
-                        (round(axes[0] * K * 16), round(axes[1] * K * 16)),
-                        rng.uniform(-4, 4), 0, 360, ink, max(1, round(pen_mm * K)),
-                        cv2.LINE_AA, 4)
+    _ovals_tracing(img, votes, ink, pen_mm, np.random.default_rng(seed))
     reading = _read(H.scan(img, angle_deg=0.5, blur_px=0.8, noise=2, jpeg_quality=80))
     assert reading.read, reading.reason
     _none_lost_none_invented(reading, votes)
