@@ -109,7 +109,7 @@ def _strokes(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fill: f
              edge_px: int, wobble_px: float) -> list[_Stroke]:
     """The straight strokes, in boxes lined up with two others, along one family of directions:
     lines x = at + slope_v * y (down the page) and y = at + slope_h * x (across it)."""
-    found: list[tuple[_Stroke, np.ndarray, int, int]] = []
+    found: list[tuple[_Stroke, np.ndarray, int, int, np.ndarray, float]] = []
     for group, (index, masks) in zip(samples.groups, ink.masks, strict=True):
         pick = np.nonzero((ink.fill[index] >= min_fill) & (ink.fill[index] <= MAX_FILL))[0]
         if not len(pick):
@@ -126,26 +126,24 @@ def _strokes(ink: BoxInk, samples: BoxSamples, rects_mm: np.ndarray, min_fill: f
             for k in np.nonzero(cover >= BAND_COVER)[0]:
                 box = int(index[pick[k]])
                 x, y, w, h = (float(v) for v in rects_mm[box])
-                # where the line crosses the page's edge (x at y = 0, or y at x = 0)
-                def at_mm(centre_mm: float, x: float = x, y: float = y, axis: int = axis,
-                          slope: float = slope, mid_mm: float = mid_mm) -> float:
-                    return (x + centre_mm - slope * (y + mid_mm) if axis == 0
-                            else y + centre_mm - slope * (x + mid_mm))
-                at = at_mm(float(along[starts[k]:starts[k] + band_px].mean()))
+                # where the line crosses the page's edge (x at y = 0, or y at x = 0) is this
+                # plus where it crosses the box's middle row (mm from its inside edge)
+                base = (x - slope * (y + mid_mm)) if axis == 0 else (y - slope * (x + mid_mm))
+                at = base + float(along[starts[k]:starts[k] + band_px].mean())
                 extent = (y, y + h) if axis == 0 else (x, x + w)
                 found.append((_Stroke(box, axis + 2 * family, at, extent, 0.0), stack[k],
-                              int(starts[k]), int(chosen[k].sum()), along, at_mm))
+                              int(starts[k]), int(chosen[k].sum()), along, base))
     # the bands' places are known to a band's width: lined up within twice the tolerance
     # first, then measured to a fraction of a sample and held to it
     lined_up = [f[0] for f in found]
     strokes = []
-    for stroke, mask, start, total, along, at_mm in found:
+    for stroke, mask, start, total, along, base in found:
         if not _partners(stroke, lined_up, 2 * ALIGN_TOL_MM):
             continue
         band = _straight_band(mask, start, band_px, edge_px, wobble_px)
         if band is not None:
             count, column = band
-            at = at_mm(float(np.interp(column, np.arange(len(along)), along)))
+            at = base + float(np.interp(column, np.arange(len(along)), along))
             strokes.append(_Stroke(stroke.box, stroke.axis, at, stroke.other_mm,
                                    (total - count) / mask.size))
     return strokes

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from omr.register import apply
-from omr.score import BoxSamples, ScoreSettings, is_bitonal
+from omr.score import BoxSamples, ScoreSettings, is_bitonal, patch_mm
 
 
 def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
@@ -38,16 +38,12 @@ def clear_lines(samples: BoxSamples, boxes: np.ndarray, grey: np.ndarray,
         sub = g.dark[js]
         ends = _crossing_ends(sub, np.array(g.size_mm), threshold, settings)
         candidates = _candidates(ends, _near(sub), g.inner, threshold)
-        if printed_borders:
-            off = ~_along_border(candidates[0], candidates[1], g.size_mm, settings)
-            candidates = (candidates[0][off], candidates[1][off], candidates[2][off])
         for k in sorted(set(candidates[2].tolist())):  # only boxes with a candidate line
             patch, rect = g.dark[js[k]], rects_mm[g.index[js[k]]]
             mine = candidates[2] == k
-            lines = _confirmed(patch, candidates[0][mine], candidates[1][mine], grey,
-                               page_to_image, rect, threshold, settings)
-            if printed_borders:  # measured where it is, a line may lie on the border after all
-                lines = _off_border(lines, g.size_mm, settings)
+            lines = _confirmed_lines(patch, candidates[0][mine], candidates[1][mine], grey,
+                                     page_to_image, rect, threshold, settings, g.size_mm,
+                                     printed_borders)
             # one line at a time: a line next to another is only measured right (its centre,
             # its width) once the other is gone; where a line was erased does not count
             # against one crossing it
@@ -86,11 +82,27 @@ def find_lines(
     ends = _crossing_ends(dark[None], np.asarray(size_mm), threshold, settings)
     p, q, _ = _candidates(ends, _near(dark[None]), inner, threshold,
                           None if erased is None else erased[None])
+    return _confirmed_lines(dark, p, q, grey, page_to_image, rect_mm, threshold, settings,
+                            size_mm, printed_borders)
+
+
+def _confirmed_lines(dark: np.ndarray, p: np.ndarray, q: np.ndarray, grey: np.ndarray,
+                     page_to_image: np.ndarray, rect_mm: np.ndarray, threshold: float,
+                     settings: ScoreSettings, size_mm: tuple[float, float],
+                     printed_borders: bool) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """`_confirmed`, and with `printed_borders` none that runs along the box's border
+    (`_along_border`): neither a candidate's crossings nor the line as measured where its
+    darkness is."""
     if not printed_borders:
         return _confirmed(dark, p, q, grey, page_to_image, rect_mm, threshold, settings)
     off = ~_along_border(p, q, size_mm, settings)
-    return _off_border(_confirmed(dark, p[off], q[off], grey, page_to_image, rect_mm,
-                                  threshold, settings), size_mm, settings)
+    lines = _confirmed(dark, p[off], q[off], grey, page_to_image, rect_mm, threshold,
+                       settings)
+    if not lines:
+        return lines
+    along = _along_border(np.array([a for a, _, _ in lines]),
+                          np.array([b for _, b, _ in lines]), size_mm, settings)
+    return [line for line, on in zip(lines, along, strict=True) if not on]
 
 
 #: distances (mm) outside a box's inside edge at which its sides are probed for crossing lines
@@ -204,9 +216,7 @@ def _along_border(p: np.ndarray, q: np.ndarray, size_mm: tuple[float, float],
     `omr.decide` never counts a single thin line as a vote)."""
     if not len(p):
         return np.zeros(0, bool)
-    step = 1.0 / settings.sample_px_per_mm
-    a = -settings.ring_mm + step / 2 + step * p  # (x, y) mm from the inside edge
-    b = -settings.ring_mm + step / 2 + step * q
+    a, b = patch_mm(p, settings), patch_mm(q, settings)  # (x, y) mm from the inside edge
     w, h = size_mm
     out = np.zeros(len(p), bool)
     for axis, length in ((0, w), (1, h)):
@@ -214,17 +224,6 @@ def _along_border(p: np.ndarray, q: np.ndarray, size_mm: tuple[float, float],
             out |= ((np.abs(a[:, axis] - edge) <= ALONG_BORDER_MM)
                     & (np.abs(b[:, axis] - edge) <= ALONG_BORDER_MM))
     return out
-
-
-def _off_border(lines: list[tuple[np.ndarray, np.ndarray, float]], size_mm: tuple[float, float],
-                settings: ScoreSettings) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """The confirmed lines (centred where their darkness is) that do not run along the
-    printed border (`_along_border`)."""
-    if not lines:
-        return lines
-    along = _along_border(np.array([a for a, _, _ in lines]), np.array([b for _, b, _ in lines]),
-                          size_mm, settings)
-    return [line for line, on in zip(lines, along, strict=True) if not on]
 
 
 #: a streak runs down the scanner's columns and a fold along or across the sheet: both lie

@@ -245,9 +245,15 @@ def area_resampled(grey: np.ndarray, page_to_image: np.ndarray, settings: ScoreS
 
 def axis_mm(length_mm: float, settings: ScoreSettings) -> np.ndarray:
     """Sample centres along one side of a patch, in mm from the box's inside edge."""
-    step = 1.0 / settings.sample_px_per_mm
     count = round((length_mm + 2 * settings.ring_mm) * settings.sample_px_per_mm)
-    return -settings.ring_mm + step / 2 + step * np.arange(count)
+    return patch_mm(np.arange(count), settings)
+
+
+def patch_mm(px: np.ndarray, settings: ScoreSettings) -> np.ndarray:
+    """Patch sample coordinates (px, either axis, fractions allowed) -> mm from the box's
+    inside edge."""
+    step = 1.0 / settings.sample_px_per_mm
+    return -settings.ring_mm + step / 2 + step * np.asarray(px, np.float64)
 
 
 def _warp_patches(grey: np.ndarray, h: np.ndarray, rects_mm: np.ndarray,
