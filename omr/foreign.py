@@ -52,6 +52,7 @@ from omr.score import (
     PatchGroup,
     ScoreSettings,
     box_fill,
+    ink_levels,
     ink_threshold,
     sample_boxes,
 )
@@ -442,7 +443,13 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
     level = float(np.clip(np.median(samples.peak[clear]), INK_LEVEL_MIN, 1.0)) \
         if clear.any() else 1.0
     threshold = ink_threshold(level, samples.noise, settings)
+    # the faintest ink a person sees on this scan: "no darker than the scan's grain" is judged
+    # against it (`decide`), not against the single level the boxes are measured at, which is
+    # the voter's or the absolute mark level and may be well above it (a light pencil's whole
+    # page of ticks would otherwise pass for grain)
+    faintest = ink_levels(level, samples.noise, settings).visible
     ink = box_fill(samples, threshold, settings, printed_borders=False)
+    ink.visible_level = faintest
     # scanner streaks and folds, erased as the engine does for our own forms: on the boxes as
     # scanned (a line runs on across their printed borders), then the print is lifted again.
     # Not on an imported answer sheet: a row of shaded bubbles there passes for a band
@@ -457,6 +464,7 @@ def read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
         samples, _, _ = lift_print(raw, model, rects, options, settings, targets_shown,
                                    prepared)
         ink = box_fill(samples, threshold, settings, printed_borders=False)
+        ink.visible_level = faintest
     if (~known).sum() >= UNKNOWN_MIN_BOXES:
         # bubbles whose printed letter is unknown: their usual fill is the letter's
         ink.fill[~known] = np.clip(ink.fill[~known] - np.median(ink.fill[~known]), 0.0, 1.0)

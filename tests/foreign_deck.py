@@ -1,6 +1,7 @@
 """The acceptance deck of issue 11: an example form printed as another printer would, learned.
 
     .venv/bin/python -m tests.foreign_deck OUT [--form evaluation] [--sheets 500] [--workers 2]
+        [--profile mixed|hard]
 
 Writes OUT/form/ (the form learned from its blank printed without our marks:
 `tests.foreign_helpers.write_learned`) and OUT/deck/ (`omr.sim.corpus.generate`, every
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--sheets", type=int, default=500)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--profile", default="mixed", help="degradations: mixed, clean or hard")
     args = ap.parse_args()
     spec = F.write_learned(args.form, args.out / "form")
     _without_marks()
@@ -62,7 +64,7 @@ def main() -> None:
         done[0] = n
 
     corpus.generate(EXAMPLES / f"{args.form}.yaml", args.out / "deck", args.sheets, args.seed,
-                    workers=args.workers, progress=progress)
+                    workers=args.workers, progress=progress, profile=args.profile)
     print(f"learned form {spec}; deck {args.out / 'deck'} ({done[0]} sheets)")
 
 

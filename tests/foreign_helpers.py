@@ -112,9 +112,9 @@ def write_learned(name: str, folder: Path, form_id: str | None = None, pages: in
 
 
 def marked_sheet(name: str, votes: list[tuple[str, str]], seed: int = 0, kind: str = "tick",
-                 size: float = 1.0, page: int = 1) -> np.ndarray:
+                 size: float = 1.0, page: int = 1, ink: int | None = None) -> np.ndarray:
     """Page `page` of examples/<name>.yaml (printed without our marks) with those of `votes`
-    (field, option) that are on it marked by hand."""
+    (field, option) that are on it marked by hand (`ink`: the pen's grey, default black)."""
     from tests import omr_helpers as H
 
     image = _blank(name, DPI, page).copy()
@@ -123,5 +123,6 @@ def marked_sheet(name: str, votes: list[tuple[str, str]], seed: int = 0, kind: s
     for i, (field, option) in enumerate(votes):
         if field in on_page:
             H.draw_mark(image, H.box_rect(doc, field, option, page), kind, dpi=DPI,
-                        seed=seed * 100 + i, size=size)
+                        seed=seed * 100 + i, size=size,
+                        **({} if ink is None else {"ink": ink}))
     return image
