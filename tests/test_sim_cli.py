@@ -43,10 +43,11 @@ def test_simulate_writes_images_and_truth(tmp_path: Path) -> None:
 
 
 def test_simulate_bad_spec_path_exits_2_with_a_message(tmp_path: Path) -> None:
-    result = _run("--form", str(tmp_path / "missing.yaml"), "--sheets", "2",
-                  "-o", str(tmp_path / "out"))
+    # a long path, as a station's folders give: the message names it whole, never wrapped
+    missing = tmp_path / ("a-long-folder-name-" * 5) / "missing.yaml"
+    result = _run("--form", str(missing), "--sheets", "2", "-o", str(tmp_path / "out"))
     assert result.exit_code == 2
-    assert "missing.yaml" in result.output and "file not found" in result.output
+    assert str(missing) in result.output and "file not found" in result.output
     assert not (tmp_path / "out").exists()
 
 

@@ -84,9 +84,11 @@ OPERATOR_ENV = "SCANTALLY_OPERATOR"
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print an error that says what is wrong and what to do, and exit non-zero."""
+    """Print an error that says what is wrong and what to do, and exit non-zero. Not wrapped
+    by rich (`soft_wrap`): a file's path in it stays whole, to copy or to grep."""
     label = t(N_("error:"))
-    err_console.print(f"[bold red]{escape(label)}[/] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]{escape(label)}[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code)
 
 
