@@ -105,13 +105,14 @@ class Thresholds:
     light_peak_min: float = 0.2
     light_spread_mm: float = 1.2
     #: ... and when its ink is on average at least this many times as dark as the faintest
-    #: (this holds for every box, not only the light ones: a voter whose own ink is as light
-    #: as the paper's grain lowers the levels to it, and a sure mark is sure on an absolute
-    #: scale - a page of light pencil, dithered, whose empty boxes hold grain a shade denser
-    #: than the paper round them, reads none of them as votes)
-    #: ink a person sees on this scan (`InkLevels.visible`, raised by the scan's own noise):
-    #: on a dithered or noisy scan, a box of the paper's own grain, a shade denser than the
-    #: paper round it, is no sure mark however much of the box it covers
+    #: ink a person sees on this scan (`InkLevels.visible`, raised by the scan's own noise).
+    #: Every box, light or not, must be this many times as dark as the paper's own grain (the
+    #: scan's noise floor): a voter whose ink is as light as the grain lowers the levels to
+    #: it, and on a dithered or noisy page of light pencil an empty box whose grain is a
+    #: shade denser than the paper round it is no sure mark however much of it it covers.
+    #: On a quiet scan the grain is far under the faintest visible ink, and a light pencil's
+    #: ordinary marks (darkness 0.15-0.2) stay sure. Darkness is only compared where the
+    #: scan keeps its shades (`BoxInk.shades`: not on a thresholded bitonal scan)
     light_ink_ratio: float = 1.5
     #: a box with less fill than `speck_max_fill` whose largest piece of ink holds under
     #: `speck_clump` of it is specks scattered over the box (a bitonal scan's grain, dust, a
@@ -224,14 +225,20 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     fill = np.asarray(ink.fill, np.float64)
     spread = np.asarray(ink.spread_mm)
     thin = spread <= t.line_spread_mm
+    # Darkness can only be told on a scan that keeps ink's shades: on a thresholded bitonal
+    # scan every black pixel is as black as any (its noise floor, raised by the threshold's
+    # speckle, is no shade of ink), and grain there is specks, told by how ink clumps
+    shades = ink.shades
+    ink_dark = np.asarray(ink.ink_dark)
+    # ink barely darker than the paper's own grain on this scan (its noise floor): on a
+    # dithered or noisy page a box of denser grain is no mark, however much of it it covers
+    grain = shades & (ink_dark < t.light_ink_ratio * ink.grain_level)
     # a mark lighter than the voter's others that is not surely ink, or only one stroke wide
     unsure_light = np.asarray(ink.light) & (
         (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm)
-        | (np.asarray(ink.ink_dark) < t.light_ink_ratio * ink.visible_level))
+        | grain | (shades & (ink_dark < t.light_ink_ratio * ink.visible_level)))
     speck_sized = fill < t.speck_max_fill
     specks = speck_sized & (ink.clump(speck_sized) < t.speck_clump)
-    # ink barely darker than the faintest a person sees on this scan: the paper's own grain
-    grain = np.asarray(ink.ink_dark) < t.light_ink_ratio * ink.visible_level
     inked = (fill >= t.definite_fill) & ~thin & ~unsure_light & ~specks & ~grain
     covered = inked & (np.asarray(ink.cover) >= t.covered_cell_fill)
     open_marks = inked & ~covered
@@ -246,7 +253,6 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     visible = np.asarray(ink.visible, np.float64)
     ring = np.asarray(ink.ring, np.float64)
     calls: list[BoxCall] = []
-    ink_dark = np.asarray(ink.ink_dark)
     long = (np.asarray(ink.length_mm) >= t.slash_length_share * np.asarray(ink.diagonal_mm))
     small = (fill >= t.small_mark_fill) & ~thin
     # a small mark is sure when it is a dot of surely-ink pressed on the spot; any other small
@@ -314,8 +320,8 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
             calls.append(BoxCall("doubtful", "a single thin straight line: a hair, a slip of "
                                              "the pen?", 0.0))
         elif grain[i] and not unsure_light[i]:
-            calls.append(BoxCall("doubtful", "ink hardly darker than the faintest this scan "
-                                             "shows: the paper's grain, a shadow?", 0.0))
+            calls.append(BoxCall("doubtful", "ink hardly darker than the paper's own grain on "
+                                             "this scan: grain, a shadow?", 0.0))
         elif covered[i] and (_past_border(i, ring, inked, t) or (
                 not ink.solid_scan and ink.outside_sides[i] >= t.cancel_outside_sides)):
             calls.append(BoxCall("doubtful", "scribbled over and past its border: "

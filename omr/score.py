@@ -93,6 +93,9 @@ class BoxSamples:
     #: the page's paper noise (standard deviation of darkness on clean paper: the quietest
     #: quarter of the boxes, empty ones)
     noise: float
+    #: the page is a thresholded bitonal scan (fixed, dynamic or small-window threshold, not
+    #: an error-diffusion dither): every black pixel is equally black, ink has no shades
+    thresholded: bool = False
 
 
 #: pixels this close to black or white...
@@ -130,6 +133,7 @@ def sample_boxes(
     warped = []
     own_paper = np.zeros(n)
     dither = dithered_scan(grey)
+    thresholded = not dither and bitonal_scan(grey)
     grey, page_to_image = area_resampled(grey, page_to_image, settings)
     # a dithered scan's ink is measured on its grey averaged back (`dither_averaged`), its
     # printed borders, which the averaging widens and lightens, on the scan as it is
@@ -159,7 +163,8 @@ def sample_boxes(
         groups.append(PatchGroup(index, (float(size[0]), float(size[1])), dark, inner))
     border_error = np.hypot(border_offset[:, 0], border_offset[:, 1])
     return BoxSamples(groups, border_error, border_offset, measured, peak,
-                      float(np.percentile(np.concatenate(noises), 25)))
+                      float(np.percentile(np.concatenate(noises), 25)),
+                      thresholded=thresholded)
 
 
 #: a box with more than this share of its measured area dark (> 0.5) is not used to measure
@@ -490,8 +495,11 @@ class BoxInk:
         self.off_centre = np.ones(n)
         self.ink_dark = np.zeros(n)
         self.halo_sides = np.zeros(n, int)
-        #: the page's `InkLevels.visible` (0: not known)
+        #: the page's `InkLevels.visible` (0: not known), and the darkness its paper's own
+        #: grain reaches (the noise floor, `ScoreSettings.noise_sigmas` times the paper noise;
+        #: 0: not known)
         self.visible_level = 0.0
+        self.grain_level = 0.0
         #: diagonal of each box's measured area (mm)
         self.diagonal_mm = np.full(n, np.inf)
         self.angle_deg = np.zeros(n)
@@ -515,6 +523,10 @@ class BoxInk:
         #: in the opposite direction too (a neighbour's ink spilling over lies on one side)
         self.band_ink = np.zeros(n)
         self.band_cover = np.zeros(n)
+        #: the scan keeps the shades of ink (a grey or colour scan, or a dither averaged back
+        #: to the grey it encodes), so how dark ink is can be told; not on a thresholded
+        #: bitonal scan (`BoxSamples.thresholded`), whose black pixels are all one black
+        self.shades = True
         #: the page is a grey or colour scan, which keeps solid ink solid (not `bitonal_scan`:
         #: a bitonal threshold may hollow a fill to its edge); False when not known
         self.solid_scan = False
@@ -649,6 +661,8 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                                                                    ink_dark, halo)
     out.diagonal_mm, out.angle_deg, out.outside_sides = diagonal, angle, outside
     out.visible_level = levels.visible
+    out.shades = not samples.thresholded
+    out.grain_level = settings.noise_sigmas * samples.noise
     out.masks = masks
     out.border_excess_mm, out.border_excess_mean_mm = border_min, border_mean
     out.round_cover = round_cover

@@ -89,6 +89,22 @@ def test_a_mark_lighter_than_the_voters_others_is_never_read_empty(
         assert sum(_decision(reading, f, votes[f][0]) == "marked" for f in light) == len(light)
 
 
+@pytest.mark.parametrize("ink", [205, 215])
+def test_a_sheet_of_light_hb_pencil_on_a_quiet_grey_scan_is_counted(ink: int) -> None:
+    """Every mark of the sheet in an HB pencil whose crosses average a darkness near 0.17, on
+    a quiet grey scan (noise 2.5 grey levels): over the faintest ink a person sees (0.12) and
+    several times the paper's own grain, so the voter's ordinary marks are counted, none sent
+    to a person (they were all sent as "grain", judged against the faintest visible ink
+    rather than against the grain)."""
+    votes = _votes(3)
+    img = H.blank_sheet("evaluation", "000213")
+    _draw(img, votes, "cross", ink, 0.6, 3)
+    reading = _read(H.scan(img, angle_deg=0.6, blur_px=1.4, noise=2.5, seed=3))
+    assert reading.status == "ok", reading.reason
+    for f, options in votes.items():
+        assert reading.marks[f].marked == options, (f, reading.scores[f])
+
+
 def _scribble_past_border(img: np.ndarray, rect_mm: list[float], ink: int, seed: int) -> None:
     """A box scribbled out: dense strokes running 1-2 mm past its border all round."""
     rng = np.random.default_rng(seed)

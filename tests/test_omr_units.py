@@ -331,10 +331,39 @@ def test_ink_no_darker_than_the_scans_grain_is_never_a_sure_mark() -> None:
     ink = Ink(np.array([0.45, 0.3]), np.array([0.35, 0.1]), np.array([3.7, 2.5]),
               np.array([0.5, 0.4]), peak=np.array([0.2, 0.35]))
     ink.ink_dark = np.array([0.17, 0.25])
-    ink.visible_level = 0.134
+    # on that dithered page the faintest visible ink is the paper's own noise floor
+    ink.visible_level = ink.grain_level = 0.134
     calls = decide(ink, ["a", "b"], Thresholds())
     assert [c.decision for c in calls] == ["doubtful", "marked"]
     assert "grain" in calls[0].why
+
+
+def test_a_light_pencils_marks_on_a_quiet_scan_are_no_grain() -> None:
+    """The same light ink (darkness 0.17) on a quiet grey scan, whose paper grain reaches
+    0.05: over three times the grain, and over the faintest a person sees (0.12) - the marks
+    of a light HB pencil, sure, not sent to a person one by one."""
+    from omr.score import BoxInk as Ink
+
+    ink = Ink(np.array([0.45, 0.3]), np.array([0.35, 0.1]), np.array([3.7, 2.5]),
+              np.array([0.5, 0.4]), peak=np.array([0.2, 0.35]))
+    ink.ink_dark = np.array([0.17, 0.25])
+    ink.visible_level, ink.grain_level = 0.12, 0.05
+    assert [c.decision for c in decide(ink, ["a", "b"], Thresholds())] == ["marked", "marked"]
+
+
+def test_on_a_thresholded_scan_black_ink_is_never_grain() -> None:
+    """A small-window threshold's speckle raises the noise floor of a bitonal scan to 0.7;
+    its black pixels are all one black, and a pen's stroke, smoothed, averages 0.95. Ink has
+    no shades there (`BoxInk.shades`), so its darkness says nothing of grain: a mark."""
+    from omr.score import BoxInk as Ink
+
+    ink = Ink(np.array([0.3]), np.array([0.05]), np.array([3.0]), np.array([0.4]),
+              peak=np.array([1.0]))
+    ink.ink_dark = np.array([0.95])
+    ink.visible_level = ink.grain_level = 0.7
+    assert decide(ink, ["a"], Thresholds())[0].decision == "doubtful"
+    ink.shades = False
+    assert decide(ink, ["a"], Thresholds())[0].decision == "marked"
 
 
 def test_visible_ink_is_never_empty_and_a_light_stroke_is_not_sure() -> None:
