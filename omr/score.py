@@ -500,6 +500,8 @@ class BoxInk:
         #: 0: not known)
         self.visible_level = 0.0
         self.grain_level = 0.0
+        #: mean darkness of each box's measured area (on a bitonal scan: the share of it black)
+        self.mean_dark = np.zeros(n)
         #: diagonal of each box's measured area (mm)
         self.diagonal_mm = np.full(n, np.inf)
         self.angle_deg = np.zeros(n)
@@ -579,6 +581,7 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     border_min, border_mean = np.zeros(n), np.zeros(n)
     round_cover = np.zeros(n)
     band_ink, band_cover = np.zeros(n), np.zeros(n)
+    mean_dark = np.zeros(n)
     masks = []
     for g in samples.groups:
         band = _border_band(g.size_mm, settings)
@@ -590,6 +593,7 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
         light[g.index] = is_light & (levels.mark < levels.voter)
         fill[g.index] = ink.mean((1, 2))
         visible[g.index] = (inner > levels.visible).mean((1, 2))
+        mean_dark[g.index] = inner.mean((1, 2))
         cover[g.index] = np.sort(_cell_fill(ink, COVER_CELLS), axis=1)[:, 1]
         # the ring matters only round a box that holds a mark's worth of ink
         inked = np.nonzero(fill[g.index] >= RING_MIN_FILL)[0]
@@ -663,6 +667,7 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     out.visible_level = levels.visible
     out.shades = not samples.thresholded
     out.grain_level = settings.noise_sigmas * samples.noise
+    out.mean_dark = mean_dark
     out.masks = masks
     out.border_excess_mm, out.border_excess_mean_mm = border_min, border_mean
     out.round_cover = round_cover

@@ -376,3 +376,25 @@ def test_visible_ink_is_never_empty_and_a_light_stroke_is_not_sure() -> None:
     # tick: marked; a light single dash (one stroke wide): doubtful; the voter's own tick
     assert [c.decision for c in decide(ink, ["a", "b", "c", "d"], Thresholds())] == [
         "doubtful", "marked", "doubtful", "marked"]
+
+
+def test_a_light_fill_a_threshold_thinned_to_dots_is_doubtful_never_empty() -> None:
+    """On a thresholded bitonal scan a light pencil fill may leave only dots inside its box
+    and its border inked wider: no ink at a glance (under the marginal fill), yet two signs
+    together of a fill a person sees on the paper - doubtful. Either sign alone is what dust
+    or a border out of place by a fraction leaves: empty. On a scan that keeps its shades the
+    fill would show as grey, so the rule is not needed there."""
+    from omr.score import BoxInk as Ink
+
+    def call(mean_dark: float, border_mean_mm: float, shades: bool = False) -> str:
+        ink = Ink(np.array([0.01]), np.array([0.0]), np.array([0.0]), np.array([1.0]),
+                  visible=np.array([0.015]))
+        ink.mean_dark = np.array([mean_dark])
+        ink.border_excess_mean_mm = np.array([border_mean_mm])
+        ink.shades = shades
+        return decide(ink, ["a"], Thresholds())[0].decision
+
+    assert call(0.009, 0.08) == "doubtful"
+    assert call(0.009, 0.0) == "empty"  # dots alone: dust
+    assert call(0.0005, 0.08) == "empty"  # a wider border alone: a box out of place
+    assert call(0.009, 0.08, shades=True) == "empty"
