@@ -582,6 +582,11 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     round_cover = np.zeros(n)
     band_ink, band_cover = np.zeros(n), np.zeros(n)
     mean_dark = np.zeros(n)
+    # a ring drawn round a box is read at a fainter level than ink in it (`BAND_FAINT_DARKNESS`),
+    # where the scan keeps ink's shades: on a thresholded one faint darkness is only the
+    # smoothing's halo round black pixels
+    band_level = levels.visible if samples.thresholded else min(levels.visible, max(
+        BAND_FAINT_DARKNESS, BAND_GRAIN_RATIO * settings.noise_sigmas * samples.noise))
     masks = []
     for g in samples.groups:
         band = _border_band(g.size_mm, settings)
@@ -621,7 +626,10 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
                     # any visible ink beyond the print in the band along the border, and for a
                     # box with a fair share of it, in how many directions round the box it lies
                     # (a line right across the patch - a fold, a streak - left out)
-                    seen = g.dark[bare] - printed_dark > levels.visible
+                    beyond = g.dark[bare] - printed_dark
+                    seen = beyond > levels.visible
+                    if band_level < levels.visible:  # fainter ink, off the printed border
+                        seen |= (beyond > band_level) & ~_border_zone(g.size_mm, settings)
                     rows, cols = _lines_across(seen, g.size_mm, settings)
                     seen &= band & ~rows[:, :, None] & ~cols[:, None, :]
                     share = seen.sum((1, 2)) / max(int(band.sum()), 1)
@@ -678,6 +686,16 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
 #: a box with at least this share of its border band holding visible ink beyond the print has
 #: the directions of that ink measured (`BoxInk.band_cover`)
 BAND_INK_MIN = 0.02
+#: off the printed border (`_border_zone`), the band along a box's border is searched for ink
+#: down to this darkness (half the faintest visible in a box, `ScoreSettings.visible_darkness`)
+#: and `BAND_GRAIN_RATIO` times the scan's grain (its noise floor), never above the visible
+#: level. A ring drawn round the box is one
+#: long stroke: on quiet paper a person sees a light pencil's ring, blurred by the scan to
+#: darkness 0.06-0.1, at a glance, where a speck that faint would be nothing. A faint band
+#: alone only sends the box to a person (`omr.decide`'s `drawn_round`); a ring counts as a
+#: vote only with its ink at the mark level on most sides (`halo_sides`, `round_cover`)
+BAND_FAINT_DARKNESS = 0.06
+BAND_GRAIN_RATIO = 3.0
 
 
 def _border_band(size_mm: tuple[float, float], settings: ScoreSettings) -> np.ndarray:
@@ -689,6 +707,17 @@ def _border_band(size_mm: tuple[float, float], settings: ScoreSettings) -> np.nd
     out_y = np.maximum(-ys, ys - size_mm[1])
     outside = np.maximum(out_x[None, :], out_y[:, None])  # mm outside the inside edge
     return (outside > -HALO_INSIDE_MM) & (outside < HALO_OUTSIDE_MM)
+
+
+def _border_zone(size_mm: tuple[float, float], settings: ScoreSettings) -> np.ndarray:
+    """(hp, wp) the printed border and its edges (`HALO_CLEAR_MM` round the box's inside
+    edge), where the print's own blur and a fraction of registration leave faint darkness
+    on every box."""
+    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
+    out_x = np.maximum(-xs, xs - size_mm[0])
+    out_y = np.maximum(-ys, ys - size_mm[1])
+    outside = np.maximum(out_x[None, :], out_y[:, None])
+    return (outside > -HALO_CLEAR_MM[0]) & (outside < HALO_CLEAR_MM[1])
 
 
 #: the ring of paper round a box whose ink is measured: from this far outside the box's inside

@@ -286,6 +286,23 @@ def test_a_circle_drawn_round_a_box_is_a_vote_on_a_grey_scan_and_never_empty(
     assert counted >= counted_share * sum(len(v) for v in votes.values()), counted
 
 
+def test_a_light_pencil_ring_round_a_box_is_never_read_empty() -> None:
+    """An HB pencil's ○ round each voted box, blurred by the scan to a darkness under the
+    faintest visible in a box (0.12) but far over the quiet paper's grain: one long stroke a
+    person sees at a glance. Every such box goes to a person (or counts); none is read empty
+    (they were all empty: the band along the border was read at the in-box level), and no
+    box beside them is a vote."""
+    rng = np.random.default_rng(200)
+    votes = _votes(17)
+    img = H.blank_sheet("evaluation", "000217")
+    for field, options in votes.items():
+        for option in options:
+            _ring_round(img, H.box_rect(DOC, field, option), 200, 0.35, rng)
+    reading = _read(H.scan(img, angle_deg=0.6, blur_px=1.0, noise=1.5, jpeg_quality=80))
+    assert reading.read, reading.reason
+    _none_lost_none_invented(reading, votes)
+
+
 def _ovals_tracing(img: np.ndarray, votes: dict[str, list[str]], ink: int, pen_mm: float,
                    rng: np.random.Generator) -> None:
     """An oval round each voted box that runs on its printed border for stretches and only a
