@@ -111,9 +111,11 @@ class Thresholds:
     #: it, and on a dithered or noisy page of light pencil an empty box whose grain is a
     #: shade denser than the paper round it is no sure mark however much of it it covers.
     #: On a quiet scan the grain is far under the faintest visible ink, and a light pencil's
-    #: ordinary marks (darkness 0.15-0.2) stay sure. Darkness is only compared where the
-    #: scan keeps its shades (`BoxInk.shades`: not on a thresholded bitonal scan)
+    #: ordinary marks (darkness 0.15-0.2) stay sure
     light_ink_ratio: float = 1.5
+    #: ink averaging this dark (0 paper .. 1 printed black) is black ink, whatever the scan's
+    #: noise: never grain (a pen's stroke on a thresholded scan, smoothed: 0.95)
+    black_ink_dark: float = 0.9
     #: a box with less fill than `speck_max_fill` whose largest piece of ink holds under
     #: `speck_clump` of it is specks scattered over the box (a bitonal scan's grain, dust, a
     #: hollowed fill's remains), not one stroke: never a sure mark, a person looks
@@ -235,18 +237,16 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     fill = np.asarray(ink.fill, np.float64)
     spread = np.asarray(ink.spread_mm)
     thin = spread <= t.line_spread_mm
-    # Darkness can only be told on a scan that keeps ink's shades: on a thresholded bitonal
-    # scan every black pixel is as black as any (its noise floor, raised by the threshold's
-    # speckle, is no shade of ink), and grain there is specks, told by how ink clumps
-    shades = ink.shades
     ink_dark = np.asarray(ink.ink_dark)
     # ink barely darker than the paper's own grain on this scan (its noise floor): on a
-    # dithered or noisy page a box of denser grain is no mark, however much of it it covers
-    grain = shades & (ink_dark < t.light_ink_ratio * ink.grain_level)
+    # dithered or noisy page a box of denser grain is no mark, however much of it it covers.
+    # Ink as dark as printed black (`black_ink_dark`) is never grain: on a speckled
+    # thresholded scan the noise floor climbs so high that no stroke could clear it
+    grain = ink_dark < min(t.light_ink_ratio * ink.grain_level, t.black_ink_dark)
     # a mark lighter than the voter's others that is not surely ink, or only one stroke wide
     unsure_light = np.asarray(ink.light) & (
-        (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm)
-        | grain | (shades & (ink_dark < t.light_ink_ratio * ink.visible_level)))
+        (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm) | grain
+        | (ink_dark < min(t.light_ink_ratio * ink.visible_level, t.black_ink_dark)))
     speck_sized = fill < t.speck_max_fill
     specks = speck_sized & (ink.clump(speck_sized) < t.speck_clump)
     inked = (fill >= t.definite_fill) & ~thin & ~unsure_light & ~specks & ~grain
@@ -283,7 +283,7 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
                                            & (np.asarray(ink.round_cover) >= t.round_cover))
     hollowed = ((np.asarray(ink.border_excess_mm) >= t.hollow_border_min_mm)
                 & (np.asarray(ink.border_excess_mean_mm) >= t.hollow_border_mean_mm))
-    stippled = (~np.asarray(shades) & (np.asarray(ink.mean_dark) >= t.stipple_min_dark)
+    stippled = (~np.asarray(ink.shades) & (np.asarray(ink.mean_dark) >= t.stipple_min_dark)
                 & (np.asarray(ink.border_excess_mean_mm) >= t.stipple_border_mean_mm))
     aligned = np.asarray(ink.aligned_line)
     # ink round the border far beyond what the page's other bare boxes hold there

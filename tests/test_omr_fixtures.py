@@ -88,7 +88,9 @@ def test_the_fixtures_are_there_and_small() -> None:
     stems = {p.stem for p in H.FIXTURES.glob("*.json")}
     assert {"photocopy97", "fold", "streak", "pencil", "upside_down"} <= stems
     total = sum(p.stat().st_size for p in H.FIXTURES.iterdir())
-    assert total < 530_000  # four field failures of the hand model (220 KB of G4) since 400 KB
+    # five field failures of the hand model since 400 KB (220 KB of G4, then 160 KB for the
+    # speckled 240 dpi sheet of speckle-clump-not-a-vote): a new fixture raises this knowingly
+    assert total < 700_000
 
 
 def test_the_field_reports_are_read() -> None:

@@ -351,19 +351,23 @@ def test_a_light_pencils_marks_on_a_quiet_scan_are_no_grain() -> None:
     assert [c.decision for c in decide(ink, ["a", "b"], Thresholds())] == ["marked", "marked"]
 
 
-def test_on_a_thresholded_scan_black_ink_is_never_grain() -> None:
-    """A small-window threshold's speckle raises the noise floor of a bitonal scan to 0.7;
-    its black pixels are all one black, and a pen's stroke, smoothed, averages 0.95. Ink has
-    no shades there (`BoxInk.shades`), so its darkness says nothing of grain: a mark."""
+def test_black_ink_is_never_grain_however_noisy_the_scan() -> None:
+    """A small-window threshold's speckle raises the noise floor of a bitonal scan to 0.7, so
+    that 1.5 times it is more than any ink can be. A pen's stroke, smoothed, averages 0.95:
+    as dark as printed black, never grain - a mark. A clump of the threshold's speckle on a
+    page whose grain is 0.5 averages 0.72: under 1.5 times the grain, doubtful."""
     from omr.score import BoxInk as Ink
 
-    ink = Ink(np.array([0.3]), np.array([0.05]), np.array([3.0]), np.array([0.4]),
-              peak=np.array([1.0]))
-    ink.ink_dark = np.array([0.95])
-    ink.visible_level = ink.grain_level = 0.7
-    assert decide(ink, ["a"], Thresholds())[0].decision == "doubtful"
-    ink.shades = False
-    assert decide(ink, ["a"], Thresholds())[0].decision == "marked"
+    def call(ink_dark: float, grain: float) -> str:
+        ink = Ink(np.array([0.3]), np.array([0.05]), np.array([3.0]), np.array([0.4]),
+                  peak=np.array([1.0]))
+        ink.ink_dark = np.array([ink_dark])
+        ink.visible_level = ink.grain_level = grain
+        ink.shades = False
+        return decide(ink, ["a"], Thresholds())[0].decision
+
+    assert call(0.95, 0.7) == "marked"
+    assert call(0.72, 0.51) == "doubtful"
 
 
 def test_visible_ink_is_never_empty_and_a_light_stroke_is_not_sure() -> None:
