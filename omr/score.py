@@ -702,21 +702,24 @@ def _border_band(size_mm: tuple[float, float], settings: ScoreSettings) -> np.nd
     """(hp, wp) the band along a box's border, from `HALO_INSIDE_MM` inside its inside edge to
     `HALO_OUTSIDE_MM` outside, the border itself included: where a circle drawn round the box
     runs, on the border, over it, just inside or outside it."""
+    outside = _outside_mm(size_mm, settings)
+    return (outside > -HALO_INSIDE_MM) & (outside < HALO_OUTSIDE_MM)
+
+
+def _outside_mm(size_mm: tuple[float, float], settings: ScoreSettings) -> np.ndarray:
+    """(hp, wp) how far each patch pixel lies outside the box's inside edge (mm; negative
+    inside the box)."""
     xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
     out_x = np.maximum(-xs, xs - size_mm[0])
     out_y = np.maximum(-ys, ys - size_mm[1])
-    outside = np.maximum(out_x[None, :], out_y[:, None])  # mm outside the inside edge
-    return (outside > -HALO_INSIDE_MM) & (outside < HALO_OUTSIDE_MM)
+    return np.maximum(out_x[None, :], out_y[:, None])
 
 
 def _border_zone(size_mm: tuple[float, float], settings: ScoreSettings) -> np.ndarray:
     """(hp, wp) the printed border and its edges (`HALO_CLEAR_MM` round the box's inside
     edge), where the print's own blur and a fraction of registration leave faint darkness
     on every box."""
-    xs, ys = axis_mm(size_mm[0], settings), axis_mm(size_mm[1], settings)
-    out_x = np.maximum(-xs, xs - size_mm[0])
-    out_y = np.maximum(-ys, ys - size_mm[1])
-    outside = np.maximum(out_x[None, :], out_y[:, None])
+    outside = _outside_mm(size_mm, settings)
     return (outside > -HALO_CLEAR_MM[0]) & (outside < HALO_CLEAR_MM[1])
 
 
