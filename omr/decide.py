@@ -244,8 +244,9 @@ def decide(ink: BoxInk, fields: list[str], thresholds: Thresholds) -> list[BoxCa
     # thresholded scan the noise floor climbs so high that no stroke could clear it
     grain = ink_dark < min(t.light_ink_ratio * ink.grain_level, t.black_ink_dark)
     # a mark lighter than the voter's others that is not surely ink, or only one stroke wide
+    # (the faintest visible is never under the grain, so this holds every grain box too)
     unsure_light = np.asarray(ink.light) & (
-        (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm) | grain
+        (np.asarray(ink.peak) < t.light_peak_min) | (spread < t.light_spread_mm)
         | (ink_dark < min(t.light_ink_ratio * ink.visible_level, t.black_ink_dark)))
     speck_sized = fill < t.speck_max_fill
     specks = speck_sized & (ink.clump(speck_sized) < t.speck_clump)

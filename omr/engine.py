@@ -31,7 +31,6 @@ from omr.register import (
 from omr.score import (
     BoxSamples,
     ScoreSettings,
-    bitonal_scan,
     box_fill,
     ink_levels,
     sample_boxes,
@@ -175,7 +174,7 @@ def _read_boxes(grey: np.ndarray, layout: FormLayout, page_layout: PageGeometry,
         ink = box_fill(samples, levels, settings)
     note_aligned_lines(ink, samples, rects, thresholds.marginal_fill, settings,
                        reg.page_to_image)
-    ink.solid_scan = not bitonal_scan(grey)
+    ink.solid_scan = not samples.bitonal
     calls = decide(ink, list(page_layout.box_fields), thresholds)
     # write-in lines with a name but no mark (a marked or doubtful box is reviewed anyway)
     called = {(b.field, b.option) for b, c in zip(boxes, calls, strict=True)

@@ -93,9 +93,16 @@ class BoxSamples:
     #: the page's paper noise (standard deviation of darkness on clean paper: the quietest
     #: quarter of the boxes, empty ones)
     noise: float
-    #: the page is a thresholded bitonal scan (fixed, dynamic or small-window threshold, not
-    #: an error-diffusion dither): every black pixel is equally black, ink has no shades
-    thresholded: bool = False
+    #: the page is a bitonal scan (`bitonal_scan`), and of those an error-diffusion dither
+    #: (`dithered_scan`), measured once here for every rule that asks
+    bitonal: bool = False
+    dithered: bool = False
+
+    @property
+    def thresholded(self) -> bool:
+        """A bitonal scan by a threshold (fixed, dynamic or small-window), not a dither: every
+        black pixel is equally black, ink has no shades."""
+        return self.bitonal and not self.dithered
 
 
 #: pixels this close to black or white...
@@ -132,8 +139,8 @@ def sample_boxes(
     sizes = np.round(rects_mm[:, 2:] * 20) / 20
     warped = []
     own_paper = np.zeros(n)
-    dither = dithered_scan(grey)
-    thresholded = not dither and bitonal_scan(grey)
+    bitonal = bitonal_scan(grey)
+    dither = bitonal and _dots_stand_alone(grey)
     grey, page_to_image = area_resampled(grey, page_to_image, settings)
     # a dithered scan's ink is measured on its grey averaged back (`dither_averaged`), its
     # printed borders, which the averaging widens and lightens, on the scan as it is
@@ -163,8 +170,7 @@ def sample_boxes(
         groups.append(PatchGroup(index, (float(size[0]), float(size[1])), dark, inner))
     border_error = np.hypot(border_offset[:, 0], border_offset[:, 1])
     return BoxSamples(groups, border_error, border_offset, measured, peak,
-                      float(np.percentile(np.concatenate(noises), 25)),
-                      thresholded=thresholded)
+                      float(np.percentile(np.concatenate(noises), 25)), bitonal, dither)
 
 
 #: a box with more than this share of its measured area dark (> 0.5) is not used to measure
@@ -188,7 +194,12 @@ def dithered_scan(grey: np.ndarray) -> bool:
     """Is the page an error-diffusion (dithered) bitonal scan? Its black pixels in the paper
     and in light ink stand mostly alone; a thresholded scan's (fixed, dynamic or small-window)
     lie in strokes and specks of several pixels."""
-    if grey.ndim != 2 or not bitonal_scan(grey):
+    return grey.ndim == 2 and bitonal_scan(grey) and _dots_stand_alone(grey)
+
+
+def _dots_stand_alone(grey: np.ndarray) -> bool:
+    """On a bitonal scan: do most black pixels (in a few bands across it) stand alone?"""
+    if grey.ndim != 2:
         return False
     h = grey.shape[0]
     alone = black = 0
@@ -582,11 +593,12 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     round_cover = np.zeros(n)
     band_ink, band_cover = np.zeros(n), np.zeros(n)
     mean_dark = np.zeros(n)
+    grain = settings.noise_sigmas * samples.noise  # the darkness the paper's own grain reaches
     # a ring drawn round a box is read at a fainter level than ink in it (`BAND_FAINT_DARKNESS`),
     # where the scan keeps ink's shades: on a thresholded one faint darkness is only the
     # smoothing's halo round black pixels
-    band_level = levels.visible if samples.thresholded else min(levels.visible, max(
-        BAND_FAINT_DARKNESS, BAND_GRAIN_RATIO * settings.noise_sigmas * samples.noise))
+    band_level = levels.visible if samples.thresholded else min(
+        levels.visible, max(BAND_FAINT_DARKNESS, BAND_GRAIN_RATIO * grain))
     masks = []
     for g in samples.groups:
         band = _border_band(g.size_mm, settings)
@@ -674,7 +686,7 @@ def box_fill(samples: BoxSamples, levels: InkLevels | float, settings: ScoreSett
     out.diagonal_mm, out.angle_deg, out.outside_sides = diagonal, angle, outside
     out.visible_level = levels.visible
     out.shades = not samples.thresholded
-    out.grain_level = settings.noise_sigmas * samples.noise
+    out.grain_level = grain
     out.mean_dark = mean_dark
     out.masks = masks
     out.border_excess_mm, out.border_excess_mean_mm = border_min, border_mean
@@ -689,11 +701,11 @@ BAND_INK_MIN = 0.02
 #: off the printed border (`_border_zone`), the band along a box's border is searched for ink
 #: down to this darkness (half the faintest visible in a box, `ScoreSettings.visible_darkness`)
 #: and `BAND_GRAIN_RATIO` times the scan's grain (its noise floor), never above the visible
-#: level. A ring drawn round the box is one
-#: long stroke: on quiet paper a person sees a light pencil's ring, blurred by the scan to
-#: darkness 0.06-0.1, at a glance, where a speck that faint would be nothing. A faint band
-#: alone only sends the box to a person (`omr.decide`'s `drawn_round`); a ring counts as a
-#: vote only with its ink at the mark level on most sides (`halo_sides`, `round_cover`)
+#: level. A ring drawn round the box is one long stroke: on quiet paper a person sees a light
+#: pencil's ring, blurred by the scan to darkness 0.06-0.1, at a glance, where a speck that
+#: faint would be nothing. A faint band alone only sends the box to a person (`omr.decide`'s
+#: `drawn_round`); a ring counts as a vote only with its ink at the mark level on most sides
+#: (`halo_sides`, `round_cover`)
 BAND_FAINT_DARKNESS = 0.06
 BAND_GRAIN_RATIO = 3.0
 
